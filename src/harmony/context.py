@@ -1,0 +1,133 @@
+"""The one object a host constructs: :class:`HarmonyContext`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from harmony.clock import Clock, SystemClock
+from harmony.db.engine import Database
+from harmony.errors import HarmonyError
+from harmony.events.base import EventLogger
+from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
+from harmony.migrations.runner import MigrationRunner
+from harmony.repositories.activity import ActivityRepository
+from harmony.repositories.credentials import CredentialStore
+from harmony.settings import HarmonySettings
+
+__all__ = ["HarmonyContext"]
+
+
+class HarmonyContext:
+    """Owns a database engine and every harmony service built on it.
+
+    Every collaborator is injected or defaulted here and nothing is looked up globally, so
+    two contexts in one process share no rows, events, caches or settings::
+
+        with HarmonyContext.from_url("sqlite:///harmony.db") as ctx:
+            ctx.migrate()
+            ctx.activity.record("note", "ok", {"text": "hello"})
+
+    Args:
+        settings: validated :class:`HarmonySettings`.
+        events: where events go; defaults to :class:`~harmony.events.LoggingEventLogger`.
+            Events named in ``settings.activity_events`` are also stored in
+            ``activity_events``.
+        cache: a response cache (for the playlist read path); kept as ``ctx.cache``.
+        invalidator: the cache invalidator used after syncs; kept as ``ctx.invalidator``.
+        psutil: a psutil-compatible object for diagnostics; kept as ``ctx.psutil``.
+        clock: time source (:class:`~harmony.clock.SystemClock` by default).
+        providers: playlist providers by name; kept read-only as ``ctx.provider_registry``.
+    """
+
+    def __init__(
+        self,
+        settings: HarmonySettings,
+        *,
+        events: EventLogger | None = None,
+        cache: Any | None = None,
+        invalidator: Any | None = None,
+        psutil: Any | None = None,
+        clock: Clock | None = None,
+        providers: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(settings, HarmonySettings):
+            raise TypeError(
+                f"settings must be HarmonySettings, got {type(settings).__name__}; use "
+                "HarmonyContext.from_url(url) to build them from a URL"
+            )
+        self.settings = settings
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.db = Database(settings)
+        self.activity = ActivityRepository(self.db, self.clock)
+        host_events: EventLogger = events if events is not None else LoggingEventLogger()
+        self.events: EventLogger = (
+            ActivityEventLogger(self.activity, settings.activity_events, inner=host_events)
+            if settings.activity_events
+            else host_events
+        )
+        self.migrations = MigrationRunner(self.db, self.events)
+        self.credentials = CredentialStore(self.db, self.clock, self.events)
+        self.cache = cache
+        self.invalidator = invalidator
+        self.psutil = psutil
+        self.provider_registry: Mapping[str, Any] = MappingProxyType(dict(providers or {}))
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_url(
+        cls, url: str, /, *, settings: Mapping[str, Any] | None = None, **collaborators: Any
+    ) -> HarmonyContext:
+        """A context on ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://...``).
+
+        ``settings`` holds further :class:`HarmonySettings` fields; the keywords are the
+        constructor's collaborators (``events=``, ``clock=``, ...).
+        """
+        return cls(HarmonySettings(database_url=url, **dict(settings or {})), **collaborators)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **collaborators: Any
+    ) -> HarmonyContext:
+        """A context configured from ``HARMONY_*`` environment variables."""
+        return cls(HarmonySettings.from_env(environ), **collaborators)
+
+    def migrate(self) -> str | None:
+        """Upgrade the database to the newest schema; a no-op when it is already there."""
+        self._check_open()
+        return self.migrations.upgrade("head")
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
+
+    def close(self) -> None:
+        """Release the engine's connections. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.db.dispose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HarmonyError("this HarmonyContext is closed; create a new one")
+
+    def __enter__(self) -> HarmonyContext:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"HarmonyContext(url={self.settings.safe_database_url!r}, {state})"

@@ -1,0 +1,218 @@
+"""Engine construction and the unit of work (:class:`Database`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from harmony.errors import DatabaseError, DatabaseUnavailable
+from harmony.settings import HarmonySettings
+
+__all__ = ["Database", "build_engine", "translate_db_errors"]
+
+# Execution option read by the SQLite ``begin`` hook: write transactions take the write
+# lock up front (BEGIN IMMEDIATE), so two writers queue on the busy timeout instead of
+# failing with SQLITE_BUSY when a read transaction tries to upgrade.
+_SQLITE_BEGIN = "harmony_sqlite_begin"
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
+
+
+def build_engine(settings: HarmonySettings) -> Engine:
+    """Create the SQLAlchemy engine described by ``settings``.
+
+    SQLite: WAL journal, foreign keys on, busy timeout, transactions begun explicitly so
+    that SAVEPOINTs and ``BEGIN IMMEDIATE`` work. PostgreSQL: psycopg 3, a bounded pool with
+    pre-ping, a connect timeout and, when configured, ``search_path`` set to the schema.
+    """
+    url = settings.url
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, settings)
+    connect_args: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout,
+        "application_name": settings.application_name,
+    }
+    if settings.database_schema:
+        connect_args["options"] = f"-c search_path={settings.database_schema}"
+    return create_engine(
+        url,
+        echo=settings.echo_sql,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_recycle=settings.pool_recycle,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
+    memory = _is_memory_sqlite(url)
+    kwargs: dict[str, Any] = {
+        "echo": settings.echo_sql,
+        "connect_args": {
+            "check_same_thread": False,
+            "timeout": settings.sqlite_busy_timeout_ms / 1000,
+        },
+    }
+    if memory:
+        # One shared connection, or every checkout would see a new empty database.
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+    busy_ms = int(settings.sqlite_busy_timeout_ms)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def translate_db_errors(settings: HarmonySettings) -> Iterator[None]:
+    """Turn driver errors into :class:`DatabaseUnavailable` / :class:`DatabaseError`.
+
+    Messages carry the URL with its password masked, never the password.
+    """
+    try:
+        yield
+    except OperationalError as exc:
+        if _is_connection_failure(exc):
+            raise DatabaseUnavailable(_unavailable_message(settings, exc)) from exc
+        raise DatabaseError(f"database error on {settings.safe_database_url}: {_first_line(exc)}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailable(_unavailable_message(settings, exc)) from exc
+        raise
+
+
+def _is_connection_failure(exc: OperationalError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    message = str(exc.orig).lower()
+    markers = (
+        "connection",
+        "could not translate host name",
+        "unable to open database file",
+        "password authentication failed",
+        "does not exist",
+        "timeout expired",
+        "no such host",
+        "server closed",
+    )
+    return any(marker in message for marker in markers)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def _unavailable_message(settings: HarmonySettings, exc: BaseException) -> str:
+    url = settings.url
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ":memory:"
+        folder = Path(path).resolve().parent
+        hint = (
+            f"the folder {str(folder)!r} does not exist; create it first"
+            if not folder.exists()
+            else "check the path and its permissions"
+        )
+        return f"cannot open SQLite database {path!r}: {hint} ({_first_line(exc)})"
+    return (
+        f"cannot reach PostgreSQL at {settings.safe_database_url}: {_first_line(exc)}; "
+        "check host, port, database name and credentials, and that the server is running"
+    )
+
+
+class Database:
+    """A context's engine and unit of work.
+
+    ``transaction()`` is the write path (an ORM :class:`~sqlalchemy.orm.Session` committed on
+    success, rolled back on error); ``connect()`` is a read-only Core connection.
+    """
+
+    def __init__(self, settings: HarmonySettings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine: Engine = engine if engine is not None else build_engine(settings)
+        self.backend: str = self.engine.dialect.name
+        self.schema: str | None = settings.database_schema
+        write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        self._sessions = sessionmaker(bind=write_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Database(url={self.settings.safe_database_url!r}, backend={self.backend!r})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Yield a session inside one write transaction; commit on success, roll back on error.
+
+        On SQLite the transaction takes the write lock at ``BEGIN`` (``BEGIN IMMEDIATE``).
+        """
+        with translate_db_errors(self.settings):
+            with self._sessions() as session, session.begin():
+                yield session
+
+    def session(self) -> Session:
+        """A new session for callers that manage the transaction themselves."""
+        return self._sessions()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Yield a session for reads (a deferred transaction, rolled back at the end)."""
+        with translate_db_errors(self.settings):
+            with self._read_sessions() as session:
+                yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """Yield a Core connection (reads, streaming); rolled back when the block ends."""
+        with translate_db_errors(self.settings):
+            with self.engine.connect() as conn:
+                yield conn
+
+    def ping(self) -> None:
+        """Run ``SELECT 1``; raise :class:`DatabaseUnavailable` when the database is unreachable."""
+        with self.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def table_names(self) -> list[str]:
+        """Names of the tables in harmony's schema, sorted."""
+        with self.connect() as conn:
+            return sorted(inspect(conn).get_table_names())
+
+    def checked_out_connections(self) -> int:
+        """Connections currently lent out by the pool (0 after :meth:`dispose`)."""
+        checkedout = getattr(self.engine.pool, "checkedout", None)
+        return int(checkedout()) if callable(checkedout) else 0
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

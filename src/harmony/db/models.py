@@ -1,0 +1,190 @@
+"""SQLAlchemy 2.0 models: the one schema harmony's migrations create and check.
+
+Tables: ``playlists``, ``tracks``, ``playlist_tracks`` (ordered, duplicates allowed by
+position), ``activity_events``, ``queue_jobs`` and ``settings``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from harmony.db.types import BigIntPK, JSONType, UTCDateTime
+
+__all__ = [
+    "JOB_STATUSES",
+    "ActivityEventRow",
+    "Base",
+    "PlaylistRow",
+    "PlaylistTrackRow",
+    "QueueJobRow",
+    "SettingRow",
+    "TrackRow",
+    "metadata",
+]
+
+#: Every status a queue job can be in.
+JOB_STATUSES = ("pending", "leased", "completed", "failed", "cancelled")
+
+#: Deterministic constraint names, so migrations and batch mode on SQLite can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying harmony's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+metadata = Base.metadata
+
+
+class PlaylistRow(Base):
+    """A playlist as last seen at its provider."""
+
+    __tablename__ = "playlists"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_id"),
+        CheckConstraint("status IN ('active', 'removed')", name="status"),
+        CheckConstraint("track_count >= 0", name="track_count_non_negative"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index(None, "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    snapshot_id: Mapped[str | None] = mapped_column(String(255))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    track_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'active'"))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class TrackRow(Base):
+    """A track, upserted by its provider id."""
+
+    __tablename__ = "tracks"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_id"),
+        Index(None, "isrc"),
+        CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str] = mapped_column(String(255))
+    isrc: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(500))
+    artists: Mapped[list[str]] = mapped_column(JSONType)
+    album: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PlaylistTrackRow(Base):
+    """One slot of a playlist's ordered track list; a track may fill several slots."""
+
+    __tablename__ = "playlist_tracks"
+    __table_args__ = (
+        CheckConstraint("position >= 0", name="position_non_negative"),
+        Index(None, "track_id"),
+    )
+
+    playlist_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    track_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("tracks.id", ondelete="RESTRICT"))
+    added_at: Mapped[datetime | None]
+
+
+class ActivityEventRow(Base):
+    """One entry of the activity log (sync runs, migrations, credential changes, ...)."""
+
+    __tablename__ = "activity_events"
+    __table_args__ = (
+        Index("ix_activity_events_type_status_timestamp", "type", "status", "timestamp"),
+        Index(None, "timestamp", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    timestamp: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class QueueJobRow(Base):
+    """A durable job: leased by one worker at a time, retried, dead-lettered."""
+
+    __tablename__ = "queue_jobs"
+    __table_args__ = (
+        CheckConstraint("priority >= 0", name="priority_non_negative"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status"
+        ),
+        # The claim query: ready jobs by priority, then age, then id.
+        Index("ix_queue_jobs_claim", "status", "type", "priority", "available_at", "id"),
+        # Lease recovery: expired leases.
+        Index("ix_queue_jobs_lease_expiry", "status", "lease_expires_at"),
+        Index(None, "idempotency_key", unique=True),
+        Index(None, "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    type: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    priority: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    available_at: Mapped[datetime]
+    lease_expires_at: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    leased_by: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    stop_reason: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SettingRow(Base):
+    """A stored option or credential; ``is_secret`` rows are never echoed anywhere."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    is_secret: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    updated_at: Mapped[datetime]

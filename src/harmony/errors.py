@@ -1,0 +1,88 @@
+"""The harmony exception hierarchy.
+
+Every error harmony raises on purpose derives from :class:`HarmonyError`, so a host can
+catch one base class. Messages name the offending value and how to fix it; secrets
+(credentials, database passwords) never appear in them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "CredentialsError",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "DiagnosticsUnavailable",
+    "EventValidationError",
+    "HarmonyError",
+    "InvalidInputError",
+    "LeaseLost",
+    "MigrationError",
+    "NotFoundError",
+    "ProviderError",
+    "SchemaDriftError",
+    "UnknownRevisionError",
+]
+
+
+class HarmonyError(Exception):
+    """Base class of every error harmony raises."""
+
+
+class ConfigurationError(HarmonyError, ValueError):
+    """Settings are invalid: the message names the field and the expected form."""
+
+
+class InvalidInputError(HarmonyError, ValueError):
+    """An argument passed to a harmony API is invalid; nothing was written."""
+
+
+class EventValidationError(InvalidInputError):
+    """An event name or its fields break the event contract."""
+
+
+class CredentialsError(InvalidInputError):
+    """Provider credentials were malformed. The message never contains the secret."""
+
+
+class NotFoundError(HarmonyError, LookupError):
+    """The requested row does not exist."""
+
+
+class DatabaseError(HarmonyError):
+    """The database refused or failed an operation."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached (wrong host or port, server down, bad credentials)."""
+
+
+class MigrationError(HarmonyError):
+    """A schema migration could not be run."""
+
+
+class UnknownRevisionError(MigrationError):
+    """A revision identifier does not exist in harmony's migration history."""
+
+
+class SchemaDriftError(MigrationError):
+    """The database schema and harmony's models disagree.
+
+    ``differences`` lists each difference in a readable form.
+    """
+
+    def __init__(self, message: str, differences: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.differences: list[str] = list(differences or [])
+
+
+class LeaseLost(HarmonyError):
+    """A job lease expired or was taken by another worker; its token is stale."""
+
+
+class DiagnosticsUnavailable(HarmonyError):
+    """System diagnostics cannot be collected (psutil missing or failing)."""
+
+
+class ProviderError(HarmonyError):
+    """A playlist or search provider failed or is unknown."""

@@ -1,0 +1,267 @@
+"""The activity log: record, filter, page (keyset, newest first) and export entries."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any, Literal, overload
+
+from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy.orm import Session
+
+from harmony.clock import Clock, ensure_utc
+from harmony.db.engine import Database
+from harmony.db.models import ActivityEventRow
+from harmony.errors import InvalidInputError
+
+__all__ = ["ActivityEvent", "ActivityPage", "ActivityRepository", "ExportFormat"]
+
+ExportFormat = Literal["csv", "jsonl"]
+_MAX_LIMIT = 1000
+_STREAM_BATCH = 500
+_CSV_COLUMNS = ("id", "timestamp", "type", "status", "details")
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    """One stored activity entry."""
+
+    id: int
+    timestamp: datetime
+    type: str
+    status: str
+    details: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (timestamp in ISO 8601)."""
+        return {
+            "id": self.id,
+            "timestamp": self.timestamp.isoformat(),
+            "type": self.type,
+            "status": self.status,
+            "details": dict(self.details),
+        }
+
+
+class ActivityPage(Sequence[ActivityEvent]):
+    """A page of entries, newest first; pass ``next_cursor`` back to get the next page."""
+
+    __slots__ = ("items", "next_cursor")
+
+    def __init__(self, items: list[ActivityEvent], next_cursor: str | None) -> None:
+        self.items = items
+        self.next_cursor = next_cursor
+
+    @overload
+    def __getitem__(self, index: int) -> ActivityEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ActivityEvent]: ...
+    def __getitem__(self, index: int | slice) -> ActivityEvent | list[ActivityEvent]:
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"ActivityPage(items={len(self.items)}, next_cursor={self.next_cursor!r})"
+
+
+class ActivityRepository:
+    """``ctx.activity``: the activity log in ``activity_events``."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"ActivityRepository({self._db!r})"
+
+    def record(
+        self,
+        type: str,
+        status: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        timestamp: datetime | None = None,
+        session: Session | None = None,
+    ) -> ActivityEvent:
+        """Store one entry (in ``session``'s transaction when given) and return it.
+
+        Raises:
+            InvalidInputError: empty or over-long ``type``/``status``, or ``details`` that
+                is not a JSON-serialisable mapping. Nothing is written.
+        """
+        _check_text("type", type, 128)
+        _check_text("status", status, 32)
+        payload = _json_mapping(details)
+        when = ensure_utc(timestamp, name="timestamp") if timestamp else self._clock.now()
+        values = {"timestamp": when, "type": type, "status": status, "details": payload}
+        stmt = insert(ActivityEventRow).values(**values).returning(ActivityEventRow.id)
+        if session is not None:
+            new_id = session.execute(stmt).scalar_one()
+        else:
+            with self._db.transaction() as tx:
+                new_id = tx.execute(stmt).scalar_one()
+        return ActivityEvent(new_id, when, type, status, payload)
+
+    def list(
+        self,
+        *,
+        type: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ActivityPage:
+        """Entries newest first, filtered; ``since`` inclusive, ``until`` exclusive.
+
+        Pages are keyset-based: pass the previous page's ``next_cursor`` as ``cursor``.
+        ``limit`` is 1..1000.
+        """
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidInputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        stmt = self._select(type, status, since, until)
+        if cursor is not None:
+            at, last_id = _decode_cursor(cursor)
+            stmt = stmt.where(
+                or_(
+                    ActivityEventRow.timestamp < at,
+                    and_(ActivityEventRow.timestamp == at, ActivityEventRow.id < last_id),
+                )
+            )
+        with self._db.connect() as conn:
+            rows = conn.execute(stmt.limit(limit + 1)).all()
+        items = [_event(row) for row in rows[:limit]]
+        next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+        return ActivityPage(items, next_cursor)
+
+    def iter(
+        self,
+        *,
+        type: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[ActivityEvent]:
+        """Every matching entry, newest first, streamed in batches (constant memory).
+
+        The iterator holds a database connection until it is exhausted or closed.
+        """
+        stmt = self._select(type, status, since, until)
+        with self._db.connect() as conn:
+            result = conn.execution_options(yield_per=_STREAM_BATCH).execute(stmt)
+            for row in result:
+                yield _event(row)
+
+    def iter_export(
+        self,
+        format: ExportFormat = "csv",
+        *,
+        type: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[str]:
+        """Matching entries as CSV (with a header line) or JSON lines, one string per line."""
+        if format not in ("csv", "jsonl"):
+            raise InvalidInputError(f"export format must be 'csv' or 'jsonl', got {format!r}")
+        entries = self.iter(type=type, status=status, since=since, until=until)
+        if format == "jsonl":
+            for entry in entries:
+                yield json.dumps(entry.to_dict(), separators=(",", ":"), sort_keys=True) + "\n"
+            return
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(_CSV_COLUMNS)
+        for entry in entries:
+            row = entry.to_dict()
+            row["details"] = json.dumps(row["details"], separators=(",", ":"), sort_keys=True)
+            writer.writerow([row[c] for c in _CSV_COLUMNS])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        if buffer.tell():  # the header of an empty export
+            yield buffer.getvalue()
+
+    def export(
+        self,
+        dest: IO[str],
+        format: ExportFormat = "csv",
+        *,
+        type: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Write matching entries to ``dest`` as CSV or JSON lines; return the entry count."""
+        count = 0
+        for line in self.iter_export(format, type=type, status=status, since=since, until=until):
+            dest.write(line)
+            count += 1
+        return count - 1 if format == "csv" else count
+
+    def _select(
+        self,
+        type: str | None,
+        status: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Select[Any]:
+        row = ActivityEventRow
+        stmt = select(row.id, row.timestamp, row.type, row.status, row.details)
+        if type is not None:
+            stmt = stmt.where(row.type == type)
+        if status is not None:
+            stmt = stmt.where(row.status == status)
+        if since is not None:
+            stmt = stmt.where(row.timestamp >= ensure_utc(since, name="since"))
+        if until is not None:
+            stmt = stmt.where(row.timestamp < ensure_utc(until, name="until"))
+        return stmt.order_by(row.timestamp.desc(), row.id.desc())
+
+
+def _event(row: Any) -> ActivityEvent:
+    return ActivityEvent(row.id, row.timestamp, row.type, row.status, row.details or {})
+
+
+def _check_text(name: str, value: Any, max_length: int) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise InvalidInputError(
+            f"activity {name} must be a non-empty string of at most {max_length} "
+            f"characters, got {value!r:.80}"
+        )
+
+
+def _json_mapping(details: Mapping[str, Any] | None) -> dict[str, Any]:
+    if details is None:
+        return {}
+    if not isinstance(details, Mapping):
+        raise InvalidInputError(
+            f"activity details must be a mapping, got {type(details).__name__}"
+        )
+    try:
+        return dict(json.loads(json.dumps(dict(details), allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"activity details are not JSON-serialisable: {exc}") from exc
+
+
+def _encode_cursor(entry: ActivityEvent) -> str:
+    raw = json.dumps([entry.timestamp.isoformat(), entry.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, last_id = json.loads(raw)
+        return ensure_utc(datetime.fromisoformat(stamp)), int(last_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"activity cursor {cursor!r:.80} is not valid; pass the next_cursor of a previous page"
+        ) from exc
