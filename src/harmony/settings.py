@@ -22,6 +22,7 @@ DEFAULT_DATABASE_URL = "sqlite:///harmony.db"
 ENV_PREFIX = "HARMONY_"
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 _EVENT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.([a-z][a-z0-9_]*|\*))*$")
 
 
@@ -70,8 +71,8 @@ def _describe(value: str) -> str:
     """Describe a URL for a message without leaking a password it may contain."""
     try:
         return repr(make_url(value).render_as_string(hide_password=True))
-    except Exception:  # the value is not even parseable: say only its shape
-        return f"of {len(value)} characters"
+    except Exception:  # not even parseable: mask anything shaped like user:password@
+        return repr(_PASSWORD_IN_URL.sub(r"\1***@", value))
 
 
 class HarmonySettings(BaseModel):

@@ -1,0 +1,7 @@
+"""``python -m harmony``: the same as the ``harmony`` command."""
+
+import sys
+
+from harmony.cli import main
+
+sys.exit(main())

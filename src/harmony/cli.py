@@ -1,0 +1,182 @@
+"""The ``harmony`` command (also ``python -m harmony``).
+
+Errors print one line to stderr and exit non-zero; no tracebacks for expected failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from sqlalchemy import func, inspect, select
+
+from harmony import __version__
+from harmony.context import HarmonyContext
+from harmony.db.models import metadata
+from harmony.errors import HarmonyError
+from harmony.settings import HarmonySettings
+
+__all__ = ["main"]
+
+Command = Callable[[HarmonyContext, argparse.Namespace, TextIO], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 harmony error, 2 usage error)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "command_fn"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        overrides = {"database_url": args.url} if args.url else {}
+        settings = HarmonySettings.from_env(**overrides)
+        with HarmonyContext(settings) as ctx:
+            command: Command = args.command_fn
+            return command(ctx, args, sys.stdout)
+    except HarmonyError as exc:
+        print(f"harmony: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("harmony: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        help="database URL (default: $HARMONY_DATABASE_URL, else sqlite:///harmony.db)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="harmony", description="harmony: an embeddable music-library sync core."
+    )
+    parser.add_argument("--version", action="version", version=f"harmony {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    migrate = commands.add_parser(
+        "migrate", help="upgrade, downgrade or inspect the database schema"
+    )
+    steps = migrate.add_subparsers(title="migrate commands", metavar="ACTION", required=True)
+    up = steps.add_parser("upgrade", parents=[common], help="upgrade to REV (default head)")
+    up.add_argument("rev", nargs="?", default="head")
+    up.set_defaults(command_fn=_upgrade)
+    down = steps.add_parser("downgrade", parents=[common], help="downgrade to REV ('base' empties)")
+    down.add_argument("rev")
+    down.set_defaults(command_fn=_downgrade)
+    steps.add_parser("current", parents=[common], help="print the database revision").set_defaults(
+        command_fn=_current
+    )
+    steps.add_parser("history", parents=[common], help="list every revision").set_defaults(
+        command_fn=_history
+    )
+    steps.add_parser(
+        "check", parents=[common], help="fail when the schema and the models differ"
+    ).set_defaults(command_fn=_check)
+
+    commands.add_parser(
+        "info", parents=[common], help="show the database: backend, revision, tables and rows"
+    ).set_defaults(command_fn=_info)
+
+    activity = commands.add_parser("activity", help="read the activity log")
+    acts = activity.add_subparsers(title="activity commands", metavar="ACTION", required=True)
+    listing = acts.add_parser("list", parents=[common], help="newest entries first")
+    _filters(listing)
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(command_fn=_activity_list)
+    export = acts.add_parser("export", parents=[common], help="stream entries as CSV or JSON lines")
+    _filters(export)
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(command_fn=_activity_export)
+    return parser
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--type", help="only entries of this type")
+    parser.add_argument("--status", help="only entries with this status")
+
+
+def _upgrade(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    before = ctx.migrations.current()
+    after = ctx.migrations.upgrade(args.rev)
+    if before == after:
+        print(f"already at {after or 'base'}", file=out)
+    else:
+        print(f"upgraded {before or 'base'} -> {after}", file=out)
+    return 0
+
+
+def _downgrade(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    before = ctx.migrations.current()
+    after = ctx.migrations.downgrade(args.rev)
+    print(f"downgraded {before or 'base'} -> {after or 'base'}", file=out)
+    return 0
+
+
+def _current(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    current = ctx.migrations.current()
+    head = ctx.migrations.head()
+    print(f"{current or 'base'}{' (head)' if current == head else f' (head is {head})'}", file=out)
+    return 0
+
+
+def _history(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    for rev in ctx.migrations.history():
+        marker = " (head)" if rev.is_head else ""
+        print(f"{rev.down_revision or 'base'} -> {rev.revision}{marker}: {rev.message}", file=out)
+    return 0
+
+
+def _check(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    ctx.migrations.check()
+    print(f"ok: schema at {ctx.migrations.head()} matches harmony's models", file=out)
+    return 0
+
+
+def _info(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    current = ctx.migrations.current()
+    head = ctx.migrations.head()
+    print(f"database: {ctx.settings.safe_database_url} ({ctx.db.backend})", file=out)
+    if ctx.settings.database_schema:
+        print(f"schema:   {ctx.settings.database_schema}", file=out)
+    state = "up to date" if current == head else f"head is {head}; run 'harmony migrate upgrade'"
+    print(f"revision: {current or 'base (empty)'} ({state})", file=out)
+    with ctx.db.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+        tables = [t for t in metadata.sorted_tables if t.name in present]
+        print(f"tables:   {len(tables)}", file=out)
+        for table in sorted(tables, key=lambda t: t.name):
+            rows = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            print(f"  {table.name:<18} {rows:>8} rows", file=out)
+    return 0
+
+
+def _activity_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    page = ctx.activity.list(type=args.type, status=args.status, limit=args.limit)
+    for entry in page:
+        print(
+            f"{entry.timestamp.isoformat()}  {entry.type:<24} {entry.status:<10} "
+            f"{dict(entry.details)}",
+            file=out,
+        )
+    return 0
+
+
+def _activity_export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="") as dest:
+                count = ctx.activity.export(dest, args.format, type=args.type, status=args.status)
+        except OSError as exc:
+            raise HarmonyError(f"cannot write {args.output!r}: {exc.strerror}") from exc
+        print(f"exported {count} entries to {args.output}", file=sys.stderr)
+    else:
+        ctx.activity.export(out, args.format, type=args.type, status=args.status)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

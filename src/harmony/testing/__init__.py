@@ -1,0 +1,21 @@
+"""Test helpers for harmony and its users: a manual clock, recording events, PostgreSQL schemas.
+
+The pytest fixtures live in :mod:`harmony.testing.pytest_plugin`.
+"""
+
+from harmony.events.loggers import RecordedEvent, RecordingEventLogger
+from harmony.testing.clock import ManualClock
+from harmony.testing.postgres import (
+    POSTGRES_URL_ENV,
+    postgres_url_from_env,
+    temporary_schema,
+)
+
+__all__ = [
+    "POSTGRES_URL_ENV",
+    "ManualClock",
+    "RecordedEvent",
+    "RecordingEventLogger",
+    "postgres_url_from_env",
+    "temporary_schema",
+]
