@@ -153,8 +153,6 @@ class QueueJobRow(Base):
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status"
         ),
-        # The claim query: ready jobs by priority, then age, then id.
-        Index("ix_queue_jobs_claim", "status", "type", "priority", "available_at", "id"),
         # Lease recovery: expired leases.
         Index("ix_queue_jobs_lease_expiry", "status", "lease_expires_at"),
         Index(None, "idempotency_key", unique=True),
@@ -177,6 +175,19 @@ class QueueJobRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# The claim query: pending jobs in lease order (priority high to low, then oldest
+# available_at, then id), read in index order; ``type`` is last so the type filter is
+# checked on the index entries without visiting the table.
+Index(
+    "ix_queue_jobs_claim",
+    QueueJobRow.status,
+    QueueJobRow.priority.desc(),
+    QueueJobRow.available_at,
+    QueueJobRow.id,
+    QueueJobRow.type,
+)
 
 
 class SettingRow(Base):

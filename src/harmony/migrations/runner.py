@@ -49,17 +49,24 @@ class Revision:
 class MigrationRunner:
     """Upgrade, downgrade, inspect and check harmony's schema (``ctx.migrations``).
 
-    ``metadata`` is the model set to check against; it defaults to harmony's own and exists
-    so tests can prove that :meth:`check` notices drift.
+    ``metadata`` (the models to check against) and ``scripts`` (the folder of migration
+    scripts) default to harmony's own; they exist so tests can prove that :meth:`check`
+    notices drift and that data survives later revisions.
     """
 
     def __init__(
-        self, db: Database, events: EventLogger, *, metadata: MetaData | None = None
+        self,
+        db: Database,
+        events: EventLogger,
+        *,
+        metadata: MetaData | None = None,
+        scripts: Path | None = None,
     ) -> None:
         self._db = db
         self._events = events
         self._metadata = metadata if metadata is not None else harmony_metadata
-        self._scripts = ScriptDirectory(str(script_location()))
+        self._location = scripts if scripts is not None else script_location()
+        self._scripts = ScriptDirectory(str(self._location))
 
     def __repr__(self) -> str:
         return f"MigrationRunner({self._db!r})"
@@ -159,7 +166,7 @@ class MigrationRunner:
         with self._connection() as conn:
             before = self._current(conn)
             config = Config()
-            config.set_main_option("script_location", str(script_location()))
+            config.set_main_option("script_location", str(self._location))
             config.attributes.update(
                 connection=conn, target_metadata=self._metadata, schema=self._db.schema
             )

@@ -145,7 +145,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_jobs")),
     )
     op.create_index(
-        "ix_queue_jobs_claim", "queue_jobs", ["status", "type", "priority", "available_at", "id"]
+        "ix_queue_jobs_claim",
+        "queue_jobs",
+        ["status", sa.text("priority DESC"), "available_at", "id", "type"],
     )
     op.create_index("ix_queue_jobs_lease_expiry", "queue_jobs", ["status", "lease_expires_at"])
     op.create_index(
