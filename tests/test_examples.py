@@ -1,0 +1,27 @@
+"""The examples in examples/ run as users would run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harmony import HarmonySettings
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_quickstart_runs_and_never_prints_the_secret(harmony_settings: HarmonySettings) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), harmony_settings.database_url],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ) | (
+            {"HARMONY_DATABASE_SCHEMA": harmony_settings.database_schema}
+            if harmony_settings.database_schema else {}
+        ),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "activity: import.finished ok {'playlists': 3}" in result.stdout
+    assert "events: ['db.migrate', 'credentials.set']" in result.stdout
+    assert "s3cr3t" not in result.stdout + result.stderr
