@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from harmony import HarmonyContext
+from harmony import DatabaseError, HarmonyContext
 from harmony.db.models import (
     ActivityEventRow,
     PlaylistRow,
@@ -103,9 +103,10 @@ def test_playlist_tracks_keep_order_and_allow_duplicates_by_position(
 
 
 def test_foreign_keys_are_enforced(harmony_context: HarmonyContext) -> None:
-    with pytest.raises(IntegrityError):
+    with pytest.raises(DatabaseError) as info:
         with harmony_context.db.transaction() as tx:
             tx.execute(insert(PlaylistTrackRow).values(playlist_id=404, position=0, track_id=404))
+    assert isinstance(info.value.__cause__, IntegrityError)
 
 
 def test_deleting_a_playlist_cascades_to_its_slots(harmony_context: HarmonyContext) -> None:
@@ -123,9 +124,10 @@ def test_deleting_a_playlist_cascades_to_its_slots(harmony_context: HarmonyConte
     ids=["negative-priority", "negative-attempts", "unknown-status"],
 )
 def test_queue_job_constraints_reject_bad_rows(harmony_context: HarmonyContext, bad: dict[str, Any]) -> None:
-    with pytest.raises(IntegrityError):
+    with pytest.raises(DatabaseError) as info:
         with harmony_context.db.transaction() as tx:
             tx.execute(insert(QueueJobRow).values(**_job(**bad)))
+    assert isinstance(info.value.__cause__, IntegrityError)
 
 
 def test_idempotency_key_is_unique_only_when_set(harmony_context: HarmonyContext) -> None:
@@ -133,9 +135,10 @@ def test_idempotency_key_is_unique_only_when_set(harmony_context: HarmonyContext
         tx.execute(insert(QueueJobRow).values(**_job()))
         tx.execute(insert(QueueJobRow).values(**_job()))  # two NULL keys are fine
         tx.execute(insert(QueueJobRow).values(**_job(idempotency_key="daily-1")))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(DatabaseError) as info:
         with harmony_context.db.transaction() as tx:
             tx.execute(insert(QueueJobRow).values(**_job(idempotency_key="daily-1")))
+    assert isinstance(info.value.__cause__, IntegrityError)
 
 
 def test_a_failed_transaction_leaves_nothing_behind(harmony_context: HarmonyContext) -> None:

@@ -54,6 +54,7 @@ def build_engine(settings: HarmonySettings) -> Engine:
         pool_recycle=settings.pool_recycle,
         pool_pre_ping=True,
         connect_args=connect_args,
+        hide_parameters=True,  # bound values include credentials; never log them
     )
 
 
@@ -61,6 +62,7 @@ def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
     memory = _is_memory_sqlite(url)
     kwargs: dict[str, Any] = {
         "echo": settings.echo_sql,
+        "hide_parameters": True,  # bound values include credentials; never log them
         "connect_args": {
             "check_same_thread": False,
             "timeout": settings.sqlite_busy_timeout_ms / 1000,
@@ -98,7 +100,8 @@ def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
 def translate_db_errors(settings: HarmonySettings) -> Iterator[None]:
     """Turn driver errors into :class:`DatabaseUnavailable` / :class:`DatabaseError`.
 
-    Messages carry the URL with its password masked, never the password.
+    The driver's exception stays available as ``__cause__``. Messages carry the URL with
+    its password masked, never the password.
     """
     try:
         yield
@@ -109,7 +112,9 @@ def translate_db_errors(settings: HarmonySettings) -> Iterator[None]:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise DatabaseUnavailable(_unavailable_message(settings, exc)) from exc
-        raise
+        # Integrity, programming and data errors: the driver's first line says what the
+        # database refused (bound values are not part of it: the engine hides parameters).
+        raise DatabaseError(f"database refused the operation: {_first_line(exc)}") from exc
 
 
 def _is_connection_failure(exc: OperationalError) -> bool:

@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Literal, overload
@@ -148,12 +148,14 @@ class ActivityRepository:
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> Iterator[ActivityEvent]:
+    ) -> Generator[ActivityEvent, None, None]:
         """Every matching entry, newest first, streamed in batches (constant memory).
 
-        The iterator holds a database connection until it is exhausted or closed.
+        The generator holds a database connection until it is exhausted or closed.
         """
-        stmt = self._select(type, status, since, until)
+        return self._stream(self._select(type, status, since, until))
+
+    def _stream(self, stmt: Select[Any]) -> Generator[ActivityEvent, None, None]:
         with self._db.connect() as conn:
             result = conn.execution_options(yield_per=_STREAM_BATCH).execute(stmt)
             for row in result:
@@ -168,26 +170,15 @@ class ActivityRepository:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Iterator[str]:
-        """Matching entries as CSV (with a header line) or JSON lines, one string per line."""
+        """Matching entries as CSV (with a header line) or JSON lines, one string per line.
+
+        Raises:
+            InvalidInputError: an unknown ``format`` (at the call, not on first iteration).
+        """
         if format not in ("csv", "jsonl"):
             raise InvalidInputError(f"export format must be 'csv' or 'jsonl', got {format!r}")
         entries = self.iter(type=type, status=status, since=since, until=until)
-        if format == "jsonl":
-            for entry in entries:
-                yield json.dumps(entry.to_dict(), separators=(",", ":"), sort_keys=True) + "\n"
-            return
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(_CSV_COLUMNS)
-        for entry in entries:
-            row = entry.to_dict()
-            row["details"] = json.dumps(row["details"], separators=(",", ":"), sort_keys=True)
-            writer.writerow([row[c] for c in _CSV_COLUMNS])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-        if buffer.tell():  # the header of an empty export
-            yield buffer.getvalue()
+        return _jsonl_lines(entries) if format == "jsonl" else _csv_lines(entries)
 
     def export(
         self,
@@ -226,6 +217,30 @@ class ActivityRepository:
         return stmt.order_by(row.timestamp.desc(), row.id.desc())
 
 
+def _jsonl_lines(entries: Iterator[ActivityEvent]) -> Iterator[str]:
+    for entry in entries:
+        yield json.dumps(entry.to_dict(), separators=(",", ":"), sort_keys=True) + "\n"
+
+
+def _csv_lines(entries: Iterator[ActivityEvent]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_CSV_COLUMNS)
+    yield _drain(buffer)  # the header is a line of its own
+    for entry in entries:
+        row = entry.to_dict()
+        row["details"] = json.dumps(row["details"], separators=(",", ":"), sort_keys=True)
+        writer.writerow([row[c] for c in _CSV_COLUMNS])
+        yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
 def _event(row: Any) -> ActivityEvent:
     return ActivityEvent(row.id, row.timestamp, row.type, row.status, row.details or {})
 
@@ -260,7 +275,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         stamp, last_id = json.loads(raw)
-        return ensure_utc(datetime.fromisoformat(stamp)), int(last_id)
+        if type(last_id) is not int or not 0 < last_id < 2**63:
+            raise ValueError(f"cursor id {last_id!r:.40} is out of range")
+        return ensure_utc(datetime.fromisoformat(stamp)), last_id
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(
             f"activity cursor {cursor!r:.80} is not valid; pass the next_cursor of a previous page"
