@@ -68,7 +68,7 @@ class HarmonyContext:
             if settings.activity_events
             else host_events
         )
-        self.migrations = MigrationRunner(self.db, self.events)
+        self.migrations = MigrationRunner(self.db, self.events, schemaless_events=host_events)
         self.credentials = CredentialStore(self.db, self.clock, self.events)
         self.cache = cache
         self.invalidator = invalidator

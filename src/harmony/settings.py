@@ -22,7 +22,7 @@ DEFAULT_DATABASE_URL = "sqlite:///harmony.db"
 ENV_PREFIX = "HARMONY_"
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+_CREDENTIALS_IN_URL = re.compile(r"^([A-Za-z0-9+.-]+://)?[^@]*@")
 _EVENT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.([a-z][a-z0-9_]*|\*))*$")
 
 
@@ -71,8 +71,8 @@ def _describe(value: str) -> str:
     """Describe a URL for a message without leaking a password it may contain."""
     try:
         return repr(make_url(value).render_as_string(hide_password=True))
-    except Exception:  # not even parseable: mask anything shaped like user:password@
-        return repr(_PASSWORD_IN_URL.sub(r"\1***@", value))
+    except Exception:  # not even parseable: mask everything before the last '@'
+        return repr(_CREDENTIALS_IN_URL.sub(lambda m: (m.group(1) or "") + "***@", value))
 
 
 class HarmonySettings(BaseModel):

@@ -26,7 +26,7 @@ RESERVED_FIELDS = frozenset(
         "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName",
         "levelname", "levelno", "lineno", "message", "module", "msecs", "msg", "name",
         "pathname", "process", "processName", "relativeCreated", "stack_info", "taskName",
-        "thread", "threadName", "event",
+        "thread", "threadName", "event", "harmony_event",
     }
 )  # fmt: skip
 

@@ -32,8 +32,8 @@ class LoggingEventLogger:
     ``worker.*`` to ``harmony.worker`` and any other ``family.*`` to ``harmony.family``. The
     record's message is the event name; the fields travel as ``extra`` (so ``caplog`` and
     JSON formatters see ``record.event``, ``record.status``, ...), and ``record.harmony_event``
-    holds the whole event as one dict. Events whose ``status`` is failed/error/partial log at
-    WARNING, the rest at INFO.
+    holds the whole event as one dict. Events whose ``status`` is failed, error, partial,
+    lost or dlq log at WARNING, the rest at INFO.
     """
 
     def __init__(

@@ -51,7 +51,9 @@ class MigrationRunner:
 
     ``metadata`` (the models to check against) and ``scripts`` (the folder of migration
     scripts) default to harmony's own; they exist so tests can prove that :meth:`check`
-    notices drift and that data survives later revisions.
+    notices drift and that data survives later revisions. ``schemaless_events`` receives
+    ``db.migrate`` when a downgrade removed harmony's schema, so a logger that stores
+    events in ``activity_events`` is not asked to write into a table that is gone.
     """
 
     def __init__(
@@ -61,9 +63,11 @@ class MigrationRunner:
         *,
         metadata: MetaData | None = None,
         scripts: Path | None = None,
+        schemaless_events: EventLogger | None = None,
     ) -> None:
         self._db = db
         self._events = events
+        self._schemaless_events = schemaless_events if schemaless_events is not None else events
         self._metadata = metadata if metadata is not None else harmony_metadata
         self._location = scripts if scripts is not None else script_location()
         self._scripts = ScriptDirectory(str(self._location))
@@ -179,7 +183,8 @@ class MigrationRunner:
                 raise MigrationError(f"{direction} to {rev!r} failed: {exc}") from exc
             after = self._current(conn)
         if before != after:
-            self._events.emit(
+            events = self._events if after is not None else self._schemaless_events
+            events.emit(
                 "db.migrate",
                 status="ok",
                 direction=direction,
