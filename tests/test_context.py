@@ -147,3 +147,12 @@ def test_sqlite_in_a_missing_folder_raises_database_unavailable_and_creates_noth
         with pytest.raises(DatabaseUnavailable, match="does not exist"):
             ctx.migrate()
     assert not missing.exists()
+
+
+def test_a_closed_context_refuses_further_writes(harmony_settings: HarmonySettings) -> None:
+    ctx = HarmonyContext(harmony_settings)
+    ctx.migrate()
+    ctx.close()
+    with pytest.raises(HarmonyError, match="closed"):
+        ctx.activity.record("after.close", "ok")
+    assert ctx.db.checked_out_connections() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -70,6 +71,35 @@ def test_migrate_emits_db_migrate_and_records_it_as_activity(
         assert event["direction"] == "upgrade"
         (stored,) = ctx.activity.list(type="db.migrate")
         assert stored.details["to_revision"] == ctx.migrations.head()
+
+
+def test_processes_migrating_at_once_all_succeed_and_migrate_once(
+    harmony_settings: HarmonySettings,
+) -> None:
+    contexts = [HarmonyContext(harmony_settings) for _ in range(4)]
+    barrier = threading.Barrier(len(contexts))
+    errors: list[BaseException] = []
+
+    def migrate(ctx: HarmonyContext) -> None:
+        barrier.wait()
+        try:
+            ctx.migrate()
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(c,)) for c in contexts]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        contexts[0].migrations.check()
+        # One run did the work; the others queued behind it and found the schema at head.
+        assert len(contexts[0].activity.list(type="db.migrate")) == 1
+    finally:
+        for ctx in contexts:
+            ctx.close()
 
 
 def test_check_passes_at_head(harmony_context: HarmonyContext) -> None:

@@ -13,6 +13,12 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from harmony.errors import DatabaseError, DatabaseUnavailable
 from harmony.settings import HarmonySettings
@@ -83,7 +89,7 @@ def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
             if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor, busy_ms / 1000)
                 cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
@@ -94,6 +100,29 @@ def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: sqlite3.Cursor, patience: float) -> None:
+    """Switch the file to WAL (a persistent property of the file) unless it already is.
+
+    The switch needs an exclusive lock and SQLite does not always run the busy handler for
+    it, so connections opening a new file at once can get "database is locked": retry
+    with a short back-off for up to the busy timeout.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    for attempt in Retrying(
+        stop=stop_after_delay(max(patience, 0.1)),
+        wait=wait_random_exponential(multiplier=0.005, max=0.1),
+        retry=retry_if_exception(_is_locked),
+        reraise=True,
+    ):
+        with attempt:
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 @contextmanager
@@ -168,9 +197,11 @@ class Database:
         self.engine: Engine = engine if engine is not None else build_engine(settings)
         self.backend: str = self.engine.dialect.name
         self.schema: str | None = settings.database_schema
-        write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
-        self._sessions = sessionmaker(bind=write_engine, expire_on_commit=False)
+        #: The engine for write transactions: on SQLite they begin with BEGIN IMMEDIATE.
+        self.write_engine: Engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        self._sessions = sessionmaker(bind=self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"Database(url={self.settings.safe_database_url!r}, backend={self.backend!r})"
@@ -181,17 +212,20 @@ class Database:
 
         On SQLite the transaction takes the write lock at ``BEGIN`` (``BEGIN IMMEDIATE``).
         """
+        self._check_open()
         with translate_db_errors(self.settings):
             with self._sessions() as session, session.begin():
                 yield session
 
     def session(self) -> Session:
         """A new session for callers that manage the transaction themselves."""
+        self._check_open()
         return self._sessions()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """Yield a session for reads (a deferred transaction, rolled back at the end)."""
+        self._check_open()
         with translate_db_errors(self.settings):
             with self._read_sessions() as session:
                 yield session
@@ -199,6 +233,7 @@ class Database:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """Yield a Core connection (reads, streaming); rolled back when the block ends."""
+        self._check_open()
         with translate_db_errors(self.settings):
             with self.engine.connect() as conn:
                 yield conn
@@ -219,5 +254,11 @@ class Database:
         return int(checkedout()) if callable(checkedout) else 0
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection; the database refuses further use."""
+        self._closed = True
         self.engine.dispose()
+
+    def _check_open(self) -> None:
+        # A disposed engine would silently open new connections: refuse instead.
+        if self._closed:
+            raise DatabaseError("this database is closed; create a new HarmonyContext")

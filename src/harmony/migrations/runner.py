@@ -25,6 +25,9 @@ from harmony.migrations.options import VERSION_TABLE, context_options
 
 __all__ = ["MigrationRunner", "Revision", "script_location"]
 
+#: Key of the PostgreSQL advisory lock that serialises concurrent migration runs.
+_PG_MIGRATION_LOCK = 0x686172_6D6F6E79  # "harmony"
+
 
 def script_location() -> Path:
     """Folder of the packaged migration scripts (works from a wheel, not only a checkout)."""
@@ -203,14 +206,20 @@ class MigrationRunner:
         referenced table with enforcement on would cascade-delete rows. The keys are checked
         before commit instead.
         """
-        with translate_db_errors(self._db.settings), self._db.engine.connect() as conn:
+        with translate_db_errors(self._db.settings), self._db.write_engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
             if sqlite:
                 _raw_sqlite(conn, "PRAGMA foreign_keys=OFF")
             try:
                 with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        # Processes starting together queue here; the later ones then see
+                        # the new revision and have nothing to do.
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                        )
                     if self._db.schema:
-                        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._db.schema}"'))
+                        _ensure_schema(conn, self._db.schema)
                     yield conn
                     if sqlite:
                         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -222,6 +231,16 @@ class MigrationRunner:
             finally:
                 if sqlite:
                     _raw_sqlite(conn, "PRAGMA foreign_keys=ON")
+
+
+def _ensure_schema(conn: Connection, schema: str) -> None:
+    # CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the database even when the
+    # schema exists; a schema prepared by an administrator must work without it.
+    found = conn.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": schema}
+    ).first()
+    if found is None:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
 
 
 def _raw_sqlite(conn: Connection, statement: str) -> None:
