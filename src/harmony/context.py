@@ -15,6 +15,7 @@ from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
 from harmony.migrations.runner import MigrationRunner
 from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.credentials import CredentialStore
+from harmony.repositories.jobs import JobQueue
 from harmony.settings import HarmonySettings
 
 __all__ = ["HarmonyContext"]
@@ -70,6 +71,9 @@ class HarmonyContext:
         )
         self.migrations = MigrationRunner(self.db, self.events, schemaless_events=host_events)
         self.credentials = CredentialStore(self.db, self.clock, self.events)
+        self.jobs = JobQueue(
+            self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout
+        )
         self.cache = cache
         self.invalidator = invalidator
         self.psutil = psutil

@@ -16,6 +16,7 @@ __all__ = [
     "EventValidationError",
     "HarmonyError",
     "InvalidInputError",
+    "JobStateError",
     "LeaseLost",
     "MigrationError",
     "NotFoundError",
@@ -47,6 +48,10 @@ class CredentialsError(InvalidInputError):
 
 class NotFoundError(HarmonyError, LookupError):
     """The requested row does not exist."""
+
+
+class JobStateError(InvalidInputError):
+    """The job is not in a state that allows the operation (e.g. retrying a completed job)."""
 
 
 class DatabaseError(HarmonyError):

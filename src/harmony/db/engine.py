@@ -217,6 +217,17 @@ class Database:
             with self._sessions() as session, session.begin():
                 yield session
 
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """Yield a Core connection inside one write transaction (the queue's hot path).
+
+        Commits on success, rolls back on error; ``BEGIN IMMEDIATE`` on SQLite.
+        """
+        self._check_open()
+        with translate_db_errors(self.settings):
+            with self.write_engine.begin() as conn:
+                yield conn
+
     def session(self) -> Session:
         """A new session for callers that manage the transaction themselves."""
         self._check_open()

@@ -43,6 +43,51 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         "Credentials of a provider were removed (status 'cleared' or 'absent').",
     ),
     EventSpec(
+        "worker.job",
+        ("entity_id", "job_type", "status", "priority", "deduped"),
+        "A job was enqueued (status 'enqueued'), or an existing one returned for its "
+        "idempotency key (deduped true, status the existing job's).",
+    ),
+    EventSpec(
+        "worker.job.batch",
+        ("status", "count", "deduped", "duration_ms"),
+        "enqueue_many stored a batch of jobs; meta.job_types lists their types.",
+    ),
+    EventSpec(
+        "orchestrator.schedule",
+        ("entity_id", "job_type", "status", "priority", "ready_age_ms"),
+        "A ready job was picked by a scheduler tick (status 'ready'); ready_age_ms is how "
+        "long it had been ready.",
+    ),
+    EventSpec(
+        "orchestrator.lease",
+        ("entity_id", "job_type", "status", "priority", "lease_timeout", "duration_ms"),
+        "A lease attempt: one per leased job (status 'leased'), or one with status "
+        "'skipped' and entity_id null when no job was ready.",
+    ),
+    EventSpec(
+        "orchestrator.dispatch",
+        ("entity_id", "job_type", "status", "attempts"),
+        "A worker handed a leased job to its handler (status 'dispatched').",
+    ),
+    EventSpec(
+        "orchestrator.commit",
+        ("entity_id", "job_type", "status", "attempts", "duration_ms", "retry_in", "error"),
+        "A try ended: status 'completed', 'retry' (retry_in seconds), 'failed' (dead "
+        "letter) or 'lost' (the lease was gone, nothing committed).",
+    ),
+    EventSpec(
+        "orchestrator.heartbeat",
+        ("entity_id", "job_type", "status", "lease_timeout"),
+        "A running job's lease was extended (status 'extended') or found lost ('lost').",
+    ),
+    EventSpec(
+        "orchestrator.dlq",
+        ("entity_id", "job_type", "status", "attempts", "stop_reason", "error"),
+        "A job moved to the dead letter (status 'failed') and will not run again unless "
+        "retried.",
+    ),
+    EventSpec(
         "events.persist_failed",
         ("failed_event", "status", "error"),
         "The activity event logger could not store an event; the emitting operation went on.",

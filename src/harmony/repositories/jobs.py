@@ -1,0 +1,575 @@
+"""``ctx.jobs``: the durable job queue (enqueue, lease, heartbeat, complete, fail, ...)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, null, select, update
+from sqlalchemy.orm import Session
+
+from harmony.clock import Clock, ensure_utc
+from harmony.db.engine import Database
+from harmony.db.models import JOB_STATUSES, QueueJobRow
+from harmony.errors import InvalidInputError, JobStateError, LeaseLost, NotFoundError
+from harmony.events.base import EventLogger
+from harmony.repositories.job_sql import (
+    JOB_COLUMNS,
+    claim_statement,
+    idempotent_insert,
+    recover_expired_statement,
+    settle_statement,
+)
+from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+
+__all__ = ["JobQueue"]
+
+J = QueueJobRow
+_TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+_MAX_BATCH = 1000
+_ERROR_LIMIT = 8000
+
+
+class JobQueue:
+    """The durable job queue in ``queue_jobs``.
+
+    Jobs move pending -> leased -> completed, or back to pending (retry, expired lease),
+    or to failed (the dead letter) or cancelled. Every change of a leased job must prove
+    its lease with the job's token; a stale token raises :class:`~harmony.errors.LeaseLost`.
+    """
+
+    def __init__(
+        self, db: Database, clock: Clock, events: EventLogger, *, lease_seconds: float
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._events = events
+        self._lease_seconds = lease_seconds
+
+    def __repr__(self) -> str:
+        return f"JobQueue({self._db!r})"
+
+    # -- enqueue -------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        priority: int = 0,
+        available_at: datetime | None = None,
+        idempotency_key: str | None = None,
+        session: Session | None = None,
+    ) -> Job:
+        """Store a job and return it.
+
+        With ``session`` the insert joins the caller's transaction (and disappears if it
+        rolls back). With ``idempotency_key``: a pending, leased or failed job with that key
+        is returned as it is (``deduped=True``); a completed or cancelled one is re-armed
+        with the new payload and priority.
+
+        Raises:
+            InvalidInputError: empty or malformed ``type``, negative or non-integer
+                ``priority``, a payload that is not a JSON object, a naive
+                ``available_at``. Nothing is written.
+        """
+        return self._enqueue(
+            JobSpec(type, payload or {}, priority, available_at, idempotency_key),
+            session=session,
+            rearm=True,
+        )
+
+    def enqueue_unique(
+        self,
+        type: str,
+        payload: Mapping[str, Any] | None,
+        *,
+        idempotency_key: str,
+        priority: int = 0,
+        available_at: datetime | None = None,
+    ) -> Job:
+        """Store a job unless one with ``idempotency_key`` exists in any state (never re-arms)."""
+        return self._enqueue(
+            JobSpec(type, payload or {}, priority, available_at, idempotency_key),
+            session=None,
+            rearm=False,
+        )
+
+    def enqueue_many(
+        self, jobs: Iterable[JobSpec | Mapping[str, Any]], *, session: Session | None = None
+    ) -> list[Job]:
+        """Store many jobs; jobs without idempotency keys go in one statement per 1,000.
+
+        Items are :class:`JobSpec` or mappings with the same keys. All are validated
+        before anything is written; with ``session`` they join the caller's transaction.
+        """
+        specs = [_spec(item) for item in jobs]
+        now = self._clock.now()
+        rows = [_row(spec, now) for spec in specs]
+        keys = [s.idempotency_key for s in specs if s.idempotency_key is not None]
+        if len(keys) != len(set(keys)):
+            raise InvalidInputError("enqueue_many got the same idempotency_key twice")
+        started = time.perf_counter()
+        if session is not None:
+            result = self._insert_many(session.connection(), specs, rows)
+        else:
+            with self._db.write() as conn:
+                result = self._insert_many(conn, specs, rows)
+        if result:
+            self._events.emit(
+                "worker.job.batch",
+                status="enqueued",
+                count=len(result),
+                deduped=sum(job.deduped for job in result),
+                duration_ms=_ms(started),
+                meta={"job_types": sorted({job.type for job in result})},
+            )
+        return result
+
+    def _insert_many(
+        self, conn: Connection, specs: list[JobSpec], rows: list[dict[str, Any]]
+    ) -> list[Job]:
+        plain = [i for i, spec in enumerate(specs) if spec.idempotency_key is None]
+        out: list[Job | None] = [None] * len(specs)
+        insert_stmt = insert(J).returning(*JOB_COLUMNS, sort_by_parameter_order=True)
+        for start in range(0, len(plain), _MAX_BATCH):
+            chunk = plain[start : start + _MAX_BATCH]
+            stored = conn.execute(insert_stmt, [rows[i] for i in chunk]).all()
+            for index, row in zip(chunk, stored, strict=True):
+                out[index] = _job(row)
+        for i, spec in enumerate(specs):
+            if spec.idempotency_key is not None:
+                out[i] = self._upsert(conn, rows[i], rearm=True)
+        return [job for job in out if job is not None]
+
+    def _enqueue(self, spec: JobSpec, *, session: Session | None, rearm: bool) -> Job:
+        spec = _spec(spec)
+        row = _row(spec, self._clock.now())
+        if session is not None:
+            job = self._store_one(session.connection(), row, rearm=rearm)
+        else:
+            with self._db.write() as conn:
+                job = self._store_one(conn, row, rearm=rearm)
+        self._events.emit(
+            "worker.job",
+            entity_id=job.id,
+            job_type=job.type,
+            status=job.status if job.deduped else "enqueued",
+            priority=job.priority,
+            deduped=job.deduped,
+            transactional=session is not None,
+        )
+        return job
+
+    def _store_one(self, conn: Connection, row: dict[str, Any], *, rearm: bool) -> Job:
+        if row["idempotency_key"] is None:
+            stmt = insert(J).returning(*JOB_COLUMNS)
+            return _job(conn.execute(stmt, row).one())
+        return self._upsert(conn, row, rearm=rearm)
+
+    def _upsert(self, conn: Connection, row: dict[str, Any], *, rearm: bool) -> Job:
+        stored = conn.execute(idempotent_insert(conn.dialect.name, row, rearm=rearm)).first()
+        if stored is not None:
+            return _job(stored)
+        existing = conn.execute(
+            select(*JOB_COLUMNS).where(J.idempotency_key == row["idempotency_key"])
+        ).one()
+        return _job(existing, deduped=True)
+
+    # -- leases --------------------------------------------------------------------------
+
+    def lease(
+        self,
+        types: str | Sequence[str] | None,
+        *,
+        limit: int = 1,
+        lease_seconds: float | None = None,
+        worker_id: str | None = None,
+    ) -> list[LeasedJob]:
+        """Lease up to ``limit`` ready jobs of ``types`` (``None``: any type).
+
+        Order: highest priority, then oldest ``available_at``, then id. Each job gets a
+        fresh token and ``attempts`` + 1. Leases that expired are first put back in line,
+        so a crashed worker's jobs are re-leased by whoever asks next. Emits one
+        ``orchestrator.lease`` per leased job, or one with status ``skipped`` when none was
+        ready.
+        """
+        wanted = _types(types)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
+            raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}")
+        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
+        if not seconds > 0:
+            raise InvalidInputError(f"lease_seconds must be positive, got {lease_seconds!r}")
+        started = time.perf_counter()
+        now = self._clock.now()
+        expires = now + timedelta(seconds=seconds)
+        with self._db.write() as conn:
+            conn.execute(recover_expired_statement(now, wanted))
+            rows = conn.execute(
+                claim_statement(
+                    conn.dialect.name, now=now, expires=expires, types=wanted,
+                    limit=limit, worker_id=worker_id,
+                )  # fmt: skip
+            ).all()
+        leased = sorted(
+            (_leased(row) for row in rows), key=lambda j: (-j.priority, j.available_at, j.id)
+        )
+        duration = _ms(started)
+        if not leased:
+            self._events.emit(
+                "orchestrator.lease", entity_id=None, job_type=",".join(wanted or ("*",)),
+                status="skipped", priority=None, lease_timeout=seconds, duration_ms=duration,
+                worker_id=worker_id,
+            )  # fmt: skip
+        for job in leased:
+            self._events.emit(
+                "orchestrator.lease", entity_id=job.id, job_type=job.type, status="leased",
+                priority=job.priority, lease_timeout=seconds, duration_ms=duration,
+                attempts=job.attempts, worker_id=worker_id,
+            )  # fmt: skip
+        return leased
+
+    def heartbeat(self, job: LeasedJob, *, lease_seconds: float | None = None) -> LeasedJob:
+        """Extend a live lease; return the job with its new expiry.
+
+        Raises:
+            LeaseLost: the lease expired and was recovered, or another worker holds it.
+        """
+        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
+        now = self._clock.now()
+        expires = now + timedelta(seconds=seconds)
+        with self._db.write() as conn:
+            changed = conn.execute(
+                _owned(job).values(lease_expires_at=expires, updated_at=now)
+            ).rowcount
+        if not changed:
+            raise _lost(job, "extend")
+        self._events.emit(
+            "orchestrator.heartbeat", entity_id=job.id, job_type=job.type, status="extended",
+            lease_timeout=seconds,
+        )  # fmt: skip
+        return _replace_expiry(job, expires)
+
+    def complete(self, job: LeasedJob, result: Any = None, *, session: Session | None = None) -> None:
+        """Mark a leased job completed with an optional JSON ``result``.
+
+        With ``session`` the completion joins that transaction, so the handler's own
+        writes and the completion commit (or roll back) together.
+
+        Raises:
+            LeaseLost: the token is stale; nothing is changed.
+        """
+        stored = _json_or_none(result, "result")
+        now = self._clock.now()
+        stmt = _owned(job).values(
+            status="completed", result=null() if stored is None else stored, lease_token=None,
+            leased_by=None, lease_expires_at=None, updated_at=now,
+        )  # fmt: skip
+        self._apply(job, stmt, session, "complete")
+
+    def fail(
+        self,
+        job: LeasedJob,
+        error: str | BaseException,
+        *,
+        retry_in: float | None = None,
+        stop_reason: str | None = None,
+        session: Session | None = None,
+    ) -> None:
+        """Record a failed try: back in line after ``retry_in`` seconds, or dead-lettered.
+
+        Without ``retry_in`` the job moves to ``failed`` (the dead letter) with
+        ``stop_reason`` (default ``"failed"``).
+
+        Raises:
+            LeaseLost: the token is stale; nothing is changed.
+        """
+        now = self._clock.now()
+        message = _error_text(error)
+        if retry_in is not None:
+            if retry_in < 0:
+                raise InvalidInputError(f"retry_in must be >= 0 seconds, got {retry_in!r}")
+            values: dict[str, Any] = {
+                "status": "pending", "available_at": now + timedelta(seconds=retry_in),
+            }  # fmt: skip
+        else:
+            values = {"status": "failed", "stop_reason": (stop_reason or "failed")[:255]}
+        stmt = _owned(job).values(
+            last_error=message, lease_token=None, leased_by=None, lease_expires_at=None,
+            updated_at=now, **values,
+        )  # fmt: skip
+        self._apply(job, stmt, session, "fail")
+
+    def release(self, job: LeasedJob) -> None:
+        """Give back a leased job that was never started (graceful stop): pending again,
+        with this try not counted."""
+        now = self._clock.now()
+        stmt = _owned(job).values(
+            status="pending", attempts=J.attempts - 1, lease_token=None, leased_by=None,
+            lease_expires_at=None, updated_at=now,
+        )  # fmt: skip
+        self._apply(job, stmt, None, "release")
+
+    def complete_many(self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None) -> list[int]:
+        """Complete leased jobs with no result in one statement; return the ids whose lease
+        was lost (not completed)."""
+        if not jobs:
+            return []
+        stmt = settle_statement([(j.id, j.token) for j in jobs], self._clock.now())
+        if conn is not None:
+            done = set(conn.execute(stmt).scalars())
+        else:
+            with self._db.write() as own:
+                done = set(own.execute(stmt).scalars())
+        return [j.id for j in jobs if j.id not in done]
+
+    def _apply(self, job: LeasedJob, stmt: Any, session: Session | None, action: str) -> None:
+        if session is not None:
+            changed = session.execute(stmt).rowcount  # type: ignore[attr-defined]
+        else:
+            with self._db.write() as conn:
+                changed = conn.execute(stmt).rowcount
+        if not changed:
+            raise _lost(job, action)
+
+    # -- administration ------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job:
+        """The job with ``job_id``.
+
+        Raises:
+            NotFoundError: no such job.
+        """
+        with self._db.connect() as conn:
+            row = conn.execute(select(*JOB_COLUMNS).where(J.id == job_id)).first()
+        if row is None:
+            raise NotFoundError(f"job {job_id!r} does not exist")
+        return _job(row)
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a pending, leased or failed job (a running handler's completion is then
+        refused with LeaseLost).
+
+        Raises:
+            NotFoundError: no such job. JobStateError: the job already completed or was
+                cancelled.
+        """
+        return self._transition(job_id, ("pending", "leased", "failed"), "cancel", status="cancelled")
+
+    def retry(self, job_id: int) -> Job:
+        """Put a failed (dead-lettered) job back in line with its attempts reset.
+
+        Raises:
+            NotFoundError: no such job. JobStateError: the job is not failed.
+        """
+        return self._transition(
+            job_id, ("failed",), "retry", status="pending", attempts=0, stop_reason=None,
+            available_at=self._clock.now(),
+        )  # fmt: skip
+
+    def _transition(self, job_id: int, allowed: tuple[str, ...], action: str, **values: Any) -> Job:
+        now = self._clock.now()
+        with self._db.write() as conn:
+            row = conn.execute(
+                update(J)
+                .where(J.id == job_id, J.status.in_(allowed))
+                .values(lease_token=None, leased_by=None, lease_expires_at=None, updated_at=now, **values)
+                .returning(*JOB_COLUMNS)
+            ).first()
+            if row is None:
+                current = conn.execute(select(J.status).where(J.id == job_id)).scalar()
+        if row is not None:
+            return _job(row)
+        if current is None:
+            raise NotFoundError(f"job {job_id!r} does not exist")
+        raise JobStateError(
+            f"cannot {action} job {job_id}: it is {current}; {action} applies to "
+            f"{' or '.join(allowed)} jobs"
+        )
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        cursor: int | None = None,
+    ) -> JobPage:
+        """Jobs newest first, optionally by ``status`` and ``type``; pages by ``cursor``."""
+        if status is not None and status not in JOB_STATUSES:
+            raise InvalidInputError(
+                f"unknown job status {status!r}; use one of {', '.join(JOB_STATUSES)}"
+            )
+        if not 1 <= limit <= _MAX_BATCH:
+            raise InvalidInputError(f"limit must be from 1 to {_MAX_BATCH}, got {limit!r}")
+        stmt = select(*JOB_COLUMNS).order_by(J.id.desc()).limit(limit + 1)
+        if status is not None:
+            stmt = stmt.where(J.status == status)
+        if type is not None:
+            stmt = stmt.where(J.type == type)
+        if cursor is not None:
+            stmt = stmt.where(J.id < int(cursor))
+        with self._db.connect() as conn:
+            rows = conn.execute(stmt).all()
+        items = [_job(row) for row in rows[:limit]]
+        return JobPage(items, items[-1].id if len(rows) > limit else None)
+
+    def stats(self) -> QueueStats:
+        """Counts by type and status, and how long the oldest ready job has waited."""
+        now = self._clock.now()
+        with self._db.connect() as conn:
+            grouped = conn.execute(
+                select(J.type, J.status, func.count()).group_by(J.type, J.status)
+            ).all()
+            oldest = conn.execute(
+                select(func.min(J.available_at)).where(J.status == "pending", J.available_at <= now)
+            ).scalar()
+        counts: dict[str, dict[str, int]] = {}
+        for job_type, status, count in grouped:
+            counts.setdefault(job_type, {})[status] = int(count)
+        age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
+        return QueueStats(counts, age)
+
+    def purge(
+        self, *, completed_before: datetime, statuses: Sequence[str] = ("completed", "cancelled")
+    ) -> int:
+        """Delete finished jobs last updated before ``completed_before``; return how many."""
+        cutoff = ensure_utc(completed_before, name="completed_before")
+        unknown = [s for s in statuses if s not in ("completed", "cancelled", "failed")]
+        if unknown:
+            raise InvalidInputError(
+                f"purge removes only completed, cancelled or failed jobs, not {unknown!r}"
+            )
+        with self._db.write() as conn:
+            return int(
+                conn.execute(delete(J).where(J.status.in_(statuses), J.updated_at < cutoff)).rowcount
+            )
+
+
+def _owned(job: LeasedJob) -> Any:
+    """An UPDATE of ``job`` that matches only while its lease token is live."""
+    if not isinstance(job, LeasedJob):
+        raise InvalidInputError(
+            f"expected the LeasedJob returned by lease(), got {type(job).__name__}"
+        )
+    return update(J).where(J.id == job.id, J.lease_token == job.token, J.status == "leased")
+
+
+def _lost(job: LeasedJob, action: str) -> LeaseLost:
+    return LeaseLost(
+        f"cannot {action} job {job.id} ({job.type}): its lease is no longer held by this "
+        "worker (it expired and was recovered, or the job was cancelled)"
+    )
+
+
+def _replace_expiry(job: LeasedJob, expires: datetime) -> LeasedJob:
+    return replace(job, lease_expires_at=expires)
+
+
+def _types(types: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if types is None:
+        return None
+    wanted = (types,) if isinstance(types, str) else tuple(types)
+    if not wanted:
+        raise InvalidInputError("types must name at least one job type (or be None for any)")
+    for name in wanted:
+        _check_type(name)
+    return wanted
+
+
+def _check_type(name: Any) -> None:
+    if not isinstance(name, str) or not _TYPE.match(name):
+        raise InvalidInputError(
+            f"job type {name!r:.80} is invalid: use 1-128 letters, digits and . _ : / -, "
+            "e.g. 'playlist.sync'"
+        )
+
+
+def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
+    if isinstance(item, Mapping):
+        fields = dict(item)
+        try:
+            item = JobSpec(**fields)
+        except TypeError as exc:
+            raise InvalidInputError(f"bad job description {fields!r:.200}: {exc}") from exc
+    if not isinstance(item, JobSpec):
+        raise InvalidInputError(f"expected a JobSpec or a mapping, got {type(item).__name__}")
+    _check_type(item.type)
+    if isinstance(item.priority, bool) or not isinstance(item.priority, int) or item.priority < 0:
+        raise InvalidInputError(
+            f"priority must be an integer >= 0 (higher runs first), got {item.priority!r}"
+        )
+    if not isinstance(item.payload, Mapping):
+        raise InvalidInputError(
+            f"payload must be a JSON object (a mapping), got {type(item.payload).__name__}"
+        )
+    _json_or_none(item.payload, "payload")
+    if item.available_at is not None:
+        ensure_utc(item.available_at, name="available_at")
+    key = item.idempotency_key
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 255):
+        raise InvalidInputError(
+            f"idempotency_key must be a non-empty string of at most 255 characters, got {key!r:.80}"
+        )
+    return item
+
+
+def _json_or_none(value: Any, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} is not JSON-serialisable: {exc}") from exc
+    return value
+
+
+def _row(spec: JobSpec, now: datetime) -> dict[str, Any]:
+    return {
+        "type": spec.type,
+        "payload": dict(spec.payload),
+        "priority": spec.priority,
+        "status": "pending",
+        "attempts": 0,
+        "available_at": ensure_utc(spec.available_at) if spec.available_at else now,
+        "idempotency_key": spec.idempotency_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _job(row: Any, *, deduped: bool = False) -> Job:
+    return Job(
+        id=row.id, type=row.type, payload=row.payload, priority=row.priority,
+        status=row.status, attempts=row.attempts, available_at=row.available_at,
+        lease_expires_at=row.lease_expires_at, leased_by=row.leased_by,
+        idempotency_key=row.idempotency_key, last_error=row.last_error,
+        stop_reason=row.stop_reason, result=row.result, created_at=row.created_at,
+        updated_at=row.updated_at, deduped=deduped,
+    )  # fmt: skip
+
+
+def _leased(row: Any) -> LeasedJob:
+    return LeasedJob(
+        id=row.id, type=row.type, payload=row.payload, priority=row.priority,
+        attempts=row.attempts, token=row.lease_token, lease_expires_at=row.lease_expires_at,
+        available_at=row.available_at, leased_by=row.leased_by,
+        idempotency_key=row.idempotency_key,
+    )  # fmt: skip
+
+
+def _error_text(error: str | BaseException) -> str:
+    if isinstance(error, BaseException):
+        text = f"{type(error).__name__}: {error}"
+    else:
+        text = str(error)
+    return text[:_ERROR_LIMIT]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
