@@ -19,6 +19,7 @@ from harmony.errors import (
     EventValidationError,
     HarmonyError,
     InvalidInputError,
+    JobStateError,
     LeaseLost,
     MigrationError,
     NotFoundError,
@@ -35,6 +36,8 @@ from harmony.events import (
     RecordingEventLogger,
 )
 from harmony.repositories import ActivityEvent, ActivityPage, ProviderCredentials
+from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
 from harmony.settings import HarmonySettings
 
 __version__ = "0.1.0.dev0"
@@ -56,6 +59,16 @@ __all__ = [
     "HarmonyError",
     "HarmonySettings",
     "InvalidInputError",
+    "Job",
+    "JobPage",
+    "JobSpec",
+    "JobStateError",
+    "LeaseScheduler",
+    "LeasedJob",
+    "QueueStats",
+    "RetryPolicy",
+    "Worker",
+    "WorkerReport",
     "LeaseLost",
     "LoggingEventLogger",
     "MigrationError",

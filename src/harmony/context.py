@@ -16,6 +16,7 @@ from harmony.migrations.runner import MigrationRunner
 from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.credentials import CredentialStore
 from harmony.repositories.jobs import JobQueue
+from harmony.services.scheduler import LeaseScheduler
 from harmony.settings import HarmonySettings
 
 __all__ = ["HarmonyContext"]
@@ -74,6 +75,7 @@ class HarmonyContext:
         self.jobs = JobQueue(
             self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout
         )
+        self.scheduler = LeaseScheduler(self.jobs, self.clock, self.events, settings)
         self.cache = cache
         self.invalidator = invalidator
         self.psutil = psutil

@@ -31,7 +31,9 @@ from harmony.db.models import QueueJobRow
 __all__ = [
     "JOB_COLUMNS",
     "claim_statement",
+    "heartbeat_statement",
     "idempotent_insert",
+    "jobs_tokens",
     "lease_token",
     "recover_expired_statement",
     "settle_statement",
@@ -163,6 +165,21 @@ def settle_statement(pairs: Sequence[tuple[int, str]], now: datetime) -> Update:
     )
 
 
-def execute_count(conn: Connection, stmt: Any) -> int:
-    """Run ``stmt`` and return the number of rows it changed."""
-    return int(conn.execute(stmt).rowcount)
+def jobs_tokens(jobs: Sequence[Any]) -> list[tuple[int, str]]:
+    """``(id, token)`` pairs of leased jobs."""
+    return [(job.id, job.token) for job in jobs]
+
+
+def heartbeat_statement(pairs: Sequence[tuple[int, str]], now: datetime, expires: datetime) -> Update:
+    """Extend live leases; rows locked by another transaction are skipped, not waited for."""
+    live = (
+        select(J.id)
+        .where(tuple_(J.id, J.lease_token).in_(pairs), J.status == "leased")
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(J)
+        .where(J.id.in_(live.scalar_subquery()))
+        .values(lease_expires_at=expires, updated_at=now)
+        .returning(J.id)
+    )

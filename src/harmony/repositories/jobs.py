@@ -21,7 +21,9 @@ from harmony.events.base import EventLogger
 from harmony.repositories.job_sql import (
     JOB_COLUMNS,
     claim_statement,
+    heartbeat_statement,
     idempotent_insert,
+    jobs_tokens,
     recover_expired_statement,
     settle_statement,
 )
@@ -255,7 +257,31 @@ class JobQueue:
         )  # fmt: skip
         return _replace_expiry(job, expires)
 
-    def complete(self, job: LeasedJob, result: Any = None, *, session: Session | None = None) -> None:
+    def heartbeat_many(
+        self, jobs: Sequence[LeasedJob], *, lease_seconds: float | None = None
+    ) -> list[LeasedJob]:
+        """Extend several live leases in one statement; return the jobs extended.
+
+        On PostgreSQL rows locked by an unfinished completion are skipped, not waited for.
+        """
+        if not jobs:
+            return []
+        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
+        now = self._clock.now()
+        expires = now + timedelta(seconds=seconds)
+        with self._db.write() as conn:
+            extended = set(conn.execute(heartbeat_statement(jobs_tokens(jobs), now, expires)).scalars())
+        for job in jobs:
+            if job.id in extended:
+                self._events.emit(
+                    "orchestrator.heartbeat", entity_id=job.id, job_type=job.type,
+                    status="extended", lease_timeout=seconds,
+                )  # fmt: skip
+        return [_replace_expiry(job, expires) for job in jobs if job.id in extended]
+
+    def complete(
+        self, job: LeasedJob, result: Any = None, *, session: Session | Connection | None = None
+    ) -> None:
         """Mark a leased job completed with an optional JSON ``result``.
 
         With ``session`` the completion joins that transaction, so the handler's own
@@ -279,7 +305,7 @@ class JobQueue:
         *,
         retry_in: float | None = None,
         stop_reason: str | None = None,
-        session: Session | None = None,
+        session: Session | Connection | None = None,
     ) -> None:
         """Record a failed try: back in line after ``retry_in`` seconds, or dead-lettered.
 
@@ -320,7 +346,7 @@ class JobQueue:
         was lost (not completed)."""
         if not jobs:
             return []
-        stmt = settle_statement([(j.id, j.token) for j in jobs], self._clock.now())
+        stmt = settle_statement(jobs_tokens(jobs), self._clock.now())
         if conn is not None:
             done = set(conn.execute(stmt).scalars())
         else:
@@ -328,7 +354,9 @@ class JobQueue:
                 done = set(own.execute(stmt).scalars())
         return [j.id for j in jobs if j.id not in done]
 
-    def _apply(self, job: LeasedJob, stmt: Any, session: Session | None, action: str) -> None:
+    def _apply(
+        self, job: LeasedJob, stmt: Any, session: Session | Connection | None, action: str
+    ) -> None:
         if session is not None:
             changed = session.execute(stmt).rowcount  # type: ignore[attr-defined]
         else:

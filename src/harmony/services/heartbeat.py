@@ -1,0 +1,83 @@
+"""Keeps the leases of jobs in hand alive while their handlers run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from harmony.errors import HarmonyError
+from harmony.events.base import EventLogger
+from harmony.repositories.job_types import LeasedJob
+from harmony.repositories.jobs import JobQueue
+
+__all__ = ["Heartbeat"]
+
+_log = logging.getLogger("harmony.worker")
+
+
+class Heartbeat:
+    """A thread that extends every tracked lease each ``lease_seconds / 3`` seconds."""
+
+    def __init__(self, jobs: JobQueue, events: EventLogger, lease_seconds: float) -> None:
+        self._jobs = jobs
+        self._events = events
+        self._lease_seconds = lease_seconds
+        self.interval = max(0.05, lease_seconds / 3)
+        self._tracked: dict[int, LeasedJob] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._users = 0
+
+    def track(self, jobs: Iterable[LeasedJob]) -> None:
+        """Start extending these jobs' leases."""
+        with self._lock:
+            for job in jobs:
+                self._tracked[job.id] = job
+
+    def untrack(self, jobs: Iterable[LeasedJob]) -> None:
+        """Stop extending these jobs' leases."""
+        with self._lock:
+            for job in jobs:
+                self._tracked.pop(job.id, None)
+
+    def start(self) -> None:
+        """Start the thread (reference-counted: nested start/stop pairs are fine)."""
+        with self._lock:
+            self._users += 1
+            if self._thread is not None:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="harmony-heartbeat", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread once every user has stopped."""
+        with self._lock:
+            self._users -= 1
+            if self._users > 0 or self._thread is None:
+                return
+            thread, self._thread = self._thread, None
+        self._stop.set()
+        thread.join()
+
+    def beat(self) -> int:
+        """Extend every tracked lease now; return how many were extended."""
+        with self._lock:
+            jobs = list(self._tracked.values())
+        if not jobs:
+            return 0
+        extended = self._jobs.heartbeat_many(jobs, lease_seconds=self._lease_seconds)
+        with self._lock:
+            for job in extended:
+                if job.id in self._tracked:
+                    self._tracked[job.id] = job
+        return len(extended)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.beat()
+            except HarmonyError as exc:  # reported; the next beat tries again
+                _log.warning("harmony heartbeat failed: %s", exc)

@@ -1,0 +1,383 @@
+"""The worker: runs handlers for leased jobs, in batches, with heartbeats and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from harmony.clock import Clock
+from harmony.db.engine import Database
+from harmony.errors import HarmonyError, InvalidInputError, LeaseLost
+from harmony.events.base import EventLogger
+from harmony.repositories.job_types import LeasedJob
+from harmony.repositories.jobs import JobQueue
+from harmony.services.heartbeat import Heartbeat
+from harmony.services.retry import RetryPolicy
+from harmony.services.scheduler import LeaseScheduler
+
+__all__ = ["Handler", "Worker", "WorkerContext", "WorkerReport"]
+
+#: A job handler: gets the leased job and a session whose writes commit with the completion.
+Handler = Callable[[LeasedJob, Session], Any]
+
+_log = logging.getLogger("harmony.worker")
+
+
+class WorkerContext(Protocol):
+    """What a worker needs from a :class:`~harmony.HarmonyContext`."""
+
+    db: Database
+    jobs: JobQueue
+    scheduler: LeaseScheduler
+    events: EventLogger
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class _Registration:
+    fn: Handler
+    retry: RetryPolicy
+    lease_seconds: float | None
+
+
+@dataclass(slots=True)
+class WorkerReport:
+    """What a worker did: tries by outcome."""
+
+    completed: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    lost: int = 0
+    released: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def processed(self) -> int:
+        """Tries that ran to an outcome."""
+        return self.completed + self.retried + self.dead_lettered + self.lost
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        with self.lock:
+            setattr(self, outcome, getattr(self, outcome) + n)
+
+
+class Worker:
+    """Runs handlers for leased jobs.
+
+    ::
+
+        worker = Worker(ctx, concurrency=4)
+
+        @worker.handler("playlist.sync", retry=RetryPolicy(max_attempts=3))
+        def sync(job, session):
+            ...                      # writes through ``session`` commit with the completion
+
+        worker.run_until_idle()      # scripts, notebooks, tests
+        worker.start(); ...; worker.stop()   # a background thread; or ``await worker.run_async()``
+
+    Each of the ``concurrency`` threads leases up to ``batch_size`` jobs at a time and runs
+    them one after another. A handler that touches its session runs inside a savepoint and
+    its job is completed in that same savepoint, so the handler's writes and the
+    completion commit together or not at all. Completions of handlers that wrote nothing
+    are batched into one statement. Commits happen at the end of a batch or every
+    ``commit_interval`` seconds, whichever is first. Leases of jobs in hand are extended by
+    a heartbeat thread. Failures are retried per the type's :class:`RetryPolicy` and
+    dead-lettered (status ``failed`` with a ``stop_reason``) when it gives up.
+
+    By default a worker leases only the types it has handlers for; with
+    ``lease_any_type=True`` it leases every type and dead-letters jobs it has no handler
+    for.
+    """
+
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        concurrency: int = 1,
+        batch_size: int = 50,
+        retry: RetryPolicy | None = None,
+        lease_seconds: float | None = None,
+        worker_id: str | None = None,
+        lease_any_type: bool = False,
+        commit_interval: float = 0.5,
+    ) -> None:
+        if concurrency < 1 or batch_size < 1:
+            raise InvalidInputError("concurrency and batch_size must be >= 1")
+        self._db = ctx.db
+        self._jobs = ctx.jobs
+        self._scheduler = ctx.scheduler
+        self._events = ctx.events
+        self._clock = ctx.clock
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.default_retry = retry or RetryPolicy()
+        self.lease_seconds = lease_seconds or ctx.scheduler.visibility_timeout
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_any_type = lease_any_type
+        self.commit_interval = commit_interval
+        self.report = WorkerReport()
+        self._handlers: dict[str, _Registration] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._heartbeat = Heartbeat(self._jobs, self._events, self.lease_seconds)
+        for job_type, fn in (handlers or {}).items():
+            self.register(job_type, fn)
+
+    def __repr__(self) -> str:
+        return f"Worker(id={self.worker_id!r}, types={sorted(self._handlers)!r}, concurrency={self.concurrency})"
+
+    # -- registration ----------------------------------------------------------------------
+
+    def register(
+        self,
+        job_type: str,
+        fn: Handler,
+        *,
+        retry: RetryPolicy | None = None,
+        lease_seconds: float | None = None,
+    ) -> Handler:
+        """Run ``fn(job, session)`` for jobs of ``job_type``."""
+        if not callable(fn):
+            raise InvalidInputError(f"handler for {job_type!r} is not callable: {fn!r}")
+        self._handlers[job_type] = _Registration(fn, retry or self.default_retry, lease_seconds)
+        return fn
+
+    def handler(
+        self, job_type: str, *, retry: RetryPolicy | None = None, lease_seconds: float | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Decorator form of :meth:`register`."""
+        def decorate(fn: Handler) -> Handler:
+            return self.register(job_type, fn, retry=retry, lease_seconds=lease_seconds)
+
+        return decorate
+
+    @property
+    def types(self) -> list[str] | None:
+        """Job types this worker leases (``None``: any)."""
+        return None if self.lease_any_type else sorted(self._handlers)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run_until_idle(self, *, max_batches: int | None = None) -> WorkerReport:
+        """Work until no job is ready, then return what was done (jobs scheduled for later
+        are left for a later call). The report counts this call's tries only."""
+        self._stop.clear()
+        self.report = WorkerReport()
+        self._run_threads(until_idle=True, max_batches=max_batches)
+        return self.report
+
+    def run(self) -> None:
+        """Work until :meth:`stop` is called (from another thread or a signal handler)."""
+        self._stop.clear()
+        self._run_threads(until_idle=False, max_batches=None)
+
+    def start(self) -> Worker:
+        """Run in a background thread; returns at once."""
+        thread = threading.Thread(target=self.run, name=f"harmony-worker-{self.worker_id}", daemon=True)
+        self._stop.clear()
+        self._threads = [thread]
+        thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop gracefully: lease nothing new, finish the job in hand, release the rest."""
+        self._stop.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+
+    async def run_async(self) -> None:
+        """Run in a thread from asyncio; cancelling the task stops the worker gracefully."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, self.run)
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self._stop.set()
+            await future
+            raise
+
+    def _run_threads(self, *, until_idle: bool, max_batches: int | None) -> None:
+        if not self._handlers and not self.lease_any_type:
+            raise InvalidInputError("the worker has no handlers; register one with worker.handler(type)")
+        self._heartbeat.start()
+        try:
+            if self.concurrency == 1:
+                self._loop(until_idle, max_batches)
+                return
+            threads = [
+                threading.Thread(target=self._loop, args=(until_idle, max_batches), name=f"harmony-worker-{i}")
+                for i in range(self.concurrency)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            self._heartbeat.stop()
+
+    def _loop(self, until_idle: bool, max_batches: int | None) -> None:
+        backoff = self._scheduler.backoff()
+        batches = 0
+        while not self._stop.is_set():
+            if max_batches is not None and batches >= max_batches:
+                return
+            try:
+                jobs = self._scheduler.lease_ready_jobs(
+                    self.types, limit=self.batch_size, lease_seconds=self.lease_seconds,
+                    worker_id=self.worker_id,
+                )  # fmt: skip
+            except HarmonyError as exc:
+                _log.warning("harmony worker %s could not lease: %s", self.worker_id, exc)
+                jobs = []
+            if jobs:
+                batches += 1
+                self._process(jobs)
+            elif until_idle:
+                return
+            self._stop.wait(backoff.next(bool(jobs)))
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _process(self, jobs: Sequence[LeasedJob]) -> None:
+        self._heartbeat.track(jobs)
+        pending: list[tuple[LeasedJob, float]] = []  # completed, no writes, no result
+        window_started = time.perf_counter()
+        try:
+            with self._db.write_engine.connect() as conn:
+                for index, job in enumerate(jobs):
+                    if self._stop.is_set():
+                        self._release(jobs[index:])
+                        break
+                    self._run_one(conn, job, pending)
+                    if pending and time.perf_counter() - window_started >= self.commit_interval:
+                        self._flush(conn, pending)
+                        window_started = time.perf_counter()
+                self._flush(conn, pending)
+        finally:
+            self._heartbeat.untrack(jobs)
+
+    def _run_one(self, conn: Connection, job: LeasedJob, pending: list[tuple[LeasedJob, float]]) -> None:
+        registration = self._handlers.get(job.type)
+        self._events.emit(
+            "orchestrator.dispatch", entity_id=job.id, job_type=job.type, status="dispatched",
+            attempts=job.attempts, worker_id=self.worker_id,
+        )  # fmt: skip
+        started = time.perf_counter()
+        if registration is None:
+            self._dead(conn, job, started, f"no handler registered for job type {job.type!r}", None)
+            return
+        if job.attempts > registration.retry.max_attempts:
+            reason = (
+                f"exceeded {registration.retry.max_attempts} attempts "
+                "(earlier tries lost their lease, e.g. the worker crashed)"
+            )
+            self._dead(conn, job, started, reason, None)
+            return
+        session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            result = registration.fn(job, session)
+            session.flush()
+        except Exception as exc:  # the handler failed: retry or dead-letter, never crash
+            session.rollback()
+            session.close()
+            self._failed(conn, job, registration.retry, exc, started)
+            return
+        if session.in_transaction() or result is not None:
+            # The handler wrote (or returned a result): complete inside its savepoint.
+            try:
+                self._jobs.complete(job, result, session=session)
+            except LeaseLost:
+                session.rollback()
+                session.close()
+                self._commit_event(job, "lost", started, error="lease lost before completion")
+                return
+            except HarmonyError as exc:
+                session.rollback()
+                session.close()
+                self._failed(conn, job, registration.retry, exc, started)
+                return
+            session.commit()
+            session.close()
+            self._commit_event(job, "completed", started)
+        else:
+            session.close()
+            pending.append((job, started))
+
+    def _flush(self, conn: Connection, pending: list[tuple[LeasedJob, float]]) -> None:
+        lost: set[int] = set()
+        if pending:
+            lost = set(self._jobs.complete_many([job for job, _ in pending], conn=conn))
+        if conn.in_transaction():
+            conn.commit()
+        for job, started in pending:
+            if job.id in lost:
+                self._commit_event(job, "lost", started, error="lease lost before completion")
+            else:
+                self._commit_event(job, "completed", started)
+        pending.clear()
+
+    def _failed(
+        self, conn: Connection, job: LeasedJob, policy: RetryPolicy, exc: BaseException, started: float
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if policy.retries(job.attempts, exc):
+            delay = policy.delay(job.attempts)
+            try:
+                self._jobs.fail(job, exc, retry_in=delay, session=conn)
+            except LeaseLost:
+                self._commit_event(job, "lost", started, error=error)
+                return
+            self._commit_event(job, "retry", started, retry_in=delay, error=error)
+            return
+        reason = (
+            f"gave up after {job.attempts} attempts"
+            if job.attempts >= policy.max_attempts
+            else f"{type(exc).__name__} is not retried"
+        )
+        self._dead(conn, job, started, reason, exc)
+
+    def _dead(self, conn: Connection, job: LeasedJob, started: float, reason: str, exc: BaseException | None) -> None:
+        error = f"{type(exc).__name__}: {exc}" if exc is not None else reason
+        try:
+            self._jobs.fail(job, exc or reason, stop_reason=reason, session=conn)
+        except LeaseLost:
+            self._commit_event(job, "lost", started, error=error)
+            return
+        self._commit_event(job, "failed", started, error=error)
+        self._events.emit(
+            "orchestrator.dlq", entity_id=job.id, job_type=job.type, status="failed",
+            attempts=job.attempts, stop_reason=reason, error=error[:500],
+        )  # fmt: skip
+
+    def _release(self, jobs: Sequence[LeasedJob]) -> None:
+        for job in jobs:
+            try:
+                self._jobs.release(job)
+                self.report.add("released")
+            except LeaseLost:
+                pass  # already recovered elsewhere: nothing to give back
+
+    def _commit_event(
+        self, job: LeasedJob, status: str, started: float, *, retry_in: float | None = None, error: str | None = None
+    ) -> None:
+        self.report.add(
+            {"completed": "completed", "retry": "retried", "failed": "dead_lettered", "lost": "lost"}[status]
+        )
+        self._events.emit(
+            "orchestrator.commit", entity_id=job.id, job_type=job.type, status=status,
+            attempts=job.attempts, duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            retry_in=retry_in, error=None if error is None else error[:500],
+        )  # fmt: skip
