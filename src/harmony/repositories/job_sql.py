@@ -8,6 +8,7 @@ serves both. Lease tokens are generated per row by the database.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,10 @@ from sqlalchemy import (
     Connection,
     Update,
     func,
+    insert,
     null,
     select,
+    text,
     tuple_,
     update,
 )
@@ -30,6 +33,7 @@ from harmony.db.models import QueueJobRow
 
 __all__ = [
     "JOB_COLUMNS",
+    "bulk_insert",
     "claim_statement",
     "heartbeat_statement",
     "idempotent_insert",
@@ -163,6 +167,44 @@ def settle_statement(pairs: Sequence[tuple[int, str]], now: datetime) -> Update:
         )
         .returning(J.id)
     )
+
+
+_PG_BULK_INSERT = text(
+    """
+    INSERT INTO queue_jobs
+        (type, payload, priority, status, attempts, available_at, created_at, updated_at)
+    SELECT u.type, u.payload::jsonb, u.priority, 'pending', 0, u.available_at, :now, :now
+    FROM unnest(
+        CAST(:types AS text[]), CAST(:payloads AS text[]), CAST(:priorities AS integer[]),
+        CAST(:available AS timestamptz[])
+    ) WITH ORDINALITY AS u(type, payload, priority, available_at, ord)
+    ORDER BY u.ord
+    RETURNING id
+    """
+)
+
+
+def bulk_insert(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
+    """Insert jobs (without idempotency keys) in one statement; return their ids in order.
+
+    PostgreSQL gets four array parameters and ``unnest`` (a short statement however many
+    rows, so the driver parses it once); SQLite a multi-row ``INSERT ... RETURNING``.
+    """
+    if conn.dialect.name == "postgresql":
+        ids = conn.execute(
+            _PG_BULK_INSERT,
+            {
+                "types": [r["type"] for r in rows],
+                "payloads": [json.dumps(r["payload"], separators=(",", ":")) for r in rows],
+                "priorities": [r["priority"] for r in rows],
+                "available": [r["available_at"] for r in rows],
+                "now": now,
+            },
+        ).scalars().all()
+        # Rows are inserted in ``ord`` order, so the sequence hands out ascending ids.
+        return sorted(ids)
+    stmt = insert(J).returning(J.id, sort_by_parameter_order=True)
+    return list(conn.execute(stmt, list(rows)).scalars())
 
 
 def jobs_tokens(jobs: Sequence[Any]) -> list[tuple[int, str]]:

@@ -20,6 +20,7 @@ from harmony.errors import InvalidInputError, JobStateError, LeaseLost, NotFound
 from harmony.events.base import EventLogger
 from harmony.repositories.job_sql import (
     JOB_COLUMNS,
+    bulk_insert,
     claim_statement,
     heartbeat_statement,
     idempotent_insert,
@@ -118,10 +119,10 @@ class JobQueue:
             raise InvalidInputError("enqueue_many got the same idempotency_key twice")
         started = time.perf_counter()
         if session is not None:
-            result = self._insert_many(session.connection(), specs, rows)
+            result = self._insert_many(session.connection(), specs, rows, now)
         else:
             with self._db.write() as conn:
-                result = self._insert_many(conn, specs, rows)
+                result = self._insert_many(conn, specs, rows, now)
         if result:
             self._events.emit(
                 "worker.job.batch",
@@ -134,16 +135,15 @@ class JobQueue:
         return result
 
     def _insert_many(
-        self, conn: Connection, specs: list[JobSpec], rows: list[dict[str, Any]]
+        self, conn: Connection, specs: list[JobSpec], rows: list[dict[str, Any]], now: datetime
     ) -> list[Job]:
         plain = [i for i, spec in enumerate(specs) if spec.idempotency_key is None]
         out: list[Job | None] = [None] * len(specs)
-        insert_stmt = insert(J).returning(*JOB_COLUMNS, sort_by_parameter_order=True)
         for start in range(0, len(plain), _MAX_BATCH):
             chunk = plain[start : start + _MAX_BATCH]
-            stored = conn.execute(insert_stmt, [rows[i] for i in chunk]).all()
-            for index, row in zip(chunk, stored, strict=True):
-                out[index] = _job(row)
+            ids = bulk_insert(conn, [rows[i] for i in chunk], now)
+            for index, job_id in zip(chunk, ids, strict=True):
+                out[index] = _new_job(job_id, rows[index])
         for i, spec in enumerate(specs):
             if spec.idempotency_key is not None:
                 out[i] = self._upsert(conn, rows[i], rearm=True)
@@ -579,6 +579,16 @@ def _job(row: Any, *, deduped: bool = False) -> Job:
         idempotency_key=row.idempotency_key, last_error=row.last_error,
         stop_reason=row.stop_reason, result=row.result, created_at=row.created_at,
         updated_at=row.updated_at, deduped=deduped,
+    )  # fmt: skip
+
+
+def _new_job(job_id: int, row: dict[str, Any]) -> Job:
+    """The Job just inserted from ``row``, without reading it back."""
+    return Job(
+        id=job_id, type=row["type"], payload=row["payload"], priority=row["priority"],
+        status="pending", attempts=0, available_at=row["available_at"], lease_expires_at=None,
+        leased_by=None, idempotency_key=None, last_error=None, stop_reason=None, result=None,
+        created_at=row["created_at"], updated_at=row["updated_at"],
     )  # fmt: skip
 
 
