@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import TextIO
 
 from sqlalchemy import func, inspect, select
@@ -91,6 +92,25 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     export.set_defaults(command_fn=_activity_export)
+    jobs = commands.add_parser("jobs", help="inspect and manage the job queue")
+    job_cmds = jobs.add_subparsers(title="jobs commands", metavar="ACTION", required=True)
+    job_list = job_cmds.add_parser("list", parents=[common], help="newest jobs first")
+    job_list.add_argument("--status", help="pending, leased, completed, failed or cancelled")
+    job_list.add_argument("--type", help="only jobs of this type")
+    job_list.add_argument("--limit", type=int, default=20)
+    job_list.set_defaults(command_fn=_jobs_list)
+    job_cmds.add_parser("stats", parents=[common], help="counts by type and status").set_defaults(
+        command_fn=_jobs_stats
+    )
+    for action, text in (("cancel", "cancel a job"), ("retry", "retry a failed job")):
+        cmd = job_cmds.add_parser(action, parents=[common], help=text)
+        cmd.add_argument("job_id", type=int)
+        cmd.set_defaults(command_fn=_jobs_change, action=action)
+    purge = job_cmds.add_parser(
+        "purge", parents=[common], help="delete completed and cancelled jobs older than N days"
+    )
+    purge.add_argument("--older-than-days", type=float, required=True)
+    purge.set_defaults(command_fn=_jobs_purge)
     return parser
 
 
@@ -175,6 +195,39 @@ def _activity_export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO)
         print(f"exported {count} entries to {args.output}", file=sys.stderr)
     else:
         ctx.activity.export(out, args.format, type=args.type, status=args.status)
+    return 0
+
+
+def _jobs_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    for job in ctx.jobs.list(status=args.status, type=args.type, limit=args.limit):
+        reason = f"  {job.stop_reason}" if job.stop_reason else ""
+        print(
+            f"{job.id:>8}  {job.type:<24} {job.status:<10} priority={job.priority} "
+            f"attempts={job.attempts}{reason}",
+            file=out,
+        )
+    return 0
+
+
+def _jobs_stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    stats = ctx.jobs.stats()
+    for job_type in sorted(stats.counts):
+        counts = ", ".join(f"{s}={n}" for s, n in sorted(stats.counts[job_type].items()))
+        print(f"{job_type:<24} {counts}", file=out)
+    age = stats.oldest_ready_age_seconds
+    print(f"oldest ready job: {'none' if age is None else f'{age:.1f} s'}", file=out)
+    return 0
+
+
+def _jobs_change(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    job = ctx.jobs.cancel(args.job_id) if args.action == "cancel" else ctx.jobs.retry(args.job_id)
+    print(f"job {job.id} ({job.type}) is now {job.status}", file=out)
+    return 0
+
+
+def _jobs_purge(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    cutoff = ctx.clock.now() - timedelta(days=args.older_than_days)
+    print(f"purged {ctx.jobs.purge(completed_before=cutoff)} jobs", file=out)
     return 0
 
 

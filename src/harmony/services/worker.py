@@ -48,7 +48,6 @@ class WorkerContext(Protocol):
 class _Registration:
     fn: Handler
     retry: RetryPolicy
-    lease_seconds: float | None
 
 
 @dataclass(slots=True)
@@ -140,26 +139,20 @@ class Worker:
 
     # -- registration ----------------------------------------------------------------------
 
-    def register(
-        self,
-        job_type: str,
-        fn: Handler,
-        *,
-        retry: RetryPolicy | None = None,
-        lease_seconds: float | None = None,
-    ) -> Handler:
-        """Run ``fn(job, session)`` for jobs of ``job_type``."""
+    def register(self, job_type: str, fn: Handler, *, retry: RetryPolicy | None = None) -> Handler:
+        """Run ``fn(job, session)`` for jobs of ``job_type``, retried per ``retry``."""
         if not callable(fn):
             raise InvalidInputError(f"handler for {job_type!r} is not callable: {fn!r}")
-        self._handlers[job_type] = _Registration(fn, retry or self.default_retry, lease_seconds)
+        self._handlers[job_type] = _Registration(fn, retry or self.default_retry)
         return fn
 
     def handler(
-        self, job_type: str, *, retry: RetryPolicy | None = None, lease_seconds: float | None = None
+        self, job_type: str, *, retry: RetryPolicy | None = None
     ) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`register`."""
+
         def decorate(fn: Handler) -> Handler:
-            return self.register(job_type, fn, retry=retry, lease_seconds=lease_seconds)
+            return self.register(job_type, fn, retry=retry)
 
         return decorate
 
