@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from harmony.errors import EventValidationError
 from harmony.events.registry import EVENTS
 
-__all__ = ["EventLogger", "FieldValue", "validate_event"]
+__all__ = ["EventLogger", "EventValidator", "FieldValue", "validate_event"]
 
 FieldValue = str | int | float | bool | None
 
@@ -76,6 +76,11 @@ def validate_event(event: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
                 f"event {event!r}: field {name!r} has a {type(value).__name__} value; fields "
                 "take str, int, float, bool or None (put nested data under 'meta')"
             )
+    _check_required(event, fields)
+    return MappingProxyType(dict(fields))
+
+
+def _check_required(event: str, fields: Mapping[str, Any]) -> None:
     spec = EVENTS.get(event)
     if spec is not None:
         missing = [f for f in spec.required if f not in fields]
@@ -84,7 +89,44 @@ def validate_event(event: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
                 f"event {event!r} is missing required field(s) {', '.join(missing)} "
                 f"(contract: {', '.join(spec.required)}; see docs/observability.md)"
             )
-    return MappingProxyType(dict(fields))
+
+
+class EventValidator:
+    """:func:`validate_event` with a memory: each logger owns one.
+
+    Event names and field names are checked once per event name; after that only the
+    values (and required fields) are, which keeps hot paths that emit an event per job
+    cheap. The rules and errors are exactly those of :func:`validate_event`.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, frozenset[str]] = {}
+
+    def __call__(self, event: str, fields: dict[str, Any]) -> Mapping[str, Any]:
+        """Validate ``fields`` (a dict the caller owns, as ``**fields`` gives) and return
+        a read-only view of it."""
+        known = self._seen.get(event)
+        if known is None or not known.issuperset(fields):
+            validate_event(event, fields)
+            self._seen[event] = (known or frozenset()) | frozenset(fields)
+            return MappingProxyType(fields)
+        for name, value in fields.items():
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or value is None:
+                continue
+            if kind is float and math.isfinite(value):
+                continue
+            if name == "meta":
+                _check_meta(event, value)
+            elif not _is_flat(value):
+                raise EventValidationError(
+                    f"event {event!r}: field {name!r} has a {type(value).__name__} value; "
+                    "fields take str, int, float, bool or None (put nested data under 'meta')"
+                )
+        _check_required(event, fields)
+        return MappingProxyType(fields)
 
 
 def _is_flat(value: Any) -> bool:

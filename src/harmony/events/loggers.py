@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
-from harmony.events.base import EventLogger, validate_event
+from harmony.events.base import EventLogger, EventValidator
 from harmony.events.registry import logger_name_for
 
 __all__ = [
@@ -44,14 +44,18 @@ class LoggingEventLogger:
     ) -> None:
         self._prefix = prefix
         self._get_logger = get_logger
+        self._validate = EventValidator()
+        self._loggers: dict[str, logging.Logger] = {}
 
     def __repr__(self) -> str:
         return f"LoggingEventLogger(prefix={self._prefix!r})"
 
     def emit(self, event: str, /, **fields: Any) -> None:
         """Validate and log one event."""
-        checked = validate_event(event, fields)
-        logger = self._get_logger(logger_name_for(event, self._prefix))
+        checked = self._validate(event, fields)
+        logger = self._loggers.get(event)
+        if logger is None:
+            logger = self._loggers[event] = self._get_logger(logger_name_for(event, self._prefix))
         level = logging.WARNING if checked.get("status") in _WARNING_STATUSES else logging.INFO
         if not logger.isEnabledFor(level):
             return
@@ -78,13 +82,14 @@ class RecordingEventLogger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: list[RecordedEvent] = []
+        self._validate = EventValidator()
 
     def __repr__(self) -> str:
         return f"RecordingEventLogger(events={len(self)})"
 
     def emit(self, event: str, /, **fields: Any) -> None:
         """Validate and record one event."""
-        checked = validate_event(event, fields)
+        checked = self._validate(event, fields)
         with self._lock:
             self._events.append(RecordedEvent(event, checked))
 
@@ -114,9 +119,12 @@ class RecordingEventLogger:
 class NullEventLogger:
     """Validates events and drops them."""
 
+    def __init__(self) -> None:
+        self._validate = EventValidator()
+
     def emit(self, event: str, /, **fields: Any) -> None:
         """Validate one event and discard it."""
-        validate_event(event, fields)
+        self._validate(event, fields)
 
     def __repr__(self) -> str:
         return "NullEventLogger()"
@@ -132,13 +140,14 @@ class FanOutEventLogger:
 
     def __init__(self, *loggers: EventLogger) -> None:
         self.loggers: tuple[EventLogger, ...] = loggers
+        self._validate = EventValidator()
 
     def __repr__(self) -> str:
         return f"FanOutEventLogger({', '.join(map(repr, self.loggers))})"
 
     def emit(self, event: str, /, **fields: Any) -> None:
         """Validate once and forward to every logger."""
-        validate_event(event, fields)
+        self._validate(event, fields)
         first_error: Exception | None = None
         for logger in self.loggers:
             try:
@@ -174,17 +183,24 @@ class ActivityEventLogger:
         self._sink = sink
         self._patterns = tuple(names)
         self._inner: EventLogger = inner if inner is not None else NullEventLogger()
+        self._validate = EventValidator()
+        self._persisted: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"ActivityEventLogger(names={self._patterns!r}, inner={self._inner!r})"
 
     def persists(self, event: str) -> bool:
         """Whether ``event`` is stored in ``activity_events``."""
-        return any(fnmatchcase(event, pattern) for pattern in self._patterns)
+        chosen = self._persisted.get(event)
+        if chosen is None:
+            chosen = self._persisted[event] = any(
+                fnmatchcase(event, pattern) for pattern in self._patterns
+            )
+        return chosen
 
     def emit(self, event: str, /, **fields: Any) -> None:
         """Validate, forward to ``inner`` and, for chosen names, store."""
-        checked = validate_event(event, fields)
+        checked = self._validate(event, fields)
         self._inner.emit(event, **fields)
         if not self.persists(event):
             return
