@@ -82,7 +82,7 @@ class JobQueue:
                 ``available_at``. Nothing is written.
         """
         return self._enqueue(
-            JobSpec(type, payload or {}, priority, available_at, idempotency_key),
+            JobSpec(type, _payload(payload), priority, available_at, idempotency_key),
             session=session,
             rearm=True,
         )
@@ -98,7 +98,7 @@ class JobQueue:
     ) -> Job:
         """Store a job unless one with ``idempotency_key`` exists in any state (never re-arms)."""
         return self._enqueue(
-            JobSpec(type, payload or {}, priority, available_at, idempotency_key),
+            JobSpec(type, _payload(payload), priority, available_at, idempotency_key),
             session=None,
             rearm=False,
         )
@@ -204,9 +204,7 @@ class JobQueue:
         wanted = _types(types)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
             raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}")
-        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
-        if not seconds > 0:
-            raise InvalidInputError(f"lease_seconds must be positive, got {lease_seconds!r}")
+        seconds = self._lease_length(lease_seconds)
         started = time.perf_counter()
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
@@ -236,13 +234,19 @@ class JobQueue:
             )  # fmt: skip
         return leased
 
+    def _lease_length(self, lease_seconds: float | None) -> float:
+        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
+        if not seconds > 0:
+            raise InvalidInputError(f"lease_seconds must be positive, got {lease_seconds!r}")
+        return seconds
+
     def heartbeat(self, job: LeasedJob, *, lease_seconds: float | None = None) -> LeasedJob:
         """Extend a live lease; return the job with its new expiry.
 
         Raises:
             LeaseLost: the lease expired and was recovered, or another worker holds it.
         """
-        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
+        seconds = self._lease_length(lease_seconds)
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
         with self._db.write() as conn:
@@ -266,7 +270,7 @@ class JobQueue:
         """
         if not jobs:
             return []
-        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
+        seconds = self._lease_length(lease_seconds)
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
         with self._db.write() as conn:
@@ -528,6 +532,8 @@ def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
     if not isinstance(item, JobSpec):
         raise InvalidInputError(f"expected a JobSpec or a mapping, got {type(item).__name__}")
     _check_type(item.type)
+    if item.payload is None:  # as enqueue(type, None): an empty payload
+        item = replace(item, payload={})
     if isinstance(item.priority, bool) or not isinstance(item.priority, int) or item.priority < 0:
         raise InvalidInputError(
             f"priority must be an integer >= 0 (higher runs first), got {item.priority!r}"
@@ -545,6 +551,11 @@ def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
             f"idempotency_key must be a non-empty string of at most 255 characters, got {key!r:.80}"
         )
     return item
+
+
+def _payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    # Not ``payload or {}``: an empty list or set must be refused, not stored as {}.
+    return {} if payload is None else payload
 
 
 def _json_or_none(value: Any, name: str) -> Any:

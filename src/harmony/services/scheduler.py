@@ -108,11 +108,24 @@ class LeaseScheduler:
         """
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
             raise InvalidInputError(f"every() needs a positive period in seconds, got {seconds!r}")
+        if payload is not None and not isinstance(payload, Mapping):
+            raise InvalidInputError(
+                f"every() payload must be a JSON object (a mapping), got {payload.__class__.__name__}"
+            )
         periodic = PeriodicJob(float(seconds), type, dict(payload or {}), priority)
-        ident = (type, float(seconds), periodic.key(0))
+        try:
+            ident = (type, float(seconds), periodic.key(0))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"every() payload is not JSON-serialisable: {exc}") from exc
+        # Enqueue this period's job (which validates type, payload and priority) before
+        # registering: a rejected schedule must not make every later tick raise.
+        period = math.floor(self._clock.now().timestamp() / periodic.seconds)
+        self._jobs.enqueue_unique(
+            type, periodic.payload, idempotency_key=periodic.key(period), priority=priority
+        )
         with self._lock:
             self._periodic[ident] = periodic
-        self.enqueue_due()
+            self._enqueued_period[ident] = period
         return periodic
 
     def enqueue_due(self) -> list[Job]:
