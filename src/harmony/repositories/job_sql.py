@@ -65,10 +65,19 @@ def _type_filter(types: Sequence[str] | None) -> list[ColumnElement[bool]]:
 
 
 def recover_expired_statement(now: datetime, types: Sequence[str] | None) -> Update:
-    """Put jobs whose lease expired back in line (their worker is presumed dead)."""
+    """Put jobs whose lease expired back in line (their worker is presumed dead).
+
+    Rows another transaction has locked (a completion about to commit) are skipped, not
+    waited for: the next lease call looks again.
+    """
+    expired = (
+        select(J.id)
+        .where(J.status == "leased", J.lease_expires_at <= now, *_type_filter(types))
+        .with_for_update(skip_locked=True)
+    )
     return (
         update(J)
-        .where(J.status == "leased", J.lease_expires_at <= now, *_type_filter(types))
+        .where(J.id.in_(expired.scalar_subquery()))
         .values(
             status="pending",
             lease_token=None,

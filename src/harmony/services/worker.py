@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from harmony.clock import Clock
@@ -32,6 +34,7 @@ __all__ = ["Handler", "Worker", "WorkerContext", "WorkerReport"]
 Handler = Callable[[LeasedJob, Session], Any]
 
 _log = logging.getLogger("harmony.worker")
+_LEASE_FAILURES_BEFORE_RAISING = 5
 
 
 class WorkerContext(Protocol):
@@ -191,6 +194,15 @@ class Worker:
             if thread is not threading.current_thread():
                 thread.join(timeout)
 
+    def stop_on_signals(self, *signals: int) -> None:
+        """Stop gracefully on ``signals`` (default SIGTERM and SIGINT); call from the main thread.
+
+        For standalone worker processes: a service manager's SIGTERM then releases the
+        unstarted jobs instead of leaving them leased until their visibility timeout.
+        """
+        for signum in signals or (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda _signum, _frame: self._stop.set())
+
     async def run_async(self) -> None:
         """Run in a thread from asyncio; cancelling the task stops the worker gracefully."""
         loop = asyncio.get_running_loop()
@@ -224,6 +236,7 @@ class Worker:
     def _loop(self, until_idle: bool, max_batches: int | None) -> None:
         backoff = self._scheduler.backoff()
         batches = 0
+        failures = 0
         while not self._stop.is_set():
             if max_batches is not None and batches >= max_batches:
                 return
@@ -232,12 +245,27 @@ class Worker:
                     self.types, limit=self.batch_size, lease_seconds=self.lease_seconds,
                     worker_id=self.worker_id,
                 )  # fmt: skip
+                failures = 0
             except HarmonyError as exc:
+                # A failed lease is not "idle": back off and try again; a script waiting in
+                # run_until_idle() gets the error once it keeps failing.
+                failures += 1
                 _log.warning("harmony worker %s could not lease: %s", self.worker_id, exc)
-                jobs = []
+                if until_idle and failures >= _LEASE_FAILURES_BEFORE_RAISING:
+                    raise
+                self._stop.wait(backoff.next(False))
+                continue
             if jobs:
                 batches += 1
-                self._process(jobs)
+                try:
+                    self._process(jobs)
+                except (HarmonyError, SQLAlchemyError) as exc:
+                    # The batch's connection failed (e.g. the server restarted): what it had
+                    # not committed rolled back with the handlers' writes, and those jobs run
+                    # again when their leases expire. Keep working.
+                    _log.warning(
+                        "harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), exc
+                    )
             elif until_idle:
                 return
             self._stop.wait(backoff.next(bool(jobs)))
@@ -251,6 +279,11 @@ class Worker:
         try:
             with self._db.write_engine.connect() as conn:
                 for index, job in enumerate(jobs):
+                    if conn.in_transaction():
+                        # fail() or a dead letter wrote through conn: commit it now, or its
+                        # locks (on SQLite the database write lock) are held while the next
+                        # handler runs.
+                        self._flush(conn, pending)
                     if self._stop.is_set():
                         self._release(jobs[index:])
                         break
