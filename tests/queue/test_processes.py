@@ -412,3 +412,37 @@ def test_a_worker_process_survives_its_database_connections_being_terminated(tmp
             procs.finish("pg-dropped", timeout=120)
             assert ctx.jobs.stats().counts == {JOB_TYPE: {"completed": len(ids)}}
             assert sorted(job_id for job_id, _ in _processed(ctx)) == sorted(ids)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigterm_stops_a_serving_worker_which_releases_its_unstarted_jobs(
+    tmp_path: Path, backend: str
+) -> None:
+    """A worker process serving with ``stop_on_signals()`` gets SIGTERM while its first job
+    of a batch of 8 runs: that job finishes, the other 7 are released (pending, the try not
+    counted), and the process exits 0."""
+    if backend == "sqlite":
+        settings = HarmonySettings(database_url=f"sqlite:///{tmp_path / 'serve.db'}")
+        _serve_and_terminate(tmp_path, settings)
+        return
+    url = require_postgres_url()
+    with temporary_schema(url) as schema:
+        _serve_and_terminate(tmp_path, HarmonySettings(database_url=url, database_schema=schema))
+
+
+def _serve_and_terminate(tmp_path: Path, settings: HarmonySettings) -> None:
+    with HarmonyContext(settings) as ctx, worker_processes(tmp_path) as procs:
+        ctx.migrate()
+        ids = _prepare(ctx, 8, {"sleep": 1.0})
+        started = tmp_path / "started"
+        proc = procs.start(
+            "server", settings=settings, mode="serve", batch_size=8, holding_file=started
+        )
+        _wait_until(started.exists, timeout=60, what="the first handler runs", check=procs.check_alive)
+        proc.send_signal(signal.SIGTERM)
+        report = procs.finish("server", timeout=60)
+        assert report["released"] == 7
+        jobs = [ctx.jobs.get(job_id) for job_id in ids]
+        assert sorted(job.status for job in jobs) == ["completed"] + ["pending"] * 7
+        assert all(job.attempts == 0 for job in jobs if job.status == "pending")
+        assert len(_processed(ctx)) == 1

@@ -47,7 +47,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--schema", default=None)
-    parser.add_argument("--mode", required=True, choices=("drain", "hold", "write-and-hold"))
+    parser.add_argument("--mode", required=True, choices=("drain", "hold", "write-and-hold", "serve"))
     parser.add_argument("--worker-id", required=True)
     parser.add_argument("--job-type", default="proc.job")
     parser.add_argument("--lease-seconds", type=float, default=30.0)
@@ -81,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2  # the test went away before saying go
         if args.mode == "drain":
             return _drain(ctx, worker, args)
+        if args.mode == "serve":  # like a service: run until SIGTERM
+            worker.stop_on_signals()
+            worker.run()
+            print(json.dumps({"worker_id": args.worker_id, "released": worker.report.released}))
+            return 0
         worker.run_until_idle(max_batches=1)  # the handler never returns
         return 4
 
@@ -104,7 +109,7 @@ def _handler(args: argparse.Namespace) -> Any:
         while True:  # hold the lease until SIGKILL
             time.sleep(3600)
 
-    return drain if args.mode == "drain" else hold
+    return hold if args.mode in ("hold", "write-and-hold") else drain
 
 
 def _drain(ctx: HarmonyContext, worker: Worker, args: argparse.Namespace) -> int:
