@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from harmony.clock import Clock, ensure_utc
-from harmony.db.engine import Database
+from harmony.db.engine import Database, translate_db_errors
 from harmony.db.models import JOB_STATUSES, QueueJobRow
 from harmony.errors import InvalidInputError, JobStateError, LeaseLost, NotFoundError
 from harmony.events.base import EventLogger
@@ -362,7 +362,10 @@ class JobQueue:
         self, job: LeasedJob, stmt: Any, session: Session | Connection | None, action: str
     ) -> None:
         if session is not None:
-            changed = session.execute(stmt).rowcount  # type: ignore[attr-defined]
+            # The caller's transaction: translate driver errors (e.g. a result JSONB refuses)
+            # so a worker treats them as a failed try instead of losing its batch.
+            with translate_db_errors(self._db.settings):
+                changed = session.execute(stmt).rowcount  # type: ignore[attr-defined]
         else:
             with self._db.write() as conn:
                 changed = conn.execute(stmt).rowcount
