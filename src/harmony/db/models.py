@@ -154,9 +154,22 @@ class QueueJobRow(Base):
             "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status"
         ),
         # Lease recovery: expired leases.
-        Index("ix_queue_jobs_lease_expiry", "status", "lease_expires_at"),
-        Index(None, "idempotency_key", unique=True),
-        Index(None, "status", "updated_at"),
+        # Partial indexes: a row version is indexed only where it is looked up, so a job's
+        # three updates (lease, heartbeat, settle) write few index entries.
+        Index(
+            "ix_queue_jobs_lease_expiry", "lease_expires_at",
+            postgresql_where=text("status = 'leased'"), sqlite_where=text("status = 'leased'"),
+        ),
+        Index(
+            None, "idempotency_key", unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index(
+            None, "status", "updated_at",
+            postgresql_where=text("status IN ('completed', 'cancelled', 'failed')"),
+            sqlite_where=text("status IN ('completed', 'cancelled', 'failed')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -182,11 +195,12 @@ class QueueJobRow(Base):
 # checked on the index entries without visiting the table.
 Index(
     "ix_queue_jobs_claim",
-    QueueJobRow.status,
     QueueJobRow.priority.desc(),
     QueueJobRow.available_at,
     QueueJobRow.id,
     QueueJobRow.type,
+    postgresql_where=text("status = 'pending'"),
+    sqlite_where=text("status = 'pending'"),
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from harmony.errors import EventValidationError
 from harmony.events.registry import EVENTS
 
-__all__ = ["EventLogger", "EventValidator", "FieldValue", "validate_event"]
+__all__ = ["EventLogger", "EventValidator", "FieldValue", "validate_event", "wants"]
 
 FieldValue = str | int | float | bool | None
 
@@ -147,3 +147,13 @@ def _check_meta(event: str, value: Any) -> None:
         raise EventValidationError(
             f"event {event!r}: 'meta' is not JSON-serialisable ({exc})"
         ) from exc
+
+
+def wants(logger: EventLogger, event: str, status: str | None = None) -> bool:
+    """Whether ``logger`` would do anything with ``event`` of ``status`` right now.
+
+    Hot paths (an event per job) ask once per batch and skip building events nobody
+    receives. A logger without a ``wants`` method is assumed to want everything.
+    """
+    check = getattr(logger, "wants", None)
+    return True if check is None else bool(check(event, status))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
-from harmony.events.base import EventLogger, EventValidator
+from harmony.events.base import EventLogger, EventValidator, wants
 from harmony.events.registry import logger_name_for
 
 __all__ = [
@@ -50,12 +50,21 @@ class LoggingEventLogger:
     def __repr__(self) -> str:
         return f"LoggingEventLogger(prefix={self._prefix!r})"
 
-    def emit(self, event: str, /, **fields: Any) -> None:
-        """Validate and log one event."""
-        checked = self._validate(event, fields)
+    def _logger(self, event: str) -> logging.Logger:
         logger = self._loggers.get(event)
         if logger is None:
             logger = self._loggers[event] = self._get_logger(logger_name_for(event, self._prefix))
+        return logger
+
+    def wants(self, event: str, status: str | None = None) -> bool:
+        """Whether an ``event`` with ``status`` would be logged at the current levels."""
+        level = logging.WARNING if status in _WARNING_STATUSES else logging.INFO
+        return self._logger(event).isEnabledFor(level)
+
+    def emit(self, event: str, /, **fields: Any) -> None:
+        """Validate and log one event."""
+        checked = self._validate(event, fields)
+        logger = self._logger(event)
         level = logging.WARNING if checked.get("status") in _WARNING_STATUSES else logging.INFO
         if not logger.isEnabledFor(level):
             return
@@ -126,6 +135,10 @@ class NullEventLogger:
         """Validate one event and discard it."""
         self._validate(event, fields)
 
+    def wants(self, event: str, status: str | None = None) -> bool:
+        """Never: callers that ask may skip the event."""
+        return False
+
     def __repr__(self) -> str:
         return "NullEventLogger()"
 
@@ -144,6 +157,10 @@ class FanOutEventLogger:
 
     def __repr__(self) -> str:
         return f"FanOutEventLogger({', '.join(map(repr, self.loggers))})"
+
+    def wants(self, event: str, status: str | None = None) -> bool:
+        """Whether any of the loggers wants the event."""
+        return any(wants(logger, event, status) for logger in self.loggers)
 
     def emit(self, event: str, /, **fields: Any) -> None:
         """Validate once and forward to every logger."""
@@ -197,6 +214,10 @@ class ActivityEventLogger:
                 fnmatchcase(event, pattern) for pattern in self._patterns
             )
         return chosen
+
+    def wants(self, event: str, status: str | None = None) -> bool:
+        """Whether the event is stored or the inner logger wants it."""
+        return self.persists(event) or wants(self._inner, event, status)
 
     def emit(self, event: str, /, **fields: Any) -> None:
         """Validate, forward to ``inner`` and, for chosen names, store."""

@@ -17,14 +17,14 @@ from harmony.clock import Clock, ensure_utc
 from harmony.db.engine import Database, translate_db_errors
 from harmony.db.models import JOB_STATUSES, QueueJobRow
 from harmony.errors import InvalidInputError, JobStateError, LeaseLost, NotFoundError
-from harmony.events.base import EventLogger
+from harmony.events.base import EventLogger, wants
 from harmony.repositories.job_sql import (
     JOB_COLUMNS,
     bulk_insert,
     claim_statement,
     heartbeat_statement,
     idempotent_insert,
-    jobs_tokens,
+    lease_params,
     recover_expired_statement,
     settle_statement,
 )
@@ -209,12 +209,14 @@ class JobQueue:
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
         with self._db.write() as conn:
-            conn.execute(recover_expired_statement(now, wanted))
+            typed = wanted is not None
+            params: dict[str, Any] = {"now": now}
+            if wanted is not None:
+                params["types"] = list(wanted)
+            conn.execute(recover_expired_statement(typed), params)
             rows = conn.execute(
-                claim_statement(
-                    conn.dialect.name, now=now, expires=expires, types=wanted,
-                    limit=limit, worker_id=worker_id,
-                )  # fmt: skip
+                claim_statement(conn.dialect.name, typed),
+                {**params, "expires": expires, "limit": limit, "worker_id": worker_id},
             ).all()
         leased = sorted(
             (_leased(row) for row in rows), key=lambda j: (-j.priority, j.available_at, j.id)
@@ -226,7 +228,7 @@ class JobQueue:
                 status="skipped", priority=None, lease_timeout=seconds, duration_ms=duration,
                 worker_id=worker_id,
             )  # fmt: skip
-        for job in leased:
+        for job in leased if wants(self._events, "orchestrator.lease", "leased") else ():
             self._events.emit(
                 "orchestrator.lease", entity_id=job.id, job_type=job.type, status="leased",
                 priority=job.priority, lease_timeout=seconds, duration_ms=duration,
@@ -274,7 +276,12 @@ class JobQueue:
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
         with self._db.write() as conn:
-            extended = set(conn.execute(heartbeat_statement(jobs_tokens(jobs), now, expires)).scalars())
+            extended = set(
+                conn.execute(
+                    heartbeat_statement(conn.dialect.name),
+                    {**lease_params(jobs), "now": now, "expires": expires},
+                ).scalars()
+            )
         for job in jobs:
             if job.id in extended:
                 self._events.emit(
@@ -350,12 +357,12 @@ class JobQueue:
         was lost (not completed)."""
         if not jobs:
             return []
-        stmt = settle_statement(jobs_tokens(jobs), self._clock.now())
+        params = {**lease_params(jobs), "now": self._clock.now()}
         if conn is not None:
-            done = set(conn.execute(stmt).scalars())
+            done = set(conn.execute(settle_statement(conn.dialect.name), params).scalars())
         else:
             with self._db.write() as own:
-                done = set(own.execute(stmt).scalars())
+                done = set(own.execute(settle_statement(own.dialect.name), params).scalars())
         return [j.id for j in jobs if j.id not in done]
 
     def _apply(

@@ -11,7 +11,7 @@ from typing import Any
 
 from harmony.clock import Clock
 from harmony.errors import InvalidInputError
-from harmony.events.base import EventLogger
+from harmony.events.base import EventLogger, wants
 from harmony.repositories.job_types import Job, LeasedJob
 from harmony.repositories.jobs import JobQueue
 from harmony.settings import HarmonySettings
@@ -178,6 +178,8 @@ class LeaseScheduler:
             leased += self._jobs.lease(
                 types, limit=limit - len(leased), lease_seconds=seconds, worker_id=worker_id
             )
+        if not leased or not wants(self._events, "orchestrator.schedule", "ready"):
+            return leased
         now = self._clock.now()
         for job in leased:
             self._events.emit(
