@@ -192,6 +192,7 @@ class JobQueue:
         limit: int = 1,
         lease_seconds: float | None = None,
         worker_id: str | None = None,
+        conn: Connection | None = None,
     ) -> list[LeasedJob]:
         """Lease up to ``limit`` ready jobs of ``types`` (``None``: any type).
 
@@ -200,6 +201,9 @@ class JobQueue:
         so a crashed worker's jobs are re-leased by whoever asks next. Emits one
         ``orchestrator.lease`` per leased job, or one with status ``skipped`` when none was
         ready.
+
+        ``conn`` is an autocommit connection a polling loop keeps for its leases (each
+        statement commits by itself); without it the lease runs in its own transaction.
         """
         wanted = _types(types)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
@@ -208,16 +212,17 @@ class JobQueue:
         started = time.perf_counter()
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
-        with self._db.write() as conn:
-            typed = wanted is not None
-            params: dict[str, Any] = {"now": now}
-            if wanted is not None:
-                params["types"] = list(wanted)
-            conn.execute(recover_expired_statement(typed), params)
-            rows = conn.execute(
-                claim_statement(conn.dialect.name, typed),
-                {**params, "expires": expires, "limit": limit, "worker_id": worker_id},
-            ).all()
+        params: dict[str, Any] = {
+            "now": now, "expires": expires, "limit": limit, "worker_id": worker_id,
+        }  # fmt: skip
+        if wanted is not None:
+            params["types"] = list(wanted)
+        if conn is not None:
+            with translate_db_errors(self._db.settings):
+                rows = _claim(conn, wanted is not None, params)
+        else:
+            with self._db.write() as own:
+                rows = _claim(own, wanted is not None, params)
         leased = sorted(
             (_leased(row) for row in rows), key=lambda j: (-j.priority, j.available_at, j.id)
         )
@@ -491,6 +496,12 @@ class JobQueue:
             return int(
                 conn.execute(delete(J).where(J.status.in_(statuses), J.updated_at < cutoff)).rowcount
             )
+
+
+def _claim(conn: Connection, typed: bool, params: dict[str, Any]) -> Sequence[Any]:
+    # Recovery first, so the claim sees (and may take) the jobs it put back in line.
+    conn.execute(recover_expired_statement(typed), params)
+    return conn.execute(claim_statement(conn.dialect.name, typed), params).all()
 
 
 def _owned(job: LeasedJob) -> Any:

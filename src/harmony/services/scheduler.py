@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from harmony.clock import Clock
 from harmony.errors import InvalidInputError
 from harmony.events.base import EventLogger, wants
@@ -160,6 +162,7 @@ class LeaseScheduler:
         limit: int = 10,
         lease_seconds: float | None = None,
         worker_id: str | None = None,
+        conn: Connection | None = None,
     ) -> list[LeasedJob]:
         """One tick: enqueue due periodic jobs, then lease up to ``limit`` ready jobs.
 
@@ -172,12 +175,13 @@ class LeaseScheduler:
         leased: list[LeasedJob] = []
         for job_types, slots in self._shares(types, limit):
             leased += self._jobs.lease(
-                job_types, limit=slots, lease_seconds=seconds, worker_id=worker_id
+                job_types, limit=slots, lease_seconds=seconds, worker_id=worker_id, conn=conn
             )
         if len(leased) < limit and types and len(types) > 1 and self._weighted(types):
             leased += self._jobs.lease(
-                types, limit=limit - len(leased), lease_seconds=seconds, worker_id=worker_id
-            )
+                types, limit=limit - len(leased), lease_seconds=seconds, worker_id=worker_id,
+                conn=conn,
+            )  # fmt: skip
         if not leased or not wants(self._events, "orchestrator.schedule", "ready"):
             return leased
         now = self._clock.now()

@@ -74,6 +74,44 @@ class WorkerReport:
             setattr(self, outcome, getattr(self, outcome) + n)
 
 
+class _AutocommitConnection:
+    """A PostgreSQL connection a polling thread keeps for its single-statement work
+    (leases, batch completions), so each costs one round trip: no pool checkout, no
+    BEGIN/COMMIT. On SQLite (in-process, cheap transactions) there is none."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn: Connection | None = None
+
+    def get(self) -> Connection | None:
+        """The connection (opened on first use), or ``None`` on SQLite."""
+        if self._db.backend != "postgresql":
+            return None
+        if self._conn is None:
+            self._conn = self._db.write_engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        return self._conn
+
+    def discard(self) -> None:
+        """Drop the connection after an error; the next ``get`` opens a fresh one."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.invalidate()
+                conn.close()
+            except SQLAlchemyError:  # already broken: nothing more to release
+                pass
+
+    def __enter__(self) -> _AutocommitConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 class Worker:
     """Runs handlers for leased jobs.
 
@@ -235,6 +273,10 @@ class Worker:
             self._heartbeat.stop()
 
     def _loop(self, until_idle: bool, max_batches: int | None) -> None:
+        with _AutocommitConnection(self._db) as auto:
+            self._poll(auto, until_idle, max_batches)
+
+    def _poll(self, auto: _AutocommitConnection, until_idle: bool, max_batches: int | None) -> None:
         backoff = self._scheduler.backoff()
         batches = 0
         failures = 0
@@ -244,12 +286,13 @@ class Worker:
             try:
                 jobs = self._scheduler.lease_ready_jobs(
                     self.types, limit=self.batch_size, lease_seconds=self.lease_seconds,
-                    worker_id=self.worker_id,
+                    worker_id=self.worker_id, conn=auto.get(),
                 )  # fmt: skip
                 failures = 0
-            except HarmonyError as exc:
+            except (HarmonyError, SQLAlchemyError) as exc:
                 # A failed lease is not "idle": back off and try again; a script waiting in
                 # run_until_idle() gets the error once it keeps failing.
+                auto.discard()
                 failures += 1
                 _log.warning("harmony worker %s could not lease: %s", self.worker_id, exc)
                 if until_idle and failures >= _LEASE_FAILURES_BEFORE_RAISING:
@@ -259,11 +302,12 @@ class Worker:
             if jobs:
                 batches += 1
                 try:
-                    self._process(jobs)
+                    self._process(jobs, auto)
                 except (HarmonyError, SQLAlchemyError) as exc:
                     # The batch's connection failed (e.g. the server restarted): what it had
                     # not committed rolled back with the handlers' writes, and those jobs run
                     # again when their leases expire. Keep working.
+                    auto.discard()
                     _log.warning(
                         "harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), exc
                     )
@@ -273,7 +317,7 @@ class Worker:
 
     # -- one batch -------------------------------------------------------------------------
 
-    def _process(self, jobs: Sequence[LeasedJob]) -> None:
+    def _process(self, jobs: Sequence[LeasedJob], auto: _AutocommitConnection) -> None:
         # Asked once per batch: per-job events nobody receives are not built at all.
         self._emit_dispatch = wants(self._events, "orchestrator.dispatch", "dispatched")
         self._emit_completed = wants(self._events, "orchestrator.commit", "completed")
@@ -288,15 +332,15 @@ class Worker:
                         # fail() or a dead letter wrote through conn: commit it now, or its
                         # locks (on SQLite the database write lock) are held while the next
                         # handler runs.
-                        self._flush(conn, pending)
+                        self._flush(conn, pending, auto)
                     if self._stop.is_set():
                         self._release(jobs[index:])
                         break
                     self._run_one(conn, job, pending, spare)
                     if pending and time.perf_counter() - window_started >= self.commit_interval:
-                        self._flush(conn, pending)
+                        self._flush(conn, pending, auto)
                         window_started = time.perf_counter()
-                self._flush(conn, pending)
+                self._flush(conn, pending, auto)
                 for session in spare:
                     session.close()
         finally:
@@ -361,10 +405,15 @@ class Worker:
             spare.append(session)
             pending.append((job, started))
 
-    def _flush(self, conn: Connection, pending: list[tuple[LeasedJob, float]]) -> None:
+    def _flush(
+        self, conn: Connection, pending: list[tuple[LeasedJob, float]], auto: _AutocommitConnection
+    ) -> None:
         lost: set[int] = set()
         if pending:
-            lost = set(self._jobs.complete_many([job for job, _ in pending], conn=conn))
+            # Alone, the completions are one statement: on the autocommit connection that is
+            # one round trip; with a failure's write open on ``conn`` they join its commit.
+            target = conn if conn.in_transaction() else (auto.get() or conn)
+            lost = set(self._jobs.complete_many([job for job, _ in pending], conn=target))
         if conn.in_transaction():
             conn.commit()
         for job, started in pending:
