@@ -263,6 +263,22 @@ class Database:
             with self.write_engine.begin() as conn:
                 yield conn
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """Yield a connection on which each statement commits by itself.
+
+        For writes that are one statement (or a statement and a read): no BEGIN and
+        COMMIT round trips on PostgreSQL. On SQLite this is :meth:`write`.
+        """
+        if self.backend != "postgresql":
+            with self.write() as conn:
+                yield conn
+            return
+        self._check_open()
+        with translate_db_errors(self.settings):
+            with self.write_engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def session(self) -> Session:
         """A new session for callers that manage the transaction themselves."""
         self._check_open()

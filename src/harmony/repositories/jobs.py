@@ -155,7 +155,8 @@ class JobQueue:
         if session is not None:
             job = self._store_one(session.connection(), row, rearm=rearm)
         else:
-            with self._db.write() as conn:
+            # One INSERT (or upsert, then a read of the existing job): atomic on its own.
+            with self._db.autocommit() as conn:
                 job = self._store_one(conn, row, rearm=rearm)
         self._events.emit(
             "worker.job",
