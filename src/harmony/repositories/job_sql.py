@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -82,8 +82,7 @@ def _now() -> Any:
     return bindparam("now", type_=J.updated_at.type)
 
 
-@lru_cache(maxsize=None)
-def recover_expired_statement(typed: bool) -> Update:
+def _recover_expired(typed: bool) -> Update:
     """Put jobs whose lease expired back in line (their worker is presumed dead).
 
     Built once; bind ``now`` (and ``types`` when ``typed``). Rows another transaction has
@@ -108,8 +107,7 @@ def recover_expired_statement(typed: bool) -> Update:
     )
 
 
-@lru_cache(maxsize=None)
-def claim_statement(dialect: str, typed: bool) -> Update:
+def _claim(dialect: str, typed: bool) -> Update:
     """Lease up to ``limit`` ready jobs in lease order (priority, available_at, id).
 
     Built once per dialect; bind ``now``, ``expires``, ``limit``, ``worker_id`` (and
@@ -199,8 +197,7 @@ def _live(dialect: str) -> list[ColumnElement[bool]]:
     ]
 
 
-@lru_cache(maxsize=None)
-def settle_statement(dialect: str) -> Update:
+def _settle(dialect: str) -> Update:
     """Complete many leased jobs (with no result) in one statement; returns the ids settled.
 
     Bind ``ids``, ``tokens`` (see :func:`lease_params`) and ``now``. Only rows whose lease
@@ -265,8 +262,7 @@ def lease_params(jobs: Sequence[Any]) -> dict[str, list[Any]]:
     return {"ids": [job.id for job in jobs], "tokens": [job.token for job in jobs]}
 
 
-@lru_cache(maxsize=None)
-def heartbeat_statement(dialect: str) -> Update:
+def _heartbeat(dialect: str) -> Update:
     """Extend live leases; rows locked by another transaction are skipped, not waited for.
 
     Bind ``ids``, ``tokens``, ``now`` and ``expires``.
@@ -285,3 +281,36 @@ def heartbeat_statement(dialect: str) -> Update:
         )
         .returning(J.id)
     )
+
+
+# Every statement above is built once, at import (no I/O, immutable constructs), and looked
+# up by dialect and shape: SQLAlchemy's compiled cache and the server's prepared statement
+# are then reused on every call.
+_DIALECTS = ("postgresql", "sqlite")
+_RECOVER = MappingProxyType({typed: _recover_expired(typed) for typed in (False, True)})
+_CLAIM = MappingProxyType(
+    {(d, typed): _claim(d, typed) for d in _DIALECTS for typed in (False, True)}
+)
+_SETTLE = MappingProxyType({d: _settle(d) for d in _DIALECTS})
+_HEARTBEAT = MappingProxyType({d: _heartbeat(d) for d in _DIALECTS})
+
+
+def recover_expired_statement(typed: bool) -> Update:
+    """Put jobs whose lease expired back in line; bind ``now`` (and ``types`` when ``typed``)."""
+    return _RECOVER[typed]
+
+
+def claim_statement(dialect: str, typed: bool) -> Update:
+    """Lease ready jobs in lease order; bind ``now``, ``expires``, ``limit``, ``worker_id``
+    (and ``types`` when ``typed``)."""
+    return _CLAIM[(dialect, typed)]
+
+
+def settle_statement(dialect: str) -> Update:
+    """Complete leased jobs with no result; bind ``ids``, ``tokens`` and ``now``."""
+    return _SETTLE[dialect]
+
+
+def heartbeat_statement(dialect: str) -> Update:
+    """Extend live leases; bind ``ids``, ``tokens``, ``now`` and ``expires``."""
+    return _HEARTBEAT[dialect]
