@@ -20,26 +20,20 @@ from harmony.events.registry import EVENTS
 from harmony.testing import ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory
 
-from .worker_support import create_writes_table, events_for, record_write, written_ids
+from .worker_support import (  # noqa: F401 (fixtures)
+    create_writes_table,
+    ctx,
+    events_for,
+    harmony_settings,
+    record_write,
+    written_ids,
+)
 
 #: Every retry waits exactly this long, so ``available_at`` is predictable.
 WAIT = 7
 FLAKY = RetryPolicy(max_attempts=3, wait=wait_fixed(WAIT))
 
 
-@pytest.fixture
-def harmony_settings(harmony_settings_factory: SettingsFactory) -> HarmonySettings:
-    """Store no events in the activity log; poll fast when idle."""
-    return harmony_settings_factory(
-        activity_events=(), scheduler_poll_interval=0.01, scheduler_max_poll_interval=0.05
-    )
-
-
-@pytest.fixture
-def ctx(harmony_context: HarmonyContext) -> HarmonyContext:
-    """The migrated context, with the ``worker_writes`` table handlers write to."""
-    create_writes_table(harmony_context)
-    return harmony_context
 
 
 def _noop(job: LeasedJob, session: Session) -> None:

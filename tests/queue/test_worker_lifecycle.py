@@ -24,31 +24,17 @@ from harmony.events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory
 
-from .worker_support import (
+from .worker_support import (  # noqa: F401 (fixtures)
     WAIT_SECONDS,
     create_writes_table,
+    ctx,
     events_for,
+    harmony_settings,
     record_write,
     wait_for_status,
     wait_until,
     written_ids,
 )
-
-
-@pytest.fixture
-def harmony_settings(harmony_settings_factory: SettingsFactory) -> HarmonySettings:
-    """Store no events in the activity log; poll fast when idle."""
-    return harmony_settings_factory(
-        activity_events=(), scheduler_poll_interval=0.01, scheduler_max_poll_interval=0.05
-    )
-
-
-@pytest.fixture
-def ctx(harmony_context: HarmonyContext) -> HarmonyContext:
-    """The migrated context, with the ``worker_writes`` table handlers write to."""
-    create_writes_table(harmony_context)
-    return harmony_context
-
 
 # --- concurrency and stopping ---------------------------------------------------------------
 

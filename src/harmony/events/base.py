@@ -69,15 +69,19 @@ def validate_event(event: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
                 f"event {event!r}: field name {name!r} is not allowed; use a lowercase "
                 f"identifier that is not a logging record attribute ({', '.join(sorted(RESERVED_FIELDS))})"
             )
-        if name == "meta":
-            _check_meta(event, value)
-        elif not _is_flat(value):
-            raise EventValidationError(
-                f"event {event!r}: field {name!r} has a {type(value).__name__} value; fields "
-                "take str, int, float, bool or None (put nested data under 'meta')"
-            )
+        _check_value(event, name, value)
     _check_required(event, fields)
     return MappingProxyType(dict(fields))
+
+
+def _check_value(event: str, name: str, value: Any) -> None:
+    if name == "meta":
+        _check_meta(event, value)
+    elif not _is_flat(value):
+        raise EventValidationError(
+            f"event {event!r}: field {name!r} has a {type(value).__name__} value; fields "
+            "take str, int, float, bool or None (put nested data under 'meta')"
+        )
 
 
 def _check_required(event: str, fields: Mapping[str, Any]) -> None:
@@ -118,13 +122,7 @@ class EventValidator:
                 continue
             if kind is float and math.isfinite(value):
                 continue
-            if name == "meta":
-                _check_meta(event, value)
-            elif not _is_flat(value):
-                raise EventValidationError(
-                    f"event {event!r}: field {name!r} has a {type(value).__name__} value; "
-                    "fields take str, int, float, bool or None (put nested data under 'meta')"
-                )
+            _check_value(event, name, value)
         _check_required(event, fields)
         return MappingProxyType(fields)
 
