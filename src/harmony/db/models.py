@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -180,6 +181,7 @@ class QueueJobRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     available_at: Mapped[datetime]
     lease_expires_at: Mapped[datetime | None]
+    lease_seconds: Mapped[float | None] = mapped_column(Float)
     lease_token: Mapped[str | None] = mapped_column(String(64))
     leased_by: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))

@@ -41,6 +41,7 @@ from harmony.db.models import QueueJobRow
 
 __all__ = [
     "JOB_COLUMNS",
+    "OWN_EXPIRY",
     "bulk_insert",
     "claim_statement",
     "heartbeat_statement",
@@ -57,7 +58,7 @@ J = QueueJobRow
 JOB_COLUMNS = (
     J.id, J.type, J.payload, J.priority, J.status, J.attempts, J.available_at,
     J.lease_expires_at, J.leased_by, J.idempotency_key, J.last_error, J.stop_reason,
-    J.result, J.created_at, J.updated_at,
+    J.result, J.created_at, J.updated_at, J.lease_seconds,
 )  # fmt: skip
 
 
@@ -135,6 +136,7 @@ def _claim(dialect: str, typed: bool) -> Update:
         .returning(
             J.id, J.type, J.payload, J.priority, J.attempts, J.lease_token,
             J.lease_expires_at, J.available_at, J.leased_by, J.idempotency_key,
+            J.lease_seconds,
         )  # fmt: skip
     )
 
@@ -162,6 +164,7 @@ def idempotent_insert(dialect: str, values: dict[str, Any], *, rearm: bool) -> I
             "payload": excluded.payload,
             "priority": excluded.priority,
             "available_at": excluded.available_at,
+            "lease_seconds": excluded.lease_seconds,
             "status": "pending",
             "attempts": 0,
             "lease_token": None,
@@ -222,12 +225,14 @@ def _settle(dialect: str) -> Update:
 _PG_BULK_INSERT = text(
     """
     INSERT INTO queue_jobs
-        (type, payload, priority, status, attempts, available_at, created_at, updated_at)
-    SELECT u.type, u.payload::jsonb, u.priority, 'pending', 0, u.available_at, :now, :now
+        (type, payload, priority, status, attempts, available_at, lease_seconds,
+         created_at, updated_at)
+    SELECT u.type, u.payload::jsonb, u.priority, 'pending', 0, u.available_at,
+           u.lease_seconds, :now, :now
     FROM unnest(
         CAST(:types AS text[]), CAST(:payloads AS text[]), CAST(:priorities AS integer[]),
-        CAST(:available AS timestamptz[])
-    ) WITH ORDINALITY AS u(type, payload, priority, available_at, ord)
+        CAST(:available AS timestamptz[]), CAST(:lease_seconds AS double precision[])
+    ) WITH ORDINALITY AS u(type, payload, priority, available_at, lease_seconds, ord)
     ORDER BY u.ord
     RETURNING id
     """
@@ -248,6 +253,7 @@ def bulk_insert(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime)
                 "payloads": [json.dumps(r["payload"], separators=(",", ":")) for r in rows],
                 "priorities": [r["priority"] for r in rows],
                 "available": [r["available_at"] for r in rows],
+                "lease_seconds": [r["lease_seconds"] for r in rows],
                 "now": now,
             },
         ).scalars().all()
@@ -255,6 +261,15 @@ def bulk_insert(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime)
         return sorted(ids)
     stmt = insert(J).returning(J.id, sort_by_parameter_order=True)
     return list(conn.execute(stmt, list(rows)).scalars())
+
+
+#: Gives leased jobs with a visibility timeout of their own the expiry it asks for
+#: (executemany: bind ``b_id``, ``b_token``, ``b_expires``).
+OWN_EXPIRY = (
+    update(J)
+    .where(J.id == bindparam("b_id"), J.lease_token == bindparam("b_token"))
+    .values(lease_expires_at=bindparam("b_expires", type_=J.lease_expires_at.type))
+)
 
 
 def lease_params(jobs: Sequence[Any]) -> dict[str, list[Any]]:

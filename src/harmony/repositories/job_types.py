@@ -30,13 +30,15 @@ class Job:
     created_at: datetime
     updated_at: datetime
     deduped: bool = False
+    lease_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LeasedJob:
     """A job leased by one worker; ``token`` proves the lease when completing or failing.
 
-    ``attempts`` already counts this try.
+    ``attempts`` already counts this try; ``lease_seconds`` is the visibility timeout in
+    force (the job's own, or the lease call's), which heartbeats extend by.
     """
 
     id: int
@@ -49,6 +51,7 @@ class LeasedJob:
     available_at: datetime
     leased_by: str | None = None
     idempotency_key: str | None = None
+    lease_seconds: float = 60.0
 
     def __repr__(self) -> str:
         # The token is a capability for this lease: keep it out of logs.
@@ -67,6 +70,7 @@ class JobSpec:
     priority: int = 0
     available_at: datetime | None = None
     idempotency_key: str | None = None
+    lease_seconds: float | None = None
 
 
 class JobPage(Sequence[Job]):

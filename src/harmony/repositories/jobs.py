@@ -20,6 +20,7 @@ from harmony.errors import InvalidInputError, JobStateError, LeaseLost, NotFound
 from harmony.events.base import EventLogger, wants
 from harmony.repositories.job_sql import (
     JOB_COLUMNS,
+    OWN_EXPIRY,
     bulk_insert,
     claim_statement,
     heartbeat_statement,
@@ -67,12 +68,14 @@ class JobQueue:
         priority: int = 0,
         available_at: datetime | None = None,
         idempotency_key: str | None = None,
+        lease_seconds: float | None = None,
         session: Session | None = None,
     ) -> Job:
         """Store a job and return it.
 
         With ``session`` the insert joins the caller's transaction (and disappears if it
-        rolls back). With ``idempotency_key``: a pending, leased or failed job with that key
+        rolls back). ``lease_seconds`` gives the job a visibility timeout of its own
+        (otherwise the lease call's applies). With ``idempotency_key``: a pending, leased or failed job with that key
         is returned as it is (``deduped=True``); a completed or cancelled one is re-armed
         with the new payload and priority.
 
@@ -82,7 +85,7 @@ class JobQueue:
                 ``available_at``. Nothing is written.
         """
         return self._enqueue(
-            JobSpec(type, _payload(payload), priority, available_at, idempotency_key),
+            JobSpec(type, _payload(payload), priority, available_at, idempotency_key, lease_seconds),
             session=session,
             rearm=True,
         )
@@ -220,13 +223,10 @@ class JobQueue:
             params["types"] = list(wanted)
         if conn is not None:
             with translate_db_errors(self._db.settings):
-                rows = _claim(conn, wanted is not None, params)
+                leased = _claim(conn, wanted is not None, params, seconds)
         else:
             with self._db.write() as own:
-                rows = _claim(own, wanted is not None, params)
-        leased = sorted(
-            (_leased(row) for row in rows), key=lambda j: (-j.priority, j.available_at, j.id)
-        )
+                leased = _claim(own, wanted is not None, params, seconds)
         duration = _ms(started)
         if not leased:
             self._events.emit(
@@ -249,12 +249,13 @@ class JobQueue:
         return seconds
 
     def heartbeat(self, job: LeasedJob, *, lease_seconds: float | None = None) -> LeasedJob:
-        """Extend a live lease; return the job with its new expiry.
+        """Extend a live lease by ``lease_seconds`` (default: the job's ``lease_seconds``);
+        return the job with its new expiry.
 
         Raises:
             LeaseLost: the lease expired and was recovered, or another worker holds it.
         """
-        seconds = self._lease_length(lease_seconds)
+        seconds = self._lease_length(job.lease_seconds if lease_seconds is None else lease_seconds)
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
         with self._db.write() as conn:
@@ -272,29 +273,36 @@ class JobQueue:
     def heartbeat_many(
         self, jobs: Sequence[LeasedJob], *, lease_seconds: float | None = None
     ) -> list[LeasedJob]:
-        """Extend several live leases in one statement; return the jobs extended.
+        """Extend several live leases, each by ``lease_seconds`` (default: its own
+        ``lease_seconds``); one statement per distinct length. Return the jobs extended.
 
         On PostgreSQL rows locked by an unfinished completion are skipped, not waited for.
         """
         if not jobs:
             return []
-        seconds = self._lease_length(lease_seconds)
-        now = self._clock.now()
-        expires = now + timedelta(seconds=seconds)
-        with self._db.write() as conn:
-            extended = set(
-                conn.execute(
-                    heartbeat_statement(conn.dialect.name),
-                    {**lease_params(jobs), "now": now, "expires": expires},
-                ).scalars()
-            )
+        groups: dict[float, list[LeasedJob]] = {}
         for job in jobs:
-            if job.id in extended:
+            length = self._lease_length(job.lease_seconds if lease_seconds is None else lease_seconds)
+            groups.setdefault(length, []).append(job)
+        now = self._clock.now()
+        out: list[LeasedJob] = []
+        with self._db.write() as conn:
+            for seconds, group in groups.items():
+                expires = now + timedelta(seconds=seconds)
+                extended = set(
+                    conn.execute(
+                        heartbeat_statement(conn.dialect.name),
+                        {**lease_params(group), "now": now, "expires": expires},
+                    ).scalars()
+                )
+                out += [_replace_expiry(job, expires) for job in group if job.id in extended]
+        if wants(self._events, "orchestrator.heartbeat", "extended"):
+            for job in out:
                 self._events.emit(
                     "orchestrator.heartbeat", entity_id=job.id, job_type=job.type,
-                    status="extended", lease_timeout=seconds,
+                    status="extended", lease_timeout=job.lease_seconds,
                 )  # fmt: skip
-        return [_replace_expiry(job, expires) for job in jobs if job.id in extended]
+        return out
 
     def complete(
         self, job: LeasedJob, result: Any = None, *, session: Session | Connection | None = None
@@ -499,10 +507,24 @@ class JobQueue:
             )
 
 
-def _claim(conn: Connection, typed: bool, params: dict[str, Any]) -> Sequence[Any]:
+def _claim(
+    conn: Connection, typed: bool, params: dict[str, Any], seconds: float
+) -> list[LeasedJob]:
     # Recovery first, so the claim sees (and may take) the jobs it put back in line.
     conn.execute(recover_expired_statement(typed), params)
-    return conn.execute(claim_statement(conn.dialect.name, typed), params).all()
+    rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
+    leased = sorted(
+        (_leased(row, seconds, params["now"]) for row in rows),
+        key=lambda j: (-j.priority, j.available_at, j.id),
+    )
+    own = [
+        {"b_id": j.id, "b_token": j.token, "b_expires": j.lease_expires_at}
+        for j in leased
+        if j.lease_seconds != seconds
+    ]
+    if own:  # jobs with a visibility timeout of their own
+        conn.execute(OWN_EXPIRY, own)
+    return leased
 
 
 def _owned(job: LeasedJob) -> Any:
@@ -572,6 +594,13 @@ def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
         raise InvalidInputError(
             f"idempotency_key must be a non-empty string of at most 255 characters, got {key!r:.80}"
         )
+    own = item.lease_seconds
+    if own is not None and (
+        isinstance(own, bool) or not isinstance(own, (int, float)) or not 0 < own < 10**7
+    ):
+        raise InvalidInputError(
+            f"lease_seconds must be a positive number of seconds (or None), got {own!r:.40}"
+        )
     return item
 
 
@@ -599,6 +628,7 @@ def _row(spec: JobSpec, now: datetime) -> dict[str, Any]:
         "attempts": 0,
         "available_at": ensure_utc(spec.available_at) if spec.available_at else now,
         "idempotency_key": spec.idempotency_key,
+        "lease_seconds": None if spec.lease_seconds is None else float(spec.lease_seconds),
         "created_at": now,
         "updated_at": now,
     }
@@ -611,7 +641,7 @@ def _job(row: Any, *, deduped: bool = False) -> Job:
         lease_expires_at=row.lease_expires_at, leased_by=row.leased_by,
         idempotency_key=row.idempotency_key, last_error=row.last_error,
         stop_reason=row.stop_reason, result=row.result, created_at=row.created_at,
-        updated_at=row.updated_at, deduped=deduped,
+        updated_at=row.updated_at, deduped=deduped, lease_seconds=row.lease_seconds,
     )  # fmt: skip
 
 
@@ -622,15 +652,18 @@ def _new_job(job_id: int, row: dict[str, Any]) -> Job:
         status="pending", attempts=0, available_at=row["available_at"], lease_expires_at=None,
         leased_by=None, idempotency_key=None, last_error=None, stop_reason=None, result=None,
         created_at=row["created_at"], updated_at=row["updated_at"],
+        lease_seconds=row["lease_seconds"],
     )  # fmt: skip
 
 
-def _leased(row: Any) -> LeasedJob:
+def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
+    own = row.lease_seconds
     return LeasedJob(
         id=row.id, type=row.type, payload=row.payload, priority=row.priority,
-        attempts=row.attempts, token=row.lease_token, lease_expires_at=row.lease_expires_at,
+        attempts=row.attempts, token=row.lease_token,
+        lease_expires_at=row.lease_expires_at if own is None else now + timedelta(seconds=own),
         available_at=row.available_at, leased_by=row.leased_by,
-        idempotency_key=row.idempotency_key,
+        idempotency_key=row.idempotency_key, lease_seconds=seconds if own is None else own,
     )  # fmt: skip
 
 

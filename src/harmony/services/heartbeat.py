@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 
 from harmony.errors import HarmonyError
@@ -17,7 +18,8 @@ _log = logging.getLogger("harmony.worker")
 
 
 class Heartbeat:
-    """A thread that extends every tracked lease each ``lease_seconds / 3`` seconds."""
+    """A thread that extends every tracked lease by the job's own ``lease_seconds``,
+    a third of the shortest tracked lease after the previous beat."""
 
     def __init__(self, jobs: JobQueue, events: EventLogger, lease_seconds: float) -> None:
         self._jobs = jobs
@@ -27,6 +29,7 @@ class Heartbeat:
         self._tracked: dict[int, LeasedJob] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._users = 0
 
@@ -35,6 +38,7 @@ class Heartbeat:
         with self._lock:
             for job in jobs:
                 self._tracked[job.id] = job
+        self._wake.set()
 
     def untrack(self, jobs: Iterable[LeasedJob]) -> None:
         """Stop extending these jobs' leases."""
@@ -60,6 +64,7 @@ class Heartbeat:
                 return
             thread, self._thread = self._thread, None
         self._stop.set()
+        self._wake.set()
         thread.join()
 
     def beat(self) -> int:
@@ -68,15 +73,31 @@ class Heartbeat:
             jobs = list(self._tracked.values())
         if not jobs:
             return 0
-        extended = self._jobs.heartbeat_many(jobs, lease_seconds=self._lease_seconds)
+        extended = self._jobs.heartbeat_many(jobs)
         with self._lock:
             for job in extended:
                 if job.id in self._tracked:
                     self._tracked[job.id] = job
         return len(extended)
 
+    def next_interval(self) -> float:
+        """Seconds until the next beat: a third of the shortest lease in hand."""
+        with self._lock:
+            shortest = min((job.lease_seconds for job in self._tracked.values()), default=None)
+        if shortest is None:
+            return self.interval
+        return max(0.05, min(self.interval, shortest / 3))
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        last = time.monotonic()
+        while not self._stop.is_set():
+            # Newly tracked jobs wake the thread: a short lease may bring the next beat in.
+            wait = last + self.next_interval() - time.monotonic()
+            if wait > 0:
+                self._wake.wait(wait)
+                self._wake.clear()
+                continue
+            last = time.monotonic()
             try:
                 self.beat()
             except HarmonyError as exc:  # reported; the next beat tries again
