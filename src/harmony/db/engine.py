@@ -274,10 +274,17 @@ class Database:
             with self.write() as conn:
                 yield conn
             return
+        with self.autocommit_connection() as conn, translate_db_errors(self.settings):
+            yield conn
+
+    def autocommit_connection(self) -> Connection:
+        """A new connection on which each statement commits by itself; the caller closes it.
+
+        For loops that keep one connection for single-statement work (a worker's leases).
+        """
         self._check_open()
         with translate_db_errors(self.settings):
-            with self.write_engine.connect() as conn:
-                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            return self.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def session(self) -> Session:
         """A new session for callers that manage the transaction themselves."""

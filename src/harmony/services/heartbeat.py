@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterable
 
-from harmony.errors import HarmonyError
 from harmony.events.base import EventLogger
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
@@ -44,7 +43,9 @@ class Heartbeat:
         """Stop extending these jobs' leases."""
         with self._lock:
             for job in jobs:
-                self._tracked.pop(job.id, None)
+                current = self._tracked.get(job.id)
+                if current is not None and current.token == job.token:
+                    del self._tracked[job.id]
 
     def start(self) -> None:
         """Start the thread (reference-counted: nested start/stop pairs are fine)."""
@@ -76,7 +77,8 @@ class Heartbeat:
         extended = self._jobs.heartbeat_many(jobs)
         with self._lock:
             for job in extended:
-                if job.id in self._tracked:
+                current = self._tracked.get(job.id)
+                if current is not None and current.token == job.token:
                     self._tracked[job.id] = job
         return len(extended)
 
@@ -100,5 +102,5 @@ class Heartbeat:
             last = time.monotonic()
             try:
                 self.beat()
-            except HarmonyError as exc:  # reported; the next beat tries again
-                _log.warning("harmony heartbeat failed: %s", exc)
+            except Exception as exc:  # reported; the thread must outlive any one failure
+                _log.warning("harmony heartbeat failed: %s: %s", type(exc).__name__, exc)

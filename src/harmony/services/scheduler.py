@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import threading
@@ -54,9 +55,14 @@ class PeriodicJob:
     priority: int
 
     def key(self, period: int) -> str:
-        """The idempotency key of ``period``: equal in every process, so only one wins."""
+        """The idempotency key of ``period``: equal in every process, so only one wins.
+
+        The payload enters as a digest, so schedules differing only late in a long payload
+        still get different keys.
+        """
         body = json.dumps(dict(self.payload), sort_keys=True, separators=(",", ":"))
-        return f"every:{self.type}:{self.seconds:g}:{period}:{body}"[:255]
+        digest = hashlib.sha256(body.encode()).hexdigest()[:32]
+        return f"every:{self.seconds:g}:{period}:{digest}:{self.type}"[:255]
 
 
 class LeaseScheduler:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -74,6 +74,25 @@ class WorkerReport:
             setattr(self, outcome, getattr(self, outcome) + n)
 
 
+_WORKER_COMMIT = "harmony_worker_commit"
+
+
+def _handler_session(conn: Connection) -> Session:
+    """The session a handler gets: its writes commit only with the job's completion."""
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+    @event.listens_for(session, "before_commit")
+    def _refuse_handler_commit(session: Session) -> None:
+        if not session.info.get(_WORKER_COMMIT):
+            raise InvalidInputError(
+                "a job handler must not call session.commit(): the worker commits the "
+                "handler's writes together with the job's completion (session.flush() sends "
+                "statements early)"
+            )
+
+    return session
+
+
 class _AutocommitConnection:
     """A PostgreSQL connection a polling thread keeps for its single-statement work
     (leases, batch completions), so each costs one round trip: no pool checkout, no
@@ -88,9 +107,7 @@ class _AutocommitConnection:
         if self._db.backend != "postgresql":
             return None
         if self._conn is None:
-            self._conn = self._db.write_engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
+            self._conn = self._db.autocommit_connection()
         return self._conn
 
     def discard(self) -> None:
@@ -127,9 +144,10 @@ class Worker:
         worker.start(); ...; worker.stop()   # a background thread; or ``await worker.run_async()``
 
     Each of the ``concurrency`` threads leases up to ``batch_size`` jobs at a time and runs
-    them one after another. A handler that touches its session runs inside a savepoint and
-    its job is completed in that same savepoint, so the handler's writes and the
-    completion commit together or not at all. Completions of handlers that wrote nothing
+    them one after another. A handler that touches its session runs in a transaction of its
+    own (a savepoint when the batch's connection has one open) in which its job is also
+    completed, so the handler's writes and the completion commit together or not at all;
+    a handler calling ``session.commit()`` is refused (a failed try). Completions of handlers that wrote nothing
     are batched into one statement. Commits happen at the end of a batch or every
     ``commit_interval`` seconds, whichever is first. Leases of jobs in hand are extended by
     a heartbeat thread. Failures are retried per the type's :class:`RetryPolicy` and
@@ -155,6 +173,14 @@ class Worker:
     ) -> None:
         if concurrency < 1 or batch_size < 1:
             raise InvalidInputError("concurrency and batch_size must be >= 1")
+        settings = ctx.db.settings
+        needed = 2 * concurrency + 2  # per thread: leases + its batch; heartbeat; enqueues
+        if ctx.db.backend == "postgresql" and needed > settings.pool_size + settings.max_overflow:
+            raise InvalidInputError(
+                f"a worker with concurrency={concurrency} needs up to {needed} database "
+                f"connections, but the pool allows {settings.pool_size + settings.max_overflow} "
+                "(pool_size + max_overflow); raise them in the settings or lower concurrency"
+            )
         self._db = ctx.db
         self._jobs = ctx.jobs
         self._scheduler = ctx.scheduler
@@ -216,11 +242,18 @@ class Worker:
     def run(self) -> None:
         """Work until :meth:`stop` is called (from another thread or a signal handler)."""
         self._stop.clear()
+        self._run_forever()
+
+    def _run_forever(self) -> None:
+        # No clearing of the stop flag here: a stop() that comes before this thread starts
+        # must still stop it.
         self._run_threads(until_idle=False, max_batches=None)
 
     def start(self) -> Worker:
         """Run in a background thread; returns at once."""
-        thread = threading.Thread(target=self.run, name=f"harmony-worker-{self.worker_id}", daemon=True)
+        thread = threading.Thread(
+            target=self._run_forever, name=f"harmony-worker-{self.worker_id}", daemon=True
+        )
         self._stop.clear()
         self._threads = [thread]
         thread.start()
@@ -245,7 +278,8 @@ class Worker:
     async def run_async(self) -> None:
         """Run in a thread from asyncio; cancelling the task stops the worker gracefully."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, self.run)
+        self._stop.clear()
+        future = loop.run_in_executor(None, self._run_forever)
         try:
             await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -261,14 +295,25 @@ class Worker:
             if self.concurrency == 1:
                 self._loop(until_idle, max_batches)
                 return
+            errors: list[BaseException] = []
+
+            def loop() -> None:
+                try:
+                    self._loop(until_idle, max_batches)
+                except BaseException as exc:  # re-raised in the caller's thread below
+                    errors.append(exc)
+                    self._stop.set()
+
             threads = [
-                threading.Thread(target=self._loop, args=(until_idle, max_batches), name=f"harmony-worker-{i}")
+                threading.Thread(target=loop, name=f"harmony-worker-{i}")
                 for i in range(self.concurrency)
             ]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
+            if errors:
+                raise errors[0]
         finally:
             self._heartbeat.stop()
 
@@ -303,14 +348,16 @@ class Worker:
                 batches += 1
                 try:
                     self._process(jobs, auto)
-                except (HarmonyError, SQLAlchemyError) as exc:
-                    # The batch's connection failed (e.g. the server restarted): what it had
-                    # not committed rolled back with the handlers' writes, and those jobs run
-                    # again when their leases expire. Keep working.
+                except Exception as exc:  # logged; the worker keeps going
+                    # The batch's connection failed (e.g. the server restarted), or a
+                    # collaborator (event logger, wait strategy) raised: what the batch had
+                    # not committed rolled back with the handlers' writes, and those jobs
+                    # run again when their leases expire.
                     auto.discard()
                     _log.warning(
-                        "harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), exc
-                    )
+                        "harmony worker %s lost a batch of %d jobs: %s: %s",
+                        self.worker_id, len(jobs), type(exc).__name__, exc,
+                    )  # fmt: skip
             elif until_idle:
                 return
             self._stop.wait(backoff.next(bool(jobs)))
@@ -372,9 +419,7 @@ class Worker:
             return
         # Building and closing a Session per job is ~5 us; most handlers never touch it, so
         # an untouched one is handed to the next job as it is.
-        session = spare.pop() if spare else Session(
-            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
+        session = spare.pop() if spare else _handler_session(conn)
         try:
             result = registration.fn(job, session)
             session.flush()
@@ -397,7 +442,14 @@ class Worker:
                 session.close()
                 self._failed(conn, job, registration.retry, exc, started)
                 return
-            session.commit()
+            session.info[_WORKER_COMMIT] = True
+            try:
+                session.commit()
+            except (HarmonyError, SQLAlchemyError) as exc:  # e.g. a deferred constraint
+                session.rollback()
+                session.close()
+                self._failed(conn, job, registration.retry, exc, started)
+                return
             session.close()
             self._commit_event(job, "completed", started)
         else:
