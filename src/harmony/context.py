@@ -17,6 +17,7 @@ from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.credentials import CredentialStore
 from harmony.repositories.jobs import JobQueue
 from harmony.services.scheduler import LeaseScheduler
+from harmony.services.system import SystemService
 from harmony.settings import HarmonySettings
 
 __all__ = ["HarmonyContext"]
@@ -79,6 +80,10 @@ class HarmonyContext:
         self.cache = cache
         self.invalidator = invalidator
         self.psutil = psutil
+        self.system = SystemService(
+            self.db, self.migrations, self.clock, psutil=psutil,
+            disk_path=settings.diagnostics_disk_path,
+        )  # fmt: skip
         self.provider_registry: Mapping[str, Any] = MappingProxyType(dict(providers or {}))
         self._lock = threading.Lock()
         self._closed = False

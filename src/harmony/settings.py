@@ -130,6 +130,11 @@ class HarmonySettings(BaseModel):
     cache_max_entries: int = Field(default=4096, ge=1, description="LRU bound of the response cache.")
     cache_ttl_seconds: float = Field(default=300.0, gt=0, description="Time to live of cache entries.")
 
+    # diagnostics
+    diagnostics_disk_path: str = Field(
+        default="/", min_length=1, description="File system path whose disk usage ctx.system.stats() reports."
+    )
+
     # search
     search_max_limit: int = Field(default=100, ge=1, le=10_000, description="Cap on search result limits.")
 

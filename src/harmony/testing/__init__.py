@@ -10,9 +10,11 @@ from harmony.testing.postgres import (
     postgres_url_from_env,
     temporary_schema,
 )
+from harmony.testing.psutil import FakePsutil
 
 __all__ = [
     "POSTGRES_URL_ENV",
+    "FakePsutil",
     "ManualClock",
     "RecordedEvent",
     "RecordingEventLogger",
