@@ -216,7 +216,12 @@ def _drain_with_processes(
 
 
 def _assert_drained_exactly_once(
-    ctx: HarmonyContext, ids: list[int], reports: list[dict[str, Any]], worker_ids: Sequence[str]
+    ctx: HarmonyContext,
+    ids: list[int],
+    reports: list[dict[str, Any]],
+    worker_ids: Sequence[str],
+    *,
+    require_spread: bool = True,
 ) -> None:
     assert ctx.jobs.stats().counts == {JOB_TYPE: {"completed": len(ids)}}
     # One try per job: a second run would have hit the primary key of ``processed`` and
@@ -230,7 +235,8 @@ def _assert_drained_exactly_once(
     assert {r["worker_id"]: r["completed"] for r in reports} == per_worker
     for report in reports:
         assert (report["retried"], report["dead_lettered"], report["lost"]) == (0, 0, 0), report
-    assert sum(1 for n in per_worker.values() if n) > 1, f"only one process did work: {per_worker}"
+    if require_spread:
+        assert sum(1 for n in per_worker.values() if n) > 1, f"only one process did work: {per_worker}"
 
 
 @pytest.mark.slow
@@ -255,7 +261,9 @@ def test_two_worker_processes_on_one_sqlite_file_drain_every_job_exactly_once(tm
     with HarmonyContext(settings) as ctx:
         ids = _prepare(ctx, 2_000)
         reports = _drain_with_processes(settings, tmp_path, worker_ids, timeout=90, concurrency=2)
-        _assert_drained_exactly_once(ctx, ids, reports, worker_ids)
+        # One SQLite writer at a time drains 2,000 no-op jobs in tens of milliseconds, so
+        # whether the second process gets a turn is timing; exactly-once is the point here.
+        _assert_drained_exactly_once(ctx, ids, reports, worker_ids, require_spread=False)
         for report in reports:
             assert "locked" not in report["stderr"], report["stderr"]
 
