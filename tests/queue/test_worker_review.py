@@ -18,6 +18,8 @@ from harmony import (
     RetryPolicy,
     Worker,
 )
+from harmony.events.loggers import RecordingEventLogger
+from harmony.testing import ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory
 
 from .worker_support import (  # noqa: F401 (fixtures)
@@ -95,3 +97,35 @@ def test_a_postgres_worker_needs_a_pool_big_enough_for_its_threads(
                 Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
         else:
             Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
+
+
+class _DispatchFailsOnce(RecordingEventLogger):
+    """Records events; the first ``orchestrator.dispatch`` raises (a broken log sink)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def emit(self, event: str, /, **fields: object) -> None:
+        if event == "orchestrator.dispatch" and not self.failed:
+            self.failed = True
+            raise RuntimeError("log sink down")
+        super().emit(event, **fields)
+
+
+def test_a_lost_batch_is_reported_and_its_jobs_run_after_their_leases_expire(
+    harmony_settings: HarmonySettings,
+) -> None:
+    events, clock = _DispatchFailsOnce(), ManualClock()
+    with HarmonyContext(harmony_settings, events=events, clock=clock) as ctx:
+        ctx.migrate()
+        jobs = ctx.jobs.enqueue_many([{"type": "x.job"} for _ in range(3)])
+        worker = Worker(ctx, {"x.job": lambda job, session: None}, lease_seconds=30)
+        first = worker.run_until_idle()
+        (lost,) = events.named("worker.batch_lost")
+        assert (lost["count"], lost["status"]) == (3, "lost")
+        assert "RuntimeError: log sink down" in lost["error"]
+        assert sorted(lost["meta"]["job_ids"]) == sorted(j.id for j in jobs)
+        assert first.completed == 0
+        clock.advance(31)
+        assert worker.run_until_idle().completed == 3

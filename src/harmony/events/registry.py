@@ -54,6 +54,12 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         "enqueue_many stored a batch of jobs; meta.job_types lists their types.",
     ),
     EventSpec(
+        "worker.batch_lost",
+        ("status", "count", "error"),
+        "A worker batch failed as a whole (e.g. its connection died); its uncommitted work "
+        "rolled back and its jobs run again after their leases expire. meta.job_ids lists them.",
+    ),
+    EventSpec(
         "orchestrator.schedule",
         ("entity_id", "job_type", "status", "priority", "ready_age_ms"),
         "A ready job was picked by a scheduler tick (status 'ready'); ready_age_ms is how "

@@ -348,19 +348,27 @@ class Worker:
                 batches += 1
                 try:
                     self._process(jobs, auto)
-                except Exception as exc:  # logged; the worker keeps going
+                except Exception as exc:  # reported; the worker keeps going
                     # The batch's connection failed (e.g. the server restarted), or a
                     # collaborator (event logger, wait strategy) raised: what the batch had
                     # not committed rolled back with the handlers' writes, and those jobs
                     # run again when their leases expire.
                     auto.discard()
-                    _log.warning(
-                        "harmony worker %s lost a batch of %d jobs: %s: %s",
-                        self.worker_id, len(jobs), type(exc).__name__, exc,
-                    )  # fmt: skip
+                    self._batch_lost(jobs, exc)
             elif until_idle:
                 return
             self._stop.wait(backoff.next(bool(jobs)))
+
+    def _batch_lost(self, jobs: Sequence[LeasedJob], exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        _log.warning("harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), error)
+        try:
+            self._events.emit(
+                "worker.batch_lost", status="lost", count=len(jobs), error=error,
+                worker_id=self.worker_id, meta={"job_ids": [job.id for job in jobs]},
+            )  # fmt: skip
+        except Exception as emit_error:  # the event logger itself may be what failed
+            _log.warning("harmony worker %s could not report it: %s", self.worker_id, emit_error)
 
     # -- one batch -------------------------------------------------------------------------
 
