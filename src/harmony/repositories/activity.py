@@ -6,10 +6,10 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, Literal, overload
+from typing import IO, Any, Literal
 
 from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from harmony.clock import Clock, ensure_utc
 from harmony.db.engine import Database
 from harmony.db.models import ActivityEventRow
 from harmony.errors import InvalidInputError
+from harmony.repositories.paging import Page
 
 __all__ = ["ActivityEvent", "ActivityPage", "ActivityRepository", "ExportFormat"]
 
@@ -48,27 +49,10 @@ class ActivityEvent:
         }
 
 
-class ActivityPage(Sequence[ActivityEvent]):
-    """A page of entries, newest first; pass ``next_cursor`` back to get the next page."""
+class ActivityPage(Page[ActivityEvent, str]):
+    """A page of activity entries, newest first (cursor: an opaque string)."""
 
-    __slots__ = ("items", "next_cursor")
-
-    def __init__(self, items: list[ActivityEvent], next_cursor: str | None) -> None:
-        self.items = items
-        self.next_cursor = next_cursor
-
-    @overload
-    def __getitem__(self, index: int) -> ActivityEvent: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[ActivityEvent]: ...
-    def __getitem__(self, index: int | slice) -> ActivityEvent | list[ActivityEvent]:
-        return self.items[index]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __repr__(self) -> str:
-        return f"ActivityPage(items={len(self.items)}, next_cursor={self.next_cursor!r})"
+    __slots__ = ()
 
 
 class ActivityRepository:

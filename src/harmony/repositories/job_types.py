@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, overload
+from typing import Any
+
+from harmony.repositories.paging import Page
 
 __all__ = ["Job", "JobPage", "JobSpec", "LeasedJob", "QueueStats"]
 
@@ -73,27 +75,10 @@ class JobSpec:
     lease_seconds: float | None = None
 
 
-class JobPage(Sequence[Job]):
-    """A page of jobs, newest first; pass ``next_cursor`` back for the next page."""
+class JobPage(Page[Job, int]):
+    """A page of jobs, newest first (cursor: the last job id)."""
 
-    __slots__ = ("items", "next_cursor")
-
-    def __init__(self, items: list[Job], next_cursor: int | None) -> None:
-        self.items = items
-        self.next_cursor = next_cursor
-
-    @overload
-    def __getitem__(self, index: int) -> Job: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Job]: ...
-    def __getitem__(self, index: int | slice) -> Job | list[Job]:
-        return self.items[index]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __repr__(self) -> str:
-        return f"JobPage(items={len(self.items)}, next_cursor={self.next_cursor!r})"
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,15 +19,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+#: The four queue indexes this revision rebuilds (dropped first in both directions).
+_INDEXES = (
+    "ix_queue_jobs_claim",
+    "ix_queue_jobs_lease_expiry",
+    "ix_queue_jobs_idempotency_key",
+    "ix_queue_jobs_status_updated_at",
+)
+
+
 def _where(sql: str) -> dict[str, Any]:
     return {"postgresql_where": sa.text(sql), "sqlite_where": sa.text(sql)}
 
 
 def upgrade() -> None:
-    for name in (
-        "ix_queue_jobs_claim", "ix_queue_jobs_lease_expiry", "ix_queue_jobs_idempotency_key",
-        "ix_queue_jobs_status_updated_at",
-    ):  # fmt: skip
+    for name in _INDEXES:
         op.drop_index(name, "queue_jobs")
     op.create_index(
         "ix_queue_jobs_claim", "queue_jobs",
@@ -48,10 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in (
-        "ix_queue_jobs_claim", "ix_queue_jobs_lease_expiry", "ix_queue_jobs_idempotency_key",
-        "ix_queue_jobs_status_updated_at",
-    ):  # fmt: skip
+    for name in _INDEXES:
         op.drop_index(name, "queue_jobs")
     op.create_index(
         "ix_queue_jobs_claim", "queue_jobs",
