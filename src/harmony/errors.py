@@ -91,3 +91,13 @@ class DiagnosticsUnavailable(HarmonyError):
 
 class ProviderError(HarmonyError):
     """A playlist or search provider failed or is unknown."""
+
+
+class ImportFileError(InvalidInputError):
+    """An export file cannot be read or parsed; ``path`` and ``line`` say where."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line

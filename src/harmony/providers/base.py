@@ -1,0 +1,157 @@
+"""The provider seam: what a playlist source yields, and how its items are validated.
+
+A provider hides paging behind iterators and may yield either the pydantic models below or
+plain mappings with the same keys. The sync engine validates every item; an item that does
+not validate becomes a :class:`Rejection` (counted and reported) instead of aborting a sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "PlaylistProvider",
+    "ProviderPlaylist",
+    "ProviderTrack",
+    "Rejection",
+    "TrackSearchProvider",
+    "coerce_playlist",
+    "coerce_track",
+]
+
+_MODEL_CONFIG = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+
+class ProviderTrack(BaseModel):
+    """A track as a provider reports it; position is the order of iteration."""
+
+    model_config = _MODEL_CONFIG
+
+    id: str = Field(min_length=1, max_length=255, description="The provider's track id.")
+    title: str = Field(min_length=1, max_length=500)
+    artists: tuple[str, ...] = Field(default=(), description="Artist names, credited order.")
+    album: str | None = Field(default=None, max_length=500)
+    duration_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    isrc: str | None = Field(default=None, max_length=32)
+    added_at: datetime | None = Field(default=None, description="When it joined the playlist.")
+
+    @field_validator("artists", mode="before")
+    @classmethod
+    def _artists(cls, value: Any) -> Any:
+        # One artist given as a bare string is a common export shape.
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("artists")
+    @classmethod
+    def _artist_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in value)
+        if any(not name or len(name) > 500 for name in names):
+            raise ValueError("artist names must be 1 to 500 characters")
+        return names
+
+    @field_validator("isrc", "album", mode="after")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class ProviderPlaylist(BaseModel):
+    """A playlist as a provider reports it.
+
+    ``snapshot_id`` changes whenever the playlist changes at the provider; when a provider
+    has none, the sync engine compares a hash of the playlist's content instead.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    id: str = Field(min_length=1, max_length=255, description="The provider's playlist id.")
+    name: str = Field(max_length=500)
+    description: str | None = Field(default=None, max_length=10_000)
+    owner: str | None = Field(default=None, max_length=255)
+    snapshot_id: str | None = Field(default=None, max_length=255)
+    track_count: int | None = Field(default=None, ge=0)
+
+    @field_validator("description", "owner", "snapshot_id", mode="after")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+@runtime_checkable
+class PlaylistProvider(Protocol):
+    """A source of playlists (Spotify, an export file, an in-memory fake, ...).
+
+    Iterators may raise :class:`~harmony.errors.ProviderError` (or any exception) to abort
+    a sync; the sync then writes nothing for that provider.
+    """
+
+    name: str
+
+    def iter_playlists(self) -> Iterable[ProviderPlaylist | Mapping[str, Any]]:
+        """Every playlist of the account, paging hidden inside the iterator."""
+        ...
+
+    def iter_tracks(self, playlist_id: str) -> Iterable[ProviderTrack | Mapping[str, Any]]:
+        """The ordered tracks of one playlist; duplicates are kept in place."""
+        ...
+
+
+@runtime_checkable
+class TrackSearchProvider(Protocol):
+    """A provider that can search its catalogue for tracks."""
+
+    name: str
+
+    def search_tracks(
+        self, query: str, *, limit: int
+    ) -> Iterable[ProviderTrack | Mapping[str, Any]]:
+        """Up to ``limit`` candidate tracks for ``query``, best first by the provider."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A provider item that failed validation: what it was and why."""
+
+    kind: str  #: ``"playlist"`` or ``"track"``
+    item_id: str | None  #: the item's id when it had a usable one
+    reason: str
+    playlist_id: str | None = None  #: for tracks, the playlist they were in
+
+
+def coerce_playlist(item: Any) -> ProviderPlaylist | Rejection:
+    """Validate one provider playlist, or describe why it is rejected."""
+    if isinstance(item, ProviderPlaylist):
+        return item
+    try:
+        return ProviderPlaylist.model_validate(item)
+    except ValidationError as exc:
+        return Rejection("playlist", _item_id(item), _reason(exc))
+
+
+def coerce_track(item: Any, playlist_id: str | None = None) -> ProviderTrack | Rejection:
+    """Validate one provider track, or describe why it is rejected."""
+    if isinstance(item, ProviderTrack):
+        return item
+    try:
+        return ProviderTrack.model_validate(item)
+    except ValidationError as exc:
+        return Rejection("track", _item_id(item), _reason(exc), playlist_id)
+
+
+def _item_id(item: Any) -> str | None:
+    raw = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
+    return raw.strip() or None if isinstance(raw, str) else None
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        field = ".".join(str(p) for p in error["loc"]) or "item"
+        parts.append(f"{field}: {error['msg']}")
+    return "; ".join(parts)
