@@ -8,6 +8,14 @@ Construct one :class:`HarmonyContext` and use its services::
         ctx.migrate()
 """
 
+from harmony.cache import (
+    CacheEntry,
+    CacheInvalidator,
+    CallbackInvalidator,
+    NullInvalidator,
+    ResponseCache,
+    ResponseCacheInvalidator,
+)
 from harmony.clock import Clock, SystemClock
 from harmony.context import HarmonyContext
 from harmony.errors import (
@@ -26,6 +34,8 @@ from harmony.errors import (
     NotFoundError,
     ProviderError,
     SchemaDriftError,
+    SyncFailed,
+    UnknownProviderError,
     UnknownRevisionError,
 )
 from harmony.events import (
@@ -36,17 +46,35 @@ from harmony.events import (
     NullEventLogger,
     RecordingEventLogger,
 )
+from harmony.providers import (
+    PlaylistProvider,
+    ProviderPlaylist,
+    ProviderTrack,
+    TrackSearchProvider,
+)
 from harmony.repositories import ActivityEvent, ActivityPage, ProviderCredentials
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony.repositories.playlist_types import (
+    Playlist,
+    PlaylistDetail,
+    PlaylistPage,
+    PlaylistTrack,
+    Track,
+)
 from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
+from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncReport
 from harmony.settings import HarmonySettings
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "__version__",
     "ActivityEvent",
     "ActivityEventLogger",
     "ActivityPage",
+    "CacheEntry",
+    "CacheInvalidator",
+    "CallbackInvalidator",
     "Clock",
     "ConfigurationError",
     "CredentialsError",
@@ -65,22 +93,38 @@ __all__ = [
     "JobPage",
     "JobSpec",
     "JobStateError",
+    "LeaseLost",
     "LeaseScheduler",
     "LeasedJob",
-    "QueueStats",
-    "RetryPolicy",
-    "Worker",
-    "WorkerReport",
-    "LeaseLost",
     "LoggingEventLogger",
     "MigrationError",
     "NotFoundError",
     "NullEventLogger",
+    "NullInvalidator",
+    "Playlist",
+    "PlaylistDetail",
+    "PlaylistPage",
+    "PlaylistProvider",
+    "PlaylistTrack",
     "ProviderCredentials",
     "ProviderError",
+    "ProviderPlaylist",
+    "ProviderTrack",
+    "QueueStats",
     "RecordingEventLogger",
+    "RejectedItem",
+    "ResponseCache",
+    "ResponseCacheInvalidator",
+    "RetryPolicy",
+    "SYNC_JOB_TYPE",
     "SchemaDriftError",
+    "SyncFailed",
+    "SyncReport",
     "SystemClock",
+    "Track",
+    "TrackSearchProvider",
+    "UnknownProviderError",
     "UnknownRevisionError",
-    "__version__",
+    "Worker",
+    "WorkerReport",
 ]

@@ -7,16 +7,26 @@ from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from harmony.cache.invalidator import (
+    CacheInvalidator,
+    NullInvalidator,
+    ResponseCacheInvalidator,
+)
+from harmony.cache.response_cache import ResponseCache
 from harmony.clock import Clock, SystemClock
 from harmony.db.engine import Database
-from harmony.errors import HarmonyError
+from harmony.errors import ConfigurationError, HarmonyError
 from harmony.events.base import EventLogger
 from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
 from harmony.migrations.runner import MigrationRunner
+from harmony.providers.base import PlaylistProvider
 from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.credentials import CredentialStore
 from harmony.repositories.jobs import JobQueue
+from harmony.repositories.playlists import PlaylistRepository, TrackRepository
+from harmony.services.playlists import PlaylistService
 from harmony.services.scheduler import LeaseScheduler
+from harmony.services.sync import SyncEngine
 from harmony.services.system import SystemService
 from harmony.settings import HarmonySettings
 
@@ -38,11 +48,17 @@ class HarmonyContext:
         events: where events go; defaults to :class:`~harmony.events.LoggingEventLogger`.
             Events named in ``settings.activity_events`` are also stored in
             ``activity_events``.
-        cache: a response cache (for the playlist read path); kept as ``ctx.cache``.
-        invalidator: the cache invalidator used after syncs; kept as ``ctx.invalidator``.
+        cache: the :class:`~harmony.cache.ResponseCache` of the playlist read path; by
+            default one is built from the ``cache_*`` settings (none when
+            ``cache_enabled=False``).
+        invalidator: what syncs call after they commit; by default a
+            :class:`~harmony.cache.ResponseCacheInvalidator` on ``ctx.cache`` (a
+            :class:`~harmony.cache.NullInvalidator` without a cache).
         psutil: a psutil-compatible object for diagnostics; kept as ``ctx.psutil``.
         clock: time source (:class:`~harmony.clock.SystemClock` by default).
-        providers: playlist providers by name; kept read-only as ``ctx.provider_registry``.
+        providers: playlist providers (:class:`~harmony.providers.PlaylistProvider`) by
+            name; ``ctx.sync.run_once()`` syncs them. Kept read-only as
+            ``ctx.provider_registry``.
     """
 
     def __init__(
@@ -50,8 +66,8 @@ class HarmonyContext:
         settings: HarmonySettings,
         *,
         events: EventLogger | None = None,
-        cache: Any | None = None,
-        invalidator: Any | None = None,
+        cache: ResponseCache | None = None,
+        invalidator: CacheInvalidator | None = None,
         psutil: Any | None = None,
         clock: Clock | None = None,
         providers: Mapping[str, Any] | None = None,
@@ -77,14 +93,31 @@ class HarmonyContext:
             self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout
         )
         self.scheduler = LeaseScheduler(self.jobs, self.clock, self.events, settings)
-        self.cache = cache
-        self.invalidator = invalidator
+        if cache is None and settings.cache_enabled:
+            cache = ResponseCache(
+                max_entries=settings.cache_max_entries, ttl_seconds=settings.cache_ttl_seconds,
+                clock=self.clock,
+            )  # fmt: skip
+        self.cache: ResponseCache | None = cache
+        self.invalidator: CacheInvalidator = (
+            invalidator if invalidator is not None
+            else ResponseCacheInvalidator(cache) if cache is not None
+            else NullInvalidator()
+        )  # fmt: skip
         self.psutil = psutil
         self.system = SystemService(
             self.db, self.migrations, self.clock, psutil=psutil,
             disk_path=settings.diagnostics_disk_path,
         )  # fmt: skip
-        self.provider_registry: Mapping[str, Any] = MappingProxyType(dict(providers or {}))
+        self.provider_registry: Mapping[str, PlaylistProvider] = MappingProxyType(
+            _check_providers(providers or {})
+        )
+        self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache)
+        self.tracks = TrackRepository(self.db)
+        self.sync = SyncEngine(
+            self.db, self.clock, self.events, self.provider_registry, self.invalidator,
+            settings.sync_removed_policy,
+        )  # fmt: skip
         self._lock = threading.Lock()
         self._closed = False
 
@@ -142,3 +175,17 @@ class HarmonyContext:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"HarmonyContext(url={self.settings.safe_database_url!r}, {state})"
+
+
+def _check_providers(providers: Mapping[str, Any]) -> dict[str, PlaylistProvider]:
+    checked: dict[str, PlaylistProvider] = {}
+    for name, provider in providers.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 64:
+            raise ConfigurationError(f"provider names are 1 to 64 characters, got {name!r}")
+        if not isinstance(provider, PlaylistProvider):
+            raise ConfigurationError(
+                f"provider {name!r} ({type(provider).__name__}) is not a PlaylistProvider: it "
+                "needs a name and iter_playlists() and iter_tracks(playlist_id) methods"
+            )
+        checked[name] = provider
+    return checked

@@ -93,6 +93,22 @@ class ProviderError(HarmonyError):
     """A playlist or search provider failed or is unknown."""
 
 
+class UnknownProviderError(ProviderError, InvalidInputError):
+    """A provider name that is not registered on the context."""
+
+
+class SyncFailed(ProviderError):
+    """A sync could not finish for at least one provider; ``report`` holds what did finish.
+
+    Nothing was written for a failed provider: its database rows and cache entries are as
+    they were before the sync.
+    """
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class ImportFileError(InvalidInputError):
     """An export file cannot be read or parsed; ``path`` and ``line`` say where."""
 

@@ -109,7 +109,7 @@ class HarmonySettings(BaseModel):
 
     # events
     activity_events: tuple[str, ...] = Field(
-        default=("db.migrate", "credentials.*"),
+        default=("db.migrate", "credentials.*", "sync.run"),
         description="Event names (or 'family.*' patterns) persisted into activity_events.",
     )
 

@@ -94,6 +94,25 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         "retried.",
     ),
     EventSpec(
+        "sync.run",
+        ("provider", "status", "created_count", "updated_count", "unchanged_count",
+         "removed_count", "rejected_count", "invalidated_entries", "duration_ms"),
+        "One provider's sync finished (status 'ok') or failed and wrote nothing "
+        "(status 'failed', with error).",
+    ),
+    EventSpec(
+        "sync.item_rejected",
+        ("provider", "kind", "item_id", "reason"),
+        "A provider item (kind 'playlist' or 'track') failed validation and was skipped; "
+        "meta.playlist_id names a track's playlist.",
+    ),
+    EventSpec(
+        "worker.playlists.cache.invalidate",
+        ("invalidated_entries", "playlist_count", "status"),
+        "After a sync committed, the cache invalidator dropped the entries of "
+        "meta.playlist_ids (status 'ok'), or raised (status 'error', with error).",
+    ),
+    EventSpec(
         "events.persist_failed",
         ("failed_event", "status", "error"),
         "The activity event logger could not store an event; the emitting operation went on.",

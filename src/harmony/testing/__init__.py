@@ -10,11 +10,13 @@ from harmony.testing.postgres import (
     postgres_url_from_env,
     temporary_schema,
 )
+from harmony.testing.provider import InMemoryProvider
 from harmony.testing.psutil import FakePsutil
 
 __all__ = [
     "POSTGRES_URL_ENV",
     "FakePsutil",
+    "InMemoryProvider",
     "ManualClock",
     "RecordedEvent",
     "RecordingEventLogger",

@@ -1,0 +1,304 @@
+"""The sync engine's writes: one transaction applies a provider's changed playlists.
+
+Dialect notes: PostgreSQL serialises syncs with a transaction-scoped advisory lock (SQLite
+already has one writer at a time, ``BEGIN IMMEDIATE``), so the ``updated_at`` stamps handed
+out below are strictly increasing across every sync of every process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+
+from harmony.clock import Clock
+from harmony.db.engine import Database
+from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
+from harmony.providers.base import ProviderPlaylist, ProviderTrack
+
+__all__ = ["AppliedSync", "PlaylistChange", "StoredPlaylist", "SyncStore"]
+
+_CHUNK = 500
+_TICK = timedelta(microseconds=1)
+#: Key of the advisory lock syncs hold while they write (PostgreSQL).
+_SYNC_LOCK_KEY = 0x6861726D6F6E79  # "harmony"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlaylist:
+    """What the sync engine compares a provider's playlist against."""
+
+    id: int
+    provider_id: str
+    name: str
+    description: str | None
+    owner: str | None
+    snapshot_id: str | None
+    content_hash: str | None
+    status: str
+
+    def same_metadata(self, playlist: ProviderPlaylist) -> bool:
+        """Whether name, description and owner are as stored."""
+        return (self.name, self.description, self.owner) == (
+            playlist.name, playlist.description, playlist.owner,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PlaylistChange:
+    """A playlist to write; ``tracks`` is ``None`` when only its metadata changed."""
+
+    playlist: ProviderPlaylist
+    tracks: Sequence[ProviderTrack] | None
+    content_hash: str | None
+
+
+@dataclass(slots=True)
+class AppliedSync:
+    """Ids of the playlists a sync wrote, by what happened to them."""
+
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    #: Unchanged playlists whose version moved because a track they show changed.
+    touched: list[int] = field(default_factory=list)
+
+    @property
+    def affected(self) -> list[int]:
+        """Every playlist id whose cached representations are now stale, each once."""
+        return list(dict.fromkeys([*self.created, *self.updated, *self.removed, *self.touched]))
+
+
+class SyncStore:
+    """Reads a provider's stored playlists and applies a sync's changes atomically."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"SyncStore({self._db!r})"
+
+    def stored(self, provider: str) -> dict[str, StoredPlaylist]:
+        """Every stored playlist of ``provider`` (active and removed), by provider id."""
+        stmt = select(
+            PlaylistRow.id, PlaylistRow.provider_id, PlaylistRow.name, PlaylistRow.description,
+            PlaylistRow.owner, PlaylistRow.snapshot_id, PlaylistRow.content_hash,
+            PlaylistRow.status,
+        ).where(PlaylistRow.provider == provider)  # fmt: skip
+        with self._db.connect() as conn:
+            return {row.provider_id: StoredPlaylist(**row._mapping) for row in conn.execute(stmt)}
+
+    def apply(
+        self, provider: str, changes: Sequence[PlaylistChange], removed: Sequence[str],
+        policy: Literal["mark", "delete"],
+    ) -> AppliedSync:  # fmt: skip
+        """Write ``changes`` and remove ``removed`` (provider ids) in one transaction."""
+        applied = AppliedSync()
+        if not changes and not removed:
+            return applied
+        with self._db.write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SYNC_LOCK_KEY})
+            stamps = _Stamps(conn, self._clock.now())
+            track_ids, changed_tracks = _upsert_tracks(conn, provider, changes, stamps.now)
+            _write_playlists(conn, provider, changes, track_ids, stamps, applied)
+            _touch_sharing_playlists(conn, changed_tracks, stamps, applied)
+            _remove(conn, provider, removed, policy, stamps, applied)
+        return applied
+
+
+class _Stamps:
+    """``updated_at`` values: now, but always after every stamp already stored."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        last = conn.execute(select(func.max(PlaylistRow.updated_at))).scalar_one_or_none()
+        if isinstance(last, str):  # SQLite's aggregate bypasses the column type
+            last = datetime.fromisoformat(last).replace(tzinfo=now.tzinfo)
+        self.now = now
+        self._last = last if last is not None and last >= now else now - _TICK
+
+    def next(self) -> datetime:
+        self._last = max(self.now, self._last + _TICK)
+        return self._last
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _track_values(track: ProviderTrack) -> dict[str, Any]:
+    return {
+        "title": track.title, "artists": list(track.artists), "album": track.album,
+        "duration_ms": track.duration_ms, "isrc": track.isrc,
+    }  # fmt: skip
+
+
+def _upsert_tracks(
+    conn: Connection, provider: str, changes: Sequence[PlaylistChange], now: datetime
+) -> tuple[dict[str, int], list[int]]:
+    """Insert new tracks, update changed ones; returns ids by provider id and changed ids."""
+    wanted: dict[str, ProviderTrack] = {}
+    for change in changes:
+        for track in change.tracks or ():
+            wanted[track.id] = track  # the last occurrence wins
+    ids: dict[str, int] = {}
+    changed: list[int] = []
+    updates: list[dict[str, Any]] = []
+    keys = list(wanted)
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            select(
+                TrackRow.id, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
+                TrackRow.album, TrackRow.duration_ms, TrackRow.isrc,
+            ).where(TrackRow.provider == provider, TrackRow.provider_id.in_(chunk))
+        )  # fmt: skip
+        for row in rows:
+            ids[row.provider_id] = row.id
+            values = _track_values(wanted[row.provider_id])
+            stored = {k: getattr(row, k) for k in values}
+            if stored != values:
+                changed.append(row.id)
+                updates.append({"b_id": row.id, **values, "updated_at": now})
+    if updates:
+        conn.execute(
+            update(TrackRow).where(TrackRow.id == bindparam("b_id")),
+            updates,
+        )
+    new = [
+        {"provider": provider, "provider_id": key, **_track_values(wanted[key]),
+         "created_at": now, "updated_at": now}
+        for key in keys if key not in ids
+    ]  # fmt: skip
+    for chunk in _chunks(new):
+        for inserted in conn.execute(
+            insert(TrackRow).returning(
+                TrackRow.id, TrackRow.provider_id, sort_by_parameter_order=True
+            ),
+            list(chunk),
+        ):
+            ids[inserted.provider_id] = inserted.id
+    return ids, changed
+
+
+def _write_playlists(
+    conn: Connection, provider: str, changes: Sequence[PlaylistChange],
+    track_ids: Mapping[str, int], stamps: _Stamps, applied: AppliedSync,
+) -> None:  # fmt: skip
+    if not changes:
+        return
+    existing: dict[str, tuple[int, int]] = {}
+    for chunk in _chunks([c.playlist.id for c in changes]):
+        for row in conn.execute(
+            select(PlaylistRow.id, PlaylistRow.provider_id, PlaylistRow.version).where(
+                PlaylistRow.provider == provider, PlaylistRow.provider_id.in_(chunk)
+            )
+        ):
+            existing[row.provider_id] = (row.id, row.version)
+    with_tracks: list[tuple[int, PlaylistChange]] = []
+    for change in changes:
+        playlist = change.playlist
+        values: dict[str, Any] = {
+            "name": playlist.name, "description": playlist.description,
+            "owner": playlist.owner, "snapshot_id": playlist.snapshot_id,
+            "status": "active", "removed_at": None, "updated_at": stamps.next(),
+        }  # fmt: skip
+        if change.tracks is not None:
+            values["track_count"] = len(change.tracks)
+            values["content_hash"] = change.content_hash
+        found = existing.get(playlist.id)
+        if found is None:
+            values.setdefault("track_count", playlist.track_count or 0)
+            playlist_id = conn.execute(
+                insert(PlaylistRow)
+                .values(provider=provider, provider_id=playlist.id, version=1,
+                        created_at=stamps.now, **values)
+                .returning(PlaylistRow.id)
+            ).scalar_one()  # fmt: skip
+            applied.created.append(playlist_id)
+        else:
+            playlist_id, version = found
+            conn.execute(
+                update(PlaylistRow)
+                .where(PlaylistRow.id == playlist_id)
+                .values(version=version + 1, **values)
+            )
+            applied.updated.append(playlist_id)
+        if change.tracks is not None:
+            with_tracks.append((playlist_id, change))
+    _replace_track_lists(conn, with_tracks, track_ids, stamps.now)
+
+
+def _replace_track_lists(
+    conn: Connection, lists: Sequence[tuple[int, PlaylistChange]],
+    track_ids: Mapping[str, int], now: datetime,
+) -> None:  # fmt: skip
+    for chunk in _chunks([playlist_id for playlist_id, _ in lists]):
+        conn.execute(delete(PlaylistTrackRow).where(PlaylistTrackRow.playlist_id.in_(chunk)))
+    rows = [
+        {"playlist_id": playlist_id, "position": position,
+         "track_id": track_ids[track.id], "added_at": track.added_at}
+        for playlist_id, change in lists
+        for position, track in enumerate(change.tracks or ())
+    ]  # fmt: skip
+    if rows:
+        conn.execute(insert(PlaylistTrackRow), rows)
+
+
+def _touch_sharing_playlists(
+    conn: Connection, changed_tracks: Sequence[int], stamps: _Stamps, applied: AppliedSync
+) -> None:
+    """Bump playlists that show a track whose title, artists, ... just changed."""
+    if not changed_tracks:
+        return
+    written = set(applied.created) | set(applied.updated)
+    sharing: set[int] = set()
+    for chunk in _chunks(changed_tracks):
+        sharing.update(
+            conn.execute(
+                select(PlaylistTrackRow.playlist_id)
+                .where(PlaylistTrackRow.track_id.in_(chunk))
+                .distinct()
+            ).scalars()
+        )
+    for playlist_id in sorted(sharing - written):
+        conn.execute(
+            update(PlaylistRow)
+            .where(PlaylistRow.id == playlist_id)
+            .values(version=PlaylistRow.version + 1, updated_at=stamps.next())
+        )
+        applied.touched.append(playlist_id)
+
+
+def _remove(
+    conn: Connection, provider: str, removed: Sequence[str],
+    policy: Literal["mark", "delete"], stamps: _Stamps, applied: AppliedSync,
+) -> None:  # fmt: skip
+    for chunk in _chunks(list(removed)):
+        ids = list(
+            conn.execute(
+                select(PlaylistRow.id).where(
+                    PlaylistRow.provider == provider,
+                    PlaylistRow.provider_id.in_(chunk),
+                    PlaylistRow.status == "active",
+                )
+            ).scalars()
+        )
+        if not ids:
+            continue
+        if policy == "delete":
+            conn.execute(delete(PlaylistTrackRow).where(PlaylistTrackRow.playlist_id.in_(ids)))
+            conn.execute(delete(PlaylistRow).where(PlaylistRow.id.in_(ids)))
+        else:
+            for playlist_id in ids:
+                conn.execute(
+                    update(PlaylistRow)
+                    .where(PlaylistRow.id == playlist_id)
+                    .values(status="removed", removed_at=stamps.now,
+                            version=PlaylistRow.version + 1, updated_at=stamps.next())
+                )  # fmt: skip
+        applied.removed.extend(ids)

@@ -1,0 +1,71 @@
+"""``ctx.playlists``: playlist reads through the response cache, with ETags for hosts."""
+
+from __future__ import annotations
+
+from harmony.cache.keys import (
+    PLAYLIST_LIST_TAG,
+    playlist_detail_key,
+    playlist_list_key,
+    playlist_tag,
+)
+from harmony.cache.response_cache import CacheEntry, ResponseCache
+from harmony.repositories.playlist_types import PlaylistDetail, PlaylistPage
+from harmony.repositories.playlists import (
+    PlaylistRepository,
+    StatusFilter,
+    check_list_params,
+    check_playlist_id,
+)
+
+__all__ = ["PlaylistService"]
+
+
+class PlaylistService:
+    """Playlist pages and details, served from the context's :class:`ResponseCache`.
+
+    Every result carries ``etag`` and ``last_modified``; a host answers ``If-None-Match``
+    by comparing with ``etag`` and returning 304 on a match. Syncs invalidate the affected
+    entries after they commit, so a cached ETag is never older than the database. Without
+    a cache (``cache_enabled=False``) every call reads the database.
+    """
+
+    def __init__(self, repository: PlaylistRepository, cache: ResponseCache | None) -> None:
+        #: Uncached reads, computing the same ETags.
+        self.repository = repository
+        self.cache = cache
+
+    def __repr__(self) -> str:
+        return f"PlaylistService(cache={self.cache!r})"
+
+    def list_page(
+        self, *, provider: str | None = None, status: StatusFilter = "active", limit: int = 50,
+        cursor: str | None = None,
+    ) -> PlaylistPage:  # fmt: skip
+        """Playlists in id order (``next_cursor`` continues), with the page's ETag."""
+        params = check_list_params(provider=provider, status=status, limit=limit, cursor=cursor)
+        if self.cache is None:
+            return self.repository.list_page(**params)
+
+        def load() -> CacheEntry[PlaylistPage]:
+            page = self.repository.list_page(**params)
+            return CacheEntry(page, page.etag, page.last_modified)
+
+        key = playlist_list_key(**params)
+        return self.cache.get_or_load(key, load, tags=(PLAYLIST_LIST_TAG,)).value
+
+    def get(self, playlist_id: int) -> PlaylistDetail:
+        """One playlist with its ordered tracks and its ETag; ``NotFoundError`` if absent."""
+        playlist_id = check_playlist_id(playlist_id)
+        if self.cache is None:
+            return self.repository.get(playlist_id)
+
+        def load() -> CacheEntry[PlaylistDetail]:
+            detail = self.repository.get(playlist_id)
+            return CacheEntry(detail, detail.etag, detail.last_modified)
+
+        key = playlist_detail_key(playlist_id)
+        return self.cache.get_or_load(key, load, tags=(playlist_tag(playlist_id),)).value
+
+    def count(self, *, status: StatusFilter = "active") -> int:
+        """How many playlists there are with this status (not cached)."""
+        return self.repository.count(status=status)

@@ -1,0 +1,328 @@
+"""The playlist sync engine: ``ctx.sync.run_once()`` and the ``playlist.sync`` job.
+
+A run per provider has three phases. *Fetch*: read what is stored, walk the provider's
+playlists and fetch tracks only of playlists whose snapshot (or, without one, content hash)
+changed; nothing is written yet, so a provider failure leaves database and cache as they
+were. *Write*: one transaction applies every change of the provider. *Invalidate*: after
+the commit, the cache invalidator gets each affected playlist id once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from harmony.cache.invalidator import CacheInvalidator
+from harmony.clock import Clock
+from harmony.db.engine import Database
+from harmony.errors import (
+    HarmonyError,
+    InvalidInputError,
+    SyncFailed,
+    UnknownProviderError,
+)
+from harmony.events.base import EventLogger
+from harmony.providers.base import (
+    PlaylistProvider,
+    ProviderPlaylist,
+    ProviderTrack,
+    Rejection,
+    coerce_playlist,
+    coerce_track,
+)
+from harmony.repositories.job_types import LeasedJob
+from harmony.repositories.sync_store import PlaylistChange, StoredPlaylist, SyncStore
+
+__all__ = ["SYNC_JOB_TYPE", "RejectedItem", "SyncEngine", "SyncReport"]
+
+#: The job type whose handler runs :meth:`SyncEngine.run_once`.
+SYNC_JOB_TYPE = "playlist.sync"
+#: Rejections kept in a report (all are counted and emitted as events).
+_REPORTED_REJECTIONS = 100
+
+
+class RejectedItem(BaseModel):
+    """A provider item a sync skipped, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    kind: Literal["playlist", "track"]
+    item_id: str | None
+    reason: str
+    playlist_id: str | None = None
+
+
+class SyncReport(BaseModel):
+    """What one ``run_once`` did, summed over the providers it synced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    rejected: int = 0
+    invalidated: int = 0
+    duration_ms: float = 0.0
+    providers: tuple[str, ...] = ()
+    #: Ids of every playlist whose stored representation changed.
+    playlist_ids: tuple[int, ...] = ()
+    #: The first rejected items (all are counted in ``rejected``).
+    rejections: tuple[RejectedItem, ...] = ()
+    #: Providers that failed, with their error; nothing was written for them.
+    failed: Mapping[str, str] = Field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every provider synced."""
+        return not self.failed
+
+    def __add__(self, other: SyncReport) -> SyncReport:
+        return SyncReport(
+            created=self.created + other.created,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            removed=self.removed + other.removed,
+            rejected=self.rejected + other.rejected,
+            invalidated=self.invalidated + other.invalidated,
+            duration_ms=self.duration_ms + other.duration_ms,
+            providers=self.providers + other.providers,
+            playlist_ids=self.playlist_ids + other.playlist_ids,
+            rejections=(self.rejections + other.rejections)[:_REPORTED_REJECTIONS],
+            failed={**self.failed, **other.failed},
+        )
+
+
+class SyncEngine:
+    """``ctx.sync``: pulls playlists from the context's providers into the database."""
+
+    def __init__(
+        self, db: Database, clock: Clock, events: EventLogger,
+        providers: Mapping[str, PlaylistProvider], invalidator: CacheInvalidator,
+        removed_policy: Literal["mark", "delete"],
+    ) -> None:  # fmt: skip
+        self._store = SyncStore(db, clock)
+        self._events = events
+        self.providers = providers
+        self.invalidator = invalidator
+        self.removed_policy = removed_policy
+
+    def __repr__(self) -> str:
+        return f"SyncEngine(providers={sorted(self.providers)!r}, policy={self.removed_policy!r})"
+
+    def run_once(self, provider: str | None = None) -> SyncReport:
+        """Sync one provider, or every registered one; returns what changed.
+
+        Raises :class:`~harmony.errors.SyncFailed` (with ``.report``) when a provider failed,
+        after the others have synced; nothing was written for the failed one.
+        """
+        names = self._names(provider)
+        report = SyncReport()
+        for name in names:
+            report = report + self._run_provider(name, self.providers[name])
+        if report.failed:
+            failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
+            raise SyncFailed(f"sync failed for {failures}", report)
+        return report
+
+    def handle_job(self, job: LeasedJob, session: Session) -> dict[str, Any]:
+        """The ``playlist.sync`` handler: payload ``{"provider": name}`` or ``{}`` for all.
+
+        The sync commits its own transaction; the job's completion follows it. Delivery is
+        at least once, and a repeated sync of unchanged playlists writes nothing.
+        """
+        provider = job.payload.get("provider")
+        if provider is not None and not isinstance(provider, str):
+            raise InvalidInputError(
+                f"playlist.sync payload 'provider' must be a provider name, got {provider!r}"
+            )
+        return self.run_once(provider).model_dump(mode="json", exclude={"rejections"})
+
+    def register(self, worker: Any) -> None:
+        """Register the ``playlist.sync`` handler on a :class:`~harmony.Worker`."""
+        worker.register(SYNC_JOB_TYPE, self.handle_job)
+
+    # -- one provider -----------------------------------------------------------------
+
+    def _names(self, provider: str | None) -> list[str]:
+        if provider is None:
+            return sorted(self.providers)
+        if provider not in self.providers:
+            known = ", ".join(sorted(self.providers)) or "none"
+            raise UnknownProviderError(
+                f"no provider named {provider!r} is registered (registered: {known}); pass "
+                "it to HarmonyContext(providers={...})"
+            )
+        return [provider]
+
+    def _run_provider(self, name: str, provider: PlaylistProvider) -> SyncReport:
+        started = time.perf_counter()
+        run = _Run(name, self._events)
+        try:
+            changes, removed, unchanged = self._fetch(run, provider)
+            applied = self._store.apply(name, changes, removed, self.removed_policy)
+        except Exception as exc:  # a provider or the database failed: nothing was written
+            error = _describe(exc)
+            duration = _ms(started)
+            self._events.emit(
+                "sync.run", provider=name, status="failed", created_count=0, updated_count=0,
+                unchanged_count=0, removed_count=0, rejected_count=run.rejected,
+                invalidated_entries=0, duration_ms=duration, error=error,
+            )  # fmt: skip
+            return SyncReport(
+                providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
+                duration_ms=duration, failed={name: error},
+            )  # fmt: skip
+        affected = applied.affected
+        invalidated = self._invalidate(affected)
+        report = SyncReport(
+            created=len(applied.created), updated=len(applied.updated),
+            unchanged=unchanged - len(applied.touched), removed=len(applied.removed),
+            rejected=run.rejected, invalidated=invalidated, duration_ms=_ms(started),
+            providers=(name,), playlist_ids=tuple(affected), rejections=tuple(run.rejections),
+        )  # fmt: skip
+        self._events.emit(
+            "sync.run", provider=name, status="ok", created_count=report.created,
+            updated_count=report.updated, unchanged_count=report.unchanged,
+            removed_count=report.removed, rejected_count=report.rejected,
+            invalidated_entries=invalidated, duration_ms=report.duration_ms,
+        )  # fmt: skip
+        return report
+
+    def _fetch(
+        self, run: _Run, provider: PlaylistProvider
+    ) -> tuple[list[PlaylistChange], list[str], int]:
+        stored = self._store.stored(run.provider)
+        changes: list[PlaylistChange] = []
+        seen: set[str] = set()
+        protect_all = False  # a rejected playlist without id: removal would be a guess
+        unchanged = 0
+        for item in provider.iter_playlists():
+            playlist = coerce_playlist(item)
+            if isinstance(playlist, Rejection):
+                run.reject(playlist)
+                if playlist.item_id is None:
+                    protect_all = True
+                else:
+                    seen.add(playlist.item_id)
+                continue
+            if playlist.id in seen:
+                run.reject(Rejection("playlist", playlist.id, "duplicate playlist id"))
+                continue
+            seen.add(playlist.id)
+            change = self._change(run, provider, playlist, stored.get(playlist.id))
+            if change is None:
+                unchanged += 1
+            else:
+                changes.append(change)
+        removed = [] if protect_all else [
+            pid for pid, row in stored.items() if row.status == "active" and pid not in seen
+        ]  # fmt: skip
+        return changes, removed, unchanged
+
+    def _change(
+        self, run: _Run, provider: PlaylistProvider, playlist: ProviderPlaylist,
+        row: StoredPlaylist | None,
+    ) -> PlaylistChange | None:  # fmt: skip
+        active = row is not None and row.status == "active"
+        if row is not None and active and playlist.snapshot_id is not None:
+            if playlist.snapshot_id == row.snapshot_id:
+                if row.same_metadata(playlist):
+                    return None
+                return PlaylistChange(playlist, None, None)  # renamed: no track fetch
+        tracks = run.tracks(provider, playlist.id)
+        digest = content_hash(tracks)
+        if (
+            row is not None and active and playlist.snapshot_id is None
+            and row.content_hash == digest and row.snapshot_id is None
+            and row.same_metadata(playlist)
+        ):  # fmt: skip
+            return None
+        return PlaylistChange(playlist, tracks, digest)
+
+    def _invalidate(self, playlist_ids: Sequence[int]) -> int:
+        if not playlist_ids:
+            return 0
+        meta = {"playlist_ids": list(playlist_ids)}
+        try:
+            removed = int(self.invalidator.invalidate(playlist_ids))
+        except Exception as exc:  # the sync is committed; report, never undo
+            self._events.emit(
+                "worker.playlists.cache.invalidate", invalidated_entries=0,
+                playlist_count=len(playlist_ids), status="error", error=_describe(exc),
+                meta=meta,
+            )  # fmt: skip
+            return 0
+        self._events.emit(
+            "worker.playlists.cache.invalidate", invalidated_entries=removed,
+            playlist_count=len(playlist_ids), status="ok", meta=meta,
+        )  # fmt: skip
+        return removed
+
+
+class _Run:
+    """Rejections of one provider's run: counted, kept (the first ones) and emitted."""
+
+    def __init__(self, provider: str, events: EventLogger) -> None:
+        self.provider = provider
+        self._events = events
+        self.rejected = 0
+        self.rejections: list[RejectedItem] = []
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected += 1
+        item = RejectedItem(
+            provider=self.provider, kind=rejection.kind,
+            item_id=rejection.item_id, reason=rejection.reason,
+            playlist_id=rejection.playlist_id,
+        )  # fmt: skip
+        if len(self.rejections) < _REPORTED_REJECTIONS:
+            self.rejections.append(item)
+        meta = {"playlist_id": rejection.playlist_id} if rejection.playlist_id else None
+        self._events.emit(
+            "sync.item_rejected", provider=self.provider, kind=rejection.kind,
+            item_id=rejection.item_id, reason=rejection.reason,
+            **({"meta": meta} if meta else {}),
+        )  # fmt: skip
+
+    def tracks(self, provider: PlaylistProvider, playlist_id: str) -> list[ProviderTrack]:
+        accepted: list[ProviderTrack] = []
+        for item in provider.iter_tracks(playlist_id):
+            track = coerce_track(item, playlist_id)
+            if isinstance(track, Rejection):
+                self.reject(track)
+            else:
+                accepted.append(track)
+        return accepted
+
+
+def content_hash(tracks: Iterable[ProviderTrack]) -> str:
+    """A hash of a playlist's ordered track list (for providers without snapshots)."""
+    digest = hashlib.sha256()
+    for track in tracks:
+        digest.update(
+            json.dumps(
+                [track.id, track.title, track.artists, track.album, track.duration_ms,
+                 track.isrc, track.added_at.isoformat() if track.added_at else None],
+                separators=(",", ":"),
+            ).encode()
+        )  # fmt: skip
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, HarmonyError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
