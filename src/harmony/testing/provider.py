@@ -68,6 +68,14 @@ class InMemoryProvider:
             self._playlists.pop(playlist_id, None)
             self._tracks.pop(playlist_id, None)
 
+    def clear(self) -> None:
+        """Remove every playlist and forget injected failures and fetch counts."""
+        with self._lock:
+            self._playlists.clear()
+            self._tracks.clear()
+            self.fail_on.clear()
+            self.track_fetches.clear()
+
     def add_raw_playlist(self, item: Any) -> None:
         """Add an item exactly as given (e.g. a malformed one) to the playlist listing."""
         with self._lock:
