@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import sys, harmony
 assert "fresh-venv" in harmony.__file__, harmony.__file__
+from harmony.providers.sample import sample_provider
+assert len(list(sample_provider().iter_playlists())) == 12
 with harmony.HarmonyContext.from_url(sys.argv[1]) as ctx:
     print(ctx.migrate(), ctx.migrations.head())
     ctx.migrations.check()

@@ -1,4 +1,8 @@
-"""Playlist providers: the protocol, its item models and the shipped implementations."""
+"""Playlist providers: the protocol, its item models and the shipped implementations.
+
+``SpotifyProvider`` lives in :mod:`harmony.providers.spotify` (extra ``spotify``) and is not
+imported here, so harmony works without spotipy installed.
+"""
 
 from harmony.providers.base import (
     PlaylistProvider,
@@ -9,8 +13,14 @@ from harmony.providers.base import (
     coerce_playlist,
     coerce_track,
 )
+from harmony.providers.exportify import ExportifyProvider, track_id_from_uri
+from harmony.providers.files import open_export
+from harmony.providers.mpd import MpdSliceProvider
+from harmony.providers.sample import sample_provider
 
 __all__ = [
+    "ExportifyProvider",
+    "MpdSliceProvider",
     "PlaylistProvider",
     "ProviderPlaylist",
     "ProviderTrack",
@@ -18,4 +28,7 @@ __all__ = [
     "TrackSearchProvider",
     "coerce_playlist",
     "coerce_track",
+    "open_export",
+    "sample_provider",
+    "track_id_from_uri",
 ]

@@ -1,0 +1,1 @@
+"""Data only: the sample library's Exportify CSV files (see ``scripts/make_sample.py``)."""
