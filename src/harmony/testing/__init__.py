@@ -12,13 +12,25 @@ from harmony.testing.postgres import (
 )
 from harmony.testing.provider import InMemoryProvider
 from harmony.testing.psutil import FakePsutil
+from harmony.testing.spotify_server import (
+    FakePlaylist,
+    FakeSpotifyServer,
+    FakeTrack,
+    Fault,
+    RecordedRequest,
+)
 
 __all__ = [
     "POSTGRES_URL_ENV",
+    "FakePlaylist",
     "FakePsutil",
+    "FakeSpotifyServer",
+    "FakeTrack",
+    "Fault",
     "InMemoryProvider",
     "ManualClock",
     "RecordedEvent",
+    "RecordedRequest",
     "RecordingEventLogger",
     "postgres_url_from_env",
     "temporary_schema",
