@@ -249,54 +249,54 @@ def test_activity_logger_persists_only_chosen_names_and_patterns(
     harmony_context: HarmonyContext,
 ) -> None:
     inner = RecordingEventLogger()
-    logger = ActivityEventLogger(harmony_context.activity, ["sync.*", "probe.exact"], inner=inner)
+    logger = ActivityEventLogger(harmony_context.activity, ["import.*", "probe.exact"], inner=inner)
     before = _ids(harmony_context)
-    for name in ("sync.run", "probe.exact", "probe.other", "api.request_x", "syncx.run"):
+    for name in ("import.run", "probe.exact", "probe.other", "api.request_x", "importx.run"):
         logger.emit(name, status="ok")
-    assert [row[0] for row in _new_rows(harmony_context, before)] == ["sync.run", "probe.exact"]
+    assert [row[0] for row in _new_rows(harmony_context, before)] == ["import.run", "probe.exact"]
     assert [e.name for e in inner] == [
-        "sync.run", "probe.exact", "probe.other", "api.request_x", "syncx.run",
+        "import.run", "probe.exact", "probe.other", "api.request_x", "importx.run",
     ]  # fmt: skip
 
 
 def test_activity_logger_maps_status_and_details(harmony_context: HarmonyContext) -> None:
-    logger = ActivityEventLogger(harmony_context.activity, ["sync.*"])
+    logger = ActivityEventLogger(harmony_context.activity, ["import.*"])
     before = _ids(harmony_context)
-    logger.emit("sync.run", status="partial", playlists=2, meta={"ids": ["a", "b"]})
-    logger.emit("sync.tick", count=1)
+    logger.emit("import.run", status="partial", playlists=2, meta={"ids": ["a", "b"]})
+    logger.emit("import.tick", count=1)
     assert _new_rows(harmony_context, before) == [
-        ("sync.run", "partial", {"playlists": 2, "meta": {"ids": ["a", "b"]}}),
-        ("sync.tick", "ok", {"count": 1}),
+        ("import.run", "partial", {"playlists": 2, "meta": {"ids": ["a", "b"]}}),
+        ("import.tick", "ok", {"count": 1}),
     ]
 
 
 def test_context_persists_the_events_named_in_its_settings(
     harmony_settings_factory: SettingsFactory, harmony_clock: ManualClock
 ) -> None:
-    settings = harmony_settings_factory(activity_events=("sync.*",))
+    settings = harmony_settings_factory(activity_events=("import.*",))
     rec = RecordingEventLogger()
     with HarmonyContext(settings, events=rec, clock=harmony_clock) as ctx:
         ctx.migrate()
-        ctx.events.emit("sync.run", status="ok", playlists=1)
+        ctx.events.emit("import.run", status="ok", playlists=1)
         ctx.events.emit("other.thing", status="ok")
         rows = [(e.type, e.timestamp) for e in ctx.activity.list()]
-    assert rows == [("sync.run", harmony_clock.now())]
-    assert [e.name for e in rec] == ["db.migrate", "sync.run", "other.thing"]
+    assert rows == [("import.run", harmony_clock.now())]
+    assert [e.name for e in rec] == ["db.migrate", "import.run", "other.thing"]
 
 
 def test_activity_logger_reports_a_refused_row_and_does_not_raise(
     harmony_context: HarmonyContext,
 ) -> None:
     inner = RecordingEventLogger()
-    logger = ActivityEventLogger(harmony_context.activity, ["sync.*"], inner=inner)
+    logger = ActivityEventLogger(harmony_context.activity, ["import.*"], inner=inner)
     before = _ids(harmony_context)
-    logger.emit("sync.run", status="s" * 40)  # longer than activity status allows
+    logger.emit("import.run", status="s" * 40)  # longer than activity status allows
     assert _new_rows(harmony_context, before) == []
     (failure,) = inner.named("events.persist_failed")
-    assert failure["failed_event"] == "sync.run"
+    assert failure["failed_event"] == "import.run"
     assert failure["status"] == "failed"
     assert failure["error"].startswith("InvalidInputError: ")
-    assert [e.name for e in inner] == ["sync.run", "events.persist_failed"]
+    assert [e.name for e in inner] == ["import.run", "events.persist_failed"]
 
 
 def test_activity_logger_reports_a_database_failure_and_does_not_raise(
@@ -304,10 +304,10 @@ def test_activity_logger_reports_a_database_failure_and_does_not_raise(
 ) -> None:
     inner = RecordingEventLogger()
     with HarmonyContext(harmony_settings_factory(), events=NullEventLogger()) as unmigrated:
-        logger = ActivityEventLogger(unmigrated.activity, ["sync.*"], inner=inner)
-        logger.emit("sync.run", status="ok")  # the activity_events table does not exist
+        logger = ActivityEventLogger(unmigrated.activity, ["import.*"], inner=inner)
+        logger.emit("import.run", status="ok")  # the activity_events table does not exist
     (failure,) = inner.named("events.persist_failed")
-    assert failure["failed_event"] == "sync.run"
+    assert failure["failed_event"] == "import.run"
     assert "activity_events" in failure["error"]
     assert "\n" not in failure["error"]
 
@@ -316,10 +316,10 @@ def test_activity_logger_rejects_bad_event_before_inner_or_storage(
     harmony_context: HarmonyContext,
 ) -> None:
     inner = _ListSink()
-    logger = ActivityEventLogger(harmony_context.activity, ["sync.*"], inner=inner)
+    logger = ActivityEventLogger(harmony_context.activity, ["import.*"], inner=inner)
     before = _ids(harmony_context)
     with pytest.raises(EventValidationError):
-        logger.emit("sync.run", status="ok", payload={"nested": True})
+        logger.emit("import.run", status="ok", payload={"nested": True})
     assert inner.events == []
     assert _new_rows(harmony_context, before) == []
 

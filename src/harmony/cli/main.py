@@ -14,9 +14,11 @@ from typing import TextIO
 from sqlalchemy import func, inspect, select
 
 from harmony import __version__
+from harmony.cli.library import add_library_commands
 from harmony.context import HarmonyContext
 from harmony.db.models import metadata
 from harmony.errors import HarmonyError
+from harmony.events.loggers import NullEventLogger
 from harmony.settings import HarmonySettings
 
 __all__ = ["main"]
@@ -34,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides = {"database_url": args.url} if args.url else {}
         settings = HarmonySettings.from_env(**overrides)
-        with HarmonyContext(settings) as ctx:
+        # Outcomes are printed (and stored in the activity log); events are not logged twice.
+        with HarmonyContext(settings, events=NullEventLogger()) as ctx:
             command: Command = args.command_fn
             return command(ctx, args, sys.stdout)
     except HarmonyError as exc:
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"harmony {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_library_commands(commands, common)
 
     migrate = commands.add_parser(
         "migrate", help="upgrade, downgrade or inspect the database schema"
@@ -229,7 +233,3 @@ def _jobs_purge(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> i
     cutoff = ctx.clock.now() - timedelta(days=args.older_than_days)
     print(f"purged {ctx.jobs.purge(completed_before=cutoff)} jobs", file=out)
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

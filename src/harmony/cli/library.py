@@ -1,0 +1,159 @@
+"""``harmony demo``, ``harmony import PATH`` and ``harmony sync``: the library commands.
+
+Imported export files are remembered (setting ``sources.<name>``), so ``harmony sync``
+brings every imported source up to date again later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from harmony.context import HarmonyContext
+from harmony.errors import UnknownProviderError
+from harmony.events.loggers import NullEventLogger
+from harmony.providers.base import PlaylistProvider
+from harmony.providers.files import open_export
+from harmony.providers.sample import sample_provider
+from harmony.repositories.settings import get_setting, keys_with_prefix, upsert_setting
+from harmony.services.sync import SYNC_JOB_TYPE, SyncReport
+from harmony.services.worker import Worker
+
+__all__ = ["add_library_commands"]
+
+_SOURCE_PREFIX = "sources."
+_DEMO_PROVIDER = "sample"
+
+
+def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``demo``, ``import`` and ``sync`` to the CLI's subcommands."""
+    demo = commands.add_parser(
+        "demo", parents=[common],
+        help="migrate, import the bundled sample library through the queue and show it",
+    )  # fmt: skip
+    demo.add_argument("--json", action="store_true", help="print the report as JSON")
+    demo.set_defaults(command_fn=_demo)
+
+    imp = commands.add_parser(
+        "import", parents=[common],
+        help="sync an export (Exportify CSV file/folder, MPD slice JSON) into the database",
+    )  # fmt: skip
+    imp.add_argument("path", help="an export file or a folder of them")
+    imp.add_argument("--name", help="provider name to store it under (default: by format)")
+    imp.add_argument("--json", action="store_true", help="print the report as JSON")
+    imp.set_defaults(command_fn=_import)
+
+    sync = commands.add_parser(
+        "sync", parents=[common], help="sync every imported source again (or one: --provider)"
+    )
+    sync.add_argument("--provider", help="only this source")
+    sync.add_argument("--json", action="store_true", help="print the report as JSON")
+    sync.set_defaults(command_fn=_sync)
+
+
+def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    ctx.migrate()
+    with _with_providers(ctx, {_DEMO_PROVIDER: sample_provider(_DEMO_PROVIDER)}) as demo:
+        job = demo.jobs.enqueue(SYNC_JOB_TYPE, {"provider": _DEMO_PROVIDER})
+        worker = Worker(demo)
+        demo.sync.register(worker)
+        worker.run_until_idle()
+        done = demo.jobs.get(job.id)
+        if done.status != "completed" or done.result is None:
+            print(f"harmony: error: the demo sync job ended {done.status}: {done.last_error}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        report = SyncReport.model_validate(done.result)
+        _remember(ctx, _DEMO_PROVIDER, {"kind": "sample"})
+        if args.json:
+            print(json.dumps({"job_id": job.id, "report": done.result}), file=out)
+            return 0
+        print(f"synced the bundled sample library through job {job.id} ({SYNC_JOB_TYPE})", file=out)
+        _print_report(report, out)
+        _print_playlists(demo, _DEMO_PROVIDER, out)
+    return 0
+
+
+def _import(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    provider = open_export(args.path, name=args.name)
+    ctx.migrate()
+    with _with_providers(ctx, {provider.name: provider}) as importing:
+        report = importing.sync.run_once(provider.name)
+    _remember(ctx, provider.name, {"kind": "file", "path": str(Path(args.path).expanduser().resolve())})
+    _emit(report, args, out, f"imported {args.path} as provider {provider.name!r}")
+    return 0
+
+
+def _sync(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
+    ctx.migrate()
+    providers = _stored_sources(ctx)
+    if args.provider is not None and args.provider not in providers:
+        known = ", ".join(sorted(providers)) or "none; run 'harmony import PATH' first"
+        raise UnknownProviderError(f"no source named {args.provider!r} (known: {known})")
+    if not providers:
+        raise UnknownProviderError("nothing to sync: run 'harmony import PATH' first")
+    with _with_providers(ctx, providers) as syncing:
+        report = syncing.sync.run_once(args.provider)
+    _emit(report, args, out, f"synced {', '.join(report.providers)}")
+    return 0
+
+
+def _stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
+    providers: dict[str, PlaylistProvider] = {}
+    with ctx.db.read() as session:
+        for key in keys_with_prefix(session, _SOURCE_PREFIX):
+            source = get_setting(session, key) or {}
+            name = key[len(_SOURCE_PREFIX):]
+            if source.get("kind") == "file":
+                providers[name] = open_export(source["path"], name=name)
+            elif source.get("kind") == "sample":
+                providers[name] = sample_provider(name)
+    return providers
+
+
+def _remember(ctx: HarmonyContext, name: str, source: dict[str, Any]) -> None:
+    with ctx.db.transaction() as session:
+        upsert_setting(session, _SOURCE_PREFIX + name, source, is_secret=False,
+                       now=ctx.clock.now())  # fmt: skip
+
+
+def _with_providers(ctx: HarmonyContext, providers: Mapping[str, PlaylistProvider]) -> HarmonyContext:
+    """A context on the same database, with these providers registered."""
+    return HarmonyContext(
+        ctx.settings, events=NullEventLogger(), clock=ctx.clock, providers=providers
+    )
+
+
+def _emit(report: SyncReport, args: argparse.Namespace, out: TextIO, headline: str) -> None:
+    if args.json:
+        print(report.model_dump_json(), file=out)
+        return
+    print(headline, file=out)
+    _print_report(report, out)
+
+
+def _print_report(report: SyncReport, out: TextIO) -> None:
+    print(
+        f"  created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}, rejected {report.rejected}, "
+        f"cache entries invalidated {report.invalidated} ({report.duration_ms:.0f} ms)",
+        file=out,
+    )
+    for item in report.rejections[:10]:
+        where = f" in playlist {item.playlist_id}" if item.playlist_id else ""
+        print(f"  rejected {item.kind} {item.item_id or '(no id)'}{where}: {item.reason}", file=out)
+
+
+def _print_playlists(ctx: HarmonyContext, provider: str, out: TextIO) -> None:
+    page = ctx.playlists.list_page(provider=provider, limit=50)
+    width = max((len(p.name) for p in page), default=10)
+    print(f"\n  {'playlist':<{width}}  tracks  owner", file=out)
+    for playlist in page:
+        print(f"  {playlist.name:<{width}}  {playlist.track_count:>6}  {playlist.owner or '-'}",
+              file=out)  # fmt: skip
+    print(f"\n  {ctx.playlists.count()} playlists, {ctx.tracks.count()} tracks in "
+          f"{ctx.settings.safe_database_url}", file=out)  # fmt: skip
