@@ -107,6 +107,9 @@ class TrackRow(Base):
     artists: Mapped[list[str]] = mapped_column(JSONType)
     album: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    #: Normalised title, artists and album (harmony.textnorm.search_key) for search.
+    search_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

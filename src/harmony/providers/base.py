@@ -7,6 +7,7 @@ not validate becomes a :class:`Rejection` (counted and reported) instead of abor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ __all__ = [
     "coerce_track",
 ]
 
+_YEAR_PREFIX = re.compile(r"(\d{4})(?:-|$)")
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
 
@@ -38,6 +40,7 @@ class ProviderTrack(BaseModel):
     album: str | None = Field(default=None, max_length=500)
     duration_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
     isrc: str | None = Field(default=None, max_length=32)
+    year: int | None = Field(default=None, ge=1000, le=2999, description="Release year.")
     added_at: datetime | None = Field(default=None, description="When it joined the playlist.")
 
     @field_validator("artists", mode="before")
@@ -53,6 +56,16 @@ class ProviderTrack(BaseModel):
         if any(not name or len(name) > 500 for name in names):
             raise ValueError("artist names must be 1 to 500 characters")
         return names
+
+    @field_validator("year", mode="before")
+    @classmethod
+    def _year(cls, value: Any) -> Any:
+        # Release dates come as "1984", "1984-06" or "1984-06-01"; an unreadable one is
+        # dropped rather than rejecting the track over a cosmetic field.
+        if isinstance(value, str):
+            match = _YEAR_PREFIX.match(value.strip())
+            return int(match.group(1)) if match else None
+        return value
 
     @field_validator("isrc", "album", mode="after")
     @classmethod

@@ -16,6 +16,7 @@ album      ``Album Name``                                         no
 duration   ``Duration (ms)``, ``Track Duration (ms)``             no
 isrc       ``ISRC``, ``Track ISRC``                               no
 added_at   ``Added At``                                           no
+year       ``Release Date``, ``Album Release Date``               no
 ========== ====================================================== ========
 
 Other columns are ignored. Artists are comma-separated in one cell (``\\,`` is a literal
@@ -73,6 +74,7 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "duration_ms": ("Duration (ms)", "Track Duration (ms)"),
         "isrc": ("ISRC", "Track ISRC"),
         "added_at": ("Added At",),
+        "year": ("Release Date", "Album Release Date"),
     }
 )
 _REQUIRED = ("id", "title", "artists")
@@ -228,6 +230,7 @@ def _track(table: _Table, record: list[str]) -> dict[str, Any]:
         "duration_ms": cell("duration_ms") or None,
         "isrc": cell("isrc") or None,
         "added_at": cell("added_at") or None,
+        "year": cell("year") or None,
     }
 
 

@@ -385,6 +385,7 @@ def _track_mapping(track: Any, *, added_at: Any) -> dict[str, Any]:
         "album": _mapping(data.get("album")).get("name"),
         "duration_ms": data.get("duration_ms"),
         "isrc": _mapping(data.get("external_ids")).get("isrc"),
+        "year": _mapping(data.get("album")).get("release_date"),
         "added_at": added_at,
     }
 

@@ -29,6 +29,7 @@ class Track(BaseModel):
     album: str | None
     duration_ms: int | None
     isrc: str | None
+    year: int | None
 
 
 class PlaylistTrack(Track):

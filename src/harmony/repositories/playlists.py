@@ -32,7 +32,7 @@ _PLAYLIST_COLUMNS = (
 )  # fmt: skip
 _TRACK_COLUMNS = (
     TrackRow.id, TrackRow.provider, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
-    TrackRow.album, TrackRow.duration_ms, TrackRow.isrc,
+    TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year,
 )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from harmony.clock import Clock
 from harmony.db.engine import Database
 from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
 from harmony.providers.base import ProviderPlaylist, ProviderTrack
+from harmony.textnorm import search_key
 
 __all__ = ["AppliedSync", "PlaylistChange", "StoredPlaylist", "SyncStore"]
 
@@ -134,7 +135,8 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
 def _track_values(track: ProviderTrack) -> dict[str, Any]:
     return {
         "title": track.title, "artists": list(track.artists), "album": track.album,
-        "duration_ms": track.duration_ms, "isrc": track.isrc,
+        "duration_ms": track.duration_ms, "isrc": track.isrc, "year": track.year,
+        "search_key": search_key(track.title, track.artists, track.album),
     }  # fmt: skip
 
 
@@ -154,7 +156,8 @@ def _upsert_tracks(
         rows = conn.execute(
             select(
                 TrackRow.id, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
-                TrackRow.album, TrackRow.duration_ms, TrackRow.isrc,
+                TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year,
+                TrackRow.search_key,
             ).where(TrackRow.provider == provider, TrackRow.provider_id.in_(chunk))
         )  # fmt: skip
         for row in rows:

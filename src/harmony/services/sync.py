@@ -310,7 +310,7 @@ def content_hash(tracks: Iterable[ProviderTrack]) -> str:
         digest.update(
             json.dumps(
                 [track.id, track.title, track.artists, track.album, track.duration_ms,
-                 track.isrc, track.added_at.isoformat() if track.added_at else None],
+                 track.isrc, track.year, track.added_at.isoformat() if track.added_at else None],
                 separators=(",", ":"),
             ).encode()
         )  # fmt: skip

@@ -1,0 +1,82 @@
+"""Text normalisation for matching track metadata: case, accents, credits, punctuation.
+
+Pure functions with no dependencies, shared by the sync (which stores each track's
+normalised ``search_key``) and by search (which normalises queries the same way).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+__all__ = [
+    "EDITION_TAGS",
+    "edition_tags",
+    "normalize",
+    "search_key",
+    "strip_credits",
+    "tokens",
+    "years",
+]
+
+#: Letters NFKD does not decompose into a base letter plus marks.
+_FOLD = str.maketrans({
+    "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ł": "l", "Ł": "l",
+    "đ": "d", "Đ": "d", "ð": "d", "þ": "th", "ı": "i", "’": "'", "‘": "'",
+})  # fmt: skip
+#: "(feat. X)", "[ft. X]", "- feat. X", "featuring X" at the end of a title.
+_CREDIT = re.compile(
+    r"\s*(?:[\(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s+[^\)\]]*[\)\]]"
+    r"|[-–]?\s*\b(?:feat\.?|ft\.?|featuring)\s+.*$)",
+    re.IGNORECASE,
+)
+_CREDIT_WORDS = frozenset({"feat", "ft", "featuring"})
+_WORD = re.compile(r"[^\W_]+")
+_YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
+#: Edition markers and the words that signal them.
+EDITION_TAGS: dict[str, frozenset[str]] = {
+    "live": frozenset({"live", "concert", "unplugged"}),
+    "remaster": frozenset({"remaster", "remastered", "remasterizado"}),
+    "acoustic": frozenset({"acoustic"}),
+    "remix": frozenset({"remix", "rmx"}),
+    "demo": frozenset({"demo"}),
+    "instrumental": frozenset({"instrumental"}),
+}
+_MAX_TOKENS = 16
+
+
+def normalize(text: str) -> str:
+    """Lowercase, accents and punctuation removed, whitespace collapsed."""
+    folded = unicodedata.normalize("NFKD", text.translate(_FOLD)).casefold()
+    letters = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("'", "")
+    return " ".join(_WORD.findall(letters))
+
+
+def strip_credits(title: str) -> str:
+    """A title without its featured-artist credit: ``Song (feat. X)`` -> ``Song``."""
+    stripped = _CREDIT.sub("", title).strip()
+    return stripped or title
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised words of ``text`` without credit words, first 16 only, duplicates dropped."""
+    words = [w for w in normalize(text).split() if w not in _CREDIT_WORDS]
+    return list(dict.fromkeys(words))[:_MAX_TOKENS]
+
+
+def edition_tags(text: str) -> frozenset[str]:
+    """The edition tags (``live``, ``remaster``, ...) that ``text`` mentions."""
+    words = set(normalize(text).split())
+    return frozenset(tag for tag, markers in EDITION_TAGS.items() if words & markers)
+
+
+def years(text: str) -> list[int]:
+    """Four-digit years (1900-2099) mentioned in ``text``."""
+    return [int(y) for y in _YEAR.findall(text)]
+
+
+def search_key(title: str, artists: Iterable[str], album: str | None) -> str:
+    """The stored, normalised text a track is found by: title, artists, album."""
+    parts = [title, *artists, album or ""]
+    return " ".join(p for p in (normalize(part) for part in parts) if p)[:2000]
