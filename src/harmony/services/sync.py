@@ -238,11 +238,12 @@ class SyncEngine:
                     return None
                 return PlaylistChange(playlist, None, None)  # renamed: no track fetch
         tracks = run.tracks(provider, playlist.id)
+        if playlist.snapshot_id is not None:
+            return PlaylistChange(playlist, tracks, None)  # the snapshot is the fingerprint
         digest = content_hash(tracks)
         if (
-            row is not None and active and playlist.snapshot_id is None
-            and row.content_hash == digest and row.snapshot_id is None
-            and row.same_metadata(playlist)
+            row is not None and active and row.content_hash == digest
+            and row.snapshot_id is None and row.same_metadata(playlist)
         ):  # fmt: skip
             return None
         return PlaylistChange(playlist, tracks, digest)

@@ -38,6 +38,7 @@ class InMemoryProvider:
         self._lock = threading.Lock()
         self._playlists: dict[str, dict[str, Any]] = {}
         self._tracks: dict[str, list[Any]] = {}
+        self._snapshots: dict[str, str] = {}  # computed when a playlist changes
 
     def __repr__(self) -> str:
         return f"InMemoryProvider(name={self.name!r}, playlists={len(self._playlists)})"
@@ -56,23 +57,27 @@ class InMemoryProvider:
                 **dict(extra or {}),
             }  # fmt: skip
             self._tracks[playlist_id] = list(tracks)
+            self._snapshot_changed(playlist_id)
 
     def rename(self, playlist_id: str, name: str) -> None:
         """Change a playlist's name (and so its snapshot)."""
         with self._lock:
             self._playlists[playlist_id]["name"] = name
+            self._snapshot_changed(playlist_id)
 
     def remove_playlist(self, playlist_id: str) -> None:
         """Delete a playlist from the provider."""
         with self._lock:
             self._playlists.pop(playlist_id, None)
             self._tracks.pop(playlist_id, None)
+            self._snapshots.pop(playlist_id, None)
 
     def clear(self) -> None:
         """Remove every playlist and forget injected failures and fetch counts."""
         with self._lock:
             self._playlists.clear()
             self._tracks.clear()
+            self._snapshots.clear()
             self.fail_on.clear()
             self.track_fetches.clear()
 
@@ -90,14 +95,20 @@ class InMemoryProvider:
         if "*" in self.fail_on:
             raise ProviderError(f"{self.name}: listing playlists failed (injected)")
         with self._lock:
-            items = [(dict(p) if isinstance(p, Mapping) else p, list(self._tracks[key]))
-                     for key, p in self._playlists.items()]  # fmt: skip
-        for playlist, tracks in items:
+            items = [(dict(p) if isinstance(p, Mapping) else p, len(self._tracks[key]),
+                      self._snapshots.get(key)) for key, p in self._playlists.items()]  # fmt: skip
+        for playlist, count, snapshot in items:
             if isinstance(playlist, dict) and "id" in playlist:
-                playlist.setdefault("track_count", len(tracks))
-                if self.snapshots and "snapshot_id" not in playlist:
-                    playlist["snapshot_id"] = _snapshot(playlist, tracks)
+                playlist.setdefault("track_count", count)
+                if self.snapshots and "snapshot_id" not in playlist and snapshot is not None:
+                    playlist["snapshot_id"] = snapshot
             yield playlist
+
+    def _snapshot_changed(self, playlist_id: str) -> None:
+        # Like a real provider, the snapshot moves when the playlist does (lock held).
+        self._snapshots[playlist_id] = _snapshot(
+            self._playlists[playlist_id], self._tracks[playlist_id]
+        )
 
     def iter_tracks(self, playlist_id: str) -> Iterator[Any]:
         """The playlist's tracks, in order, duplicates kept."""
