@@ -24,8 +24,11 @@ from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.credentials import CredentialStore
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
+from harmony.repositories.track_search import TrackSearchRepository
 from harmony.services.playlists import PlaylistService
+from harmony.services.providers import ProviderStatusService
 from harmony.services.scheduler import LeaseScheduler
+from harmony.services.search import SearchService
 from harmony.services.sync import SyncEngine
 from harmony.services.system import SystemService
 from harmony.settings import HarmonySettings
@@ -88,7 +91,9 @@ class HarmonyContext:
             else host_events
         )
         self.migrations = MigrationRunner(self.db, self.events, schemaless_events=host_events)
-        self.credentials = CredentialStore(self.db, self.clock, self.events)
+        self.credentials = CredentialStore(
+            self.db, self.clock, self.events, on_change=self._credentials_changed
+        )
         self.jobs = JobQueue(
             self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout
         )
@@ -112,6 +117,13 @@ class HarmonyContext:
         self.provider_registry: Mapping[str, PlaylistProvider] = MappingProxyType(
             _check_providers(providers or {})
         )
+        self.providers = ProviderStatusService(
+            self.credentials, self.provider_registry, self.clock, self.cache
+        )
+        self.search = SearchService(
+            TrackSearchRepository(self.db), self.events, self.provider_registry,
+            settings.search_max_limit,
+        )  # fmt: skip
         self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache)
         self.tracks = TrackRepository(self.db)
         self.sync = SyncEngine(
@@ -120,6 +132,10 @@ class HarmonyContext:
         )  # fmt: skip
         self._lock = threading.Lock()
         self._closed = False
+
+    def _credentials_changed(self, provider: str) -> None:
+        # Credentials change only after construction, when ctx.providers exists.
+        self.providers.invalidate(provider)
 
     @classmethod
     def from_url(

@@ -16,6 +16,7 @@ __all__ = [
     "normalize",
     "search_key",
     "strip_credits",
+    "strip_edition",
     "tokens",
     "years",
 ]
@@ -44,6 +45,9 @@ EDITION_TAGS: dict[str, frozenset[str]] = {
     "instrumental": frozenset({"instrumental"}),
 }
 _MAX_TOKENS = 16
+_EDITION_WORDS = frozenset().union(*EDITION_TAGS.values())
+#: A trailing "- ..." part, or a bracketed "(...)"/"[...]" part, of a title.
+_EDITION_SUFFIX = re.compile(r"\s+[-–]\s+[^-–]*$|\s*[\(\[][^\)\]]*[\)\]]")
 
 
 def normalize(text: str) -> str:
@@ -57,6 +61,17 @@ def strip_credits(title: str) -> str:
     """A title without its featured-artist credit: ``Song (feat. X)`` -> ``Song``."""
     stripped = _CREDIT.sub("", title).strip()
     return stripped or title
+
+
+def strip_edition(title: str) -> str:
+    """A title without an edition suffix: ``Song - Live at X``, ``Song (2015 Remaster)``."""
+    stripped = _EDITION_SUFFIX.sub(_drop_if_edition, title).strip()
+    return stripped or title
+
+
+def _drop_if_edition(match: re.Match[str]) -> str:
+    words = set(normalize(match.group(0)).split())
+    return "" if words & _EDITION_WORDS else match.group(0)
 
 
 def tokens(text: str) -> list[str]:

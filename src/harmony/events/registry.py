@@ -113,6 +113,13 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         "meta.playlist_ids (status 'ok'), or raised (status 'error', with error).",
     ),
     EventSpec(
+        "api.request",
+        ("component", "entity_id", "duration_ms", "status"),
+        "One call of a request-style API (component 'search': ctx.search.tracks), whether "
+        "it succeeded ('ok'), was partial ('partial') or failed ('failed'); entity_id is "
+        "the request id.",
+    ),
+    EventSpec(
         "events.persist_failed",
         ("failed_event", "status", "error"),
         "The activity event logger could not store an event; the emitting operation went on.",

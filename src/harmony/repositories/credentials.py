@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -69,10 +69,15 @@ class CredentialStore:
     :class:`ProviderCredentials`. Events name the provider and the key names only.
     """
 
-    def __init__(self, db: Database, clock: Clock, events: EventLogger) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, events: EventLogger,
+        on_change: Callable[[str], object] | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self._clock = clock
         self._events = events
+        #: Called with the provider name after a set or clear committed (cache invalidation).
+        self._on_change = on_change
 
     def __repr__(self) -> str:
         return f"CredentialStore({self._db!r})"
@@ -110,6 +115,7 @@ class CredentialStore:
             upsert_setting(
                 tx, _PREFIX + provider, {"values": clear}, is_secret=True, now=self._clock.now()
             )
+        self._changed(provider)
         self._events.emit(
             "credentials.set",
             provider=provider,
@@ -133,10 +139,15 @@ class CredentialStore:
         _check_provider(provider)
         with self._db.transaction() as tx:
             removed = delete_setting(tx, _PREFIX + provider)
+        self._changed(provider)
         self._events.emit(
             "credentials.clear", provider=provider, status="cleared" if removed else "absent"
         )
         return removed
+
+    def _changed(self, provider: str) -> None:
+        if self._on_change is not None:
+            self._on_change(provider)
 
     def providers(self) -> list[str]:
         """Providers that have credentials stored, sorted."""
