@@ -2,7 +2,7 @@
 # The project's test command:  bash scripts/test.sh [pytest args...]
 #
 # Creates .venv if missing, installs the project into it (editable, with the
-# test/postgres/dev extras), starts a throwaway PostgreSQL cluster with
+# test/postgres/dev/examples extras), starts a throwaway PostgreSQL cluster with
 # scripts/pg.sh unless HARMONY_TEST_POSTGRES_URL is already set, runs pytest
 # and exits with pytest's exit code.
 #
@@ -25,7 +25,7 @@ if ! [ -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; then
 fi
 
 say "installing the project into .venv"
-.venv/bin/python -m pip install -q -e '.[test,postgres,dev]'
+.venv/bin/python -m pip install -q -e '.[test,postgres,dev,examples]'
 
 pg_dir=
 # shellcheck disable=SC2317  # invoked via trap

@@ -1,3 +1,5 @@
-"""harmony's own suite uses harmony's pytest plugin (the same fixtures users get)."""
+"""harmony's own suite uses harmony's pytest plugin, the same fixtures users get.
 
-pytest_plugins = ["harmony.testing.pytest_plugin"]
+The plugin is registered by the ``pytest11`` entry point of the installed package, so
+nothing needs to load it here.
+"""
