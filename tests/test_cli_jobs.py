@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,3 +82,14 @@ def test_jobs_bad_input_prints_one_line_and_changes_nothing(
     assert "Traceback" not in result.stderr
     with HarmonyContext.from_url(queue_db) as ctx:
         assert [j.status for j in ctx.jobs.list()] == ["failed", "pending"]
+
+
+def test_jobs_list_and_stats_speak_json(queue_db: str, tmp_path: Path) -> None:
+    listing = _run("jobs", "list", "--json", "--url", queue_db, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    jobs = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert {j["type"] for j in jobs} == {"report.build", "playlist.sync"}
+    failed = next(j for j in jobs if j["type"] == "playlist.sync")
+    assert failed["last_error"] == "provider down" and failed["created_at"].endswith("+00:00")
+    stats = _run("jobs", "stats", "--json", "--url", queue_db, cwd=tmp_path)
+    assert json.loads(stats.stdout)["total"] == 2

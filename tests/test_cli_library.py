@@ -12,40 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from harmony import HarmonyContext, HarmonySettings
-from harmony.cli import main
+from harmony import HarmonySettings
 from harmony.providers.sample import sample_path
-
-CliRun = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(harmony_settings: HarmonySettings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> CliRun:  # fmt: skip
-    """Run the CLI in-process against the test's database (SQLite file or PG schema)."""
-    for key in list(os.environ):
-        if key.startswith("HARMONY_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HARMONY_DATABASE_URL", harmony_settings.database_url)
-    if harmony_settings.database_schema:
-        monkeypatch.setenv("HARMONY_DATABASE_SCHEMA", harmony_settings.database_schema)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
-def _counts(settings: HarmonySettings) -> tuple[int, int]:
-    with HarmonyContext(settings) as ctx:
-        return ctx.playlists.count(status="all"), ctx.tracks.count()
-
-
-def _one_error_line(code: int, out: str, err: str, contains: str) -> None:
-    assert code == 1 and out == "" and "Traceback" not in err
-    assert err.count("\n") == 1 and err.startswith("harmony: error: ") and contains in err, err
+from tests.cli_support import (  # noqa: F401 (fixture)
+    CliRun,
+    cli,
+    counts,
+    one_error_line,
+)
 
 
 def test_demo_syncs_the_sample_through_the_queue_and_shows_it(cli: CliRun, harmony_settings: HarmonySettings) -> None:
@@ -58,7 +32,7 @@ def test_demo_syncs_the_sample_through_the_queue_and_shows_it(cli: CliRun, harmo
     assert json.loads(out)["report"]["unchanged"] == 12
     code, out, _ = cli("sync")  # the demo remembered its source
     assert code == 0 and "unchanged 12" in out
-    assert _counts(harmony_settings)[0] == 12
+    assert counts(harmony_settings)[0] == 12
 
 
 def test_import_syncs_a_folder_and_sync_picks_up_changed_files(
@@ -81,20 +55,20 @@ def test_bad_imports_print_one_line_and_write_nothing(
     cli: CliRun, harmony_settings: HarmonySettings, tmp_path: Path
 ) -> None:
     assert cli("demo")[0] == 0
-    before = _counts(harmony_settings)
-    _one_error_line(*cli("import", str(tmp_path / "missing.csv")), contains="does not exist")
+    before = counts(harmony_settings)
+    one_error_line(*cli("import", str(tmp_path / "missing.csv")), contains="does not exist")
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("Title,Singer\nA,B\n", encoding="utf-8")
-    _one_error_line(*cli("import", str(bad_csv)), contains="bad.csv, line 1: missing required column")
+    one_error_line(*cli("import", str(bad_csv)), contains="bad.csv, line 1: missing required column")
     bad_json = tmp_path / "slice.json"
     bad_json.write_text('{"info": {},\n "playlists": [\n  {"name": "x",,}\n]}', encoding="utf-8")
-    _one_error_line(*cli("import", str(bad_json)), contains="slice.json, line 3")
-    _one_error_line(*cli("sync", "--provider", "nope"), contains="no source named 'nope'")
-    assert _counts(harmony_settings) == before
+    one_error_line(*cli("import", str(bad_json)), contains="slice.json, line 3")
+    one_error_line(*cli("sync", "--provider", "nope"), contains="no source named 'nope'")
+    assert counts(harmony_settings) == before
 
 
 def test_sync_with_nothing_imported_says_what_to_do(cli: CliRun) -> None:
-    _one_error_line(*cli("sync"), contains="run 'harmony import PATH' first")
+    one_error_line(*cli("sync"), contains="run 'harmony import PATH' first")
 
 
 def test_the_readme_demo_command_runs_as_a_subprocess(tmp_path: Path) -> None:

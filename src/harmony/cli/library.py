@@ -20,10 +20,15 @@ from harmony.providers.base import PlaylistProvider
 from harmony.providers.files import open_export
 from harmony.providers.sample import sample_provider
 from harmony.repositories.settings import get_setting, keys_with_prefix, upsert_setting
-from harmony.services.sync import SYNC_JOB_TYPE, SyncReport
+from harmony.services.sync import (
+    SYNC_JOB_TYPE,
+    ProgressCallback,
+    SyncProgress,
+    SyncReport,
+)
 from harmony.services.worker import Worker
 
-__all__ = ["add_library_commands"]
+__all__ = ["add_library_commands", "stored_sources", "with_providers"]
 
 _SOURCE_PREFIX = "sources."
 _DEMO_PROVIDER = "sample"
@@ -36,7 +41,7 @@ def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None
         help="migrate, import the bundled sample library through the queue and show it",
     )  # fmt: skip
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
-    demo.set_defaults(command_fn=_demo)
+    demo.set_defaults(command_fn=_demo, needs_schema=False)  # it migrates
 
     imp = commands.add_parser(
         "import", parents=[common],
@@ -45,19 +50,19 @@ def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None
     imp.add_argument("path", help="an export file or a folder of them")
     imp.add_argument("--name", help="provider name to store it under (default: by format)")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
-    imp.set_defaults(command_fn=_import)
+    imp.set_defaults(command_fn=_import, needs_schema=False)
 
     sync = commands.add_parser(
         "sync", parents=[common], help="sync every imported source again (or one: --provider)"
     )
     sync.add_argument("--provider", help="only this source")
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
-    sync.set_defaults(command_fn=_sync)
+    sync.set_defaults(command_fn=_sync, needs_schema=False)
 
 
 def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     ctx.migrate()
-    with _with_providers(ctx, {_DEMO_PROVIDER: sample_provider(_DEMO_PROVIDER)}) as demo:
+    with with_providers(ctx, {_DEMO_PROVIDER: sample_provider(_DEMO_PROVIDER)}) as demo:
         job = demo.jobs.enqueue(SYNC_JOB_TYPE, {"provider": _DEMO_PROVIDER})
         worker = Worker(demo)
         demo.sync.register(worker)
@@ -81,8 +86,8 @@ def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 def _import(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     provider = open_export(args.path, name=args.name)
     ctx.migrate()
-    with _with_providers(ctx, {provider.name: provider}) as importing:
-        report = importing.sync.run_once(provider.name)
+    with with_providers(ctx, {provider.name: provider}) as importing:
+        report = importing.sync.run_once(provider.name, progress=_progress_display())
     _remember(ctx, provider.name, {"kind": "file", "path": str(Path(args.path).expanduser().resolve())})
     _emit(report, args, out, f"imported {args.path} as provider {provider.name!r}")
     return 0
@@ -90,19 +95,19 @@ def _import(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 
 def _sync(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     ctx.migrate()
-    providers = _stored_sources(ctx)
+    providers = stored_sources(ctx)
     if args.provider is not None and args.provider not in providers:
         known = ", ".join(sorted(providers)) or "none; run 'harmony import PATH' first"
         raise UnknownProviderError(f"no source named {args.provider!r} (known: {known})")
     if not providers:
         raise UnknownProviderError("nothing to sync: run 'harmony import PATH' first")
-    with _with_providers(ctx, providers) as syncing:
-        report = syncing.sync.run_once(args.provider)
+    with with_providers(ctx, providers) as syncing:
+        report = syncing.sync.run_once(args.provider, progress=_progress_display())
     _emit(report, args, out, f"synced {', '.join(report.providers)}")
     return 0
 
 
-def _stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
+def stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
     providers: dict[str, PlaylistProvider] = {}
     with ctx.db.read() as session:
         for key in keys_with_prefix(session, _SOURCE_PREFIX):
@@ -121,11 +126,26 @@ def _remember(ctx: HarmonyContext, name: str, source: dict[str, Any]) -> None:
                        now=ctx.clock.now())  # fmt: skip
 
 
-def _with_providers(ctx: HarmonyContext, providers: Mapping[str, PlaylistProvider]) -> HarmonyContext:
+def with_providers(ctx: HarmonyContext, providers: Mapping[str, PlaylistProvider]) -> HarmonyContext:
     """A context on the same database, with these providers registered."""
     return HarmonyContext(
         ctx.settings, events=NullEventLogger(), clock=ctx.clock, providers=providers
     )
+
+
+def _progress_display() -> ProgressCallback | None:
+    """A one-line progress display on stderr, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(progress: SyncProgress) -> None:
+        line = (f"{progress.provider}: {progress.playlists_seen} playlists looked at, "
+                f"{progress.playlists_changed} changed, {progress.tracks_fetched} tracks fetched"
+                f"{' - writing' if progress.phase == 'write' else ''}")  # fmt: skip
+        end = "\n" if progress.phase == "done" else ""
+        print(f"\r{line:<100}", end=end, file=sys.stderr, flush=True)
+
+    return show
 
 
 def _emit(report: SyncReport, args: argparse.Namespace, out: TextIO, headline: str) -> None:
@@ -146,6 +166,8 @@ def _print_report(report: SyncReport, out: TextIO) -> None:
     for item in report.rejections[:10]:
         where = f" in playlist {item.playlist_id}" if item.playlist_id else ""
         print(f"  rejected {item.kind} {item.item_id or '(no id)'}{where}: {item.reason}", file=out)
+    if report.rejected > len(report.rejections[:10]):
+        print(f"  ... {report.rejected - len(report.rejections[:10])} more rejected", file=out)
 
 
 def _print_playlists(ctx: HarmonyContext, provider: str, out: TextIO) -> None:

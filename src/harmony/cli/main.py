@@ -6,18 +6,21 @@ Errors print one line to stderr and exit non-zero; no tracebacks for expected fa
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from sqlalchemy import func, inspect, select
 
 from harmony import __version__
+from harmony.cli.inspect import add_inspect_commands
 from harmony.cli.library import add_library_commands
 from harmony.context import HarmonyContext
 from harmony.db.models import metadata
-from harmony.errors import HarmonyError
+from harmony.errors import HarmonyError, MigrationError
 from harmony.events.loggers import NullEventLogger
 from harmony.settings import HarmonySettings
 
@@ -39,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Outcomes are printed (and stored in the activity log); events are not logged twice.
         with HarmonyContext(settings, events=NullEventLogger()) as ctx:
             command: Command = args.command_fn
+            if getattr(args, "needs_schema", True):
+                _require_head(ctx)
             return command(ctx, args, sys.stdout)
     except HarmonyError as exc:
         print(f"harmony: error: {exc}", file=sys.stderr)
@@ -46,6 +51,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harmony: interrupted", file=sys.stderr)
         return 130
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _require_head(ctx: HarmonyContext) -> None:
+    """Commands that read or write harmony's tables need the current schema."""
+    current, head = ctx.migrations.current(), ctx.migrations.head()
+    if current != head:
+        raise MigrationError(
+            f"the database schema is at {current or 'base (empty)'} but this harmony needs "
+            f"{head}; run 'harmony migrate upgrade' first"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harmony {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_library_commands(commands, common)
+    add_inspect_commands(commands, common)
 
     migrate = commands.add_parser(
         "migrate", help="upgrade, downgrade or inspect the database schema"
@@ -67,29 +91,30 @@ def _parser() -> argparse.ArgumentParser:
     steps = migrate.add_subparsers(title="migrate commands", metavar="ACTION", required=True)
     up = steps.add_parser("upgrade", parents=[common], help="upgrade to REV (default head)")
     up.add_argument("rev", nargs="?", default="head")
-    up.set_defaults(command_fn=_upgrade)
+    up.set_defaults(command_fn=_upgrade, needs_schema=False)
     down = steps.add_parser("downgrade", parents=[common], help="downgrade to REV ('base' empties)")
     down.add_argument("rev")
-    down.set_defaults(command_fn=_downgrade)
+    down.set_defaults(command_fn=_downgrade, needs_schema=False)
     steps.add_parser("current", parents=[common], help="print the database revision").set_defaults(
-        command_fn=_current
+        command_fn=_current, needs_schema=False
     )
     steps.add_parser("history", parents=[common], help="list every revision").set_defaults(
-        command_fn=_history
+        command_fn=_history, needs_schema=False
     )
     steps.add_parser(
         "check", parents=[common], help="fail when the schema and the models differ"
-    ).set_defaults(command_fn=_check)
+    ).set_defaults(command_fn=_check, needs_schema=False)
 
     commands.add_parser(
         "info", parents=[common], help="show the database: backend, revision, tables and rows"
-    ).set_defaults(command_fn=_info)
+    ).set_defaults(command_fn=_info, needs_schema=False)
 
     activity = commands.add_parser("activity", help="read the activity log")
     acts = activity.add_subparsers(title="activity commands", metavar="ACTION", required=True)
     listing = acts.add_parser("list", parents=[common], help="newest entries first")
     _filters(listing)
     listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(command_fn=_activity_list)
     export = acts.add_parser("export", parents=[common], help="stream entries as CSV or JSON lines")
     _filters(export)
@@ -102,10 +127,11 @@ def _parser() -> argparse.ArgumentParser:
     job_list.add_argument("--status", help="pending, leased, completed, failed or cancelled")
     job_list.add_argument("--type", help="only jobs of this type")
     job_list.add_argument("--limit", type=int, default=20)
+    job_list.add_argument("--json", action="store_true", help="one JSON object per line")
     job_list.set_defaults(command_fn=_jobs_list)
-    job_cmds.add_parser("stats", parents=[common], help="counts by type and status").set_defaults(
-        command_fn=_jobs_stats
-    )
+    job_stats = job_cmds.add_parser("stats", parents=[common], help="counts by type and status")
+    job_stats.add_argument("--json", action="store_true", help="print the counts as JSON")
+    job_stats.set_defaults(command_fn=_jobs_stats)
     for action, text in (("cancel", "cancel a job"), ("retry", "retry a failed job")):
         cmd = job_cmds.add_parser(action, parents=[common], help=text)
         cmd.add_argument("job_id", type=int)
@@ -180,6 +206,10 @@ def _info(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 
 def _activity_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     page = ctx.activity.list(type=args.type, status=args.status, limit=args.limit)
+    if args.json:
+        for entry in page:
+            print(json.dumps(entry.to_dict()), file=out)
+        return 0
     for entry in page:
         print(
             f"{entry.timestamp.isoformat()}  {entry.type:<24} {entry.status:<10} "
@@ -203,7 +233,12 @@ def _activity_export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO)
 
 
 def _jobs_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    for job in ctx.jobs.list(status=args.status, type=args.type, limit=args.limit):
+    jobs = ctx.jobs.list(status=args.status, type=args.type, limit=args.limit)
+    if args.json:
+        for job in jobs:
+            print(json.dumps(dataclasses.asdict(job), default=_jsonable), file=out)
+        return 0
+    for job in jobs:
         reason = f"  {job.stop_reason}" if job.stop_reason else ""
         print(
             f"{job.id:>8}  {job.type:<24} {job.status:<10} priority={job.priority} "
@@ -215,6 +250,11 @@ def _jobs_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> in
 
 def _jobs_stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     stats = ctx.jobs.stats()
+    if args.json:
+        print(json.dumps({"counts": stats.counts, "total": stats.total(),
+                          "oldest_ready_age_seconds": stats.oldest_ready_age_seconds},
+                         default=_jsonable), file=out)  # fmt: skip
+        return 0
     for job_type in sorted(stats.counts):
         counts = ", ".join(f"{s}={n}" for s, n in sorted(stats.counts[job_type].items()))
         print(f"{job_type:<24} {counts}", file=out)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,7 +40,7 @@ from harmony.providers.base import (
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.sync_store import PlaylistChange, StoredPlaylist, SyncStore
 
-__all__ = ["SYNC_JOB_TYPE", "RejectedItem", "SyncEngine", "SyncReport"]
+__all__ = ["SYNC_JOB_TYPE", "ProgressCallback", "RejectedItem", "SyncEngine", "SyncProgress", "SyncReport"]
 
 #: The job type whose handler runs :meth:`SyncEngine.run_once`.
 SYNC_JOB_TYPE = "playlist.sync"
@@ -100,6 +101,22 @@ class SyncReport(BaseModel):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """Where a running sync is, for progress displays (``run_once(progress=...)``)."""
+
+    provider: str
+    #: ``"fetch"`` while walking the provider, ``"write"`` just before the transaction,
+    #: ``"done"`` after the commit (and invalidation).
+    phase: Literal["fetch", "write", "done"]
+    playlists_seen: int
+    playlists_changed: int
+    tracks_fetched: int
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+
 class SyncEngine:
     """``ctx.sync``: pulls playlists from the context's providers into the database."""
 
@@ -117,8 +134,14 @@ class SyncEngine:
     def __repr__(self) -> str:
         return f"SyncEngine(providers={sorted(self.providers)!r}, policy={self.removed_policy!r})"
 
-    def run_once(self, provider: str | None = None) -> SyncReport:
+    def run_once(
+        self, provider: str | None = None, *, progress: ProgressCallback | None = None
+    ) -> SyncReport:
         """Sync one provider, or every registered one; returns what changed.
+
+        ``progress`` (optional) is called with a :class:`SyncProgress` after each playlist
+        is looked at and at each phase change; it runs in the calling thread and must not
+        raise.
 
         Raises :class:`~harmony.errors.SyncFailed` (with ``.report``) when a provider failed,
         after the others have synced; nothing was written for the failed one.
@@ -126,7 +149,7 @@ class SyncEngine:
         names = self._names(provider)
         report = SyncReport()
         for name in names:
-            report = report + self._run_provider(name, self.providers[name])
+            report = report + self._run_provider(name, self.providers[name], progress)
         if report.failed:
             failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
             raise SyncFailed(f"sync failed for {failures}", report)
@@ -162,11 +185,14 @@ class SyncEngine:
             )
         return [provider]
 
-    def _run_provider(self, name: str, provider: PlaylistProvider) -> SyncReport:
+    def _run_provider(
+        self, name: str, provider: PlaylistProvider, progress: ProgressCallback | None
+    ) -> SyncReport:
         started = time.perf_counter()
-        run = _Run(name, self._events)
+        run = _Run(name, self._events, progress)
         try:
             changes, removed, unchanged = self._fetch(run, provider)
+            run.report("write")
             applied = self._store.apply(name, changes, removed, self.removed_policy)
         except Exception as exc:  # a provider or the database failed: nothing was written
             error = _describe(exc)
@@ -182,6 +208,7 @@ class SyncEngine:
             )  # fmt: skip
         affected = applied.affected
         invalidated = self._invalidate(affected)
+        run.report("done")
         report = SyncReport(
             created=len(applied.created), updated=len(applied.updated),
             unchanged=unchanged - len(applied.touched), removed=len(applied.removed),
@@ -222,6 +249,9 @@ class SyncEngine:
                 unchanged += 1
             else:
                 changes.append(change)
+            run.seen += 1
+            run.changed = len(changes)
+            run.report("fetch")
         removed = [] if protect_all else [
             pid for pid, row in stored.items() if row.status == "active" and pid not in seen
         ]  # fmt: skip
@@ -271,11 +301,21 @@ class SyncEngine:
 class _Run:
     """Rejections of one provider's run: counted, kept (the first ones) and emitted."""
 
-    def __init__(self, provider: str, events: EventLogger) -> None:
+    def __init__(
+        self, provider: str, events: EventLogger, progress: ProgressCallback | None = None
+    ) -> None:
         self.provider = provider
         self._events = events
+        self._progress = progress
         self.rejected = 0
         self.rejections: list[RejectedItem] = []
+        self.seen = self.changed = self.fetched = 0
+
+    def report(self, phase: Literal["fetch", "write", "done"]) -> None:
+        if self._progress is not None:
+            self._progress(
+                SyncProgress(self.provider, phase, self.seen, self.changed, self.fetched)
+            )
 
     def reject(self, rejection: Rejection) -> None:
         self.rejected += 1
@@ -301,6 +341,7 @@ class _Run:
                 self.reject(track)
             else:
                 accepted.append(track)
+        self.fetched += len(accepted)
         return accepted
 
 
