@@ -282,3 +282,10 @@ def test_each_run_is_recorded_in_the_activity_log(make_context: MakeContext) -> 
     assert len(entries) == 1 and entries[0].status == "ok"
     assert entries[0].details["provider"] == "memory" and entries[0].details["created_count"] == 3
     assert "memory" in ctx.system.health().parts["sync"].data["last_sync"]
+
+
+def test_progress_is_reported_per_playlist_and_per_phase(make_context: MakeContext) -> None:
+    ctx = make_context({"memory": _provider()})
+    seen: list[tuple[str, int, int, int]] = []
+    ctx.sync.run_once(progress=lambda p: seen.append((p.phase, p.playlists_seen, p.playlists_changed, p.tracks_fetched)))
+    assert seen == [("fetch", 1, 1, 4), ("fetch", 2, 2, 6), ("fetch", 3, 3, 6), ("write", 3, 3, 6), ("done", 3, 3, 6)]
