@@ -3,6 +3,7 @@ a strong ETag computed from what the representation shows."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from harmony.repositories.playlist_types import (
 __all__ = ["MAX_PAGE_SIZE", "PlaylistRepository", "StatusFilter", "TrackRepository"]
 
 MAX_PAGE_SIZE = 500
+_MAX_ID = 2**63 - 1
 StatusFilter = Literal["active", "removed", "all"]
 
 _PLAYLIST_COLUMNS = (
@@ -124,27 +126,45 @@ class TrackRepository:
 
 
 def check_list_params(
-    *, provider: str | None, status: str, limit: int, cursor: str | None
+    *, provider: str | None, status: str, limit: Any, cursor: str | None
 ) -> dict[str, Any]:
     """Validate list parameters; returns them as the canonical dict keys and ETags use."""
     if status not in ("active", "removed", "all"):
         raise InvalidInputError(f"status must be 'active', 'removed' or 'all', got {status!r}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit!r}")
-    if cursor is not None and not (isinstance(cursor, str) and cursor.isdigit() and len(cursor) < 20):
+    size = _as_int(limit)
+    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+    if cursor is not None and not (
+        isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()
+        and 0 < int(cursor) <= _MAX_ID
+    ):  # fmt: skip
         raise InvalidInputError(
             f"cursor {cursor!r:.40} is not valid; pass the next_cursor of a previous page"
         )
     if provider is not None and (not isinstance(provider, str) or not provider):
         raise InvalidInputError(f"provider must be a non-empty string, got {provider!r}")
-    return {"provider": provider, "status": status, "limit": limit, "cursor": cursor}
+    return {"provider": provider, "status": status, "limit": size, "cursor": cursor}
 
 
 def check_playlist_id(playlist_id: Any) -> int:
-    """``playlist_id`` as an int, or :class:`InvalidInputError`."""
-    if isinstance(playlist_id, bool) or not isinstance(playlist_id, int) or playlist_id < 1:
+    """``playlist_id`` as an int (numpy integers too), or :class:`InvalidInputError`;
+    an id beyond the 64-bit range cannot exist (:class:`NotFoundError`)."""
+    value = _as_int(playlist_id)
+    if value is None or value < 1:
         raise InvalidInputError(f"playlist ids are positive integers, got {playlist_id!r}")
-    return playlist_id
+    if value > _MAX_ID:
+        raise NotFoundError(f"no playlist with id {value}")
+    return value
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer-like value (int, numpy integer; not bool or float) as an int."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def detail_etag(playlist_id: int, version: int, updated_at: Any) -> str:

@@ -6,6 +6,7 @@ succeeds, is partial (a source failed; its error is in the result) or fails (bad
 
 from __future__ import annotations
 
+import operator
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ LOCAL_SOURCE = "local"
 _MAX_QUERY_LENGTH = 500
 _MIN_CANDIDATES = 200
 _MAX_CANDIDATES = 5000
+_MAX_OFFSET = 10_000
 
 
 class SearchHit(BaseModel):
@@ -108,8 +110,8 @@ class SearchService:
         request_id = uuid.uuid4().hex
         chosen: tuple[str, ...] = ()
         try:
-            chosen = self._check(query, sources, limit, offset)
-            result = self._search(query, chosen, limit, offset, request_id, started)
+            chosen, size, skip = self._check(query, sources, limit, offset)
+            result = self._search(query, chosen, size, skip, request_id, started)
         except Exception as exc:
             self._emit(request_id, started, "failed", chosen, 0, len(query) if isinstance(query, str) else 0,
                        error=f"{type(exc).__name__}: {exc}")  # fmt: skip
@@ -123,22 +125,25 @@ class SearchService:
 
     def _check(
         self, query: Any, sources: Sequence[str] | None, limit: Any, offset: Any
-    ) -> tuple[str, ...]:
+    ) -> tuple[tuple[str, ...], int, int]:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("the search query is empty; pass some words to look for")
         if len(query) > _MAX_QUERY_LENGTH:
             raise InvalidInputError(
                 f"the search query has {len(query)} characters; the maximum is {_MAX_QUERY_LENGTH}"
             )
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= self.max_limit:
+        size, skip = _as_int(limit), _as_int(offset)
+        if size is None or not 1 <= size <= self.max_limit:
             raise InvalidInputError(
                 f"limit must be between 1 and {self.max_limit} (the search_max_limit setting), "
                 f"got {limit!r}"
             )
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise InvalidInputError(f"offset must be an integer >= 0, got {offset!r}")
+        if skip is None or not 0 <= skip <= _MAX_OFFSET:
+            raise InvalidInputError(
+                f"offset must be an integer from 0 to {_MAX_OFFSET}, got {offset!r}"
+            )
         if sources is None:
-            return self.sources
+            return self.sources, size, skip
         if isinstance(sources, str):
             sources = [sources]
         unknown = [s for s in sources if s not in self.sources]
@@ -147,7 +152,7 @@ class SearchService:
                 f"unknown search source(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
                 f"known: {', '.join(self.sources)}"
             )
-        return tuple(dict.fromkeys(sources))
+        return tuple(dict.fromkeys(sources)), size, skip
 
     def _search(
         self, query: str, sources: tuple[str, ...], limit: int, offset: int, request_id: str,
@@ -234,6 +239,16 @@ def _hit(source: str, track: Track | ProviderTrack, value: float) -> SearchHit:
         title=track.title, artists=track.artists, album=track.album,
         duration_ms=track.duration_ms, isrc=track.isrc, year=track.year,
     )  # fmt: skip
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer-like value (int, numpy integer; not bool or float) as an int."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def _describe(exc: BaseException) -> str:
