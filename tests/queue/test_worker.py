@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy.orm import Session
 from tenacity import wait_fixed
 
-from harmony import HarmonyContext, HarmonySettings, LeasedJob, RetryPolicy, Worker
+from harmony import (
+    HarmonyContext,
+    HarmonySettings,
+    InvalidInputError,
+    LeasedJob,
+    RetryPolicy,
+    Worker,
+)
 from harmony.events.loggers import RecordingEventLogger
 from harmony.events.registry import EVENTS
 from harmony.testing import ManualClock
@@ -200,12 +207,9 @@ def test_non_json_result_is_a_failed_try_not_a_crash(ctx: HarmonyContext) -> Non
     assert written_ids(ctx) == [good.id]
 
 
-def test_result_the_database_refuses_is_a_failed_try_not_a_crash(
-    ctx: HarmonyContext, harmony_backend: str
+def test_a_result_postgresql_cannot_store_is_a_failed_try_on_both_backends(
+    ctx: HarmonyContext,
 ) -> None:
-    if harmony_backend == "sqlite":
-        pytest.skip("SQLite stores any JSON text; PostgreSQL's JSONB refuses \\u0000")
-
     def handle(job: LeasedJob, session: Session) -> Any:
         record_write(job, session)
         return {"title": "nul\x00byte"} if job.payload["bad"] else {"ok": True}
@@ -218,9 +222,19 @@ def test_result_the_database_refuses_is_a_failed_try_not_a_crash(
     report = worker.run_until_idle()
 
     assert (report.dead_lettered, report.completed) == (1, 1)
-    assert ctx.jobs.get(bad.id).status == "failed"
+    failed = ctx.jobs.get(bad.id)
+    assert failed.status == "failed" and "NUL character" in (failed.last_error or "")
     assert ctx.jobs.get(good.id).status == "completed"
     assert written_ids(ctx) == [good.id]
+
+
+def test_a_payload_with_a_nul_character_is_refused_on_both_backends(ctx: HarmonyContext) -> None:
+    with pytest.raises(InvalidInputError, match="NUL character"):
+        ctx.jobs.enqueue("t", {"nested": ["ok", {"k": "a\x00b"}]})
+    with pytest.raises(InvalidInputError, match="NUL character"):
+        ctx.jobs.enqueue("t", {"key\x00": 1})
+    assert ctx.jobs.enqueue("t", {"text": "a literal \\u0000 is fine"}).payload["text"].endswith("fine")
+    assert ctx.jobs.stats().total() == 1
 
 
 # --- job types ----------------------------------------------------------------------------

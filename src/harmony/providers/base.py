@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Protocol, runtime_checkable
 
 from pydantic import (
@@ -33,8 +33,12 @@ __all__ = [
 ]
 
 _YEAR_PREFIX = re.compile(r"(\d{4})(?:-|$)")
+#: PostgreSQL text cannot hold NUL; an item carrying one is rejected like any bad item.
+_NO_NUL = r"^[^\x00]*$"
 #: Checked by pydantic-core itself: no Python validator per track on the sync's hot path.
-_ArtistName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+_ArtistName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_NO_NUL)
+]
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
 
@@ -43,12 +47,12 @@ class ProviderTrack(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    id: str = Field(min_length=1, max_length=255, description="The provider's track id.")
-    title: str = Field(min_length=1, max_length=500)
+    id: str = Field(min_length=1, max_length=255, pattern=_NO_NUL, description="The provider's track id.")
+    title: str = Field(min_length=1, max_length=500, pattern=_NO_NUL)
     artists: tuple[_ArtistName, ...] = Field(default=(), description="Artist names, credited order.")
-    album: str | None = Field(default=None, max_length=500)
+    album: str | None = Field(default=None, max_length=500, pattern=_NO_NUL)
     duration_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    isrc: str | None = Field(default=None, max_length=32)
+    isrc: str | None = Field(default=None, max_length=32, pattern=_NO_NUL)
     year: int | None = Field(default=None, ge=1000, le=2999, description="Release year.")
     added_at: datetime | None = Field(default=None, description="When it joined the playlist.")
 
@@ -68,6 +72,14 @@ class ProviderTrack(BaseModel):
             return int(match.group(1)) if match else None
         return value
 
+    @field_validator("added_at", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # Exports without an offset mean UTC; harmony stores aware UTC timestamps only.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
     @field_validator("isrc", "album", mode="after")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -83,11 +95,11 @@ class ProviderPlaylist(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    id: str = Field(min_length=1, max_length=255, description="The provider's playlist id.")
-    name: str = Field(max_length=500)
-    description: str | None = Field(default=None, max_length=10_000)
-    owner: str | None = Field(default=None, max_length=255)
-    snapshot_id: str | None = Field(default=None, max_length=255)
+    id: str = Field(min_length=1, max_length=255, pattern=_NO_NUL, description="The provider's playlist id.")
+    name: str = Field(max_length=500, pattern=_NO_NUL)
+    description: str | None = Field(default=None, max_length=10_000, pattern=_NO_NUL)
+    owner: str | None = Field(default=None, max_length=255, pattern=_NO_NUL)
+    snapshot_id: str | None = Field(default=None, max_length=255, pattern=_NO_NUL)
     track_count: int | None = Field(default=None, ge=0)
 
     @field_validator("description", "owner", "snapshot_id", mode="after")
@@ -167,5 +179,9 @@ def _reason(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors()[:3]:
         field = ".".join(str(p) for p in error["loc"]) or "item"
-        parts.append(f"{field}: {error['msg']}")
+        message = (
+            "contains a NUL character (\\x00)" if error["type"] == "string_pattern_mismatch"
+            else error["msg"]
+        )  # fmt: skip
+        parts.append(f"{field}: {message}")
     return "; ".join(parts)

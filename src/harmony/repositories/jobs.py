@@ -613,10 +613,27 @@ def _json_or_none(value: Any, name: str) -> Any:
     if value is None:
         return None
     try:
-        json.dumps(value, allow_nan=False)
+        encoded = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{name} is not JSON-serialisable: {exc}") from exc
+    # PostgreSQL's JSONB cannot hold NUL characters; refuse them on every backend so a
+    # payload that works on SQLite works on PostgreSQL too. The cheap test first.
+    if "\\u0000" in encoded and _has_nul(value):
+        raise InvalidInputError(
+            f"{name} contains a NUL character (\\x00), which PostgreSQL cannot store; "
+            "remove it or encode the value (e.g. base64)"
+        )
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _row(spec: JobSpec, now: datetime) -> dict[str, Any]:
