@@ -1,6 +1,16 @@
-"""Test helpers for harmony and its users: a manual clock, recording events, PostgreSQL schemas.
+"""Test helpers for harmony and its users: fakes for every seam, PostgreSQL schemas.
 
-The pytest fixtures live in :mod:`harmony.testing.pytest_plugin`.
+Importing this package needs nothing beyond harmony itself. Two submodules need the
+``testing`` extra (``pip install 'harmony[testing]'``) and are imported explicitly:
+
+- :mod:`harmony.testing.pytest_plugin`: the fixtures (``harmony_context``,
+  ``harmony_context_factory``, ``harmony_provider``, ``fake_spotify``, ...); pytest loads
+  it through its ``pytest11`` entry point, so tests just name the fixtures.
+- :mod:`harmony.testing.strategies`: hypothesis strategies (``provider_states()``,
+  ``job_payloads()``, ``event_fields()``, ...); ``from harmony.testing import strategies``.
+  It is not imported here so that hypothesis stays optional for ``import harmony.testing``.
+
+See ``docs/testing.md``.
 """
 
 from harmony.events.loggers import RecordedEvent, RecordingEventLogger

@@ -1,15 +1,19 @@
 """Pytest fixtures for harmony and for the test suites of its users.
 
-Enable with ``pytest_plugins = ["harmony.testing.pytest_plugin"]`` in a ``conftest.py``.
-Backend-parametrised fixtures run each test on SQLite (a file in ``tmp_path``) and on
-PostgreSQL (a fresh schema on ``HARMONY_TEST_POSTGRES_URL``, dropped afterwards). Without
-that variable the PostgreSQL cases are skipped, except under ``CI=true``, where they fail.
+Installed with harmony (``pip install 'harmony[testing]'``), pytest loads this plugin by
+itself through the ``pytest11`` entry point; nothing needs enabling. Backend-parametrised
+fixtures run each test on SQLite (a file in ``tmp_path``) and on PostgreSQL (a fresh
+schema on ``HARMONY_TEST_POSTGRES_URL``, dropped afterwards). Without that variable the
+PostgreSQL cases are skipped, except under ``CI=true``, where they error (the run fails).
+
+Everything a fixture creates is released when the test ends: contexts are closed, then
+PostgreSQL schemas dropped, and the fake Spotify server stopped. See ``docs/testing.md``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from itertools import count
 from pathlib import Path
@@ -26,6 +30,8 @@ from harmony.testing.postgres import (
     postgres_url_from_env,
     temporary_schema,
 )
+from harmony.testing.provider import InMemoryProvider
+from harmony.testing.spotify_server import FakeSpotifyServer
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -107,3 +113,87 @@ def harmony_context(
         ctx.migrate()
         harmony_events.clear()
         yield ctx
+
+
+class ContextFactory(Protocol):
+    """Builds further :class:`HarmonyContext` objects, each on a fresh database."""
+
+    def __call__(
+        self,
+        *,
+        providers: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        migrate: bool = True,
+        **collaborators: Any,
+    ) -> HarmonyContext: ...
+
+
+#: Keyword arguments of :class:`HarmonyContext` other than settings and providers.
+_COLLABORATORS = frozenset({"events", "cache", "invalidator", "psutil", "clock"})
+
+
+@pytest.fixture
+def harmony_context_factory(
+    harmony_settings_factory: SettingsFactory,
+    harmony_events: RecordingEventLogger,
+    harmony_clock: ManualClock,
+) -> Iterator[ContextFactory]:
+    """``harmony_context_factory(providers=..., settings=..., **collaborators)``: a context
+    on a new database of the test's backend for every call, closed when the test ends.
+
+    ``settings`` holds :class:`HarmonySettings` fields (the database is filled in);
+    collaborators are ``events``, ``clock``, ``cache``, ``invalidator`` and ``psutil``, by
+    default the test's ``harmony_events`` and ``harmony_clock``. The context is migrated
+    unless ``migrate=False``; when it records into ``harmony_events``, the migration's
+    events are cleared from it, as :func:`harmony_context` does. Closing a context early
+    (``with harmony_context_factory(...) as ctx:``) is allowed and keeps connections few in
+    property tests; the database itself is dropped at the end of the test.
+    """
+    contexts: list[HarmonyContext] = []
+
+    def make(
+        *,
+        providers: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        migrate: bool = True,
+        **collaborators: Any,
+    ) -> HarmonyContext:
+        unknown = sorted(set(collaborators) - _COLLABORATORS)
+        if unknown:
+            raise TypeError(
+                f"harmony_context_factory got unexpected keyword(s) {', '.join(unknown)}; "
+                f"collaborators are {', '.join(sorted(_COLLABORATORS))} and settings fields go "
+                "in settings={...}"
+            )
+        collaborators.setdefault("events", harmony_events)
+        collaborators.setdefault("clock", harmony_clock)
+        ctx = HarmonyContext(
+            harmony_settings_factory(**dict(settings or {})), providers=providers, **collaborators
+        )
+        contexts.append(ctx)
+        if migrate:
+            ctx.migrate()
+            if collaborators["events"] is harmony_events:
+                harmony_events.clear()
+        return ctx
+
+    try:
+        yield make
+    finally:
+        # Before harmony_settings_factory drops the schemas: an open pool would block DROP.
+        for ctx in reversed(contexts):
+            ctx.close()
+
+
+@pytest.fixture
+def harmony_provider() -> InMemoryProvider:
+    """A fresh, empty :class:`InMemoryProvider` named ``"memory"`` (with snapshots)."""
+    return InMemoryProvider()
+
+
+@pytest.fixture
+def fake_spotify() -> Iterator[FakeSpotifyServer]:
+    """A running, empty :class:`FakeSpotifyServer` (token ``"fake-token"``), stopped after
+    the test. Needs no spotipy; point a client at ``fake_spotify.url``."""
+    with FakeSpotifyServer() as server:
+        yield server
