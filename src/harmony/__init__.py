@@ -61,8 +61,12 @@ from harmony.repositories.playlist_types import (
     PlaylistTrack,
     Track,
 )
+from harmony.repositories.playlists import MAX_PAGE_SIZE
 from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
-from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncReport
+from harmony.services.providers import ProviderStatus
+from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
+from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
+from harmony.services.system import HealthPart, HealthReport, SystemStats
 from harmony.settings import HarmonySettings
 
 __version__ = "0.1.0.dev0"
@@ -87,6 +91,8 @@ __all__ = [
     "HarmonyContext",
     "HarmonyError",
     "HarmonySettings",
+    "HealthPart",
+    "HealthReport",
     "ImportFileError",
     "InvalidInputError",
     "Job",
@@ -97,6 +103,8 @@ __all__ = [
     "LeaseScheduler",
     "LeasedJob",
     "LoggingEventLogger",
+    "MAX_PAGE_SIZE",
+    "MAX_SEARCH_OFFSET",
     "MigrationError",
     "NotFoundError",
     "NullEventLogger",
@@ -109,6 +117,7 @@ __all__ = [
     "ProviderCredentials",
     "ProviderError",
     "ProviderPlaylist",
+    "ProviderStatus",
     "ProviderTrack",
     "QueueStats",
     "RecordingEventLogger",
@@ -118,9 +127,13 @@ __all__ = [
     "RetryPolicy",
     "SYNC_JOB_TYPE",
     "SchemaDriftError",
+    "SearchHit",
+    "SearchResult",
     "SyncFailed",
+    "SyncProgress",
     "SyncReport",
     "SystemClock",
+    "SystemStats",
     "Track",
     "TrackSearchProvider",
     "UnknownProviderError",

@@ -21,7 +21,7 @@ from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
 from harmony.migrations.runner import MigrationRunner
 from harmony.providers.base import PlaylistProvider
 from harmony.repositories.activity import ActivityRepository
-from harmony.repositories.credentials import CredentialStore
+from harmony.repositories.credentials import PROVIDER_NAME, CredentialStore
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
 from harmony.repositories.track_search import TrackSearchRepository
@@ -196,8 +196,11 @@ class HarmonyContext:
 def _check_providers(providers: Mapping[str, Any]) -> dict[str, PlaylistProvider]:
     checked: dict[str, PlaylistProvider] = {}
     for name, provider in providers.items():
-        if not isinstance(name, str) or not 1 <= len(name) <= 64:
-            raise ConfigurationError(f"provider names are 1 to 64 characters, got {name!r}")
+        if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"provider name {name!r:.80} is invalid; use a lowercase name such as 'spotify' "
+                "(letters, digits, '_', '.', '-'; at most 63 characters)"
+            )
         if not isinstance(provider, PlaylistProvider):
             raise ConfigurationError(
                 f"provider {name!r} ({type(provider).__name__}) is not a PlaylistProvider: it "

@@ -181,3 +181,11 @@ def test_purge_refuses_a_naive_cutoff(harmony_context: HarmonyContext) -> None:
         harmony_context.jobs.purge(completed_before=datetime(2999, 1, 1))
     assert harmony_context.jobs.stats().total() == 1
     assert harmony_context.jobs.purge(completed_before=datetime(2999, 1, 1, tzinfo=timezone.utc)) == 1
+
+
+def test_job_ids_out_of_range_are_not_found_and_non_integers_invalid(harmony_context: HarmonyContext) -> None:
+    for call in (harmony_context.jobs.get, harmony_context.jobs.cancel, harmony_context.jobs.retry):
+        with pytest.raises(NotFoundError):
+            call(2**63)
+        with pytest.raises(InvalidInputError, match="job ids are integers"):
+            call("1")  # type: ignore[arg-type]

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from harmony import HarmonyContext, HarmonySettings, InvalidInputError
+from harmony import (
+    ConfigurationError,
+    HarmonyContext,
+    HarmonySettings,
+    InvalidInputError,
+)
 from harmony.cache import provider_status_key, provider_tag
 from harmony.providers.sample import sample_provider
 from harmony.testing import RecordingEventLogger
@@ -78,5 +83,26 @@ def test_secrets_never_appear_in_status_reprs_events_or_logs(
 
 
 def test_a_bad_provider_name_is_a_clear_error(ctx: HarmonyContext) -> None:
-    with pytest.raises(InvalidInputError, match="non-empty"):
+    with pytest.raises(InvalidInputError, match="lowercase name"):
         ctx.providers.status("")
+
+
+def test_cached_status_is_fresh_even_when_another_context_changed_the_credentials(
+    ctx: HarmonyContext,
+) -> None:
+    first = ctx.providers.cached_status("spotify")
+    assert ctx.providers.cached_status("spotify").etag == first.etag  # stable while unchanged
+    with HarmonyContext(ctx.settings) as other:  # e.g. another process
+        other.credentials.set("spotify", access_token=SECRET)
+    after = ctx.providers.cached_status("spotify")
+    assert after.value.configured and after.etag != first.etag
+
+
+@pytest.mark.parametrize("name", ["My Mix", "spotify\n", "x" * 64, "-a"])
+def test_provider_names_follow_one_rule_everywhere(ctx: HarmonyContext, name: str) -> None:
+    with pytest.raises(InvalidInputError, match="lowercase name"):
+        ctx.providers.status(name)
+    with pytest.raises(InvalidInputError, match="invalid"):
+        ctx.credentials.set(name, token=SECRET)
+    with pytest.raises(ConfigurationError, match="lowercase name"):
+        HarmonyContext(ctx.settings, providers={name: sample_provider()})

@@ -44,10 +44,13 @@ def test_a_failing_sync_job_is_retried_and_then_dead_lettered(make_context: Make
     assert ctx.playlists.count(status="all") == 0
 
 
-def test_a_sync_job_with_a_bad_payload_fails_with_a_clear_error(make_context: MakeContext) -> None:
+def test_a_sync_job_with_a_bad_payload_is_dead_lettered_at_once(make_context: MakeContext) -> None:
     ctx = make_context({"memory": InMemoryProvider()})
-    job = ctx.jobs.enqueue(SYNC_JOB_TYPE, {"provider": 3})
+    bad_type = ctx.jobs.enqueue(SYNC_JOB_TYPE, {"provider": 3})
+    unknown = ctx.jobs.enqueue(SYNC_JOB_TYPE, {"provider": "nope"})
     worker = Worker(ctx)
-    worker.register(SYNC_JOB_TYPE, ctx.sync.handle_job, retry=RetryPolicy(max_attempts=1))
+    ctx.sync.register(worker)  # the default policy: bad input is not retried
     worker.run_until_idle()
-    assert "must be a provider name" in (ctx.jobs.get(job.id).last_error or "")
+    for job_id, message in ((bad_type.id, "must be a provider name"), (unknown.id, "'nope'")):
+        job = ctx.jobs.get(job_id)
+        assert (job.status, job.attempts) == ("failed", 1) and message in (job.last_error or "")

@@ -20,11 +20,13 @@ from harmony.repositories.settings import (
     upsert_setting,
 )
 
-__all__ = ["CredentialStore", "ProviderCredentials"]
+__all__ = ["PROVIDER_NAME", "CredentialStore", "ProviderCredentials"]
 
 _PREFIX = "credentials:"
-_PROVIDER = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Provider names everywhere (registered providers, credentials, sync sources).
+PROVIDER_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
+_PROVIDER = PROVIDER_NAME
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _MAX_VALUE = 16_384
 
 
@@ -98,7 +100,7 @@ class CredentialStore:
             )
         clear: dict[str, str] = {}
         for key, value in values.items():
-            if not _KEY.match(key):
+            if not _KEY.fullmatch(key):
                 raise CredentialsError(
                     f"credential name {key!r} for provider {provider!r} is invalid; use an "
                     "identifier such as 'client_secret'"
@@ -162,7 +164,7 @@ def _values(stored: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _check_provider(provider: Any) -> None:
-    if not isinstance(provider, str) or not _PROVIDER.match(provider):
+    if not isinstance(provider, str) or not _PROVIDER.fullmatch(provider):
         raise CredentialsError(
             f"provider name {provider!r:.80} is invalid; use a lowercase name such as 'spotify'"
         )

@@ -401,6 +401,7 @@ class JobQueue:
         Raises:
             NotFoundError: no such job.
         """
+        _check_job_id(job_id)
         with self._db.connect() as conn:
             row = conn.execute(select(*JOB_COLUMNS).where(J.id == job_id)).first()
         if row is None:
@@ -429,6 +430,7 @@ class JobQueue:
         )  # fmt: skip
 
     def _transition(self, job_id: int, allowed: tuple[str, ...], action: str, **values: Any) -> Job:
+        _check_job_id(job_id)
         now = self._clock.now()
         with self._db.write() as conn:
             row = conn.execute(
@@ -624,6 +626,13 @@ def _json_or_none(value: Any, name: str) -> Any:
             "remove it or encode the value (e.g. base64)"
         )
     return value
+
+
+def _check_job_id(job_id: Any) -> None:
+    if isinstance(job_id, bool) or not isinstance(job_id, int):
+        raise InvalidInputError(f"job ids are integers, got {job_id!r}")
+    if not 0 < job_id < 2**63:
+        raise NotFoundError(f"job {job_id!r} does not exist")
 
 
 def _has_nul(value: Any) -> bool:

@@ -141,8 +141,10 @@ def check_list_params(
         raise InvalidInputError(
             f"cursor {cursor!r:.40} is not valid; pass the next_cursor of a previous page"
         )
-    if provider is not None and (not isinstance(provider, str) or not provider):
-        raise InvalidInputError(f"provider must be a non-empty string, got {provider!r}")
+    if provider is not None and (
+        not isinstance(provider, str) or not provider or "\x00" in provider
+    ):
+        raise InvalidInputError(f"provider must be a provider name, got {provider!r:.80}")
     return {"provider": provider, "status": status, "limit": size, "cursor": cursor}
 
 

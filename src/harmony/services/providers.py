@@ -12,7 +12,7 @@ from harmony.cache.response_cache import CacheEntry, ResponseCache
 from harmony.clock import Clock
 from harmony.errors import InvalidInputError
 from harmony.providers.base import PlaylistProvider, TrackSearchProvider
-from harmony.repositories.credentials import CredentialStore
+from harmony.repositories.credentials import PROVIDER_NAME, CredentialStore
 
 __all__ = ["ProviderStatus", "ProviderStatusService"]
 
@@ -75,8 +75,10 @@ class ProviderStatusService:
 
     def status(self, name: str) -> ProviderStatus:
         """The status of ``name``, from the credential store as it is now."""
-        if not isinstance(name, str) or not name:
-            raise InvalidInputError(f"provider names are non-empty strings, got {name!r}")
+        if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
+            raise InvalidInputError(
+                f"provider name {name!r:.80} is invalid; use a lowercase name such as 'spotify'"
+            )
         stored = self._credentials.get(name)
         keys = frozenset(stored or ())
         provider = self._providers.get(name)
@@ -91,19 +93,25 @@ class ProviderStatusService:
         )  # fmt: skip
 
     def cached_status(self, name: str) -> CacheEntry[ProviderStatus]:
-        """The status through the response cache, with an ETag, for HTTP hosts.
+        """The status with a strong ETag, kept in the response cache for HTTP hosts.
 
-        Cached under ``provider_status_key(name)`` with tag ``provider_tag(name)``, which
-        every credential change of ``name`` invalidates; without a cache it is computed.
+        Each call reads the credential store (one small query, as :meth:`status`) and
+        returns the cached entry only when it still describes the same status, so its
+        ETag is stable while nothing changes and never stale, even when another process
+        changed the credentials. Cached under ``provider_status_key(name)`` with tag
+        ``provider_tag(name)``.
         """
-        def load() -> CacheEntry[ProviderStatus]:
-            status = self.status(name)
-            etag = strong_etag("provider-status", status.model_dump(exclude={"checked_at"}))
-            return CacheEntry(status, etag, status.checked_at)
-
+        status = self.status(name)
+        etag = strong_etag("provider-status", status.model_dump(exclude={"checked_at"}))
         if self._cache is None:
-            return load()
-        return self._cache.get_or_load(provider_status_key(name), load, tags=(provider_tag(name),))
+            return CacheEntry(status, etag, status.checked_at)
+        key = provider_status_key(name)
+        cached = self._cache.get(key)
+        if cached is not None and cached.etag == etag:
+            return cached
+        return self._cache.set(
+            key, status, etag=etag, last_modified=status.checked_at, tags=(provider_tag(name),)
+        )
 
     def invalidate(self, name: str) -> int:
         """Drop cached responses derived from ``name``'s credentials (called on changes)."""

@@ -25,14 +25,16 @@ from harmony.providers.base import (
 from harmony.repositories.playlist_types import Track
 from harmony.repositories.track_search import TrackSearchRepository
 
-__all__ = ["LOCAL_SOURCE", "SearchHit", "SearchResult", "SearchService"]
+__all__ = ["LOCAL_SOURCE", "MAX_SEARCH_OFFSET", "SearchHit", "SearchResult", "SearchService"]
 
 #: The name of the local library as a search source.
 LOCAL_SOURCE = "local"
 _MAX_QUERY_LENGTH = 500
 _MIN_CANDIDATES = 200
 _MAX_CANDIDATES = 5000
-_MAX_OFFSET = 10_000
+#: The largest ``offset`` a search accepts.
+MAX_SEARCH_OFFSET = 10_000
+_MAX_OFFSET = MAX_SEARCH_OFFSET
 
 
 class SearchHit(BaseModel):

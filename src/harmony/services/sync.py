@@ -39,6 +39,7 @@ from harmony.providers.base import (
 )
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.sync_store import PlaylistChange, StoredPlaylist, SyncStore
+from harmony.services.retry import RetryPolicy
 
 __all__ = ["SYNC_JOB_TYPE", "ProgressCallback", "RejectedItem", "SyncEngine", "SyncProgress", "SyncReport"]
 
@@ -168,9 +169,17 @@ class SyncEngine:
             )
         return self.run_once(provider).model_dump(mode="json", exclude={"rejections"})
 
-    def register(self, worker: Any) -> None:
-        """Register the ``playlist.sync`` handler on a :class:`~harmony.Worker`."""
-        worker.register(SYNC_JOB_TYPE, self.handle_job)
+    def register(self, worker: Any, *, retry: RetryPolicy | None = None) -> None:
+        """Register the ``playlist.sync`` handler on a :class:`~harmony.Worker`.
+
+        By default a failed sync is retried (5 tries, exponential back-off), except a bad
+        payload or an unknown provider (:class:`InvalidInputError`), which is dead-lettered
+        at once since retrying cannot help.
+        """
+        worker.register(
+            SYNC_JOB_TYPE, self.handle_job,
+            retry=retry if retry is not None else RetryPolicy(give_up_on=(InvalidInputError,)),
+        )  # fmt: skip
 
     # -- one provider -----------------------------------------------------------------
 
