@@ -1,10 +1,14 @@
-"""A standalone worker process.
+"""A standalone worker process (PostgreSQL for several of them; SQLite works for one).
 
-    python examples/worker.py DATABASE_URL [--concurrency 4] [--demo-jobs 100] [--until-idle]
+    python examples/worker.py DATABASE_URL [--concurrency 4] [--exports PATH]
+                              [--demo-jobs 100] [--sync] [--until-idle]
 
-Runs handlers for ``report.build`` jobs until SIGTERM/SIGINT (or, with ``--until-idle``,
-until no job is ready). ``--demo-jobs N`` first enqueues N jobs to have something to do.
-Settings beyond the URL come from ``HARMONY_*`` variables (e.g. ``HARMONY_DATABASE_SCHEMA``).
+Runs ``playlist.sync`` jobs (syncing the bundled sample library, or the export at
+``--exports``) and ``report.build`` jobs until SIGTERM/SIGINT, or with ``--until-idle``
+until no job is ready. ``--demo-jobs N`` first enqueues N ``report.build`` jobs and
+``--sync`` one ``playlist.sync`` job, to have something to do. Web processes enqueue
+``playlist.sync`` jobs; this process runs them. Settings beyond the URL come from
+``HARMONY_*`` variables (e.g. ``HARMONY_DATABASE_SCHEMA``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 from tenacity import wait_exponential_jitter
 
-from harmony import HarmonyContext, HarmonySettings, LeasedJob, RetryPolicy, Worker
+from harmony import (
+    SYNC_JOB_TYPE,
+    HarmonyContext,
+    HarmonySettings,
+    LeasedJob,
+    RetryPolicy,
+    Worker,
+)
+from harmony.providers import open_export, sample_provider
 
 
 def build_report(job: LeasedJob, session: Session) -> dict[str, Any]:
@@ -28,17 +40,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--exports", help="an export file or folder to sync (default: the sample)")
     parser.add_argument("--demo-jobs", type=int, default=0)
+    parser.add_argument("--sync", action="store_true", help="enqueue one playlist.sync job")
     parser.add_argument("--until-idle", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
 
-    with HarmonyContext(HarmonySettings.from_env(database_url=args.url)) as ctx:
+    provider = open_export(args.exports, name="library") if args.exports else sample_provider("library")
+    settings = HarmonySettings.from_env(database_url=args.url)
+    with HarmonyContext(settings, providers={"library": provider}) as ctx:
         ctx.migrate()
+        if args.sync:
+            ctx.jobs.enqueue(SYNC_JOB_TYPE, {"provider": "library"}, priority=5)
         if args.demo_jobs:
             demo = ({"type": "report.build", "payload": {"n": n}} for n in range(args.demo_jobs))
             ctx.jobs.enqueue_many(demo)
         worker = Worker(ctx, concurrency=args.concurrency, batch_size=50)
+        ctx.sync.register(worker)  # the playlist.sync handler
         worker.register(
             "report.build",
             build_report,
@@ -51,6 +70,7 @@ def main() -> None:
             worker.run()
             report = worker.report
         print(f"worker {worker.worker_id}: {report}")
+        print(f"library: {ctx.playlists.count()} playlists, {ctx.tracks.count()} tracks")
 
 
 if __name__ == "__main__":

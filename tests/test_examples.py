@@ -33,8 +33,9 @@ def test_worker_example_drains_its_demo_jobs(harmony_settings: HarmonySettings) 
         env["HARMONY_DATABASE_SCHEMA"] = harmony_settings.database_schema
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "worker.py"), harmony_settings.database_url,
-         "--demo-jobs", "120", "--until-idle"],
+         "--demo-jobs", "120", "--sync", "--until-idle"],
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "completed=120" in result.stdout and "dead_lettered=0" in result.stdout
+    assert "completed=121" in result.stdout and "dead_lettered=0" in result.stdout
+    assert "library: 12 playlists, 89 tracks" in result.stdout
