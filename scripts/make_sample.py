@@ -23,23 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from harmony.providers.exportify import EXPORTIFY_HEADER
+
 SEED = 20240917
 OUTPUT = Path(__file__).resolve().parents[1] / "src/harmony/providers/sample/exportify"
-HEADER = (
-    "Track URI",
-    "Track Name",
-    "Album Name",
-    "Artist Name(s)",
-    "Release Date",
-    "Duration (ms)",
-    "Popularity",
-    "Explicit",
-    "Added By",
-    "Added At",
-    "Genres",
-    "Record Label",
-    "ISRC",
-)
+HEADER = (*EXPORTIFY_HEADER, "ISRC")
 ADDED_BY = "spotify:user:harmony-sample"
 BASE62 = string.digits + string.ascii_letters
 

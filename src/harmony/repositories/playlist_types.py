@@ -9,19 +9,26 @@ from pydantic import BaseModel, ConfigDict
 
 from harmony.repositories.paging import Page
 
-__all__ = ["Playlist", "PlaylistDetail", "PlaylistPage", "PlaylistStatus", "PlaylistTrack", "Track"]
+__all__ = [
+    "Playlist",
+    "PlaylistDetail",
+    "PlaylistPage",
+    "PlaylistStatus",
+    "PlaylistTrack",
+    "Track",
+    "TrackFields",
+]
 
 PlaylistStatus = Literal["active", "removed"]
 
 _CONFIG = ConfigDict(frozen=True)
 
 
-class Track(BaseModel):
-    """A stored track."""
+class TrackFields(BaseModel):
+    """What every track value shows: where it comes from and its metadata."""
 
     model_config = _CONFIG
 
-    id: int
     provider: str
     provider_id: str
     title: str
@@ -30,6 +37,12 @@ class Track(BaseModel):
     duration_ms: int | None
     isrc: str | None
     year: int | None
+
+
+class Track(TrackFields):
+    """A stored track."""
+
+    id: int
 
 
 class PlaylistTrack(Track):

@@ -3,11 +3,11 @@ a strong ETag computed from what the representation shows."""
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Literal
 
 from sqlalchemy import func, select
 
+from harmony._checks import as_int
 from harmony.cache.keys import strong_etag
 from harmony.db.engine import Database
 from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
@@ -131,7 +131,7 @@ def check_list_params(
     """Validate list parameters; returns them as the canonical dict keys and ETags use."""
     if status not in ("active", "removed", "all"):
         raise InvalidInputError(f"status must be 'active', 'removed' or 'all', got {status!r}")
-    size = _as_int(limit)
+    size = as_int(limit)
     if size is None or not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
     if cursor is not None and not (
@@ -151,22 +151,13 @@ def check_list_params(
 def check_playlist_id(playlist_id: Any) -> int:
     """``playlist_id`` as an int (numpy integers too), or :class:`InvalidInputError`;
     an id beyond the 64-bit range cannot exist (:class:`NotFoundError`)."""
-    value = _as_int(playlist_id)
+    value = as_int(playlist_id)
     if value is None or value < 1:
         raise InvalidInputError(f"playlist ids are positive integers, got {playlist_id!r}")
     if value > _MAX_ID:
         raise NotFoundError(f"no playlist with id {value}")
     return value
 
-
-def _as_int(value: Any) -> int | None:
-    """An integer-like value (int, numpy integer; not bool or float) as an int."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
 
 
 def detail_etag(playlist_id: int, version: int, updated_at: Any) -> str:

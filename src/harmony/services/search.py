@@ -6,7 +6,6 @@ succeeds, is partial (a source failed; its error is in the result) or fails (bad
 
 from __future__ import annotations
 
-import operator
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from harmony._checks import as_int
 from harmony.errors import HarmonyError, InvalidInputError
 from harmony.events.base import EventLogger
 from harmony.providers.base import (
@@ -22,7 +22,7 @@ from harmony.providers.base import (
     TrackSearchProvider,
     coerce_track,
 )
-from harmony.repositories.playlist_types import Track
+from harmony.repositories.playlist_types import Track, TrackFields
 from harmony.repositories.track_search import TrackSearchRepository
 
 __all__ = ["LOCAL_SOURCE", "MAX_SEARCH_OFFSET", "SearchHit", "SearchResult", "SearchService"]
@@ -37,22 +37,12 @@ MAX_SEARCH_OFFSET = 10_000
 _MAX_OFFSET = MAX_SEARCH_OFFSET
 
 
-class SearchHit(BaseModel):
+class SearchHit(TrackFields):
     """One ranked track. ``id`` is the local track id (``None`` for a provider-only hit)."""
-
-    model_config = ConfigDict(frozen=True)
 
     source: str
     score: float
     id: int | None
-    provider: str
-    provider_id: str
-    title: str
-    artists: tuple[str, ...]
-    album: str | None
-    duration_ms: int | None
-    isrc: str | None
-    year: int | None
 
 
 class SearchResult(BaseModel):
@@ -134,7 +124,7 @@ class SearchService:
             raise InvalidInputError(
                 f"the search query has {len(query)} characters; the maximum is {_MAX_QUERY_LENGTH}"
             )
-        size, skip = _as_int(limit), _as_int(offset)
+        size, skip = as_int(limit), as_int(offset)
         if size is None or not 1 <= size <= self.max_limit:
             raise InvalidInputError(
                 f"limit must be between 1 and {self.max_limit} (the search_max_limit setting), "
@@ -242,15 +232,6 @@ def _hit(source: str, track: Track | ProviderTrack, value: float) -> SearchHit:
         duration_ms=track.duration_ms, isrc=track.isrc, year=track.year,
     )  # fmt: skip
 
-
-def _as_int(value: Any) -> int | None:
-    """An integer-like value (int, numpy integer; not bool or float) as an int."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
 
 
 def _describe(exc: BaseException) -> str:
