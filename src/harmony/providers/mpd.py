@@ -26,12 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from harmony.errors import ImportFileError, ProviderError
-from harmony.providers.exportify import (
-    _LastFile,
-    _list_sources,
-    _read_bytes,
-    track_id_from_uri,
-)
+from harmony.providers._exportfiles import LastFile, list_sources, read_bytes
+from harmony.providers.exportify import track_id_from_uri
 
 __all__ = ["MpdSliceProvider"]
 
@@ -39,7 +35,7 @@ __all__ = ["MpdSliceProvider"]
 def _load(source: Path | Traversable) -> Mapping[str, Mapping[str, Any]]:
     """One slice file's playlists by id, in file order."""
     where = str(source)
-    data = _read_bytes(source)
+    data = read_bytes(source)
     try:
         document = json.loads(data)
     except json.JSONDecodeError as exc:
@@ -153,7 +149,7 @@ class MpdSliceProvider:
         self._root: Path | Traversable = (
             Path(path).expanduser() if isinstance(path, (str, os.PathLike)) else path
         )
-        self._last = _LastFile(_load)
+        self._last = LastFile(_load)
         self._index: dict[str, Path | Traversable] = {}  # pid -> slice, as last listed
 
     def __repr__(self) -> str:
@@ -162,7 +158,7 @@ class MpdSliceProvider:
     def _slices(self) -> Iterator[tuple[Path | Traversable, Mapping[str, Mapping[str, Any]]]]:
         index: dict[str, Path | Traversable] = {}
         self._index = index  # filled before each slice is yielded, for iter_tracks
-        for source in _list_sources(self._root, ".json", "an MPD slice .json"):
+        for source in list_sources(self._root, ".json", "an MPD slice .json"):
             playlists = self._last.get(source)
             for playlist_id in playlists:
                 if playlist_id in index:
