@@ -173,9 +173,9 @@ def _print_report(report: SyncReport, out: TextIO) -> None:
 def _print_playlists(ctx: HarmonyContext, provider: str, out: TextIO) -> None:
     page = ctx.playlists.list_page(provider=provider, limit=50)
     width = max((len(p.name) for p in page), default=10)
-    print(f"\n  {'playlist':<{width}}  tracks  owner", file=out)
+    print(f"\n  {'playlist':<{width}}  tracks  version  etag", file=out)
     for playlist in page:
-        print(f"  {playlist.name:<{width}}  {playlist.track_count:>6}  {playlist.owner or '-'}",
-              file=out)  # fmt: skip
+        print(f"  {playlist.name:<{width}}  {playlist.track_count:>6}  {playlist.version:>7}  "
+              f"{playlist.etag}", file=out)  # fmt: skip
     print(f"\n  {ctx.playlists.count()} playlists, {ctx.tracks.count()} tracks in "
           f"{ctx.settings.safe_database_url}", file=out)  # fmt: skip
