@@ -79,3 +79,12 @@ def test_the_readme_demo_command_runs_as_a_subprocess(tmp_path: Path) -> None:
     )  # fmt: skip
     assert (result.returncode, result.stderr) == (0, ""), result
     assert "created 12" in result.stdout and (tmp_path / "harmony.db").is_file()
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONY_")}
+    result = subprocess.run(
+        f"{sys.executable} -m harmony demo --url sqlite:///harmony.db | head -1",
+        shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip  # nosec B602 - a fixed command line in a test
+    assert result.stdout.startswith("synced the bundled sample") and result.stderr == ""
