@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from sqlalchemy.orm import Session
@@ -219,3 +220,25 @@ def test_job_whose_tries_exceeded_max_attempts_is_dead_lettered_as_exceeded(
     assert stored.stop_reason is not None and stored.stop_reason.startswith("exceeded 2 attempts")
     [dlq] = events_for(harmony_events, "orchestrator.dlq", job.id)
     assert dlq["stop_reason"] == stored.stop_reason
+
+
+def test_wake_starts_a_job_at_once_instead_of_after_the_idle_back_off(
+    harmony_settings_factory: SettingsFactory,
+) -> None:
+    # A back-off far longer than the test's wait: only wake() can start the job in time.
+    settings = harmony_settings_factory(
+        activity_events=(), scheduler_poll_interval=60.0, scheduler_max_poll_interval=60.0
+    )
+    with HarmonyContext(settings) as ctx:
+        ctx.migrate()
+        done = threading.Event()
+        worker = Worker(ctx, {"t": lambda job, session: done.set()})
+        worker.start()
+        try:
+            time.sleep(0.2)  # the worker found nothing and is waiting out its back-off
+            ctx.jobs.enqueue("t", {})
+            assert not done.wait(1.0)  # not picked up on its own within a second
+            worker.wake()
+            assert done.wait(WAIT_SECONDS)
+        finally:
+            worker.stop(timeout=WAIT_SECONDS)

@@ -197,6 +197,7 @@ class Worker:
         self._handlers: dict[str, _Registration] = {}
         self._emit_dispatch = self._emit_completed = True
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by wake() and stop(): ends an idle wait early
         self._threads: list[threading.Thread] = []
         self._heartbeat = Heartbeat(self._jobs, self._events, self.lease_seconds)
         for job_type, fn in (handlers or {}).items():
@@ -259,9 +260,18 @@ class Worker:
         thread.start()
         return self
 
+    def wake(self) -> None:
+        """Poll for jobs now instead of finishing the idle back-off.
+
+        For hosts that enqueue work the worker should start at once (``POST /sync``); a
+        job enqueued elsewhere (another process) is found at the next poll anyway.
+        """
+        self._wake.set()
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop gracefully: lease nothing new, finish the job in hand, release the rest."""
         self._stop.set()
+        self._wake.set()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout)
@@ -273,7 +283,11 @@ class Worker:
         unstarted jobs instead of leaving them leased until their visibility timeout.
         """
         for signum in signals or (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda _signum, _frame: self._stop.set())
+            signal.signal(signum, lambda _signum, _frame: self._signal_stop())
+
+    def _signal_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
 
     async def run_async(self) -> None:
         """Run in a thread from asyncio; cancelling the task stops the worker gracefully."""
@@ -284,6 +298,7 @@ class Worker:
             await asyncio.shield(future)
         except asyncio.CancelledError:
             self._stop.set()
+            self._wake.set()
             await future
             raise
 
@@ -303,6 +318,7 @@ class Worker:
                 except BaseException as exc:  # re-raised in the caller's thread below
                     errors.append(exc)
                     self._stop.set()
+                    self._wake.set()
 
             threads = [
                 threading.Thread(target=loop, name=f"harmony-worker-{i}")
@@ -357,7 +373,10 @@ class Worker:
                     self._batch_lost(jobs, exc)
             elif until_idle:
                 return
-            self._stop.wait(backoff.next(bool(jobs)))
+            if self._wake.wait(backoff.next(bool(jobs))):
+                # wake() (or stop()): poll now, as if work had just been found.
+                self._wake.clear()
+                backoff.next(True)
 
     def _batch_lost(self, jobs: Sequence[LeasedJob], exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:500]
