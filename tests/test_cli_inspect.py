@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from harmony import HarmonyContext, HarmonySettings
+from harmony.cli import main
 from tests.cli_support import CliRun, cli, one_error_line  # noqa: F401 (fixture)
 
 
@@ -62,3 +64,29 @@ def test_status_lists_sources_and_credentials_without_secrets(
 def test_commands_refuse_a_database_that_is_not_migrated(cli: CliRun) -> None:
     one_error_line(*cli("search", "x"), contains="run 'harmony migrate upgrade' first")
     one_error_line(*cli("events", "tail"), contains="schema is at base (empty)")
+
+
+UNREACHABLE = "postgresql://user:pw-5ecret@127.0.0.1:9/db"  # nothing listens on port 9
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("demo",), ("import", "exports/"), ("sync",), ("events", "tail"), ("stats",),
+        ("search", "x"), ("status",), ("info",), ("activity", "list"), ("jobs", "list"),
+        ("jobs", "stats"), ("jobs", "retry", "1"), ("migrate", "current"),
+    ],
+    ids=lambda args: " ".join(args),
+)
+def test_every_command_reports_an_unreachable_database_in_one_line(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "a.csv").write_text("Track URI,Track Name,Artist Name(s)\n")
+    code = main([*args, "--url", UNREACHABLE])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("harmony: error: ")
+    assert "127.0.0.1:9" in err and "pw-5ecret" not in err
