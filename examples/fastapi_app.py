@@ -354,15 +354,19 @@ def _add_routes(app: FastAPI) -> None:
         },
     )  # fmt: skip
     def start_sync(
-        ctx: Harmony, response: Response, body: Annotated[SyncRequest | None, Body()] = None
-    ) -> JobAccepted:
+        ctx: Harmony, request: Request, response: Response,
+        body: Annotated[SyncRequest | None, Body()] = None,
+    ) -> JobAccepted:  # fmt: skip
         """Queue a ``playlist.sync`` job for one provider, or for all of them."""
         provider = body.provider if body is not None else None
         if provider is not None and provider not in ctx.provider_registry:
-            # Checked here: the queue would retry a job for an unknown provider.
+            # Checked here: a typo gets a 400 now rather than a dead-lettered job.
             known = ", ".join(sorted(ctx.provider_registry)) or "(none)"
             raise UnknownProviderError(f"no provider named {provider!r:.80}; known: {known}")
         job = ctx.jobs.enqueue(SYNC_JOB_TYPE, {"provider": provider} if provider else {})
+        worker = request.app.state.harmony_worker
+        if worker is not None:
+            worker.wake()  # start now rather than after the worker's idle back-off
         url = str(app.url_path_for("get_job", job_id=str(job.id)))
         response.headers["Location"] = url
         return JobAccepted(job_id=job.id, status=job.status, status_url=url)
