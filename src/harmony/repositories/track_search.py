@@ -2,7 +2,8 @@
 
 Matching is a substring test on the stored normalised key (``instr`` on SQLite,
 ``strpos`` on PostgreSQL): exact, index-free, and cheap enough for 100,000 tracks. Rows
-matching more of the words come first; ranking happens in the search service.
+matching more of the words come first, then the shortest keys (the fewest other words);
+ranking happens in the search service.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class TrackSearchRepository:
     def candidates(
         self, words: Sequence[str], *, limit: int, exclude: Sequence[int] = ()
     ) -> list[Track]:
-        """Up to ``limit`` tracks containing any of ``words`` (already normalised), those
-        containing the most words first, then by id."""
+        """Up to ``limit`` tracks containing any of ``words`` (already normalised): those
+        containing the most words first, then those with the shortest key, then by id."""
         if not words:
             return []
         contains = _contains_fn(self._db.backend)
@@ -45,6 +46,7 @@ class TrackSearchRepository:
             TrackRow.id, TrackRow.provider, TrackRow.provider_id, TrackRow.title,
             TrackRow.artists, TrackRow.album, TrackRow.duration_ms, TrackRow.isrc,
             TrackRow.year, hits.label("hits"),
+            func.length(TrackRow.search_key).label("key_length"),
         )  # fmt: skip
         if exclude:
             inner = inner.where(TrackRow.id.not_in(list(exclude)))
@@ -52,7 +54,9 @@ class TrackSearchRepository:
         stmt = (
             select(found)
             .where(found.c.hits > 0)
-            .order_by(found.c.hits.desc(), found.c.id)
+            # Among rows matching as many words, the shortest keys first: they carry the
+            # fewest other words, so they are the closest matches (and an exact title wins).
+            .order_by(found.c.hits.desc(), found.c.key_length, found.c.id)
             .limit(limit)
         )
         with self._db.connect() as conn:
