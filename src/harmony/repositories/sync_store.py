@@ -7,12 +7,30 @@ out below are strictly increasing across every sync of every process.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    String,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
 
 from harmony.clock import Clock
 from harmony.db.engine import Database
@@ -132,6 +150,24 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+def _among(
+    conn: Connection, column: InstrumentedAttribute[Any], values: Sequence[Any],
+    item: TypeEngine[Any],
+) -> Iterator[ColumnElement[bool]]:  # fmt: skip
+    """Conditions that together select the rows whose ``column`` is one of ``values``.
+
+    PostgreSQL: one condition with one array parameter (``= ANY(:array)``), so the driver
+    handles a short statement however many values there are. SQLite: ``IN`` lists of 500.
+    """
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        yield column == any_(literal(list(values), ARRAY(item)))
+    else:
+        for chunk in _chunks(values):
+            yield column.in_(chunk)
+
+
 def _track_values(track: ProviderTrack) -> dict[str, Any]:
     return {
         "title": track.title, "artists": list(track.artists), "album": track.album,
@@ -152,13 +188,13 @@ def _upsert_tracks(
     changed: list[int] = []
     updates: list[dict[str, Any]] = []
     keys = list(wanted)
-    for chunk in _chunks(keys):
+    for condition in _among(conn, TrackRow.provider_id, keys, String()):
         rows = conn.execute(
             select(
                 TrackRow.id, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
                 TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year,
                 TrackRow.search_key,
-            ).where(TrackRow.provider == provider, TrackRow.provider_id.in_(chunk))
+            ).where(TrackRow.provider == provider, condition)
         )  # fmt: skip
         for row in rows:
             ids[row.provider_id] = row.id
@@ -177,15 +213,59 @@ def _upsert_tracks(
          "created_at": now, "updated_at": now}
         for key in keys if key not in ids
     ]  # fmt: skip
-    for chunk in _chunks(new):
-        for inserted in conn.execute(
-            insert(TrackRow).returning(
-                TrackRow.id, TrackRow.provider_id, sort_by_parameter_order=True
-            ),
-            list(chunk),
-        ):
-            ids[inserted.provider_id] = inserted.id
+    for inserted in _insert_tracks(conn, provider, new, now):
+        ids[inserted.provider_id] = inserted.id
     return ids, changed
+
+
+#: PostgreSQL: new tracks from one array parameter per column (see _among for why).
+_PG_INSERT_TRACKS = text(
+    """
+    INSERT INTO tracks (provider, provider_id, title, artists, album, duration_ms, isrc,
+                        year, search_key, created_at, updated_at)
+    SELECT :provider, u.provider_id, u.title, u.artists::jsonb, u.album, u.duration_ms,
+           u.isrc, u.year, u.search_key, :now, :now
+    FROM unnest(
+        CAST(:provider_ids AS text[]), CAST(:titles AS text[]), CAST(:artists AS text[]),
+        CAST(:albums AS text[]), CAST(:durations AS integer[]), CAST(:isrcs AS text[]),
+        CAST(:years AS integer[]), CAST(:search_keys AS text[])
+    ) AS u(provider_id, title, artists, album, duration_ms, isrc, year, search_key)
+    RETURNING id, provider_id
+    """
+)
+_PG_INSERT_SLOTS = text(
+    """
+    INSERT INTO playlist_tracks (playlist_id, position, track_id, added_at)
+    SELECT * FROM unnest(
+        CAST(:playlist_ids AS bigint[]), CAST(:positions AS integer[]),
+        CAST(:track_ids AS bigint[]), CAST(:added AS timestamptz[])
+    )
+    """
+)
+
+
+def _insert_tracks(
+    conn: Connection, provider: str, rows: Sequence[dict[str, Any]], now: datetime
+) -> list[Any]:
+    """Insert ``rows`` into ``tracks``; returns ``(id, provider_id)`` rows."""
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(_PG_INSERT_TRACKS, {
+            "provider": provider, "now": now,
+            "provider_ids": [r["provider_id"] for r in rows],
+            "titles": [r["title"] for r in rows],
+            "artists": [json.dumps(r["artists"]) for r in rows],
+            "albums": [r["album"] for r in rows],
+            "durations": [r["duration_ms"] for r in rows],
+            "isrcs": [r["isrc"] for r in rows],
+            "years": [r["year"] for r in rows],
+            "search_keys": [r["search_key"] for r in rows],
+        }))  # fmt: skip
+    stmt = insert(TrackRow).returning(
+        TrackRow.id, TrackRow.provider_id, sort_by_parameter_order=True
+    )
+    return [row for chunk in _chunks(rows) for row in conn.execute(stmt, list(chunk))]
 
 
 def _write_playlists(
@@ -195,10 +275,10 @@ def _write_playlists(
     if not changes:
         return
     existing: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks([c.playlist.id for c in changes]):
+    for condition in _among(conn, PlaylistRow.provider_id, [c.playlist.id for c in changes], String()):
         for row in conn.execute(
             select(PlaylistRow.id, PlaylistRow.provider_id, PlaylistRow.version).where(
-                PlaylistRow.provider == provider, PlaylistRow.provider_id.in_(chunk)
+                PlaylistRow.provider == provider, condition
             )
         ):
             existing[row.provider_id] = (row.id, row.version)
@@ -240,15 +320,25 @@ def _replace_track_lists(
     conn: Connection, lists: Sequence[tuple[int, PlaylistChange]],
     track_ids: Mapping[str, int], now: datetime,
 ) -> None:  # fmt: skip
-    for chunk in _chunks([playlist_id for playlist_id, _ in lists]):
-        conn.execute(delete(PlaylistTrackRow).where(PlaylistTrackRow.playlist_id.in_(chunk)))
+    ids = [playlist_id for playlist_id, _ in lists]
+    for condition in _among(conn, PlaylistTrackRow.playlist_id, ids, BigInteger()):
+        conn.execute(delete(PlaylistTrackRow).where(condition))
     rows = [
         {"playlist_id": playlist_id, "position": position,
          "track_id": track_ids[track.id], "added_at": track.added_at}
         for playlist_id, change in lists
         for position, track in enumerate(change.tracks or ())
     ]  # fmt: skip
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_INSERT_SLOTS, {
+            "playlist_ids": [r["playlist_id"] for r in rows],
+            "positions": [r["position"] for r in rows],
+            "track_ids": [r["track_id"] for r in rows],
+            "added": [r["added_at"] for r in rows],
+        })  # fmt: skip
+    else:
         conn.execute(insert(PlaylistTrackRow), rows)
 
 
@@ -260,12 +350,10 @@ def _touch_sharing_playlists(
         return
     written = set(applied.created) | set(applied.updated)
     sharing: set[int] = set()
-    for chunk in _chunks(changed_tracks):
+    for condition in _among(conn, PlaylistTrackRow.track_id, changed_tracks, BigInteger()):
         sharing.update(
             conn.execute(
-                select(PlaylistTrackRow.playlist_id)
-                .where(PlaylistTrackRow.track_id.in_(chunk))
-                .distinct()
+                select(PlaylistTrackRow.playlist_id).where(condition).distinct()
             ).scalars()
         )
     for playlist_id in sorted(sharing - written):
@@ -281,13 +369,11 @@ def _remove(
     conn: Connection, provider: str, removed: Sequence[str],
     policy: Literal["mark", "delete"], stamps: _Stamps, applied: AppliedSync,
 ) -> None:  # fmt: skip
-    for chunk in _chunks(list(removed)):
+    for condition in _among(conn, PlaylistRow.provider_id, list(removed), String()):
         ids = list(
             conn.execute(
                 select(PlaylistRow.id).where(
-                    PlaylistRow.provider == provider,
-                    PlaylistRow.provider_id.in_(chunk),
-                    PlaylistRow.status == "active",
+                    PlaylistRow.provider == provider, condition, PlaylistRow.status == "active"
                 )
             ).scalars()
         )
