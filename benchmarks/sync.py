@@ -36,40 +36,25 @@ invalidation" section of ``docs/benchmarks.md``.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Running this file puts benchmarks/ first on sys.path, where benchmarks/queue.py would
-# shadow the standard library's ``queue`` (used by psycopg and connection pools). Drop
-# that entry before anything imports it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if sys.path and os.path.abspath(sys.path[0] or os.getcwd()) == _HERE:
-    del sys.path[0]
-
-# isort: split
-
 import argparse
 import cProfile
 import gc
-import platform
+import os
 import pstats
 import random
-import re
-import sqlite3
 import statistics
+import sys
 import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psutil
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.pool import NullPool
+from _report import command_line, machine, write_section
+from sqlalchemy import func, select
 
 from harmony import (
     HarmonyContext,
@@ -85,11 +70,10 @@ from harmony.cache import (
     playlist_tag,
 )
 from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
-from harmony.settings import parse_database_url
 from harmony.testing import InMemoryProvider, temporary_schema
 
-SECTION = "## Playlist sync and cache invalidation (`benchmarks/sync.py`)"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+SCRIPT = "benchmarks/sync.py"
+SECTION = f"## Playlist sync and cache invalidation (`{SCRIPT}`)"
 PROVIDER = "bench"
 LIST_ENTRIES = 20
 VARIANTS = ("full", "summary")
@@ -372,30 +356,6 @@ def postgres_settings(url: str) -> Iterator[HarmonySettings]:
         yield HarmonySettings(database_url=url, database_schema=schema)
 
 
-def _postgres_version(url: str) -> str:
-    engine = create_engine(parse_database_url(url), poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            version = str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
-            fsync = conn.execute(text("SHOW fsync")).scalar_one()
-            sync_commit = conn.execute(text("SHOW synchronous_commit")).scalar_one()
-    finally:
-        engine.dispose()
-    return f"PostgreSQL {version} on the same machine (fsync {fsync}, synchronous_commit {sync_commit})"
-
-
-def machine(args: argparse.Namespace) -> str:
-    memory = psutil.virtual_memory().total / 2**30
-    parts = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python "
-        f"{platform.python_version()}; SQLite {sqlite3.sqlite_version} (file in a temporary "
-        "folder on local disk, WAL, synchronous=NORMAL)"
-    ]
-    if args.postgres:
-        parts.append(_postgres_version(args.postgres) + ", in a temporary schema")
-    return "; ".join(parts) + "."
-
-
 # -- report ----------------------------------------------------------------------------
 
 
@@ -478,41 +438,9 @@ def _write_docs(args: argparse.Namespace, command: str, machine_line: str, body_
         f"`ResponseCacheInvalidator(cache).invalidate(ids)` of {INVALIDATED_IDS} random ids is "
         "timed, and the removed entries are put back, untimed, between repetitions."
     )
-    body = f"""{SECTION}
-
-{textwrap.fill(about, 90, break_on_hyphens=False)}
-
-{textwrap.fill(f"{machine_line} {date.today().isoformat()}.", 90)}
-
-```
-HARMONY_TEST_POSTGRES_URL=... .venv/bin/python {command}
-```
-
-{body_table}
-"""
-    if args.notes:
-        body += "\n" + Path(args.notes).read_text(encoding="utf-8").strip() + "\n"
-    text_ = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text_):
-        text_ = pattern.sub(lambda _: body.rstrip() + "\n\n", text_, count=1).rstrip() + "\n"
-    else:
-        text_ = text_.rstrip() + "\n\n" + body
-    DOCS.write_text(text_, encoding="utf-8")
-    print(f"\nwrote the section to {DOCS}")
-
-
-def _command_line(argv: list[str]) -> str:
-    """The arguments as run, without the database URL (it may hold a password)."""
-    shown, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--postgres", "--notes"):
-            skip = True
-        elif not arg.startswith(("--postgres=", "--notes=")):
-            shown.append(arg)
-    return " ".join(["benchmarks/sync.py", *shown])
+    write_section(
+        SECTION, textwrap.fill(about, 90, break_on_hyphens=False), machine_line, command, body_table, args.notes
+    )
 
 
 def _print_profiles(backend: str, profiles: dict[str, cProfile.Profile], folder: str, top: int) -> None:
@@ -548,8 +476,8 @@ def main() -> None:
     if args.write and not args.postgres:
         parser.error("--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
 
-    command = _command_line(sys.argv[1:])
-    machine_line = machine(args)
+    command = command_line(SCRIPT, sys.argv[1:])
+    machine_line = machine(args.postgres)
     print(machine_line, f"Load average at start: {os.getloadavg()[0]:.2f}.", flush=True)
     began = time.perf_counter()
     library = make_library(args.playlists, args.tracks, args.distinct, args.seed)

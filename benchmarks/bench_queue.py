@@ -1,6 +1,6 @@
 """Job queue throughput: harmony against procrastinate, pgqueuer and a raw SKIP LOCKED loop.
 
-    HARMONY_TEST_POSTGRES_URL=postgresql+psycopg://... python benchmarks/queue.py [--write]
+    HARMONY_TEST_POSTGRES_URL=postgresql+psycopg://... python benchmarks/bench_queue.py [--write]
 
 In one run on one PostgreSQL server it measures, for each queue:
 
@@ -32,40 +32,27 @@ per job, one statement marks them done, one commit.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file is called queue.py: running it puts its folder first on sys.path, where it
-# would shadow the standard library's ``queue`` (used by logging, concurrent.futures,
-# multiprocessing, connection pools). Drop that entry before anything imports it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if sys.path and os.path.abspath(sys.path[0] or os.getcwd()) == _HERE:
-    del sys.path[0]
-
-# isort: split
-
 import argparse
 import asyncio
 import cProfile
 import importlib.util
 import json
 import logging
-import platform
-import re
+import os
 import sqlite3
 import subprocess
+import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psutil
 import psycopg
+from _report import command_line, host, postgres_server, write_section
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
@@ -73,8 +60,8 @@ from harmony import HarmonyContext, HarmonySettings, JobSpec, NullEventLogger, W
 
 T = TypeVar("T")
 
-SECTION = "## Job queue (`benchmarks/queue.py`)"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+SCRIPT = "benchmarks/bench_queue.py"
+SECTION = f"## Job queue (`{SCRIPT}`)"
 JOB_TYPE = "noop"
 BATCH = 100  # jobs per lease / claim (harmony, raw loop, pgqueuer dequeue)
 DB_PREFIX = "bench_queue_"
@@ -822,14 +809,9 @@ def _table(args: argparse.Namespace, drains: list[Drain], enqueues: dict[str, En
 
 
 def _machine(args: argparse.Namespace) -> str:
-    dsn = _libpq(args.postgres)
-    version = str(_pg_scalar(dsn, "SHOW server_version")).split()[0]
-    fsync = _pg_scalar(dsn, "SHOW fsync")
-    sync_commit = _pg_scalar(dsn, "SHOW synchronous_commit")
-    memory = psutil.virtual_memory().total / 2**30
+    version, fsync, sync_commit = postgres_server(args.postgres)
     return (
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python "
-        f"{platform.python_version()}; PostgreSQL {version} throwaway cluster on the same "
+        f"{host()}; PostgreSQL {version} throwaway cluster on the same "
         f"machine (`scripts/pg.sh`, fsync {fsync}, synchronous_commit {sync_commit}); SQLite "
         "file on local disk (WAL, synchronous=NORMAL)."
     )
@@ -848,8 +830,7 @@ def _versions() -> str:
 
 
 def _write_docs(args: argparse.Namespace, command: str, machine: str, table: str) -> None:
-    body = f"""{SECTION}
-
+    about = f"""\
 What it measures, in one run against one PostgreSQL server, each queue in its own
 database: enqueueing {args.single:,} jobs one call (and one commit) at a time; bulk enqueue
 of {args.jobs:,} jobs (harmony `ctx.jobs.enqueue_many`, procrastinate `batch_defer_async`,
@@ -866,37 +847,8 @@ marks it done, one commit. harmony runs with its default event logger
 (`LoggingEventLogger` behind the activity logger, logging unconfigured) except in the
 NullEventLogger rows. procrastinate, pgqueuer and asyncpg are installed for the benchmark
 only, never as harmony dependencies; the script skips a peer that is missing. The
-machine was shared with other work, so figures move by 20% or more between runs.
-
-{textwrap.fill(f"{machine} {_versions()}. {date.today().isoformat()}.", 90)}
-
-```
-HARMONY_TEST_POSTGRES_URL=... .venv/bin/python {command}
-```
-
-{table}
-"""
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: body.rstrip() + "\n\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + body
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"\nwrote the section to {DOCS}")
-
-
-def _command_line(argv: list[str]) -> str:
-    """The arguments as run, without the database URL (it may hold a password)."""
-    shown, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--postgres":
-            skip = True
-        elif not arg.startswith("--postgres="):
-            shown.append(arg)
-    return " ".join(["benchmarks/queue.py", *shown])
+machine was shared with other work, so figures move by 20% or more between runs."""
+    write_section(SECTION, about, f"{machine} {_versions()}.", command, table)
 
 
 def main() -> None:
@@ -925,7 +877,7 @@ def main() -> None:
         return
     if not args.postgres:
         parser.error("give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
-    command = _command_line(sys.argv[1:])
+    command = command_line(SCRIPT, sys.argv[1:], hidden=("--postgres",))
     machine = _machine(args)
     print(machine)
     print(_versions(), "\n", flush=True)
