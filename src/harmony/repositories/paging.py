@@ -17,15 +17,15 @@ class Page(Sequence[T], Generic[T, C]):
 
     __slots__ = ("items", "next_cursor")
 
-    def __init__(self, items: list[T], next_cursor: C | None) -> None:
-        self.items = items
+    def __init__(self, items: Sequence[T], next_cursor: C | None) -> None:
+        self.items: Sequence[T] = items
         self.next_cursor = next_cursor
 
     @overload
     def __getitem__(self, index: int) -> T: ...
     @overload
-    def __getitem__(self, index: slice) -> list[T]: ...
-    def __getitem__(self, index: int | slice) -> T | list[T]:
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         return self.items[index]
 
     def __len__(self) -> int:

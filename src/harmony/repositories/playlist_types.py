@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -87,6 +88,9 @@ class PlaylistDetail(Playlist):
 class PlaylistPage(Page[Playlist, str]):
     """A page of playlists in id order, with the validators of the page as a whole.
 
+    Immutable (``items`` is a tuple of frozen models): the same page object is served from
+    the cache to every caller.
+
     ``etag`` changes whenever anything shown on the page (or where the next page starts)
     changes; ``last_modified`` is the newest ``updated_at`` on the page.
     """
@@ -94,10 +98,10 @@ class PlaylistPage(Page[Playlist, str]):
     __slots__ = ("etag", "last_modified")
 
     def __init__(
-        self, items: list[Playlist], next_cursor: str | None, etag: str,
+        self, items: Sequence[Playlist], next_cursor: str | None, etag: str,
         last_modified: datetime | None,
     ) -> None:  # fmt: skip
-        super().__init__(items, next_cursor)
+        super().__init__(tuple(items), next_cursor)
         self.etag = etag
         self.last_modified = last_modified
 
