@@ -98,6 +98,7 @@ class HarmonyContext:
             self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout
         )
         self.scheduler = LeaseScheduler(self.jobs, self.clock, self.events, settings)
+        self._owns_cache = cache is None and settings.cache_enabled
         if cache is None and settings.cache_enabled:
             cache = ResponseCache(
                 max_entries=settings.cache_max_entries, ttl_seconds=settings.cache_ttl_seconds,
@@ -166,12 +167,18 @@ class HarmonyContext:
         return self._closed
 
     def close(self) -> None:
-        """Release the engine's connections. Idempotent."""
+        """Release the engine's connections and empty the cache it built. Idempotent.
+
+        After ``close()`` every read and write raises, cached reads included. A cache
+        passed in with ``cache=`` belongs to the caller and is left as it is.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
         self.db.dispose()
+        if self._owns_cache and self.cache is not None:
+            self.cache.clear()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -15,6 +15,7 @@ __all__ = [
     "DiagnosticsUnavailable",
     "EventValidationError",
     "HarmonyError",
+    "ImportFileError",
     "InvalidInputError",
     "JobStateError",
     "LeaseLost",
@@ -22,6 +23,8 @@ __all__ = [
     "NotFoundError",
     "ProviderError",
     "SchemaDriftError",
+    "SyncFailed",
+    "UnknownProviderError",
     "UnknownRevisionError",
 ]
 

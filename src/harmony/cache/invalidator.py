@@ -36,6 +36,7 @@ class ResponseCacheInvalidator:
         self.cache = cache
 
     def invalidate(self, playlist_ids: Collection[int]) -> int:
+        """Drop the list entries and every entry tagged with one of ``playlist_ids``."""
         if not playlist_ids:
             return 0
         return self.cache.invalidate_tags(
@@ -50,6 +51,7 @@ class NullInvalidator:
     """Invalidates nothing: for hosts without any cache."""
 
     def invalidate(self, playlist_ids: Collection[int]) -> int:
+        """Do nothing; 0 entries removed."""
         return 0
 
     def __repr__(self) -> str:
@@ -66,6 +68,7 @@ class CallbackInvalidator:
         self.callback = callback
 
     def invalidate(self, playlist_ids: Collection[int]) -> int:
+        """Call the host's callback with the ids as a frozenset."""
         if not playlist_ids:
             return 0
         return int(self.callback(frozenset(playlist_ids)) or 0)

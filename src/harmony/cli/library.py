@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from harmony.context import HarmonyContext
-from harmony.errors import UnknownProviderError
+from harmony.errors import HarmonyError, UnknownProviderError
 from harmony.events.loggers import NullEventLogger
 from harmony.providers.base import PlaylistProvider
 from harmony.providers.files import open_export
@@ -56,6 +56,8 @@ def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None
         "sync", parents=[common], help="sync every imported source again (or one: --provider)"
     )
     sync.add_argument("--provider", help="only this source")
+    sync.add_argument("--full", action="store_true",
+                      help="fetch and rewrite every playlist, even unchanged ones")  # fmt: skip
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
     sync.set_defaults(command_fn=_sync, needs_schema=False)
 
@@ -102,22 +104,48 @@ def _sync(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     if not providers:
         raise UnknownProviderError("nothing to sync: run 'harmony import PATH' first")
     with with_providers(ctx, providers) as syncing:
-        report = syncing.sync.run_once(args.provider, progress=_progress_display())
+        report = syncing.sync.run_once(
+            args.provider, full=args.full, progress=_progress_display()
+        )
     _emit(report, args, out, f"synced {', '.join(report.providers)}")
     return 0
 
 
 def stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
+    """The sources ``harmony import`` and ``harmony demo`` remembered, as providers.
+
+    A source that cannot be opened any more (its folder moved, say) becomes a provider
+    that fails with that error, so it fails its own sync without blocking the others.
+    """
     providers: dict[str, PlaylistProvider] = {}
     with ctx.db.read() as session:
         for key in keys_with_prefix(session, _SOURCE_PREFIX):
             source = get_setting(session, key) or {}
             name = key[len(_SOURCE_PREFIX):]
-            if source.get("kind") == "file":
-                providers[name] = open_export(source["path"], name=name)
-            elif source.get("kind") == "sample":
-                providers[name] = sample_provider(name)
+            try:
+                if source.get("kind") == "file":
+                    providers[name] = open_export(source["path"], name=name)
+                elif source.get("kind") == "sample":
+                    providers[name] = sample_provider(name)
+            except HarmonyError as exc:
+                providers[name] = _UnavailableSource(name, exc)
     return providers
+
+
+class _UnavailableSource:
+    """A remembered source that cannot be opened: its sync fails with the reason."""
+
+    def __init__(self, name: str, error: HarmonyError) -> None:
+        self.name = name
+        self.error = error
+
+    def iter_playlists(self) -> Iterator[Any]:
+        """Fail with the reason the source could not be opened."""
+        raise self.error
+
+    def iter_tracks(self, playlist_id: str) -> Iterator[Any]:
+        """Fail with the reason the source could not be opened."""
+        raise self.error
 
 
 def _remember(ctx: HarmonyContext, name: str, source: dict[str, Any]) -> None:

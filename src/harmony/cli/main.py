@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ from harmony.cli.inspect import add_inspect_commands
 from harmony.cli.library import add_library_commands
 from harmony.context import HarmonyContext
 from harmony.db.models import metadata
-from harmony.errors import HarmonyError, MigrationError
+from harmony.errors import HarmonyError, InvalidInputError, MigrationError
 from harmony.events.loggers import NullEventLogger
 from harmony.settings import HarmonySettings
 
@@ -276,6 +277,11 @@ def _jobs_change(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> 
 
 
 def _jobs_purge(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    cutoff = ctx.clock.now() - timedelta(days=args.older_than_days)
+    days = args.older_than_days
+    if not (math.isfinite(days) and 0 <= days <= 36_500):
+        raise InvalidInputError(
+            f"--older-than-days must be a number of days from 0 to 36500, got {days}"
+        )
+    cutoff = ctx.clock.now() - timedelta(days=days)
     print(f"purged {ctx.jobs.purge(completed_before=cutoff)} jobs", file=out)
     return 0

@@ -327,6 +327,10 @@ class Database:
         self._closed = True
         self.engine.dispose()
 
+    def check_open(self) -> None:
+        """Raise :class:`DatabaseError` when the database was closed (``ctx.close()``)."""
+        self._check_open()
+
     def _check_open(self) -> None:
         # A disposed engine would silently open new connections: refuse instead.
         if self._closed:

@@ -69,16 +69,24 @@ class ProviderTrack(BaseModel):
         # dropped rather than rejecting the track over a cosmetic field.
         if isinstance(value, str):
             match = _YEAR_PREFIX.match(value.strip())
-            return int(match.group(1)) if match else None
+            value = int(match.group(1)) if match else None
+        if isinstance(value, int) and not isinstance(value, bool) and not 1000 <= value <= 2999:
+            return None  # e.g. Spotify's "0000" for an unknown release date
         return value
 
     @field_validator("added_at", mode="after")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        # Exports without an offset mean UTC; harmony stores aware UTC timestamps only.
-        if value is not None and value.tzinfo is None:
+        # Exports without an offset mean UTC; harmony stores aware UTC timestamps only, and
+        # one that has no UTC equivalent (beyond year 9999) is a bad item, not a bad sync.
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
-        return value
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError as exc:
+            raise ValueError("the timestamp is out of range once converted to UTC") from exc
 
     @field_validator("isrc", "album", mode="after")
     @classmethod

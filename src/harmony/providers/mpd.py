@@ -94,8 +94,10 @@ def _load(source: Path | Traversable) -> Mapping[str, Mapping[str, Any]]:
 
 
 def _snapshot(playlist: Mapping[str, Any]) -> str:
-    canonical = json.dumps(playlist, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # ASCII-escaped: a lone surrogate (half an emoji) is hashed like any other character,
+    # and validation then rejects the item that holds it instead of the whole slice failing.
+    canonical = json.dumps(playlist, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _summary(playlist_id: str, playlist: Mapping[str, Any]) -> dict[str, Any]:

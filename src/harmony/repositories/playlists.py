@@ -51,6 +51,10 @@ class PlaylistRepository:
     def __repr__(self) -> str:
         return f"PlaylistRepository({self._db!r})"
 
+    def check_open(self) -> None:
+        """Raise when the context was closed (for reads served from a cache)."""
+        self._db.check_open()
+
     def list_page(
         self, *, provider: str | None = None, status: StatusFilter = "active", limit: int = 50,
         cursor: str | None = None,
@@ -78,6 +82,10 @@ class PlaylistRepository:
         """One playlist with its ordered tracks; :class:`NotFoundError` when there is none."""
         playlist_id = check_playlist_id(playlist_id)
         with self._db.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Row and tracks from one snapshot: under READ COMMITTED a sync committing
+                # between the two reads would pair the old ETag with the new tracks.
+                conn.execution_options(isolation_level="REPEATABLE READ")
             row = conn.execute(
                 select(*_PLAYLIST_COLUMNS).where(PlaylistRow.id == playlist_id)
             ).one_or_none()
@@ -113,6 +121,7 @@ class TrackRepository:
 
     def get(self, track_id: int) -> Track:
         """One track; :class:`NotFoundError` when there is none."""
+        track_id = _check_id(track_id, "track")
         with self._db.connect() as conn:
             row = conn.execute(select(*_TRACK_COLUMNS).where(TrackRow.id == track_id)).one_or_none()
         if row is None:
@@ -151,11 +160,15 @@ def check_list_params(
 def check_playlist_id(playlist_id: Any) -> int:
     """``playlist_id`` as an int (numpy integers too), or :class:`InvalidInputError`;
     an id beyond the 64-bit range cannot exist (:class:`NotFoundError`)."""
-    value = as_int(playlist_id)
+    return _check_id(playlist_id, "playlist")
+
+
+def _check_id(raw: Any, kind: str) -> int:
+    value = as_int(raw)
     if value is None or value < 1:
-        raise InvalidInputError(f"playlist ids are positive integers, got {playlist_id!r}")
+        raise InvalidInputError(f"{kind} ids are positive integers, got {raw!r}")
     if value > _MAX_ID:
-        raise NotFoundError(f"no playlist with id {value}")
+        raise NotFoundError(f"no {kind} with id {value}")
     return value
 
 

@@ -42,8 +42,9 @@ __all__ = ["AppliedSync", "PlaylistChange", "StoredPlaylist", "SyncStore"]
 
 _CHUNK = 500
 _TICK = timedelta(microseconds=1)
-#: Key of the advisory lock syncs hold while they write (PostgreSQL).
-_SYNC_LOCK_KEY = 0x6861726D6F6E79  # "harmony"
+#: Name of the advisory lock syncs hold while they write (PostgreSQL), per schema so that
+#: installations in different schemas of one database do not wait for each other.
+_SYNC_LOCK = "harmony.sync:{schema}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,8 @@ class SyncStore:
             return applied
         with self._db.write() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SYNC_LOCK_KEY})
+                name = _SYNC_LOCK.format(schema=self._db.settings.database_schema or "public")
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
             stamps = _Stamps(conn, self._clock.now())
             track_ids, changed_tracks = _upsert_tracks(conn, provider, changes, stamps.now)
             _write_playlists(conn, provider, changes, track_ids, stamps, applied)

@@ -43,6 +43,7 @@ class PlaylistService:
     ) -> PlaylistPage:  # fmt: skip
         """Playlists in id order (``next_cursor`` continues), with the page's ETag."""
         params = check_list_params(provider=provider, status=status, limit=limit, cursor=cursor)
+        self.repository.check_open()
         if self.cache is None:
             return self.repository.list_page(**params)
 
@@ -56,6 +57,7 @@ class PlaylistService:
     def get(self, playlist_id: int) -> PlaylistDetail:
         """One playlist with its ordered tracks and its ETag; ``NotFoundError`` if absent."""
         playlist_id = check_playlist_id(playlist_id)
+        self.repository.check_open()
         if self.cache is None:
             return self.repository.get(playlist_id)
 

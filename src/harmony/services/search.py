@@ -138,6 +138,11 @@ class SearchService:
             return self.sources, size, skip
         if isinstance(sources, str):
             sources = [sources]
+        if not isinstance(sources, (list, tuple)) or not all(isinstance(x, str) for x in sources):
+            raise InvalidInputError(
+                f"sources must be a list of source names, got {sources!r:.80}; "
+                f"known: {', '.join(self.sources)}"
+            )
         unknown = [s for s in sources if s not in self.sources]
         if unknown or not sources:
             raise InvalidInputError(

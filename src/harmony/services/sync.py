@@ -136,9 +136,15 @@ class SyncEngine:
         return f"SyncEngine(providers={sorted(self.providers)!r}, policy={self.removed_policy!r})"
 
     def run_once(
-        self, provider: str | None = None, *, progress: ProgressCallback | None = None
-    ) -> SyncReport:
+        self, provider: str | None = None, *, full: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> SyncReport:  # fmt: skip
         """Sync one provider, or every registered one; returns what changed.
+
+        ``full=True`` fetches and rewrites every playlist even when its snapshot or content
+        hash says it is unchanged: for refreshing data stored by an older harmony (e.g.
+        release years, which tracks synced before migration 0004 lack). Each rewritten
+        playlist gets a new version and ETag.
 
         ``progress`` (optional) is called with a :class:`SyncProgress` after each playlist
         is looked at and at each phase change; it runs in the calling thread and must not
@@ -150,7 +156,7 @@ class SyncEngine:
         names = self._names(provider)
         report = SyncReport()
         for name in names:
-            report = report + self._run_provider(name, self.providers[name], progress)
+            report = report + self._run_provider(name, self.providers[name], full, progress)
         if report.failed:
             failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
             raise SyncFailed(f"sync failed for {failures}", report)
@@ -162,12 +168,15 @@ class SyncEngine:
         The sync commits its own transaction; the job's completion follows it. Delivery is
         at least once, and a repeated sync of unchanged playlists writes nothing.
         """
-        provider = job.payload.get("provider")
+        provider, full = job.payload.get("provider"), job.payload.get("full", False)
         if provider is not None and not isinstance(provider, str):
             raise InvalidInputError(
                 f"playlist.sync payload 'provider' must be a provider name, got {provider!r}"
             )
-        return self.run_once(provider).model_dump(mode="json", exclude={"rejections"})
+        if not isinstance(full, bool):
+            raise InvalidInputError(f"playlist.sync payload 'full' must be true or false, got {full!r}")
+        report = self.run_once(provider, full=full)
+        return report.model_dump(mode="json", exclude={"rejections"})
 
     def register(self, worker: Any, *, retry: RetryPolicy | None = None) -> None:
         """Register the ``playlist.sync`` handler on a :class:`~harmony.Worker`.
@@ -186,6 +195,8 @@ class SyncEngine:
     def _names(self, provider: str | None) -> list[str]:
         if provider is None:
             return sorted(self.providers)
+        if not isinstance(provider, str):
+            raise InvalidInputError(f"provider must be a provider name, got {provider!r:.80}")
         if provider not in self.providers:
             known = ", ".join(sorted(self.providers)) or "none"
             raise UnknownProviderError(
@@ -195,10 +206,11 @@ class SyncEngine:
         return [provider]
 
     def _run_provider(
-        self, name: str, provider: PlaylistProvider, progress: ProgressCallback | None
-    ) -> SyncReport:
+        self, name: str, provider: PlaylistProvider, full: bool,
+        progress: ProgressCallback | None,
+    ) -> SyncReport:  # fmt: skip
         started = time.perf_counter()
-        run = _Run(name, self._events, progress)
+        run = _Run(name, self._events, progress, full)
         try:
             changes, removed, unchanged = self._fetch(run, provider)
             run.report("write")
@@ -220,7 +232,8 @@ class SyncEngine:
         run.report("done")
         report = SyncReport(
             created=len(applied.created), updated=len(applied.updated),
-            unchanged=unchanged - len(applied.touched), removed=len(applied.removed),
+            # A playlist re-versioned because a track it shows changed is not "unchanged".
+            unchanged=len(unchanged - set(applied.touched)), removed=len(applied.removed),
             rejected=run.rejected, invalidated=invalidated, duration_ms=_ms(started),
             providers=(name,), playlist_ids=tuple(affected), rejections=tuple(run.rejections),
         )  # fmt: skip
@@ -234,12 +247,13 @@ class SyncEngine:
 
     def _fetch(
         self, run: _Run, provider: PlaylistProvider
-    ) -> tuple[list[PlaylistChange], list[str], int]:
+    ) -> tuple[list[PlaylistChange], list[str], set[int]]:
+        """What to write, which provider ids are gone, and the stored ids left unchanged."""
         stored = self._store.stored(run.provider)
         changes: list[PlaylistChange] = []
         seen: set[str] = set()
         protect_all = False  # a rejected playlist without id: removal would be a guess
-        unchanged = 0
+        unchanged: set[int] = set()
         for item in provider.iter_playlists():
             playlist = coerce_playlist(item)
             if isinstance(playlist, Rejection):
@@ -253,11 +267,12 @@ class SyncEngine:
                 run.reject(Rejection("playlist", playlist.id, "duplicate playlist id"))
                 continue
             seen.add(playlist.id)
-            change = self._change(run, provider, playlist, stored.get(playlist.id))
-            if change is None:
-                unchanged += 1
-            else:
+            row = stored.get(playlist.id)
+            change = self._change(run, provider, playlist, row)
+            if change is not None:
                 changes.append(change)
+            elif row is not None:  # only a stored playlist can be unchanged
+                unchanged.add(row.id)
             run.seen += 1
             run.changed = len(changes)
             run.report("fetch")
@@ -270,7 +285,7 @@ class SyncEngine:
         self, run: _Run, provider: PlaylistProvider, playlist: ProviderPlaylist,
         row: StoredPlaylist | None,
     ) -> PlaylistChange | None:  # fmt: skip
-        active = row is not None and row.status == "active"
+        active = row is not None and row.status == "active" and not run.full
         if row is not None and active and playlist.snapshot_id is not None:
             if playlist.snapshot_id == row.snapshot_id:
                 if row.same_metadata(playlist):
@@ -311,9 +326,11 @@ class _Run:
     """Rejections of one provider's run: counted, kept (the first ones) and emitted."""
 
     def __init__(
-        self, provider: str, events: EventLogger, progress: ProgressCallback | None = None
-    ) -> None:
+        self, provider: str, events: EventLogger, progress: ProgressCallback | None = None,
+        full: bool = False,
+    ) -> None:  # fmt: skip
         self.provider = provider
+        self.full = full
         self._events = events
         self._progress = progress
         self.rejected = 0
@@ -370,9 +387,9 @@ def content_hash(tracks: Iterable[ProviderTrack]) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, HarmonyError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    # The first line only: SQLAlchemy appends the statement ("[SQL: ...]") on later lines.
+    text = str(exc) if isinstance(exc, HarmonyError) else f"{type(exc).__name__}: {exc}"
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _ms(started: float) -> float:

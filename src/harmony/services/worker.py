@@ -70,6 +70,7 @@ class WorkerReport:
         return self.completed + self.retried + self.dead_lettered + self.lost
 
     def add(self, outcome: str, n: int = 1) -> None:
+        """Count ``n`` tries with ``outcome`` (thread-safe)."""
         with self.lock:
             setattr(self, outcome, getattr(self, outcome) + n)
 

@@ -33,18 +33,22 @@ class FakePsutil:
             raise self.fail
 
     def cpu_percent(self, interval: float | None = None) -> float:
+        """The configured CPU percent."""
         self._check()
         return self.cpu
 
     def cpu_count(self, logical: bool = True) -> int:
+        """The configured number of cores."""
         self._check()
         return self.cores
 
     def cpu_times_percent(self, interval: float | None = None) -> Any:
+        """idle/user/system split of the configured CPU percent."""
         self._check()
         return SimpleNamespace(idle=100 - self.cpu, user=self.cpu * 0.8, system=self.cpu * 0.2)
 
     def virtual_memory(self) -> Any:
+        """Memory figures from the configured total and used bytes."""
         self._check()
         free = self.memory_total - self.memory_used
         return SimpleNamespace(
@@ -53,6 +57,7 @@ class FakePsutil:
         )  # fmt: skip
 
     def disk_usage(self, path: str) -> Any:
+        """Disk figures for ``path`` (recorded in ``disk_paths``)."""
         self._check()
         self.disk_paths.append(path)
         return SimpleNamespace(
@@ -61,10 +66,12 @@ class FakePsutil:
         )  # fmt: skip
 
     def net_io_counters(self) -> Any:
+        """Fixed network counters."""
         self._check()
         return SimpleNamespace(bytes_sent=1000, bytes_recv=2000, packets_sent=10, packets_recv=20)
 
     def Process(self, pid: int | None = None) -> Any:  # noqa: N802 (psutil's name)
+        """This process: the configured RSS and thread count."""
         self._check()
         rss, threads = self.rss, self.threads
         return SimpleNamespace(
