@@ -93,3 +93,10 @@ def test_jobs_list_and_stats_speak_json(queue_db: str, tmp_path: Path) -> None:
     assert failed["last_error"] == "provider down" and failed["created_at"].endswith("+00:00")
     stats = _run("jobs", "stats", "--json", "--url", queue_db, cwd=tmp_path)
     assert json.loads(stats.stdout)["total"] == 2
+
+
+@pytest.mark.parametrize("days", ["-5", "nan", "inf", "1e10"])
+def test_jobs_purge_refuses_impossible_ages(queue_db: str, tmp_path: Path, days: str) -> None:
+    result = _run("jobs", "purge", "--older-than-days", days, "--url", queue_db, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("harmony: error: --older-than-days must be a number")

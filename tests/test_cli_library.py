@@ -91,3 +91,20 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     process.stdout.close()  # the reader is gone before anything is written
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 141 and stderr == ""
+
+
+def test_a_moved_source_fails_alone_and_full_sync_rewrites(
+    cli: CliRun, harmony_settings: HarmonySettings, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    with sample_path() as sample:
+        for folder, name in ((first, "Road_Trip.csv"), (second, "Sunday_Jazz.csv")):
+            folder.mkdir()
+            shutil.copy(sample / name, folder / name)
+    assert cli("import", str(first), "--name", "first")[0] == 0
+    assert cli("import", str(second), "--name", "second")[0] == 0
+    shutil.rmtree(first)
+    code, out, err = cli("sync", "--provider", "second", "--full", "--json")
+    assert (code, err) == (0, "") and json.loads(out)["updated"] == 1
+    one_error_line(*cli("sync"), contains="sync failed for first:")
+    assert counts(harmony_settings)[0] == 2  # nothing of either was lost
