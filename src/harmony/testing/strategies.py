@@ -363,8 +363,11 @@ _BREAKERS: tuple[_Breaker, ...] = (
     _set("album", _too_long(500)),
     _set("duration_ms", st.sampled_from([-1, 2**31, "three minutes", 1.5])),
     _set("isrc", _too_long(32)),
-    _set("year", st.sampled_from([999, 3000, -1984])),
-    _set("added_at", st.sampled_from(["not a date", "2024-13-45", 10**20])),
+    _set("year", st.sampled_from([[1984], {"year": 1984}, 19.5])),
+    _set("added_at", st.sampled_from(
+        ["not a date", "2024-13-45", 10**20, "9999-12-31T23:00:00-05:00"]
+    )),
+    _set("title", st.sampled_from(["a\x00b", "\x00"])),
     lambda data, draw: draw(st.sampled_from([None, 42, "track", ["id", "title"]])),
 )  # fmt: skip
 
@@ -378,6 +381,8 @@ def _malformed(draw: DrawFn) -> Any:
 
 def malformed_tracks() -> SearchStrategy[Any]:
     """Provider items ``coerce_track`` rejects: a valid track with one thing broken (id or
-    title missing, blank or too long, bad artists, out-of-range numbers, unreadable
-    ``added_at``), or something that is not a mapping at all."""
+    title missing, blank, too long or holding a NUL, bad artists, out-of-range numbers, a
+    year that is not a number, an unreadable ``added_at`` or one beyond year 9999 in UTC),
+    or something that is not a mapping at all. (An out-of-range *year* is not among them:
+    it is dropped, and the track kept.)"""
     return _malformed()
