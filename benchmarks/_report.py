@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: the machine line, the command line as run (without
-the database URL) and writing a script's own section of ``docs/benchmarks.md``.
+"""What the benchmark scripts share: fresh databases to measure on, the machine line, the
+command line as run (without the database URL) and writing a script's own section of
+``docs/benchmarks.md``.
 
 The scripts import it as a sibling (``python benchmarks/<script>.py`` puts this folder
 first on ``sys.path``).
@@ -11,8 +12,10 @@ import os
 import platform
 import re
 import sqlite3
+import tempfile
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -20,9 +23,27 @@ import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from harmony.settings import parse_database_url
+from harmony.settings import HarmonySettings, parse_database_url
+from harmony.testing import temporary_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+# -- backends --------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_settings() -> Iterator[HarmonySettings]:
+    """Settings on a new SQLite file in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        yield HarmonySettings(database_url=f"sqlite:///{Path(folder) / 'bench.db'}")
+
+
+@contextmanager
+def postgres_settings(url: str) -> Iterator[HarmonySettings]:
+    """Settings on a new PostgreSQL schema on ``url``, dropped afterwards."""
+    with temporary_schema(url, prefix="harmony_bench") as schema:
+        yield HarmonySettings(database_url=url, database_schema=schema)
 
 
 # -- machine line ----------------------------------------------------------------------

@@ -66,7 +66,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import textwrap
 import time
 import unicodedata
@@ -76,12 +75,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _report import command_line, machine, write_section
+from _report import (
+    command_line,
+    machine,
+    postgres_settings,
+    sqlite_settings,
+    write_section,
+)
 from sqlalchemy import and_, func, literal, or_, select
 
 from harmony import HarmonyContext, HarmonySettings
 from harmony.db.models import TrackRow
-from harmony.testing import InMemoryProvider, temporary_schema
+from harmony.testing import InMemoryProvider
 
 SCRIPT = "benchmarks/search.py"
 SECTION = f"## Track search (`{SCRIPT}`)"
@@ -676,21 +681,6 @@ def _print_profile(backend: str, profile: cProfile.Profile, args: argparse.Names
     pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(args.top)
     print(f"-- same, top {args.top} by cumulative time --")
     pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(args.top)
-
-
-# -- backends (as in benchmarks/sync.py) -------------------------------------------------
-
-
-@contextmanager
-def sqlite_settings() -> Iterator[HarmonySettings]:
-    with tempfile.TemporaryDirectory() as folder:
-        yield HarmonySettings(database_url=f"sqlite:///{Path(folder) / 'bench.db'}")
-
-
-@contextmanager
-def postgres_settings(url: str) -> Iterator[HarmonySettings]:
-    with temporary_schema(url, prefix="harmony_bench") as schema:
-        yield HarmonySettings(database_url=url, database_schema=schema)
 
 
 # -- report ----------------------------------------------------------------------------

@@ -44,16 +44,20 @@ import pstats
 import random
 import statistics
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _report import command_line, machine, write_section
+from _report import (
+    command_line,
+    machine,
+    postgres_settings,
+    sqlite_settings,
+    write_section,
+)
 from sqlalchemy import func, select
 
 from harmony import (
@@ -70,7 +74,7 @@ from harmony.cache import (
     playlist_tag,
 )
 from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
-from harmony.testing import InMemoryProvider, temporary_schema
+from harmony.testing import InMemoryProvider
 
 SCRIPT = "benchmarks/sync.py"
 SECTION = f"## Playlist sync and cache invalidation (`{SCRIPT}`)"
@@ -339,21 +343,6 @@ def run_cache(entries: int, reps: int, seed: int) -> CacheResult:
     return CacheResult(
         entries, statistics.median(timings) * 1e6, timings[int(len(timings) * 0.9)] * 1e6, removed
     )
-
-
-# -- backends --------------------------------------------------------------------------
-
-
-@contextmanager
-def sqlite_settings() -> Iterator[HarmonySettings]:
-    with tempfile.TemporaryDirectory() as folder:
-        yield HarmonySettings(database_url=f"sqlite:///{Path(folder) / 'bench.db'}")
-
-
-@contextmanager
-def postgres_settings(url: str) -> Iterator[HarmonySettings]:
-    with temporary_schema(url, prefix="harmony_bench") as schema:
-        yield HarmonySettings(database_url=url, database_schema=schema)
 
 
 # -- report ----------------------------------------------------------------------------
