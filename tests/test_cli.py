@@ -253,7 +253,7 @@ def test_info_shows_backend_revision_and_row_counts(seeded: SeededDatabase) -> N
     assert lines[1] == f"revision: {_head()} (up to date)"
     assert lines[2] == f"tables:   {len(HARMONY_TABLES)}"
     rows = {line.split()[0]: int(line.split()[1]) for line in lines[3:]}
-    assert rows == {name: 0 for name in HARMONY_TABLES} | {"activity_events": 4}
+    assert rows == {name: 0 for name in HARMONY_TABLES} | {"activity_events": 4, "change_feed_head": 1}
 
 
 def test_activity_list_newest_first_and_filtered(seeded: SeededDatabase) -> None:

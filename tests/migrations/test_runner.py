@@ -23,6 +23,8 @@ from harmony.testing.pytest_plugin import SettingsFactory
 
 HARMONY_TABLES = {
     "activity_events",
+    "change_feed",
+    "change_feed_head",
     "playlist_tracks",
     "playlists",
     "queue_jobs",

@@ -1,7 +1,9 @@
 """SQLAlchemy 2.0 models: the one schema harmony's migrations create and check.
 
 Tables: ``playlists``, ``tracks``, ``playlist_tracks`` (ordered, duplicates allowed by
-position), ``activity_events``, ``queue_jobs`` and ``settings``.
+position), ``activity_events``, ``queue_jobs``, ``settings``, and the change feed
+(``change_feed_head``, ``change_feed``) through which caches in every process learn what
+changed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -30,6 +33,8 @@ __all__ = [
     "JOB_STATUSES",
     "ActivityEventRow",
     "Base",
+    "ChangeFeedHeadRow",
+    "ChangeFeedRow",
     "PlaylistRow",
     "PlaylistTrackRow",
     "QueueJobRow",
@@ -218,3 +223,30 @@ class SettingRow(Base):
     value: Mapped[dict[str, Any]] = mapped_column(JSONType)
     is_secret: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     updated_at: Mapped[datetime]
+
+
+class ChangeFeedHeadRow(Base):
+    """The one row holding the newest change number.
+
+    Writers take the next number with ``UPDATE ... SET last = last + 1`` in the transaction
+    that makes the change: the row lock orders them, so numbers are handed out in commit
+    order and a reader that sees ``last = n`` sees every change up to ``n``.
+    """
+
+    __tablename__ = "change_feed_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class ChangeFeedRow(Base):
+    """One committed change that cached responses may show: the playlists and cache tags
+    it affects. Pruned to the newest entries; a reader further behind drops everything."""
+
+    __tablename__ = "change_feed"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    playlist_ids: Mapped[list[int]] = mapped_column(JSONType)
+    tags: Mapped[list[str]] = mapped_column(JSONType)
