@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -222,10 +223,11 @@ def test_job_whose_tries_exceeded_max_attempts_is_dead_lettered_as_exceeded(
     assert dlq["stop_reason"] == stored.stop_reason
 
 
-def test_wake_starts_a_job_at_once_instead_of_after_the_idle_back_off(
+def test_an_enqueue_wakes_an_idle_worker_instead_of_waiting_out_its_back_off(
     harmony_settings_factory: SettingsFactory,
 ) -> None:
-    # A back-off far longer than the test's wait: only wake() can start the job in time.
+    # A back-off far longer than the test's wait: only the enqueue's signal (PostgreSQL
+    # NOTIFY, SQLite data_version) can start the job in time.
     settings = harmony_settings_factory(
         activity_events=(), scheduler_poll_interval=60.0, scheduler_max_poll_interval=60.0
     )
@@ -237,6 +239,28 @@ def test_wake_starts_a_job_at_once_instead_of_after_the_idle_back_off(
         try:
             time.sleep(0.2)  # the worker found nothing and is waiting out its back-off
             ctx.jobs.enqueue("t", {})
+            assert done.wait(WAIT_SECONDS)
+        finally:
+            worker.stop(timeout=WAIT_SECONDS)
+
+
+def test_wake_starts_a_job_at_once_instead_of_after_the_idle_back_off(
+    harmony_settings_factory: SettingsFactory,
+) -> None:
+    # The job becomes ready by the clock, which signals nobody: only wake() starts it.
+    settings = harmony_settings_factory(
+        activity_events=(), scheduler_poll_interval=60.0, scheduler_max_poll_interval=60.0
+    )
+    clock = ManualClock()
+    with HarmonyContext(settings, clock=clock) as ctx:
+        ctx.migrate()
+        done = threading.Event()
+        worker = Worker(ctx, {"t": lambda job, session: done.set()})
+        worker.start()
+        try:
+            ctx.jobs.enqueue("t", {}, available_at=clock.now() + timedelta(seconds=30))
+            time.sleep(0.3)  # woken by the enqueue, found nothing ready, waiting again
+            clock.advance(60)
             assert not done.wait(1.0)  # not picked up on its own within a second
             worker.wake()
             assert done.wait(WAIT_SECONDS)

@@ -24,14 +24,12 @@ from harmony.errors import HarmonyError, InvalidInputError, LeaseLost
 from harmony.events.base import EventLogger, wants
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
+from harmony.services.handlers import Handler, Registration
 from harmony.services.heartbeat import Heartbeat
 from harmony.services.retry import RetryPolicy
 from harmony.services.scheduler import LeaseScheduler
 
 __all__ = ["Handler", "Worker", "WorkerContext", "WorkerReport"]
-
-#: A job handler: gets the leased job and a session whose writes commit with the completion.
-Handler = Callable[[LeasedJob, Session], Any]
 
 _log = logging.getLogger("harmony.worker")
 _LEASE_FAILURES_BEFORE_RAISING = 5
@@ -196,6 +194,9 @@ class Worker:
         self.commit_interval = commit_interval
         self.report = WorkerReport()
         self._handlers: dict[str, _Registration] = {}
+        #: Handlers registered on the context (``@ctx.jobs.handler``): run too, unless
+        #: this worker has its own handler for the type.
+        self._shared: Mapping[str, Registration] = ctx.jobs.handlers or {}
         self._emit_dispatch = self._emit_completed = True
         self._stop = threading.Event()
         self._wake = threading.Event()  # set by wake() and stop(): ends an idle wait early
@@ -205,7 +206,7 @@ class Worker:
             self.register(job_type, fn)
 
     def __repr__(self) -> str:
-        return f"Worker(id={self.worker_id!r}, types={sorted(self._handlers)!r}, concurrency={self.concurrency})"
+        return f"Worker(id={self.worker_id!r}, types={self.types!r}, concurrency={self.concurrency})"
 
     # -- registration ----------------------------------------------------------------------
 
@@ -228,8 +229,18 @@ class Worker:
 
     @property
     def types(self) -> list[str] | None:
-        """Job types this worker leases (``None``: any)."""
-        return None if self.lease_any_type else sorted(self._handlers)
+        """Job types this worker leases (``None``: any): its own handlers' and the
+        context's (``@ctx.jobs.handler``)."""
+        return None if self.lease_any_type else sorted(set(self._handlers) | set(self._shared))
+
+    def _registration(self, job_type: str) -> _Registration | None:
+        own = self._handlers.get(job_type)
+        if own is not None:
+            return own
+        shared = self._shared.get(job_type)
+        if shared is None:
+            return None
+        return _Registration(shared.fn, shared.retry or self.default_retry)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -264,10 +275,22 @@ class Worker:
     def wake(self) -> None:
         """Poll for jobs now instead of finishing the idle back-off.
 
-        For hosts that enqueue work the worker should start at once (``POST /sync``); a
-        job enqueued elsewhere (another process) is found at the next poll anyway.
+        Rarely needed: a running worker (``start()``, ``run()``, ``run_async()``) is woken
+        by every enqueue of a type it handles, in any process (PostgreSQL ``NOTIFY`` sent
+        at commit; SQLite: a ``PRAGMA data_version`` check every
+        ``sqlite_watch_interval`` seconds). Polling with back-off stays as the fallback.
         """
         self._wake.set()
+
+    def _on_jobs_signal(self, job_type: str | None) -> None:
+        # Runs in the database watcher's thread: keep it short, never raise.
+        if job_type is not None:  # PostgreSQL: the type of a job just committed
+            if self.lease_any_type or job_type in (self.types or ()):
+                self._wake.set()
+        elif self._db.backend == "postgresql":  # the listener reconnected: maybe missed some
+            self._wake.set()
+        elif self._jobs.has_ready(self.types):  # SQLite: someone committed something
+            self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop gracefully: lease nothing new, finish the job in hand, release the rest."""
@@ -304,8 +327,15 @@ class Worker:
             raise
 
     def _run_threads(self, *, until_idle: bool, max_batches: int | None) -> None:
-        if not self._handlers and not self.lease_any_type:
-            raise InvalidInputError("the worker has no handlers; register one with worker.handler(type)")
+        if not self.types and not self.lease_any_type:
+            raise InvalidInputError(
+                "the worker has no handlers; register one with worker.handler(type) or "
+                "@ctx.jobs.handler(type)"
+            )
+        unsubscribe: Callable[[], None] | None = None
+        watcher = None if until_idle else self._db.watcher
+        if watcher is not None:  # a long-running worker: woken by enqueues anywhere
+            unsubscribe = watcher.subscribe("jobs", self._on_jobs_signal)
         self._heartbeat.start()
         try:
             if self.concurrency == 1:
@@ -333,6 +363,8 @@ class Worker:
                 raise errors[0]
         finally:
             self._heartbeat.stop()
+            if unsubscribe is not None:
+                unsubscribe()
 
     def _loop(self, until_idle: bool, max_batches: int | None) -> None:
         with _AutocommitConnection(self._db) as auto:
@@ -428,7 +460,7 @@ class Worker:
         pending: list[tuple[LeasedJob, float]],
         spare: list[Session],
     ) -> None:
-        registration = self._handlers.get(job.type)
+        registration = self._registration(job.type)
         if self._emit_dispatch:
             self._events.emit(
                 "orchestrator.dispatch", entity_id=job.id, job_type=job.type, status="dispatched",
