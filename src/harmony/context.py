@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any
+
+from sqlalchemy import Engine
 
 from harmony.cache.invalidator import (
     CacheInvalidator,
@@ -20,16 +22,20 @@ from harmony.events.base import EventLogger
 from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
 from harmony.migrations.runner import MigrationRunner
 from harmony.providers.base import PlaylistProvider
+from harmony.providers.registry import ProviderRegistry
 from harmony.repositories.activity import ActivityRepository
-from harmony.repositories.credentials import PROVIDER_NAME, CredentialStore
+from harmony.repositories.change_feed import ChangeFeed
+from harmony.repositories.credentials import CredentialStore
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
 from harmony.repositories.track_search import TrackSearchRepository
+from harmony.services.coherence import CacheCoherence
+from harmony.services.handlers import HandlerRegistry
 from harmony.services.playlists import PlaylistService
 from harmony.services.providers import ProviderStatusService
 from harmony.services.scheduler import LeaseScheduler
 from harmony.services.search import SearchService
-from harmony.services.sync import SyncEngine
+from harmony.services.sync import SYNC_JOB_TYPE, SyncEngine
 from harmony.services.system import SystemService
 from harmony.settings import HarmonySettings
 
@@ -60,8 +66,16 @@ class HarmonyContext:
         psutil: a psutil-compatible object for diagnostics; kept as ``ctx.psutil``.
         clock: time source (:class:`~harmony.clock.SystemClock` by default).
         providers: playlist providers (:class:`~harmony.providers.PlaylistProvider`) by
-            name; ``ctx.sync.run_once()`` syncs them. Kept read-only as
-            ``ctx.provider_registry``.
+            name; ``ctx.sync.run_once()`` syncs them. Kept as the read-only mapping
+            ``ctx.provider_registry``; :meth:`add_provider` and :meth:`remove_provider`
+            change it on the live context.
+        engine: a SQLAlchemy :class:`~sqlalchemy.Engine` the host already has; the context
+            uses it instead of building one and leaves it open on :meth:`close`. Without
+            ``settings.database_url`` set explicitly, the URL is taken from the engine.
+
+    Caches stay coherent across contexts and processes: every write that changes a cached
+    response records a numbered change in the database, and a cached read first catches
+    up with it (see ``docs/sync.md``, "Coherence across processes").
     """
 
     def __init__(
@@ -74,15 +88,19 @@ class HarmonyContext:
         psutil: Any | None = None,
         clock: Clock | None = None,
         providers: Mapping[str, Any] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         if not isinstance(settings, HarmonySettings):
             raise TypeError(
                 f"settings must be HarmonySettings, got {type(settings).__name__}; use "
                 "HarmonyContext.from_url(url) to build them from a URL"
             )
+        if engine is not None:
+            settings = _settings_for_engine(settings, engine)
         self.settings = settings
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.db = Database(settings)
+        registry = ProviderRegistry(providers)
+        self.db = Database(settings, engine)
         self.activity = ActivityRepository(self.db, self.clock)
         host_events: EventLogger = events if events is not None else LoggingEventLogger()
         self.events: EventLogger = (
@@ -95,8 +113,9 @@ class HarmonyContext:
             self.db, self.clock, self.events, on_change=self._credentials_changed
         )
         self.jobs = JobQueue(
-            self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout
-        )
+            self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout,
+            handlers=HandlerRegistry(),
+        )  # fmt: skip
         self.scheduler = LeaseScheduler(self.jobs, self.clock, self.events, settings)
         self._owns_cache = cache is None and settings.cache_enabled
         if cache is None and settings.cache_enabled:
@@ -115,9 +134,14 @@ class HarmonyContext:
             self.db, self.migrations, self.clock, psutil=psutil,
             disk_path=settings.diagnostics_disk_path,
         )  # fmt: skip
-        self.provider_registry: Mapping[str, PlaylistProvider] = MappingProxyType(
-            _check_providers(providers or {})
-        )
+        self._providers = registry
+        #: The registered providers by name (read-only; see :meth:`add_provider`).
+        self.provider_registry: Mapping[str, PlaylistProvider] = registry
+        self._coherence = CacheCoherence(
+            self.db, ChangeFeed(schema=settings.database_schema,
+                                retention=settings.change_feed_retention),
+            cache, invalidator, self.events,
+        )  # fmt: skip
         self.providers = ProviderStatusService(
             self.credentials, self.provider_registry, self.clock, self.cache
         )
@@ -125,14 +149,45 @@ class HarmonyContext:
             TrackSearchRepository(self.db), self.events, self.provider_registry,
             settings.search_max_limit,
         )  # fmt: skip
-        self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache)
+        self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache, self._coherence)
         self.tracks = TrackRepository(self.db)
         self.sync = SyncEngine(
             self.db, self.clock, self.events, self.provider_registry, self.invalidator,
             settings.sync_removed_policy,
+            feed=ChangeFeed(schema=settings.database_schema,
+                            retention=settings.change_feed_retention),
+            coherence=self._coherence,
         )  # fmt: skip
+        self.sync.register_on(self.jobs)
         self._lock = threading.Lock()
         self._closed = False
+        if invalidator is not None:
+            # A host's invalidator hears of changes other processes commit as they happen,
+            # not only when this context next reads.
+            self._coherence.follow()
+
+    # -- the open composition root ------------------------------------------------------
+
+    def add_provider(self, name: str, provider: PlaylistProvider) -> None:
+        """Register ``provider`` as ``name`` on this live context.
+
+        ``ctx.sync``, ``ctx.search`` and ``ctx.providers`` see it at once, and so do
+        workers already running ``playlist.sync`` jobs. Raises
+        :class:`~harmony.errors.ConfigurationError` for a taken or invalid name or an
+        object that is not a :class:`~harmony.providers.PlaylistProvider`.
+        """
+        self._check_open()
+        self._providers.add(name, provider)
+        self.providers.invalidate(name)
+
+    def remove_provider(self, name: str) -> PlaylistProvider:
+        """Unregister the provider ``name`` and return it; its stored playlists stay.
+
+        A sync already running with it finishes; later syncs and searches no longer see it.
+        """
+        provider = self._providers.remove(name)
+        self.providers.invalidate(name)
+        return provider
 
     def _credentials_changed(self, provider: str) -> None:
         # Credentials change only after construction, when ctx.providers exists.
@@ -148,6 +203,27 @@ class HarmonyContext:
         constructor's collaborators (``events=``, ``clock=``, ...).
         """
         return cls(HarmonySettings(database_url=url, **dict(settings or {})), **collaborators)
+
+    @classmethod
+    def from_engine(
+        cls, engine: Engine, /, *, settings: Mapping[str, Any] | None = None,
+        **collaborators: Any,
+    ) -> HarmonyContext:  # fmt: skip
+        """A context on a SQLAlchemy engine the host already has (left open on close).
+
+        ``settings`` holds further :class:`HarmonySettings` fields (``database_schema``,
+        ...); the database URL is the engine's. On SQLite harmony adds its connection
+        setup to the engine (WAL, foreign keys, busy timeout, explicit ``BEGIN``); on
+        PostgreSQL with ``database_schema``, the engine's connections must already use
+        it (``connect_args={"options": "-c search_path=<schema>"}``).
+        """
+        if not isinstance(engine, Engine):
+            raise ConfigurationError(f"engine must be a SQLAlchemy Engine, got {type(engine).__name__}")
+        url = engine.url.render_as_string(hide_password=False)
+        return cls(
+            HarmonySettings(database_url=url, **dict(settings or {})), engine=engine,
+            **collaborators,
+        )  # fmt: skip
 
     @classmethod
     def from_env(
@@ -170,12 +246,14 @@ class HarmonyContext:
         """Release the engine's connections and empty the cache it built. Idempotent.
 
         After ``close()`` every read and write raises, cached reads included. A cache
-        passed in with ``cache=`` belongs to the caller and is left as it is.
+        passed in with ``cache=`` and an engine passed in with ``engine=`` belong to the
+        caller and are left as they are.
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        self._coherence.close()
         self.db.dispose()
         if self._owns_cache and self.cache is not None:
             self.cache.clear()
@@ -200,18 +278,24 @@ class HarmonyContext:
         return f"HarmonyContext(url={self.settings.safe_database_url!r}, {state})"
 
 
-def _check_providers(providers: Mapping[str, Any]) -> dict[str, PlaylistProvider]:
-    checked: dict[str, PlaylistProvider] = {}
-    for name, provider in providers.items():
-        if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
-            raise ConfigurationError(
-                f"provider name {name!r:.80} is invalid; use a lowercase name such as 'spotify' "
-                "(letters, digits, '_', '.', '-'; at most 63 characters)"
-            )
-        if not isinstance(provider, PlaylistProvider):
-            raise ConfigurationError(
-                f"provider {name!r} ({type(provider).__name__}) is not a PlaylistProvider: it "
-                "needs a name and iter_playlists() and iter_tracks(playlist_id) methods"
-            )
-        checked[name] = provider
-    return checked
+def _settings_for_engine(settings: HarmonySettings, engine: Engine) -> HarmonySettings:
+    """``settings`` with the engine's URL, or an error if they name different databases."""
+    if not isinstance(engine, Engine):
+        raise ConfigurationError(
+            f"engine must be a SQLAlchemy Engine, got {type(engine).__name__}"
+        )
+    url = engine.url.render_as_string(hide_password=False)
+    if "database_url" not in settings.model_fields_set:
+        return HarmonySettings(**{**settings.model_dump(), "database_url": url})
+    mine, theirs = settings.url, engine.url
+    same = (
+        mine.get_backend_name() == theirs.get_backend_name()
+        and (mine.host, mine.port, mine.database) == (theirs.host, theirs.port, theirs.database)
+    )
+    if not same:
+        raise ConfigurationError(
+            f"settings.database_url ({settings.safe_database_url}) and the engine passed in "
+            f"({theirs.render_as_string(hide_password=True)}) name different databases; "
+            "leave database_url unset to use the engine's"
+        )
+    return settings

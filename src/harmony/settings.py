@@ -129,6 +129,14 @@ class HarmonySettings(BaseModel):
     cache_enabled: bool = Field(default=True, description="Build a ResponseCache for the context.")
     cache_max_entries: int = Field(default=4096, ge=1, description="LRU bound of the response cache.")
     cache_ttl_seconds: float = Field(default=300.0, gt=0, description="Time to live of cache entries.")
+    change_feed_retention: int = Field(
+        default=10_000, ge=100, le=10_000_000,
+        description="Change-feed entries kept; a cache further behind drops everything.",
+    )  # fmt: skip
+    sqlite_watch_interval: float = Field(
+        default=0.05, gt=0, le=10,
+        description="Seconds between SQLite data_version polls of the change follower and idle workers.",
+    )  # fmt: skip
 
     # diagnostics
     diagnostics_disk_path: str = Field(

@@ -25,6 +25,7 @@ HARMONY_TABLES = {
     "activity_events",
     "change_feed",
     "change_feed_head",
+    "sync_state",
     "playlist_tracks",
     "playlists",
     "queue_jobs",

@@ -10,12 +10,12 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from harmony.context import HarmonyContext
 from harmony.errors import HarmonyError, UnknownProviderError
-from harmony.events.loggers import NullEventLogger
 from harmony.providers.base import PlaylistProvider
 from harmony.providers.files import open_export
 from harmony.providers.sample import sample_provider
@@ -66,9 +66,7 @@ def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     ctx.migrate()
     with with_providers(ctx, {_DEMO_PROVIDER: sample_provider(_DEMO_PROVIDER)}) as demo:
         job = demo.jobs.enqueue(SYNC_JOB_TYPE, {"provider": _DEMO_PROVIDER})
-        worker = Worker(demo)
-        demo.sync.register(worker)
-        worker.run_until_idle()
+        Worker(demo).run_until_idle()  # runs playlist.sync, registered by the context
         done = demo.jobs.get(job.id)
         if done.status != "completed" or done.result is None:
             print(f"harmony: error: the demo sync job ended {done.status}: {done.last_error}",
@@ -154,11 +152,22 @@ def _remember(ctx: HarmonyContext, name: str, source: dict[str, Any]) -> None:
                        now=ctx.clock.now())  # fmt: skip
 
 
-def with_providers(ctx: HarmonyContext, providers: Mapping[str, PlaylistProvider]) -> HarmonyContext:
-    """A context on the same database, with these providers registered."""
-    return HarmonyContext(
-        ctx.settings, events=NullEventLogger(), clock=ctx.clock, providers=providers
-    )
+@contextmanager
+def with_providers(
+    ctx: HarmonyContext, providers: Mapping[str, PlaylistProvider]
+) -> Iterator[HarmonyContext]:
+    """``ctx`` with these providers registered for the block, then unregistered again
+    (one context per command: never a second one on the same database)."""
+    added: list[str] = []
+    try:
+        for name, provider in providers.items():
+            if name not in ctx.provider_registry:
+                ctx.add_provider(name, provider)
+                added.append(name)
+        yield ctx
+    finally:
+        for name in added:
+            ctx.remove_provider(name)
 
 
 def _progress_display() -> ProgressCallback | None:

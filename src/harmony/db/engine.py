@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from harmony.db.watch import DatabaseWatcher
 from harmony.errors import DatabaseError, DatabaseUnavailable
 from harmony.settings import HarmonySettings
 
@@ -30,6 +32,8 @@ __all__ = ["Database", "build_engine", "translate_db_errors"]
 # lock up front (BEGIN IMMEDIATE), so two writers queue on the busy timeout instead of
 # failing with SQLITE_BUSY when a read transaction tries to upgrade.
 _SQLITE_BEGIN = "harmony_sqlite_begin"
+#: Execution option marking an engine that build_engine() made.
+_HARMONY_ENGINE = "harmony_engine"
 
 
 def _is_memory_sqlite(url: URL) -> bool:
@@ -64,7 +68,7 @@ def build_engine(settings: HarmonySettings) -> Engine:
         hide_parameters=True,  # bound values include credentials; never log them
     )
     _ping_when_idle(engine, _PING_AFTER_IDLE_SECONDS)
-    return engine
+    return engine.execution_options(**{_HARMONY_ENGINE: True})
 
 
 #: A pooled connection idle for less than this is used without a ping.
@@ -113,6 +117,20 @@ def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
         # One shared connection, or every checkout would see a new empty database.
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)
+    install_sqlite_setup(engine, settings)
+    return engine.execution_options(**{_HARMONY_ENGINE: True})
+
+
+def install_sqlite_setup(engine: Engine, settings: HarmonySettings) -> None:
+    """Give a SQLite engine harmony's connection setup: foreign keys, the busy timeout,
+    WAL (for files) and transactions begun by SQLAlchemy (``BEGIN IMMEDIATE`` for writes).
+
+    For an engine a host passes in, connections already pooled are left to the host
+    (the pool is replaced, checked-out connections are not closed).
+    """
+    if event.contains(engine, "begin", _on_sqlite_begin):
+        return  # installed already (an engine passed to a second context)
+    memory = _is_memory_sqlite(engine.url)
     busy_ms = int(settings.sqlite_busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
@@ -129,12 +147,17 @@ def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
         finally:
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+    event.listen(engine, "begin", _on_sqlite_begin)
 
-    return engine
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+def built_by_harmony(engine: Engine) -> bool:
+    """Whether :func:`build_engine` made ``engine`` (so it has harmony's setup)."""
+    return bool(engine.get_execution_options().get(_HARMONY_ENGINE))
 
 
 def _enable_wal(cursor: sqlite3.Cursor, patience: float) -> None:
@@ -229,8 +252,16 @@ class Database:
 
     def __init__(self, settings: HarmonySettings, engine: Engine | None = None) -> None:
         self.settings = settings
+        #: Whether :meth:`dispose` closes the engine's pool (not for an engine passed in).
+        self.owns_engine = engine is None
+        if engine is not None and engine.dialect.name == "sqlite" and not built_by_harmony(engine):
+            install_sqlite_setup(engine, settings)
+            engine.dispose(close=False)  # new connections get the setup; in-use ones stay
         self.engine: Engine = engine if engine is not None else build_engine(settings)
         self.backend: str = self.engine.dialect.name
+        self._memory = self.backend == "sqlite" and _is_memory_sqlite(self.engine.url)
+        self._watcher: DatabaseWatcher | None = None
+        self._watcher_lock = threading.Lock()
         self.schema: str | None = settings.database_schema
         #: The engine for write transactions: on SQLite they begin with BEGIN IMMEDIATE.
         self.write_engine: Engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
@@ -322,10 +353,33 @@ class Database:
         checkedout = getattr(self.engine.pool, "checkedout", None)
         return int(checkedout()) if callable(checkedout) else 0
 
+    @property
+    def watcher(self) -> DatabaseWatcher | None:
+        """Change signals from other connections and processes (built on first use);
+        ``None`` for an in-memory SQLite database, which no other process can open."""
+        if self._memory:
+            return None
+        if self._watcher is None:
+            self._check_open()
+            with self._watcher_lock:
+                if self._watcher is None:
+                    self._watcher = DatabaseWatcher(
+                        self.engine, schema=self.schema,
+                        poll_interval=self.settings.sqlite_watch_interval,
+                    )  # fmt: skip
+        return self._watcher
+
     def dispose(self) -> None:
-        """Close every pooled connection; the database refuses further use."""
+        """Stop the watcher and close every pooled connection (only the pool's connections
+        of an engine passed in stay open: that engine belongs to its creator); the
+        database refuses further use."""
         self._closed = True
-        self.engine.dispose()
+        with self._watcher_lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+        if self.owns_engine:
+            self.engine.dispose()
 
     def check_open(self) -> None:
         """Raise :class:`DatabaseError` when the database was closed (``ctx.close()``)."""

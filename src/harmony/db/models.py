@@ -3,7 +3,7 @@
 Tables: ``playlists``, ``tracks``, ``playlist_tracks`` (ordered, duplicates allowed by
 position), ``activity_events``, ``queue_jobs``, ``settings``, and the change feed
 (``change_feed_head``, ``change_feed``) through which caches in every process learn what
-changed.
+changed, and ``sync_state`` (per-provider sync tickets).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ __all__ = [
     "PlaylistTrackRow",
     "QueueJobRow",
     "SettingRow",
+    "SyncStateRow",
     "TrackRow",
     "metadata",
 ]
@@ -250,3 +251,18 @@ class ChangeFeedRow(Base):
     created_at: Mapped[datetime]
     playlist_ids: Mapped[list[int]] = mapped_column(JSONType)
     tags: Mapped[list[str]] = mapped_column(JSONType)
+
+
+class SyncStateRow(Base):
+    """Per provider: sync tickets handed out and the newest one whose result is stored.
+
+    A sync takes a ticket before it fetches and stores its result only if no sync with a
+    later ticket has stored one, so a slow sync holding older provider data never
+    overwrites a newer result, whichever process ran it.
+    """
+
+    __tablename__ = "sync_state"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issued: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    applied: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

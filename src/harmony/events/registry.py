@@ -97,8 +97,9 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         "sync.run",
         ("provider", "status", "created_count", "updated_count", "unchanged_count",
          "removed_count", "rejected_count", "invalidated_entries", "duration_ms"),
-        "One provider's sync finished (status 'ok') or failed and wrote nothing "
-        "(status 'failed', with error).",
+        "One provider's sync finished (status 'ok'), failed and wrote nothing "
+        "(status 'failed', with error), or wrote nothing because a sync of the same "
+        "provider that started later stored its result first (status 'superseded').",
     ),
     EventSpec(
         "sync.item_rejected",
@@ -111,6 +112,16 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         ("invalidated_entries", "playlist_count", "status"),
         "After a sync committed, the cache invalidator dropped the entries of "
         "meta.playlist_ids (status 'ok'), or raised (status 'error', with error).",
+    ),
+    EventSpec(
+        "cache.revalidate",
+        ("status", "source", "change_from", "change_to", "playlist_count",
+         "invalidated_entries", "duration_ms"),
+        "A context's cache caught up with changes committed elsewhere (another context or "
+        "process): status 'ok' dropped the entries of meta.playlist_ids (and called the "
+        "host's invalidator), 'reset' dropped everything because freshness could not be "
+        "proven (meta.reason), 'error' the host's invalidator raised (error). source is "
+        "'read' (found before serving a cached read) or 'notify' (the change follower).",
     ),
     EventSpec(
         "api.request",

@@ -13,6 +13,7 @@ from harmony.clock import Clock
 from harmony.db.engine import Database
 from harmony.errors import CredentialsError
 from harmony.events.base import EventLogger
+from harmony.providers.registry import PROVIDER_NAME
 from harmony.repositories.settings import (
     delete_setting,
     get_setting,
@@ -23,8 +24,6 @@ from harmony.repositories.settings import (
 __all__ = ["PROVIDER_NAME", "CredentialStore", "ProviderCredentials"]
 
 _PREFIX = "credentials:"
-#: Provider names everywhere (registered providers, credentials, sync sources).
-PROVIDER_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
 _PROVIDER = PROVIDER_NAME
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _MAX_VALUE = 16_384

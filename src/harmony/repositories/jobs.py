@@ -7,8 +7,8 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session
@@ -31,6 +31,12 @@ from harmony.repositories.job_sql import (
 )
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
 
+if TYPE_CHECKING:  # the registry is a service; the queue only hands it to workers
+    from collections.abc import Callable
+
+    from harmony.services.handlers import Handler, HandlerRegistry
+    from harmony.services.retry import RetryPolicy
+
 __all__ = ["JobQueue"]
 
 J = QueueJobRow
@@ -48,15 +54,63 @@ class JobQueue:
     """
 
     def __init__(
-        self, db: Database, clock: Clock, events: EventLogger, *, lease_seconds: float
-    ) -> None:
+        self, db: Database, clock: Clock, events: EventLogger, *, lease_seconds: float,
+        handlers: HandlerRegistry | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self._clock = clock
         self._events = events
         self._lease_seconds = lease_seconds
+        #: Handlers registered on the context; every ``Worker(ctx)`` runs them.
+        self.handlers = handlers
 
     def __repr__(self) -> str:
         return f"JobQueue({self._db!r})"
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def handler(
+        self, job_type: str, *, retry: RetryPolicy | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function as the handler of ``job_type`` on the context::
+
+            @ctx.jobs.handler("report.build", retry=RetryPolicy(max_attempts=3))
+            def build(job, session): ...
+
+        Every :class:`~harmony.Worker` built on the context runs it.
+        """
+        return self._registry().handler(job_type, retry=retry)
+
+    def register(self, job_type: str, fn: Handler, *, retry: RetryPolicy | None = None) -> Handler:
+        """Register ``fn(job, session)`` as the handler of ``job_type`` on the context."""
+        return self._registry().register(job_type, fn, retry=retry)
+
+    def _registry(self) -> HandlerRegistry:
+        if self.handlers is None:
+            raise JobStateError("this JobQueue has no handler registry; use a HarmonyContext's")
+        return self.handlers
+
+    def has_ready(self, types: Sequence[str] | None) -> bool:
+        """Whether a job of ``types`` (``None``: any) is ready to lease, from a cheap read
+        on the database watcher's own connection (a wake-up hint for idle workers)."""
+        watcher = self._db.watcher
+        if watcher is None:
+            return True
+        if types is not None and not types:
+            return False
+        now = self._clock.now().astimezone(timezone.utc)
+        if self._db.backend == "sqlite":
+            # As UTCDateTime stores it on SQLite: naive UTC text, which sorts as time.
+            stamp: Any = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            mark = "?"
+        else:
+            stamp, mark = now, "%s"
+        sql = f"SELECT 1 FROM queue_jobs WHERE status = 'pending' AND available_at <= {mark}"
+        params: list[Any] = [stamp]
+        if types is not None:
+            sql += f" AND type IN ({', '.join([mark] * len(types))})"
+            params.extend(types)
+        return watcher.scalar(sql + " LIMIT 1", params) is not None  # nosec B608
 
     # -- enqueue -------------------------------------------------------------------------
 

@@ -3,6 +3,10 @@
 Dialect notes: PostgreSQL serialises syncs with a transaction-scoped advisory lock (SQLite
 already has one writer at a time, ``BEGIN IMMEDIATE``), so the ``updated_at`` stamps handed
 out below are strictly increasing across every sync of every process.
+
+The same transaction records the change in the change feed (so caches in every process
+drop what it affects) and checks the provider's sync ticket: a sync that began fetching
+before another sync of the same provider stored its result stores nothing.
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeEngine
 
 from harmony.clock import Clock
 from harmony.db.engine import Database
-from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
+from harmony.db.models import PlaylistRow, PlaylistTrackRow, SyncStateRow, TrackRow
 from harmony.providers.base import ProviderPlaylist, ProviderTrack
+from harmony.repositories.change_feed import ChangeFeed
 from harmony.textnorm import search_key
 
 __all__ = ["AppliedSync", "PlaylistChange", "StoredPlaylist", "SyncStore"]
@@ -85,6 +92,10 @@ class AppliedSync:
     removed: list[int] = field(default_factory=list)
     #: Unchanged playlists whose version moved because a track they show changed.
     touched: list[int] = field(default_factory=list)
+    #: The change-feed number of the write (``None``: nothing changed).
+    change: int | None = None
+    #: A sync with a later ticket stored its result first; nothing was written.
+    superseded: bool = False
 
     @property
     def affected(self) -> list[int]:
@@ -95,9 +106,10 @@ class AppliedSync:
 class SyncStore:
     """Reads a provider's stored playlists and applies a sync's changes atomically."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, feed: ChangeFeed) -> None:
         self._db = db
         self._clock = clock
+        self._feed = feed
 
     def __repr__(self) -> str:
         return f"SyncStore({self._db!r})"
@@ -112,24 +124,67 @@ class SyncStore:
         with self._db.connect() as conn:
             return {row.provider_id: StoredPlaylist(**row._mapping) for row in conn.execute(stmt)}
 
+    def ticket(self, provider: str) -> int:
+        """Take the next sync ticket of ``provider`` (before fetching from it)."""
+        bump = (
+            update(SyncStateRow)
+            .where(SyncStateRow.provider == provider)
+            .values(issued=SyncStateRow.issued + 1)
+            .returning(SyncStateRow.issued)
+        )
+        with self._db.write() as conn:
+            issued = conn.execute(bump).scalar_one_or_none()
+            if issued is None:  # the provider's first sync; another process may race us
+                dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                conn.execute(
+                    dialect_insert(SyncStateRow)
+                    .values(provider=provider, issued=0, applied=0)
+                    .on_conflict_do_nothing(index_elements=[SyncStateRow.provider])
+                )
+                issued = conn.execute(bump).scalar_one()
+        return int(issued)
+
     def apply(
         self, provider: str, changes: Sequence[PlaylistChange], removed: Sequence[str],
-        policy: Literal["mark", "delete"],
+        policy: Literal["mark", "delete"], *, ticket: int | None = None,
     ) -> AppliedSync:  # fmt: skip
-        """Write ``changes`` and remove ``removed`` (provider ids) in one transaction."""
+        """Write ``changes`` and remove ``removed`` (provider ids) in one transaction.
+
+        With ``ticket`` (from :meth:`ticket`), nothing is written if a sync of the same
+        provider with a later ticket has stored its result (``superseded``); otherwise the
+        ticket is stored with the result, even when nothing changed.
+        """
         applied = AppliedSync()
-        if not changes and not removed:
+        if not changes and not removed and ticket is None:
             return applied
         with self._db.write() as conn:
             if conn.dialect.name == "postgresql":
                 name = _SYNC_LOCK.format(schema=self._db.settings.database_schema or "public")
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+            if ticket is not None and not _claim_ticket(conn, provider, ticket):
+                applied.superseded = True
+                return applied
+            if not changes and not removed:
+                return applied
             stamps = _Stamps(conn, self._clock.now())
             track_ids, changed_tracks = _upsert_tracks(conn, provider, changes, stamps.now)
             _write_playlists(conn, provider, changes, track_ids, stamps, applied)
             _touch_sharing_playlists(conn, changed_tracks, stamps, applied)
             _remove(conn, provider, removed, policy, stamps, applied)
+            if applied.affected:
+                applied.change = self._feed.record(conn, stamps.now, applied.affected)
         return applied
+
+
+def _claim_ticket(conn: Connection, provider: str, ticket: int) -> bool:
+    """Store ``ticket`` as the provider's applied one unless a later one is stored."""
+    stored = conn.execute(
+        update(SyncStateRow)
+        .where(SyncStateRow.provider == provider, SyncStateRow.applied < ticket)
+        .values(applied=ticket)
+        .returning(SyncStateRow.applied)
+    ).scalar_one_or_none()
+    return stored is not None
 
 
 class _Stamps:

@@ -16,6 +16,7 @@ from harmony.repositories.playlists import (
     check_list_params,
     check_playlist_id,
 )
+from harmony.services.coherence import CacheCoherence
 
 __all__ = ["PlaylistService"]
 
@@ -24,15 +25,29 @@ class PlaylistService:
     """Playlist pages and details, served from the context's :class:`ResponseCache`.
 
     Every result carries ``etag`` and ``last_modified``; a host answers ``If-None-Match``
-    by comparing with ``etag`` and returning 304 on a match. Syncs invalidate the affected
-    entries after they commit, so a cached ETag is never older than the database. Without
-    a cache (``cache_enabled=False``) every call reads the database.
+    by comparing with ``etag`` and returning 304 on a match. Before serving a cached
+    entry the cache catches up with the change feed, so once a sync has returned in any
+    process on the database, every later read here returns its result (see
+    :class:`~harmony.services.coherence.CacheCoherence`). Without a cache
+    (``cache_enabled=False``) every call reads the database.
     """
 
-    def __init__(self, repository: PlaylistRepository, cache: ResponseCache | None) -> None:
+    def __init__(
+        self, repository: PlaylistRepository, cache: ResponseCache | None,
+        coherence: CacheCoherence | None = None,
+    ) -> None:  # fmt: skip
         #: Uncached reads, computing the same ETags.
         self.repository = repository
         self.cache = cache
+        self._coherence = coherence
+
+    def _cache_usable(self) -> ResponseCache | None:
+        """The cache, once it is as fresh as the database; ``None`` when it cannot be."""
+        if self.cache is None:
+            return None
+        if self._coherence is not None and not self._coherence.revalidate():
+            return None
+        return self.cache
 
     def __repr__(self) -> str:
         return f"PlaylistService(cache={self.cache!r})"
@@ -44,7 +59,8 @@ class PlaylistService:
         """Playlists in id order (``next_cursor`` continues), with the page's ETag."""
         params = check_list_params(provider=provider, status=status, limit=limit, cursor=cursor)
         self.repository.check_open()
-        if self.cache is None:
+        cache = self._cache_usable()
+        if cache is None:
             return self.repository.list_page(**params)
 
         def load() -> CacheEntry[PlaylistPage]:
@@ -52,13 +68,14 @@ class PlaylistService:
             return CacheEntry(page, page.etag, page.last_modified)
 
         key = playlist_list_key(**params)
-        return self.cache.get_or_load(key, load, tags=(PLAYLIST_LIST_TAG,)).value
+        return cache.get_or_load(key, load, tags=(PLAYLIST_LIST_TAG,)).value
 
     def get(self, playlist_id: int) -> PlaylistDetail:
         """One playlist with its ordered tracks and its ETag; ``NotFoundError`` if absent."""
         playlist_id = check_playlist_id(playlist_id)
         self.repository.check_open()
-        if self.cache is None:
+        cache = self._cache_usable()
+        if cache is None:
             return self.repository.get(playlist_id)
 
         def load() -> CacheEntry[PlaylistDetail]:
@@ -66,7 +83,7 @@ class PlaylistService:
             return CacheEntry(detail, detail.etag, detail.last_modified)
 
         key = playlist_detail_key(playlist_id)
-        return self.cache.get_or_load(key, load, tags=(playlist_tag(playlist_id),)).value
+        return cache.get_or_load(key, load, tags=(playlist_tag(playlist_id),)).value
 
     def count(self, *, status: StatusFilter = "active") -> int:
         """How many playlists there are with this status (not cached)."""

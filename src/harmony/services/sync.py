@@ -37,8 +37,16 @@ from harmony.providers.base import (
     coerce_playlist,
     coerce_track,
 )
+from harmony.repositories.change_feed import ChangeFeed
 from harmony.repositories.job_types import LeasedJob
-from harmony.repositories.sync_store import PlaylistChange, StoredPlaylist, SyncStore
+from harmony.repositories.jobs import JobQueue
+from harmony.repositories.sync_store import (
+    AppliedSync,
+    PlaylistChange,
+    StoredPlaylist,
+    SyncStore,
+)
+from harmony.services.coherence import CacheCoherence
 from harmony.services.retry import RetryPolicy
 
 __all__ = ["SYNC_JOB_TYPE", "ProgressCallback", "RejectedItem", "SyncEngine", "SyncProgress", "SyncReport"]
@@ -80,6 +88,9 @@ class SyncReport(BaseModel):
     rejections: tuple[RejectedItem, ...] = ()
     #: Providers that failed, with their error; nothing was written for them.
     failed: Mapping[str, str] = Field(default_factory=dict)
+    #: Providers whose result was discarded because a sync of the same provider that
+    #: started fetching later stored its result first (its data is newer).
+    superseded: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -99,6 +110,7 @@ class SyncReport(BaseModel):
             playlist_ids=self.playlist_ids + other.playlist_ids,
             rejections=(self.rejections + other.rejections)[:_REPORTED_REJECTIONS],
             failed={**self.failed, **other.failed},
+            superseded=self.superseded + other.superseded,
         )
 
 
@@ -124,10 +136,12 @@ class SyncEngine:
     def __init__(
         self, db: Database, clock: Clock, events: EventLogger,
         providers: Mapping[str, PlaylistProvider], invalidator: CacheInvalidator,
-        removed_policy: Literal["mark", "delete"],
+        removed_policy: Literal["mark", "delete"], *, feed: ChangeFeed,
+        coherence: CacheCoherence | None = None,
     ) -> None:  # fmt: skip
-        self._store = SyncStore(db, clock)
+        self._store = SyncStore(db, clock, feed)
         self._events = events
+        self._coherence = coherence
         self.providers = providers
         self.invalidator = invalidator
         self.removed_policy = removed_policy
@@ -181,14 +195,18 @@ class SyncEngine:
     def register(self, worker: Any, *, retry: RetryPolicy | None = None) -> None:
         """Register the ``playlist.sync`` handler on a :class:`~harmony.Worker`.
 
+        The context already registers it on ``ctx.jobs`` (so every ``Worker(ctx)`` runs
+        it); this is for a worker that should use another ``retry`` policy.
+
         By default a failed sync is retried (5 tries, exponential back-off), except a bad
         payload or an unknown provider (:class:`InvalidInputError`), which is dead-lettered
         at once since retrying cannot help.
         """
-        worker.register(
-            SYNC_JOB_TYPE, self.handle_job,
-            retry=retry if retry is not None else RetryPolicy(give_up_on=(InvalidInputError,)),
-        )  # fmt: skip
+        worker.register(SYNC_JOB_TYPE, self.handle_job, retry=retry or _default_retry())
+
+    def register_on(self, jobs: JobQueue) -> None:
+        """Register the ``playlist.sync`` handler on the context's handler registry."""
+        jobs.register(SYNC_JOB_TYPE, self.handle_job, retry=_default_retry())
 
     # -- one provider -----------------------------------------------------------------
 
@@ -212,9 +230,10 @@ class SyncEngine:
         started = time.perf_counter()
         run = _Run(name, self._events, progress, full)
         try:
+            ticket = self._store.ticket(name)
             changes, removed, unchanged = self._fetch(run, provider)
             run.report("write")
-            applied = self._store.apply(name, changes, removed, self.removed_policy)
+            applied = self._apply(name, changes, removed, ticket)
         except Exception as exc:  # a provider or the database failed: nothing was written
             error = _describe(exc)
             duration = _ms(started)
@@ -227,6 +246,8 @@ class SyncEngine:
                 providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
                 duration_ms=duration, failed={name: error},
             )  # fmt: skip
+        if applied.superseded:
+            return self._superseded(name, run, started)
         affected = applied.affected
         invalidated = self._invalidate(affected)
         run.report("done")
@@ -244,6 +265,36 @@ class SyncEngine:
             invalidated_entries=invalidated, duration_ms=report.duration_ms,
         )  # fmt: skip
         return report
+
+    def _apply(
+        self, name: str, changes: list[PlaylistChange], removed: list[str], ticket: int
+    ) -> AppliedSync:
+        coherence = self._coherence
+        if coherence is None:
+            return self._store.apply(name, changes, removed, self.removed_policy, ticket=ticket)
+        coherence.begin_local()
+        applied: AppliedSync | None = None
+        try:
+            applied = self._store.apply(name, changes, removed, self.removed_policy, ticket=ticket)
+        finally:
+            coherence.end_local(
+                applied.change if applied is not None else None,
+                applied.affected if applied is not None else (),
+            )
+        return applied
+
+    def _superseded(self, name: str, run: _Run, started: float) -> SyncReport:
+        duration = _ms(started)
+        self._events.emit(
+            "sync.run", provider=name, status="superseded", created_count=0, updated_count=0,
+            unchanged_count=0, removed_count=0, rejected_count=run.rejected,
+            invalidated_entries=0, duration_ms=duration,
+        )  # fmt: skip
+        run.report("done")
+        return SyncReport(
+            providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
+            duration_ms=duration, superseded=(name,),
+        )  # fmt: skip
 
     def _fetch(
         self, run: _Run, provider: PlaylistProvider
@@ -320,6 +371,10 @@ class SyncEngine:
             playlist_count=len(playlist_ids), status="ok", meta=meta,
         )  # fmt: skip
         return removed
+
+
+def _default_retry() -> RetryPolicy:
+    return RetryPolicy(give_up_on=(InvalidInputError,))
 
 
 class _Run:
