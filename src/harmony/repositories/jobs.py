@@ -40,6 +40,11 @@ if TYPE_CHECKING:  # the registry is a service; the queue only hands it to worke
 __all__ = ["JobQueue"]
 
 J = QueueJobRow
+#: Is a job ready? Raw SQL for the watcher's DBAPI connection (the claim index's predicate).
+_READY_SQLITE = "SELECT 1 FROM queue_jobs WHERE status = 'pending' AND available_at <= ? LIMIT 1"
+_READY_POSTGRESQL = (
+    "SELECT 1 FROM queue_jobs WHERE status = 'pending' AND available_at <= %s LIMIT 1"
+)
 _TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 _MAX_BATCH = 1000
 _ERROR_LIMIT = 8000
@@ -90,27 +95,18 @@ class JobQueue:
             raise JobStateError("this JobQueue has no handler registry; use a HarmonyContext's")
         return self.handlers
 
-    def has_ready(self, types: Sequence[str] | None) -> bool:
-        """Whether a job of ``types`` (``None``: any) is ready to lease, from a cheap read
-        on the database watcher's own connection (a wake-up hint for idle workers)."""
+    def has_ready(self) -> bool:
+        """Whether some job is ready to lease, from a cheap read on the database watcher's
+        own connection: a wake-up hint for idle workers (a worker for other types that
+        wakes leases nothing and waits again)."""
         watcher = self._db.watcher
         if watcher is None:
             return True
-        if types is not None and not types:
-            return False
         now = self._clock.now().astimezone(timezone.utc)
         if self._db.backend == "sqlite":
             # As UTCDateTime stores it on SQLite: naive UTC text, which sorts as time.
-            stamp: Any = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-            mark = "?"
-        else:
-            stamp, mark = now, "%s"
-        sql = f"SELECT 1 FROM queue_jobs WHERE status = 'pending' AND available_at <= {mark}"
-        params: list[Any] = [stamp]
-        if types is not None:
-            sql += f" AND type IN ({', '.join([mark] * len(types))})"
-            params.extend(types)
-        return watcher.scalar(sql + " LIMIT 1", params) is not None  # nosec B608
+            return watcher.scalar(_READY_SQLITE, [f"{now:%Y-%m-%d %H:%M:%S.%f}"]) is not None
+        return watcher.scalar(_READY_POSTGRESQL, [now]) is not None
 
     # -- enqueue -------------------------------------------------------------------------
 

@@ -289,7 +289,7 @@ class Worker:
                 self._wake.set()
         elif self._db.backend == "postgresql":  # the listener reconnected: maybe missed some
             self._wake.set()
-        elif self._jobs.has_ready(self.types):  # SQLite: someone committed something
+        elif self._jobs.has_ready():  # SQLite: someone committed something
             self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
