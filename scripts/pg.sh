@@ -6,6 +6,10 @@
 #   bash scripts/pg.sh stop DIR    # immediate shutdown, then removes DIR (idempotent)
 #   bash scripts/pg.sh bindir      # prints the server bin directory, exit 1 if none
 #
+# The cluster runs with fsync, synchronous_commit and full_page_writes off (tests need
+# no durability); HARMONY_PG_DURABLE=1 keeps the server defaults (fsync on), which is
+# what benchmark claims are made on.
+#
 # Server binaries are looked up in this order: $HARMONY_PG_BINDIR,
 # `pg_config --bindir`, the highest /usr/lib/postgresql/*/bin, `initdb` on PATH.
 # PostgreSQL refuses to run as root, so when run as root the cluster is created
@@ -133,7 +137,11 @@ cmd_start() {
     # The free port can be taken between picking it and binding it; retry then.
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
-        opts="-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        opts="-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=200"
+        if [ "${HARMONY_PG_DURABLE:-}" != 1 ]; then
+            # A throwaway cluster for tests: durability only costs time.
+            opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        fi
         if as_pg "$bindir/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/log" -w -t 60 start >&2; then
             started=1
             break

@@ -133,6 +133,10 @@ class HarmonySettings(BaseModel):
         default=10_000, ge=100, le=10_000_000,
         description="Change-feed entries kept; a cache further behind drops everything.",
     )  # fmt: skip
+    listen_for_changes: bool = Field(
+        default=True,
+        description="Follow other processes' commits (PostgreSQL LISTEN, SQLite data_version) to wake idle workers and tell host invalidators.",
+    )  # fmt: skip
     sqlite_watch_interval: float = Field(
         default=0.05, gt=0, le=10,
         description="Seconds between SQLite data_version polls of the change follower and idle workers.",

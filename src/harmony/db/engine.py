@@ -366,6 +366,7 @@ class Database:
                     self._watcher = DatabaseWatcher(
                         self.engine, schema=self.schema,
                         poll_interval=self.settings.sqlite_watch_interval,
+                        follow=self.settings.listen_for_changes,
                     )  # fmt: skip
         return self._watcher
 

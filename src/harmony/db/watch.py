@@ -108,9 +108,13 @@ class DatabaseWatcher:
     """Probe reads and change signals of one database (see the module docstring)."""
 
     def __init__(
-        self, engine: Engine, *, schema: str | None, poll_interval: float = 0.05
-    ) -> None:
+        self, engine: Engine, *, schema: str | None, poll_interval: float = 0.05,
+        follow: bool = True,
+    ) -> None:  # fmt: skip
         self._engine = engine
+        #: Whether subscriptions start the follower; without it subscribers are never
+        #: called (behind a pooler that breaks LISTEN, e.g. PgBouncer transaction mode).
+        self.follow = follow
         self.backend: str = engine.dialect.name
         self.poll_interval = poll_interval
         self._probe = _Probe(engine)
@@ -150,13 +154,13 @@ class DatabaseWatcher:
         """Call ``callback`` on every signal of ``kind``; returns the unsubscribe function.
 
         Callbacks run in the follower thread and must be quick; an exception is logged.
-        The follower starts with the first subscription.
+        The follower starts with the first subscription (never when ``follow`` is off).
         """
         with self._lock:
             if self._closed:
                 raise RuntimeError("the database watcher is closed")
             self._subscribers[kind].append(callback)
-            if self._thread is None:
+            if self._thread is None and self.follow:
                 self._start()
 
         def unsubscribe() -> None:
@@ -241,7 +245,6 @@ class DatabaseWatcher:
                 conn: Any = raw.driver_connection
                 raw.detach()
                 conn.autocommit = True
-                conn.add_notify_handler(self._on_notify)
                 for channel in self._channels:
                     conn.execute('LISTEN "' + channel.replace('"', '""') + '"')
                 self.following = True
@@ -275,10 +278,12 @@ class DatabaseWatcher:
             ready, _, _ = select.select([conn.fileno(), stop_socket], [], [], _KEEPALIVE_SECONDS)
             if stop_socket in ready:
                 return
-            # Readable: notifications arrived (or the server closed the connection). A
-            # statement makes psycopg read them and call _on_notify; on a dead connection
-            # it raises, and _listen reconnects. Idle for the keepalive: the same probe.
-            conn.execute("SELECT 1")
+            if not ready:  # idle: prove the connection is alive (raises when it is not)
+                conn.execute("SELECT 1")
+            # Read what arrived (timeout 0 reads once without waiting); on a connection
+            # the server closed this raises, and _listen reconnects.
+            for notify in conn.notifies(timeout=0):
+                self._on_notify(notify)
 
     def _on_notify(self, notify: Any) -> None:
         kind = self._channels.get(notify.channel)
