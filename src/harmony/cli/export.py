@@ -32,7 +32,7 @@ def add_export_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     whose = export.add_mutually_exclusive_group()
     whose.add_argument(
-        "--target", default="local",
+        "--target",
         help="the provider whose tracks the file lists (default: local)",
     )  # fmt: skip
     whose.add_argument(
@@ -91,7 +91,7 @@ def _format_for(path: str, given: str | None) -> ExportFormat:
 
 def _export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     playlist_id = resolve_playlist(ctx, args.playlist)
-    target = None if args.own else args.target
+    target = None if args.own else (args.target or "local")
     providers = stored_sources(ctx)
     # A remembered source that cannot be opened says why, rather than "not registered".
     error = getattr(providers.get(target or ""), "error", None)

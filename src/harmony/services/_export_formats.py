@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from xml.etree import ElementTree  # nosec B405 - builds XML, never parses untrusted input
+from xml.etree import ElementTree  # builds XML only; nothing untrusted is parsed
 
 from harmony.providers.exportify import EXPORTIFY_HEADER
 
