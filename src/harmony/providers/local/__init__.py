@@ -125,7 +125,7 @@ class LocalFilesProvider:
         return self._tag_reads
 
     def _check_root(self, error: type[InvalidInputError] | type[ProviderError]) -> None:
-        where = self._root
+        where = display(self._root)
         if not os.path.exists(where):
             raise error(
                 f"the music folder {where!r} does not exist; pass the folder that holds your "
