@@ -95,3 +95,12 @@ def test_write_audio_refuses_an_unknown_suffix_and_a_bad_duration(tmp_path: Path
     with pytest.raises(ValueError, match="duration_ms"):
         write_audio(tmp_path / "a.mp3", duration_ms=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_audio_example_from_the_docs_writes_what_it_says(tmp_path: Path) -> None:
+    from tests.testing.test_plugin import docs_example
+
+    exec(docs_example("audio"), {"tmp_path": tmp_path})  # noqa: S102 - our own docs
+    song = mutagen.File(tmp_path / "Artist" / "Album" / "01 Song.flac")
+    assert song["artist"] == ["Artist", "Guest"] and round(song.info.length) == 215
+    assert not mutagen.File(tmp_path / "untagged.ogg").tags
