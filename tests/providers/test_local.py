@@ -353,3 +353,13 @@ def test_open_export_takes_a_folder_of_music_files_for_the_local_provider(tmp_pa
     (tmp_path / "empty").mkdir()
     with pytest.raises(ImportFileError, match="no .csv, .json or audio files"):
         open_export(tmp_path / "empty")
+
+
+def test_an_absurd_declared_length_drops_the_duration_not_the_track(music: Path) -> None:
+    path = write_mp3(music / "a.mp3", title="Endless", duration_ms=1000)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"Xing") + 8
+    data[at : at + 4] = b"\xff\xff\xff\xff"  # 4.3 billion frames: about 3.3 years
+    path.write_bytes(bytes(data))
+    (track,) = accepted(tracks(LocalFilesProvider(music), "."))
+    assert (track.title, track.duration_ms) == ("Endless", None)

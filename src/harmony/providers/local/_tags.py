@@ -6,6 +6,7 @@ file is read, so ``import harmony`` never needs it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ __all__ = ["AUDIO_SUFFIXES", "FileTags", "read_tags"]
 #: File suffixes taken for audio files; everything else in the tree is ignored.
 AUDIO_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".m4b", ".mp4"})
 
+_MAX_SECONDS = (2**31 - 1) / 1000  # what the tracks table holds, in milliseconds
 _NUMBER = re.compile(r"\s*(\d+)")
 _ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}\d{7}")
 _ISRC_SEPARATORS = re.compile(r"[\s\-_.]")
@@ -152,7 +154,8 @@ def read_tags(path: Path) -> FileTags:
 
     try:
         audio = mutagen.File(path, options=[MP3, FLAC, OggVorbis, OggOpus, MP4])
-    except (mutagen.MutagenError, OSError, ValueError, EOFError) as exc:
+        info_length = getattr(audio.info, "length", 0) if audio is not None else 0
+    except Exception as exc:  # a parser bug on one odd file must not end the whole scan
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return FileTags(None, error=f"cannot read the audio file ({reason})")
     if audio is None:
@@ -166,12 +169,15 @@ def read_tags(path: Path) -> FileTags:
             None, error="the file has no title tag; tag it (title, artist) or move it out "
             "of the music folder"
         )  # fmt: skip
-    length = getattr(audio.info, "length", 0) or 0
+    length = info_length if isinstance(info_length, (int, float)) else 0
+    # A broken header can claim an infinite or absurd length: no duration then, not a
+    # rejected file.
+    duration = round(length * 1000) if math.isfinite(length) and 0 < length < _MAX_SECONDS else None
     fields = {
         "title": found.title,
         "artists": found.artists,
         "album": found.album,
-        "duration_ms": round(length * 1000) if length > 0 else None,
+        "duration_ms": duration,
         "isrc": _isrc(found.isrc),
         "year": found.year,
     }
