@@ -208,13 +208,13 @@ def test_csv_is_exportify_shaped_line_by_line_and_reads_back_the_same(
     header = ("Track URI,Track Name,Album Name,Artist Name(s),Release Date,Duration (ms),"
               "Popularity,Explicit,Added By,Added At,Genres,Record Label,ISRC")  # fmt: skip
     plain = "spotify:track:4uLU6hMCjMI75M1A2tKUQC,Plain,Alb,Solo,2016,215000,,,,2023-01-03T10:55:00Z,,,ZZNHR1600004"
-    assert (tmp_path / "Tricky.csv").read_text(encoding="utf-8").split("\n") == [
+    # RFC 4180 line ends; the line break inside a title stays inside its quoted cell.
+    assert (tmp_path / "Tricky.csv").read_bytes().decode("utf-8").split("\r\n") == [
         header,
         plain,
         'local/Some Artist/x.flac,"Say ""Hi"", then leave",,"Crosby\\, Stills & Nash,Young",,,'
         ",,,2023-01-04T00:00:00.250000Z,,,",
-        'spotify:track:spotify:track:odd,"Multi',
-        'line",光,Ñandú,1999,1,,,,,,,',
+        'spotify:track:spotify:track:odd,"Multi\nline",光,Ñandú,1999,1,,,,,,,',
         plain,
         "",
     ]

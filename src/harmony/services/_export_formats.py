@@ -125,7 +125,8 @@ def _timestamp(value: datetime | None) -> str:
 def render_csv(entries: Sequence[Entry]) -> bytes:
     """An Exportify CSV of the entries that have a track (missing ones are reported only)."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
+    # "\r\n" (RFC 4180): with it the writer quotes a lone "\r" too, which readers split on.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for entry in entries:
         if entry.missing is not None:
