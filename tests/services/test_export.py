@@ -410,3 +410,21 @@ def test_bad_input_raises_clearly_and_writes_nothing(library: tuple[HarmonyConte
             ctx.export.playlist(call.pop("playlist_id"), call.pop("path"), **call)
     assert _files(tmp_path) == before
     assert not [e for e in harmony_events if e.name == "export.playlist"]
+
+
+def test_an_m3u8_exported_into_the_music_folder_reads_back_as_the_same_playlist(
+    harmony_context_factory: ContextFactory, tmp_path: Path
+) -> None:
+    music = tmp_path / "music"
+    album = _album(music)
+    write_flac(album / "04 form\x0cfeed.flac", title="Odd name", track_number=4)
+    provider = LocalFilesProvider(music)
+    ctx = harmony_context_factory(providers={"local": provider})
+    ctx.sync.run_once()
+    pid = _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor")
+    report = ctx.export.playlist(pid, music / "Neon.m3u8", base=music)
+    assert report.written == 4
+    # The export is a playlist of the same folder now, with the same tracks in order.
+    assert ctx.sync.run_once().created == 1
+    exported = ctx.playlists.get(_playlist_id(ctx, "local", "Neon.m3u8"))
+    assert [t.id for t in exported.tracks] == [t.id for t in ctx.playlists.get(pid).tracks]

@@ -37,6 +37,7 @@ __all__ = [
 PLAYLIST_SUFFIXES = frozenset({".m3u", ".m3u8"})
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def is_utf8(name: str) -> bool:
@@ -197,7 +198,9 @@ def parse_m3u(path: str) -> Iterator[M3uEntry]:
     with open(path, "rb") as handle:
         text = _decode(handle.read(), os.path.splitext(path)[1].lower())
     folder = os.path.dirname(path)
-    for raw in text.splitlines():
+    # Only CR/LF end a line: str.splitlines() would also split on form feeds and the like,
+    # which file names may hold.
+    for raw in _LINE_END.split(text):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
