@@ -63,6 +63,7 @@ from harmony.repositories.playlist_types import (
 )
 from harmony.repositories.playlists import MAX_PAGE_SIZE
 from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
+from harmony.services.export import ExportReport, MissingEntry
 from harmony.services.providers import ProviderStatus
 from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
@@ -87,6 +88,7 @@ __all__ = [
     "DiagnosticsUnavailable",
     "EventLogger",
     "EventValidationError",
+    "ExportReport",
     "FanOutEventLogger",
     "HarmonyContext",
     "HarmonyError",
@@ -106,6 +108,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_SEARCH_OFFSET",
     "MigrationError",
+    "MissingEntry",
     "NotFoundError",
     "NullEventLogger",
     "NullInvalidator",

@@ -28,8 +28,10 @@ from harmony.repositories.change_feed import ChangeFeed
 from harmony.repositories.credentials import CredentialStore
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
+from harmony.repositories.track_lookup import TrackLookup
 from harmony.repositories.track_search import TrackSearchRepository
 from harmony.services.coherence import CacheCoherence
+from harmony.services.export import ExportService
 from harmony.services.handlers import HandlerRegistry
 from harmony.services.playlists import PlaylistService
 from harmony.services.providers import ProviderStatusService
@@ -151,6 +153,10 @@ class HarmonyContext:
         )  # fmt: skip
         self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache, self._coherence)
         self.tracks = TrackRepository(self.db)
+        # Cross-provider exports need a match lookup (ctx.matching) as matches=.
+        self.export = ExportService(
+            PlaylistRepository(self.db), TrackLookup(self.db), self.provider_registry, self.events
+        )
         self.sync = SyncEngine(
             self.db, self.clock, self.events, self.provider_registry, self.invalidator,
             settings.sync_removed_policy,

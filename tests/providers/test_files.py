@@ -479,8 +479,8 @@ def test_open_export_picks_the_provider_by_suffix(
     [
         (["list.txt"], "list.txt", "unknown export format '.txt'"),
         (["noext"], "noext", "unknown export format '(no suffix)'"),
-        (["a.txt"], ".", "no .csv or .json files"),
-        ([], ".", "no .csv or .json files"),
+        (["a.txt"], ".", "no .csv, .json or audio files"),
+        ([], ".", "no .csv, .json or audio files"),
         (["a.csv", "b.json"], ".", "mixes .csv and .json"),
         ([], "missing.csv", "does not exist"),
     ],

@@ -18,6 +18,7 @@ from typing import TextIO
 from sqlalchemy import func, inspect, select
 
 from harmony import __version__
+from harmony.cli.export import add_export_commands
 from harmony.cli.inspect import add_inspect_commands
 from harmony.cli.library import add_library_commands
 from harmony.context import HarmonyContext
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_library_commands(commands, common)
     add_inspect_commands(commands, common)
+    add_export_commands(commands, common)
 
     migrate = commands.add_parser(
         "migrate", help="upgrade, downgrade or inspect the database schema"

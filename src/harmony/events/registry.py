@@ -108,6 +108,13 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         "meta.playlist_id names a track's playlist.",
     ),
     EventSpec(
+        "export.playlist",
+        ("entity_id", "status", "format", "target", "written_count", "missing_count",
+         "duration_ms"),
+        "ctx.export.playlist wrote a playlist file (status 'written') or found it already "
+        "up to date (status 'unchanged'); missing_count slots could not be written.",
+    ),
+    EventSpec(
         "worker.playlists.cache.invalidate",
         ("invalidated_entries", "playlist_count", "status"),
         "After a sync committed, the cache invalidator dropped the entries of "

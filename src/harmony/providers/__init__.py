@@ -1,5 +1,6 @@
 """Playlist providers: the protocol, its item models and the shipped implementations.
 
+``LocalFilesProvider`` needs mutagen (extra ``local``) only once it is constructed.
 ``SpotifyProvider`` lives in :mod:`harmony.providers.spotify` (extra ``spotify``) and is not
 imported here, so harmony works without spotipy installed.
 """
@@ -15,11 +16,13 @@ from harmony.providers.base import (
 )
 from harmony.providers.exportify import ExportifyProvider, track_id_from_uri
 from harmony.providers.files import open_export
+from harmony.providers.local import LocalFilesProvider
 from harmony.providers.mpd import MpdSliceProvider
 from harmony.providers.sample import sample_provider
 
 __all__ = [
     "ExportifyProvider",
+    "LocalFilesProvider",
     "MpdSliceProvider",
     "PlaylistProvider",
     "ProviderPlaylist",

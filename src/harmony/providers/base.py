@@ -126,12 +126,19 @@ class PlaylistProvider(Protocol):
 
     name: str
 
-    def iter_playlists(self) -> Iterable[ProviderPlaylist | Mapping[str, Any]]:
+    def iter_playlists(self) -> Iterable[ProviderPlaylist | Mapping[str, Any] | Rejection]:
         """Every playlist of the account, paging hidden inside the iterator."""
         ...
 
-    def iter_tracks(self, playlist_id: str) -> Iterable[ProviderTrack | Mapping[str, Any]]:
-        """The ordered tracks of one playlist; duplicates are kept in place."""
+    def iter_tracks(
+        self, playlist_id: str
+    ) -> Iterable[ProviderTrack | Mapping[str, Any] | Rejection]:
+        """The ordered tracks of one playlist; duplicates are kept in place.
+
+        An item the provider itself cannot use (an unreadable file, say) may be yielded as
+        a :class:`Rejection` with the reason; the sync counts and reports it like an item
+        that fails validation.
+        """
         ...
 
 
@@ -159,8 +166,11 @@ class Rejection:
 
 
 def coerce_playlist(item: Any) -> ProviderPlaylist | Rejection:
-    """Validate one provider playlist, or describe why it is rejected."""
-    if isinstance(item, ProviderPlaylist):
+    """Validate one provider playlist, or describe why it is rejected.
+
+    A :class:`Rejection` the provider yielded itself is passed through.
+    """
+    if isinstance(item, (ProviderPlaylist, Rejection)):
         return item
     try:
         return ProviderPlaylist.model_validate(item)
@@ -169,8 +179,16 @@ def coerce_playlist(item: Any) -> ProviderPlaylist | Rejection:
 
 
 def coerce_track(item: Any, playlist_id: str | None = None) -> ProviderTrack | Rejection:
-    """Validate one provider track, or describe why it is rejected."""
+    """Validate one provider track, or describe why it is rejected.
+
+    A :class:`Rejection` the provider yielded itself is passed through, with
+    ``playlist_id`` filled in when it has none.
+    """
     if isinstance(item, ProviderTrack):
+        return item
+    if isinstance(item, Rejection):
+        if item.playlist_id is None and playlist_id is not None:
+            return Rejection(item.kind, item.item_id, item.reason, playlist_id)
         return item
     try:
         return ProviderTrack.model_validate(item)

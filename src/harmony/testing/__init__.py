@@ -1,6 +1,6 @@
 """Test helpers for harmony and its users: fakes for every seam, PostgreSQL schemas.
 
-Importing this package needs nothing beyond harmony itself. Two submodules need the
+Importing this package needs nothing beyond harmony itself. Three submodules need the
 ``testing`` extra (``pip install 'harmony[testing]'``) and are imported explicitly:
 
 - :mod:`harmony.testing.pytest_plugin`: the fixtures (``harmony_context``,
@@ -9,6 +9,8 @@ Importing this package needs nothing beyond harmony itself. Two submodules need 
 - :mod:`harmony.testing.strategies`: hypothesis strategies (``provider_states()``,
   ``job_payloads()``, ``event_fields()``, ...); ``from harmony.testing import strategies``.
   It is not imported here so that hypothesis stays optional for ``import harmony.testing``.
+- :mod:`harmony.testing.audio`: tiny valid tagged audio files (``write_mp3``,
+  ``write_flac``, ``write_ogg``, ``write_m4a``, ``write_audio``), tagged with mutagen.
 
 See ``docs/testing.md``.
 """
