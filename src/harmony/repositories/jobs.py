@@ -493,6 +493,18 @@ class JobQueue:
         age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
         return QueueStats(counts, age)
 
+    def waiting_retry(self, types: str | Sequence[str] | None = None) -> int:
+        """How many pending jobs (of ``types``; ``None``: any) failed before and wait for
+        another try: retries scheduled for later, and dead letters put back in line."""
+        wanted = _types(types)
+        stmt = select(func.count()).select_from(J).where(
+            J.status == "pending", J.last_error.is_not(None)
+        )
+        if wanted is not None:
+            stmt = stmt.where(J.type.in_(wanted))
+        with self._db.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     def purge(
         self, *, completed_before: datetime, statuses: Sequence[str] = ("completed", "cancelled")
     ) -> int:

@@ -55,13 +55,15 @@ class _Registration:
 
 @dataclass(slots=True)
 class WorkerReport:
-    """What a worker did: tries by outcome."""
+    """What a worker did: tries by outcome; after :meth:`Worker.run_until_idle` also how
+    many jobs of its types wait for a retry (``waiting_retry``: failed before, pending)."""
 
     completed: int = 0
     retried: int = 0
     dead_lettered: int = 0
     lost: int = 0
     released: int = 0
+    waiting_retry: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -235,10 +237,12 @@ class Worker:
 
     def run_until_idle(self, *, max_batches: int | None = None) -> WorkerReport:
         """Work until no job is ready, then return what was done (jobs scheduled for later
-        are left for a later call). The report counts this call's tries only."""
+        are left for a later call). The report counts this call's tries only, and how
+        many jobs wait for a retry at the end."""
         self._stop.clear()
         self.report = WorkerReport()
         self._run_threads(until_idle=True, max_batches=max_batches)
+        self.report.waiting_retry = self._jobs.waiting_retry(self.types)
         return self.report
 
     def run(self) -> None:
