@@ -40,25 +40,13 @@ from harmony.providers.base import (
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.sync_store import PlaylistChange, StoredPlaylist, SyncStore
 from harmony.services.retry import RetryPolicy
+from harmony.services.sync_types import REPORTED_REJECTIONS, RejectedItem
 
 __all__ = ["SYNC_JOB_TYPE", "ProgressCallback", "RejectedItem", "SyncEngine", "SyncProgress", "SyncReport"]
 
 #: The job type whose handler runs :meth:`SyncEngine.run_once`.
 SYNC_JOB_TYPE = "playlist.sync"
-#: Rejections kept in a report (all are counted and emitted as events).
-_REPORTED_REJECTIONS = 100
-
-
-class RejectedItem(BaseModel):
-    """A provider item a sync skipped, and why."""
-
-    model_config = ConfigDict(frozen=True)
-
-    provider: str
-    kind: Literal["playlist", "track"]
-    item_id: str | None
-    reason: str
-    playlist_id: str | None = None
+_REPORTED_REJECTIONS = REPORTED_REJECTIONS
 
 
 class SyncReport(BaseModel):
