@@ -66,6 +66,7 @@ from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
 from harmony.services.providers import ProviderStatus
 from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
+from harmony.services.sync_plan import PlannedTrack, PlaylistPlan, SyncPlan, TrackUpdate
 from harmony.services.system import HealthPart, HealthReport, SystemStats
 from harmony.settings import HarmonySettings
 
@@ -109,9 +110,11 @@ __all__ = [
     "NotFoundError",
     "NullEventLogger",
     "NullInvalidator",
+    "PlannedTrack",
     "Playlist",
     "PlaylistDetail",
     "PlaylistPage",
+    "PlaylistPlan",
     "PlaylistProvider",
     "PlaylistTrack",
     "ProviderCredentials",
@@ -130,12 +133,14 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "SyncFailed",
+    "SyncPlan",
     "SyncProgress",
     "SyncReport",
     "SystemClock",
     "SystemStats",
     "Track",
     "TrackSearchProvider",
+    "TrackUpdate",
     "UnknownProviderError",
     "UnknownRevisionError",
     "Worker",

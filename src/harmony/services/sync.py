@@ -1,4 +1,5 @@
-"""The playlist sync engine: ``ctx.sync.run_once()`` and the ``playlist.sync`` job.
+"""The playlist sync engine: ``ctx.sync.run_once()``, ``ctx.sync.plan()`` and the
+``playlist.sync`` job.
 
 A run per provider has three phases. *Fetch*: read what is stored, walk the provider's
 playlists and fetch tracks only of playlists whose snapshot (or, without one, content hash)
@@ -29,6 +30,7 @@ from harmony.errors import (
     UnknownProviderError,
 )
 from harmony.events.base import EventLogger
+from harmony.events.loggers import NullEventLogger
 from harmony.providers.base import (
     PlaylistProvider,
     ProviderPlaylist,
@@ -38,8 +40,10 @@ from harmony.providers.base import (
     coerce_track,
 )
 from harmony.repositories.job_types import LeasedJob
+from harmony.repositories.sync_preview import SyncPreviewReader
 from harmony.repositories.sync_store import PlaylistChange, StoredPlaylist, SyncStore
 from harmony.services.retry import RetryPolicy
+from harmony.services.sync_plan import SyncPlan, describe_changes
 from harmony.services.sync_types import REPORTED_REJECTIONS, RejectedItem
 
 __all__ = ["SYNC_JOB_TYPE", "ProgressCallback", "RejectedItem", "SyncEngine", "SyncProgress", "SyncReport"]
@@ -115,6 +119,7 @@ class SyncEngine:
         removed_policy: Literal["mark", "delete"],
     ) -> None:  # fmt: skip
         self._store = SyncStore(db, clock)
+        self._preview = SyncPreviewReader(db)
         self._events = events
         self.providers = providers
         self.invalidator = invalidator
@@ -149,6 +154,40 @@ class SyncEngine:
             failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
             raise SyncFailed(f"sync failed for {failures}", report)
         return report
+
+    def plan(
+        self, provider: str | None = None, *, full: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> SyncPlan:  # fmt: skip
+        """What :meth:`run_once` with the same arguments would do now, written nowhere.
+
+        Runs the sync's fetch phase (the same comparison of snapshots and content hashes,
+        the same provider requests) and describes each playlist that would change; the
+        database, the cache and the activity log are left as they are, and no event is
+        emitted. A provider that fails is listed in ``failed`` instead of raising.
+        """
+        plan = SyncPlan(removed_policy=self.removed_policy)
+        for name in self._names(provider):
+            run = _Run(name, NullEventLogger(), progress, full)  # rejections: counted, not emitted
+            try:
+                stored = self._store.stored(name)
+                changes, removed, unchanged = self._fetch(run, self.providers[name])
+                plans, updates, still = describe_changes(
+                    self._preview, name, stored, changes, removed, unchanged
+                )
+            except Exception as exc:  # a provider or the database failed
+                part = SyncPlan(providers=(name,), failed={name: _describe(exc)},
+                                rejected=run.rejected, rejections=tuple(run.rejections),
+                                removed_policy=self.removed_policy)  # fmt: skip
+            else:
+                part = SyncPlan(
+                    providers=(name,), playlists=tuple(plans), unchanged=still,
+                    tracks_updated=tuple(updates), rejected=run.rejected,
+                    rejections=tuple(run.rejections), removed_policy=self.removed_policy,
+                )  # fmt: skip
+            plan = plan + part
+            run.report("done")
+        return plan
 
     def handle_job(self, job: LeasedJob, session: Session) -> dict[str, Any]:
         """The ``playlist.sync`` handler: payload ``{"provider": name}`` or ``{}`` for all.
