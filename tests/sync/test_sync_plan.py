@@ -11,7 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
-from harmony import HarmonyContext, PlaylistPlan, SyncPlan, SyncReport, UnknownProviderError
+from harmony import (
+    HarmonyContext,
+    PlaylistPlan,
+    SyncPlan,
+    SyncReport,
+    UnknownProviderError,
+)
 from harmony.db.models import ActivityEventRow, PlaylistRow, PlaylistTrackRow, TrackRow
 from harmony.providers.base import ProviderTrack
 from harmony.repositories.sync_preview import StoredSlot
