@@ -330,12 +330,14 @@ class JobQueue:
         *,
         retry_in: float | None = None,
         stop_reason: str | None = None,
+        count_attempt: bool = True,
         session: Session | Connection | None = None,
     ) -> None:
         """Record a failed try: back in line after ``retry_in`` seconds, or dead-lettered.
 
         Without ``retry_in`` the job moves to ``failed`` (the dead letter) with
-        ``stop_reason`` (default ``"failed"``).
+        ``stop_reason`` (default ``"failed"``). ``count_attempt=False`` (with ``retry_in``)
+        gives the try back, as :meth:`release` does: for a job asked to run later.
 
         Raises:
             LeaseLost: the token is stale; nothing is changed.
@@ -348,6 +350,8 @@ class JobQueue:
             values: dict[str, Any] = {
                 "status": "pending", "available_at": now + timedelta(seconds=retry_in),
             }  # fmt: skip
+            if not count_attempt:
+                values["attempts"] = J.attempts - 1
         else:
             values = {"status": "failed", "stop_reason": (stop_reason or "failed")[:255]}
         stmt = _owned(job).values(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from harmony.clock import Clock
 from harmony.db.engine import Database
-from harmony.errors import HarmonyError, InvalidInputError, LeaseLost
+from harmony.errors import HarmonyError, InvalidInputError, LeaseLost, RetryLater
 from harmony.events.base import EventLogger, wants
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
@@ -511,6 +511,16 @@ class Worker:
         self, conn: Connection, job: LeasedJob, policy: RetryPolicy, exc: BaseException, started: float
     ) -> None:
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, RetryLater):
+            # The handler asked for a later run (e.g. a provider's long Retry-After): not a
+            # failed try, so it does not count toward the policy's attempts.
+            try:
+                self._jobs.fail(job, exc, retry_in=exc.retry_in, count_attempt=False, session=conn)
+            except LeaseLost:
+                self._commit_event(job, "lost", started, error=error)
+                return
+            self._commit_event(job, "retry", started, retry_in=exc.retry_in, error=error)
+            return
         if policy.retries(job.attempts, exc):
             delay = policy.delay(job.attempts)
             try:
