@@ -26,6 +26,8 @@ from harmony.db.engine import Database
 from harmony.errors import (
     HarmonyError,
     InvalidInputError,
+    RateLimited,
+    RetryLater,
     SyncFailed,
     UnknownProviderError,
 )
@@ -72,6 +74,8 @@ class SyncReport(BaseModel):
     rejections: tuple[RejectedItem, ...] = ()
     #: Providers that failed, with their error; nothing was written for them.
     failed: Mapping[str, str] = Field(default_factory=dict)
+    #: Failed providers that asked to be tried again later (a rate limit), in seconds.
+    retry_after: Mapping[str, float] = Field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -91,6 +95,7 @@ class SyncReport(BaseModel):
             playlist_ids=self.playlist_ids + other.playlist_ids,
             rejections=(self.rejections + other.rejections)[:_REPORTED_REJECTIONS],
             failed={**self.failed, **other.failed},
+            retry_after={**self.retry_after, **other.retry_after},
         )
 
 
@@ -152,7 +157,10 @@ class SyncEngine:
             report = report + self._run_provider(name, self.providers[name], full, progress)
         if report.failed:
             failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
-            raise SyncFailed(f"sync failed for {failures}", report)
+            # Only rate limits: the whole sync can work once the longest wait is over.
+            later = (max(report.retry_after.values())
+                     if set(report.retry_after) == set(report.failed) else None)  # fmt: skip
+            raise SyncFailed(f"sync failed for {failures}", report, retry_in=later)
         return report
 
     def plan(
@@ -193,7 +201,10 @@ class SyncEngine:
         """The ``playlist.sync`` handler: payload ``{"provider": name}`` or ``{}`` for all.
 
         The sync commits its own transaction; the job's completion follows it. Delivery is
-        at least once, and a repeated sync of unchanged playlists writes nothing.
+        at least once, and a repeated sync of unchanged playlists writes nothing. When every
+        failed provider was rate-limited beyond its wait limit
+        (:class:`~harmony.errors.RateLimited`), the job is rescheduled for after the wait
+        (:class:`~harmony.errors.RetryLater`) instead of failing.
         """
         provider, full = job.payload.get("provider"), job.payload.get("full", False)
         if provider is not None and not isinstance(provider, str):
@@ -202,7 +213,12 @@ class SyncEngine:
             )
         if not isinstance(full, bool):
             raise InvalidInputError(f"playlist.sync payload 'full' must be true or false, got {full!r}")
-        report = self.run_once(provider, full=full)
+        try:
+            report = self.run_once(provider, full=full)
+        except SyncFailed as exc:
+            if exc.retry_in is not None:  # rate-limited: run again then, not a failed try
+                raise RetryLater(str(exc), retry_in=exc.retry_in) from exc
+            raise
         return report.model_dump(mode="json", exclude={"rejections"})
 
     def register(self, worker: Any, *, retry: RetryPolicy | None = None) -> None:
@@ -253,6 +269,7 @@ class SyncEngine:
             return SyncReport(
                 providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
                 duration_ms=duration, failed={name: error},
+                retry_after={name: exc.retry_after} if isinstance(exc, RateLimited) else {},
             )  # fmt: skip
         affected = applied.affected
         invalidated = self._invalidate(affected)
