@@ -52,6 +52,7 @@ from harmony.providers import (
     PlaylistProvider,
     ProviderPlaylist,
     ProviderTrack,
+    RateBudget,
     TrackSearchProvider,
 )
 from harmony.repositories import ActivityEvent, ActivityPage, ProviderCredentials
@@ -70,7 +71,7 @@ from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
 from harmony.services.sync_plan import PlannedTrack, PlaylistPlan, SyncPlan, TrackUpdate
 from harmony.services.system import HealthPart, HealthReport, SystemStats
-from harmony.settings import HarmonySettings
+from harmony.settings import HarmonySettings, ProviderRateLimit
 
 __version__ = "0.1.0.dev0"
 
@@ -122,9 +123,11 @@ __all__ = [
     "ProviderCredentials",
     "ProviderError",
     "ProviderPlaylist",
+    "ProviderRateLimit",
     "ProviderStatus",
     "ProviderTrack",
     "QueueStats",
+    "RateBudget",
     "RateLimited",
     "RecordingEventLogger",
     "RejectedItem",

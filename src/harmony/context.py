@@ -20,6 +20,7 @@ from harmony.events.base import EventLogger
 from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
 from harmony.migrations.runner import MigrationRunner
 from harmony.providers.base import PlaylistProvider
+from harmony.providers.budget import DEFAULT_RATE_LIMITS, RateBudget
 from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.credentials import PROVIDER_NAME, CredentialStore
 from harmony.repositories.jobs import JobQueue
@@ -133,10 +134,28 @@ class HarmonyContext:
         )  # fmt: skip
         self._lock = threading.Lock()
         self._closed = False
+        self._budgets: dict[str, RateBudget] = {}
 
     def _credentials_changed(self, provider: str) -> None:
         # Credentials change only after construction, when ctx.providers exists.
         self.providers.invalidate(provider)
+
+    def rate_budget(self, provider: str) -> RateBudget | None:
+        """The request budget for ``provider`` on this context's clock, one per name.
+
+        From ``settings.provider_rate_limits[provider]``, else harmony's default for that
+        provider (Spotify: 5 requests/s, bursts of 10, 4 at once), else ``None`` (no
+        limit). Pass it to the provider: ``SpotifyProvider(token=...,
+        rate_budget=ctx.rate_budget("spotify"))``; everything using that budget shares it.
+        """
+        with self._lock:
+            budget = self._budgets.get(provider)
+            if budget is None:
+                limit = self.settings.provider_rate_limits.get(provider) or DEFAULT_RATE_LIMITS.get(provider)
+                if limit is None:
+                    return None
+                budget = self._budgets[provider] = RateBudget.from_limit(limit, clock=self.clock)
+            return budget
 
     @classmethod
     def from_url(

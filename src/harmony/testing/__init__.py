@@ -23,6 +23,7 @@ from harmony.testing.postgres import (
 from harmony.testing.provider import InMemoryProvider
 from harmony.testing.psutil import FakePsutil
 from harmony.testing.spotify_server import (
+    FakeAlbum,
     FakePlaylist,
     FakeSpotifyServer,
     FakeTrack,
@@ -32,6 +33,7 @@ from harmony.testing.spotify_server import (
 
 __all__ = [
     "POSTGRES_URL_ENV",
+    "FakeAlbum",
     "FakePlaylist",
     "FakePsutil",
     "FakeSpotifyServer",
