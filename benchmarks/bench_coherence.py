@@ -28,7 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _report import command_line, machine, postgres_settings, sqlite_settings, write_section
+from _report import (
+    command_line,
+    machine,
+    postgres_settings,
+    sqlite_settings,
+    write_section,
+)
 
 from harmony import HarmonyContext, HarmonySettings
 from harmony.testing import InMemoryProvider

@@ -197,6 +197,9 @@ def test_migrate_lifecycle_on_sqlite(tmp_path: Path) -> None:
     with HarmonyContext.from_url("sqlite://") as ctx:
         first = ctx.migrations.history()[0].revision
 
+    harmony("migrate", "current", "--url", url, cwd=tmp_path).error(contains="no SQLite database")
+    assert not path.exists()  # a read-only command creates no database
+    path.touch()  # an empty database: no harmony tables yet
     current = harmony("migrate", "current", "--url", url, cwd=tmp_path).ok()
     assert current.stdout == f"base (head is {head})\n"
 

@@ -33,6 +33,8 @@ from harmony.errors import (
     MigrationError,
     NotFoundError,
     ProviderError,
+    RateLimited,
+    RetryLater,
     SchemaDriftError,
     SyncFailed,
     UnknownProviderError,
@@ -50,6 +52,7 @@ from harmony.providers import (
     PlaylistProvider,
     ProviderPlaylist,
     ProviderTrack,
+    RateBudget,
     TrackSearchProvider,
 )
 from harmony.repositories import ActivityEvent, ActivityPage, ProviderCredentials
@@ -67,8 +70,9 @@ from harmony.services.export import ExportReport, MissingEntry
 from harmony.services.providers import ProviderStatus
 from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
+from harmony.services.sync_plan import PlannedTrack, PlaylistPlan, SyncPlan, TrackUpdate
 from harmony.services.system import HealthPart, HealthReport, SystemStats
-from harmony.settings import HarmonySettings
+from harmony.settings import HarmonySettings, ProviderRateLimit
 
 __version__ = "0.1.0.dev0"
 
@@ -112,33 +116,41 @@ __all__ = [
     "NotFoundError",
     "NullEventLogger",
     "NullInvalidator",
+    "PlannedTrack",
     "Playlist",
     "PlaylistDetail",
     "PlaylistPage",
+    "PlaylistPlan",
     "PlaylistProvider",
     "PlaylistTrack",
     "ProviderCredentials",
     "ProviderError",
     "ProviderPlaylist",
+    "ProviderRateLimit",
     "ProviderStatus",
     "ProviderTrack",
     "QueueStats",
+    "RateBudget",
+    "RateLimited",
     "RecordingEventLogger",
     "RejectedItem",
     "ResponseCache",
     "ResponseCacheInvalidator",
+    "RetryLater",
     "RetryPolicy",
     "SYNC_JOB_TYPE",
     "SchemaDriftError",
     "SearchHit",
     "SearchResult",
     "SyncFailed",
+    "SyncPlan",
     "SyncProgress",
     "SyncReport",
     "SystemClock",
     "SystemStats",
     "Track",
     "TrackSearchProvider",
+    "TrackUpdate",
     "UnknownProviderError",
     "UnknownRevisionError",
     "Worker",

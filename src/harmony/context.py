@@ -22,6 +22,7 @@ from harmony.events.base import EventLogger
 from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
 from harmony.migrations.runner import MigrationRunner
 from harmony.providers.base import PlaylistProvider
+from harmony.providers.budget import DEFAULT_RATE_LIMITS, RateBudget
 from harmony.providers.registry import ProviderRegistry
 from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.change_feed import ChangeFeed
@@ -167,6 +168,7 @@ class HarmonyContext:
         self.sync.register_on(self.jobs)
         self._lock = threading.Lock()
         self._closed = False
+        self._budgets: dict[str, RateBudget] = {}
         if invalidator is not None:
             # A host's invalidator hears of changes other processes commit as they happen,
             # not only when this context next reads.
@@ -174,16 +176,20 @@ class HarmonyContext:
 
     # -- the open composition root ------------------------------------------------------
 
-    def add_provider(self, name: str, provider: PlaylistProvider) -> None:
+    def add_provider(
+        self, name: str, provider: PlaylistProvider, *, replace: bool = False
+    ) -> None:
         """Register ``provider`` as ``name`` on this live context.
 
         ``ctx.sync``, ``ctx.search`` and ``ctx.providers`` see it at once, and so do
         workers already running ``playlist.sync`` jobs. Raises
-        :class:`~harmony.errors.ConfigurationError` for a taken or invalid name or an
-        object that is not a :class:`~harmony.providers.PlaylistProvider`.
+        :class:`~harmony.errors.ConfigurationError` for an invalid name, an object that
+        is not a :class:`~harmony.providers.PlaylistProvider`, or a taken name unless
+        ``replace=True`` (the new provider then takes the name's place in one step; a sync
+        already running with the old one finishes with it).
         """
         self._check_open()
-        self._providers.add(name, provider)
+        self._providers.add(name, provider, replace=replace)
         self.providers.invalidate(name)
 
     def remove_provider(self, name: str) -> PlaylistProvider:
@@ -198,6 +204,23 @@ class HarmonyContext:
     def _credentials_changed(self, provider: str) -> None:
         # Credentials change only after construction, when ctx.providers exists.
         self.providers.invalidate(provider)
+
+    def rate_budget(self, provider: str) -> RateBudget | None:
+        """The request budget for ``provider`` on this context's clock, one per name.
+
+        From ``settings.provider_rate_limits[provider]``, else harmony's default for that
+        provider (Spotify: 5 requests/s, bursts of 10, 4 at once), else ``None`` (no
+        limit). Pass it to the provider: ``SpotifyProvider(token=...,
+        rate_budget=ctx.rate_budget("spotify"))``; everything using that budget shares it.
+        """
+        with self._lock:
+            budget = self._budgets.get(provider)
+            if budget is None:
+                limit = self.settings.provider_rate_limits.get(provider) or DEFAULT_RATE_LIMITS.get(provider)
+                if limit is None:
+                    return None
+                budget = self._budgets[provider] = RateBudget.from_limit(limit, clock=self.clock)
+            return budget
 
     @classmethod
     def from_url(

@@ -22,6 +22,8 @@ __all__ = [
     "MigrationError",
     "NotFoundError",
     "ProviderError",
+    "RateLimited",
+    "RetryLater",
     "SchemaDriftError",
     "SyncFailed",
     "UnknownProviderError",
@@ -92,8 +94,33 @@ class DiagnosticsUnavailable(HarmonyError):
     """System diagnostics cannot be collected (psutil missing or failing)."""
 
 
+class RetryLater(HarmonyError):
+    """Raised by a job handler: run this job again in ``retry_in`` seconds.
+
+    The worker puts the job back in line at that time without counting the try, so it
+    never leads to a dead letter (a rate limit is not a failure). ``retry_in`` is clamped
+    to 0 .. 7 days; a value that is not a finite number becomes 7 days.
+    """
+
+    MAX_RETRY_IN = 7 * 24 * 3600.0
+
+    def __init__(self, message: str, *, retry_in: float) -> None:
+        super().__init__(message)
+        value = float(retry_in) if isinstance(retry_in, int | float) else float("nan")
+        self.retry_in = min(max(value, 0.0), self.MAX_RETRY_IN) if value == value else self.MAX_RETRY_IN
+
+
 class ProviderError(HarmonyError):
     """A playlist or search provider failed or is unknown."""
+
+
+class RateLimited(ProviderError):
+    """A provider asked to wait ``retry_after`` seconds, longer than harmony waits in
+    place; a ``playlist.sync`` job then runs again after that time instead of failing."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnknownProviderError(ProviderError, InvalidInputError):
@@ -107,9 +134,11 @@ class SyncFailed(ProviderError):
     they were before the sync.
     """
 
-    def __init__(self, message: str, report: object) -> None:
+    def __init__(self, message: str, report: object, *, retry_in: float | None = None) -> None:
         super().__init__(message)
         self.report = report
+        #: Set when every failed provider was rate-limited: seconds until a retry may work.
+        self.retry_in = retry_in
 
 
 class ImportFileError(InvalidInputError):

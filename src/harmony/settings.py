@@ -16,7 +16,13 @@ from sqlalchemy.exc import ArgumentError
 
 from harmony.errors import ConfigurationError
 
-__all__ = ["DEFAULT_DATABASE_URL", "ENV_PREFIX", "HarmonySettings", "parse_database_url"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ENV_PREFIX",
+    "HarmonySettings",
+    "ProviderRateLimit",
+    "parse_database_url",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///harmony.db"
 ENV_PREFIX = "HARMONY_"
@@ -75,6 +81,26 @@ def _describe(value: str) -> str:
         return repr(_CREDENTIALS_IN_URL.sub(lambda m: (m.group(1) or "") + "***@", value))
 
 
+class ProviderRateLimit(BaseModel):
+    """A provider's request budget (see :class:`harmony.providers.RateBudget`):
+    ``requests_per_second`` on average, up to ``burst`` at once after a quiet spell, and at
+    most ``max_concurrency`` in flight (``None``: no cap)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requests_per_second: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    burst: int = Field(default=1, ge=1, le=1_000_000)
+    max_concurrency: int | None = Field(default=None, ge=1, le=10_000)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except PydanticValidationError as exc:
+            raise ConfigurationError(
+                _format_validation_error(exc).replace("invalid harmony settings", "invalid rate limit")
+            ) from None
+
+
 class HarmonySettings(BaseModel):
     """Everything a context needs to know, validated once at construction.
 
@@ -123,6 +149,12 @@ class HarmonySettings(BaseModel):
     # sync
     sync_removed_policy: Literal["mark", "delete"] = Field(
         default="mark", description="What a sync does with playlists gone from the provider."
+    )
+
+    # providers
+    provider_rate_limits: dict[str, ProviderRateLimit] = Field(
+        default_factory=dict,
+        description="Request budgets by provider name, for ctx.rate_budget(name).",
     )
 
     # cache
@@ -254,6 +286,14 @@ def _env_value(key: str, name: str, raw: str) -> Any:
         except json.JSONDecodeError as exc:
             raise ConfigurationError(
                 f"{key} must be a JSON object such as '{{\"playlist.sync\": 2.0}}'"
+            ) from exc
+    if name == "provider_rate_limits":
+        try:
+            return json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(
+                f"{key} must be a JSON object such as "
+                "'{\"spotify\": {\"requests_per_second\": 5, \"burst\": 10, \"max_concurrency\": 4}}'"
             ) from exc
     if name == "activity_events":
         text = raw.strip()

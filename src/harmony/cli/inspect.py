@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any, TextIO
 
+from harmony.cli._output import print_json, text_value
 from harmony.cli.library import stored_sources, with_providers
 from harmony.context import HarmonyContext
 from harmony.errors import InvalidInputError
@@ -71,9 +71,9 @@ def _events_tail(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> 
 
 def _print_entry(entry: Any, as_json: bool, out: TextIO) -> None:
     if as_json:
-        print(json.dumps(entry.to_dict()), file=out)
+        print_json(entry.to_dict(), out)
         return
-    details = " ".join(f"{k}={v}" for k, v in entry.details.items() if k != "meta")
+    details = " ".join(f"{k}={text_value(v)}" for k, v in entry.details.items() if k != "meta")
     print(f"{entry.timestamp.isoformat(timespec='seconds')}  {entry.type:<18} "
           f"{entry.status:<8} {details}", file=out)  # fmt: skip
 
@@ -81,7 +81,7 @@ def _print_entry(entry: Any, as_json: bool, out: TextIO) -> None:
 def _stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     stats = ctx.system.stats()
     if args.json:
-        print(stats.model_dump_json(), file=out)
+        print_json(stats, out)
         return 0
     gib = 1024**3
     print(f"cpu      {stats.cpu.percent:5.1f}%  of {stats.cpu.logical_cores} cores", file=out)
@@ -99,7 +99,7 @@ def _stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 def _search(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     result = ctx.search.tracks(args.query, limit=args.limit, offset=args.offset)
     if args.json:
-        print(result.model_dump_json(), file=out)
+        print_json(result, out)
         return 0
     if not result.items:
         print(f"no tracks match {args.query!r}", file=out)
@@ -119,7 +119,7 @@ def _status(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         names = [args.provider] if args.provider else known.providers.names()
         statuses = [known.providers.status(name) for name in names]
     if args.json:
-        print(json.dumps([s.model_dump(mode="json") for s in statuses]), file=out)
+        print_json(statuses, out)
         return 0
     if not statuses:
         print("no providers: import an export or store credentials first", file=out)

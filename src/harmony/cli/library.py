@@ -7,13 +7,16 @@ brings every imported source up to date again later.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from harmony.cli._checks import require_head
+from harmony.cli._output import print_json
+from harmony.cli.plan import print_plan
+from harmony.cli.sources import SOURCE_PREFIX, default_source_name, remembered_sources
 from harmony.context import HarmonyContext
 from harmony.errors import HarmonyError, UnknownProviderError
 from harmony.providers.base import PlaylistProvider
@@ -30,7 +33,7 @@ from harmony.services.worker import Worker
 
 __all__ = ["add_library_commands", "stored_sources", "with_providers"]
 
-_SOURCE_PREFIX = "sources."
+_SOURCE_PREFIX = SOURCE_PREFIX
 _DEMO_PROVIDER = "sample"
 
 
@@ -41,16 +44,17 @@ def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None
         help="migrate, import the bundled sample library through the queue and show it",
     )  # fmt: skip
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
-    demo.set_defaults(command_fn=_demo, needs_schema=False)  # it migrates
+    demo.set_defaults(command_fn=_demo, needs_schema=False, creates_database=True)  # it migrates
 
     imp = commands.add_parser(
         "import", parents=[common],
         help="sync an export (Exportify CSV file/folder, MPD slice JSON) into the database",
     )  # fmt: skip
     imp.add_argument("path", help="an export file or a folder of them")
-    imp.add_argument("--name", help="provider name to store it under (default: by format)")
+    imp.add_argument("--name", help="source name to store it under (default: from the path, "
+                     "e.g. exportify-road-trip; a path imported before keeps its name)")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
-    imp.set_defaults(command_fn=_import, needs_schema=False)
+    imp.set_defaults(command_fn=_import, needs_schema=False, creates_database=True)
 
     sync = commands.add_parser(
         "sync", parents=[common], help="sync every imported source again (or one: --provider)"
@@ -58,7 +62,9 @@ def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None
     sync.add_argument("--provider", help="only this source")
     sync.add_argument("--full", action="store_true",
                       help="fetch and rewrite every playlist, even unchanged ones")  # fmt: skip
-    sync.add_argument("--json", action="store_true", help="print the report as JSON")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="show what the sync would change, per playlist, and write nothing")  # fmt: skip
+    sync.add_argument("--json", action="store_true", help="print the report (or plan) as JSON")
     sync.set_defaults(command_fn=_sync, needs_schema=False)
 
 
@@ -75,7 +81,7 @@ def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         report = SyncReport.model_validate(done.result)
         _remember(ctx, _DEMO_PROVIDER, {"kind": "sample"})
         if args.json:
-            print(json.dumps({"job_id": job.id, "report": done.result}), file=out)
+            print_json({"job_id": job.id, "report": done.result}, out)
             return 0
         print(f"synced the bundled sample library through job {job.id} ({SYNC_JOB_TYPE})", file=out)
         _print_report(report, out)
@@ -84,17 +90,24 @@ def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _import(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    provider = open_export(args.path, name=args.name)
+    provider = open_export(args.path, name=args.name)  # a bad path fails before migrating
+    path = Path(args.path).expanduser().resolve()
     ctx.migrate()
+    if args.name is None:
+        name = default_source_name(path, provider.name, remembered_sources(ctx))
+        provider = open_export(path, name=name)
     with with_providers(ctx, {provider.name: provider}) as importing:
         report = importing.sync.run_once(provider.name, progress=_progress_display())
-    _remember(ctx, provider.name, {"kind": "file", "path": str(Path(args.path).expanduser().resolve())})
+    _remember(ctx, provider.name, {"kind": "file", "path": str(path)})
     _emit(report, args, out, f"imported {args.path} as provider {provider.name!r}")
     return 0
 
 
 def _sync(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    ctx.migrate()
+    if args.dry_run:
+        require_head(ctx)  # a preview writes nothing, a migration included
+    else:
+        ctx.migrate()
     providers = stored_sources(ctx)
     if args.provider is not None and args.provider not in providers:
         known = ", ".join(sorted(providers)) or "none; run 'harmony import PATH' first"
@@ -102,6 +115,9 @@ def _sync(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     if not providers:
         raise UnknownProviderError("nothing to sync: run 'harmony import PATH' first")
     with with_providers(ctx, providers) as syncing:
+        if args.dry_run:
+            plan = syncing.sync.plan(args.provider, full=args.full, progress=_progress_display())
+            return print_plan(plan, args.json, out)
         report = syncing.sync.run_once(
             args.provider, full=args.full, progress=_progress_display()
         )
@@ -187,7 +203,7 @@ def _progress_display() -> ProgressCallback | None:
 
 def _emit(report: SyncReport, args: argparse.Namespace, out: TextIO, headline: str) -> None:
     if args.json:
-        print(report.model_dump_json(), file=out)
+        print_json(report, out)
         return
     print(headline, file=out)
     _print_report(report, out)

@@ -6,24 +6,26 @@ Errors print one line to stderr and exit non-zero; no tracebacks for expected fa
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 from sqlalchemy import func, inspect, select
 
 from harmony import __version__
+from harmony.cli._checks import require_head
+from harmony.cli._output import print_json, print_json_lines, text_value
 from harmony.cli.export import add_export_commands
 from harmony.cli.inspect import add_inspect_commands
+from harmony.cli.jobs import add_job_commands
 from harmony.cli.library import add_library_commands
+from harmony.cli.playlists import add_playlist_commands
+from harmony.cli.sources import add_source_commands
 from harmony.context import HarmonyContext
 from harmony.db.models import metadata
-from harmony.errors import HarmonyError, InvalidInputError, MigrationError
+from harmony.errors import ConfigurationError, HarmonyError
 from harmony.events.loggers import NullEventLogger
 from harmony.settings import HarmonySettings
 
@@ -40,13 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        overrides = {"database_url": args.url} if args.url else {}
-        settings = HarmonySettings.from_env(**overrides)
+        settings = _settings(args)
+        if getattr(args, "needs_database", True) and not getattr(args, "creates_database", False):
+            _require_existing_file(settings)
         # Outcomes are printed (and stored in the activity log); events are not logged twice.
         with HarmonyContext(settings, events=NullEventLogger()) as ctx:
             command: Command = args.command_fn
             if getattr(args, "needs_schema", True):
-                _require_head(ctx)
+                require_head(ctx)
             return command(ctx, args, sys.stdout)
     except HarmonyError as exc:
         print(f"harmony: error: {exc}", file=sys.stderr)
@@ -61,38 +64,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
-def _jsonable(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _require_head(ctx: HarmonyContext) -> None:
-    """Commands that read or write harmony's tables need the current schema."""
-    current, head = ctx.migrations.current(), ctx.migrations.head()
-    if current != head:
-        raise MigrationError(
-            f"the database schema is at {current or 'base (empty)'} but this harmony needs "
-            f"{head}; run 'harmony migrate upgrade' first"
+def _settings(args: argparse.Namespace) -> HarmonySettings:
+    url = getattr(args, "url", None)
+    if url is not None and not url.strip():
+        raise ConfigurationError(
+            "--url is empty; pass a database URL such as 'sqlite:///harmony.db' or "
+            "'postgresql+psycopg://user@host/db', or leave --url out to use "
+            "$HARMONY_DATABASE_URL"
         )
+    return HarmonySettings.from_env(**({"database_url": url} if url is not None else {}))
+
+
+def _require_existing_file(settings: HarmonySettings) -> None:
+    """Refuse a SQLite path that does not exist, instead of creating an empty database.
+
+    Only commands that set ``creates_database`` (``migrate upgrade``, ``demo``,
+    ``import``) may create the file; for every other command a missing file is a typo.
+    """
+    url = settings.url
+    if url.get_backend_name() != "sqlite" or url.query.get("uri"):
+        return
+    path = url.database
+    if path in (None, "", ":memory:") or Path(path).exists():
+        return
+    raise ConfigurationError(
+        f"no SQLite database at {str(Path(path).resolve())!r}; check the path in --url or "
+        "HARMONY_DATABASE_URL for a typo, or create the database with 'harmony migrate "
+        "upgrade' (or 'harmony import PATH')"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
+    url_help = "database URL (default: $HARMONY_DATABASE_URL, else sqlite:///harmony.db)"
+    # Accepted before the command and after it; SUPPRESS keeps a subcommand's absent
+    # --url from overwriting one given before the command.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--url",
-        help="database URL (default: $HARMONY_DATABASE_URL, else sqlite:///harmony.db)",
-    )
+    common.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
     parser = argparse.ArgumentParser(
         prog="harmony", description="harmony: an embeddable music-library sync core."
     )
     parser.add_argument("--version", action="version", version=f"harmony {__version__}")
+    parser.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_library_commands(commands, common)
+    add_source_commands(commands, common)
+    add_playlist_commands(commands, common)
     add_inspect_commands(commands, common)
     add_export_commands(commands, common)
+    add_job_commands(commands, common)
 
     migrate = commands.add_parser(
         "migrate", help="upgrade, downgrade or inspect the database schema"
@@ -100,23 +119,26 @@ def _parser() -> argparse.ArgumentParser:
     steps = migrate.add_subparsers(title="migrate commands", metavar="ACTION", required=True)
     up = steps.add_parser("upgrade", parents=[common], help="upgrade to REV (default head)")
     up.add_argument("rev", nargs="?", default="head")
-    up.set_defaults(command_fn=_upgrade, needs_schema=False)
+    up.set_defaults(command_fn=_upgrade, needs_schema=False, creates_database=True)
     down = steps.add_parser("downgrade", parents=[common], help="downgrade to REV ('base' empties)")
     down.add_argument("rev")
     down.set_defaults(command_fn=_downgrade, needs_schema=False)
-    steps.add_parser("current", parents=[common], help="print the database revision").set_defaults(
-        command_fn=_current, needs_schema=False
-    )
+    current = steps.add_parser("current", parents=[common], help="print the database revision")
+    current.add_argument("--json", action="store_true", help="print the revisions as JSON")
+    current.set_defaults(command_fn=_current, needs_schema=False)
+    # The history is the packaged scripts: no database is needed, none is created.
     steps.add_parser("history", parents=[common], help="list every revision").set_defaults(
-        command_fn=_history, needs_schema=False
+        command_fn=_history, needs_schema=False, needs_database=False
     )
     steps.add_parser(
         "check", parents=[common], help="fail when the schema and the models differ"
     ).set_defaults(command_fn=_check, needs_schema=False)
 
-    commands.add_parser(
+    info = commands.add_parser(
         "info", parents=[common], help="show the database: backend, revision, tables and rows"
-    ).set_defaults(command_fn=_info, needs_schema=False)
+    )
+    info.add_argument("--json", action="store_true", help="print the information as JSON")
+    info.set_defaults(command_fn=_info, needs_schema=False)
 
     activity = commands.add_parser("activity", help="read the activity log")
     acts = activity.add_subparsers(title="activity commands", metavar="ACTION", required=True)
@@ -130,26 +152,6 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     export.set_defaults(command_fn=_activity_export)
-    jobs = commands.add_parser("jobs", help="inspect and manage the job queue")
-    job_cmds = jobs.add_subparsers(title="jobs commands", metavar="ACTION", required=True)
-    job_list = job_cmds.add_parser("list", parents=[common], help="newest jobs first")
-    job_list.add_argument("--status", help="pending, leased, completed, failed or cancelled")
-    job_list.add_argument("--type", help="only jobs of this type")
-    job_list.add_argument("--limit", type=int, default=20)
-    job_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    job_list.set_defaults(command_fn=_jobs_list)
-    job_stats = job_cmds.add_parser("stats", parents=[common], help="counts by type and status")
-    job_stats.add_argument("--json", action="store_true", help="print the counts as JSON")
-    job_stats.set_defaults(command_fn=_jobs_stats)
-    for action, text in (("cancel", "cancel a job"), ("retry", "retry a failed job")):
-        cmd = job_cmds.add_parser(action, parents=[common], help=text)
-        cmd.add_argument("job_id", type=int)
-        cmd.set_defaults(command_fn=_jobs_change, action=action)
-    purge = job_cmds.add_parser(
-        "purge", parents=[common], help="delete completed and cancelled jobs older than N days"
-    )
-    purge.add_argument("--older-than-days", type=float, required=True)
-    purge.set_defaults(command_fn=_jobs_purge)
     return parser
 
 
@@ -178,6 +180,9 @@ def _downgrade(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> in
 def _current(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     current = ctx.migrations.current()
     head = ctx.migrations.head()
+    if args.json:
+        print_json({"current": current, "head": head, "up_to_date": current == head}, out)
+        return 0
     print(f"{current or 'base'}{' (head)' if current == head else f' (head is {head})'}", file=out)
     return 0
 
@@ -198,34 +203,43 @@ def _check(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 def _info(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     current = ctx.migrations.current()
     head = ctx.migrations.head()
+    with ctx.db.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+        tables = sorted((t for t in metadata.sorted_tables if t.name in present),
+                        key=lambda t: t.name)  # fmt: skip
+        rows = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in tables}  # fmt: skip
+    if args.json:
+        print_json({
+            "database": ctx.settings.safe_database_url, "backend": ctx.db.backend,
+            "schema": ctx.settings.database_schema, "revision": current, "head": head,
+            "up_to_date": current == head, "tables": rows,
+        }, out)  # fmt: skip
+        return 0
     print(f"database: {ctx.settings.safe_database_url} ({ctx.db.backend})", file=out)
     if ctx.settings.database_schema:
         print(f"schema:   {ctx.settings.database_schema}", file=out)
     state = "up to date" if current == head else f"head is {head}; run 'harmony migrate upgrade'"
     print(f"revision: {current or 'base (empty)'} ({state})", file=out)
-    with ctx.db.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        tables = [t for t in metadata.sorted_tables if t.name in present]
-        print(f"tables:   {len(tables)}", file=out)
-        for table in sorted(tables, key=lambda t: t.name):
-            rows = conn.execute(select(func.count()).select_from(table)).scalar_one()
-            print(f"  {table.name:<18} {rows:>8} rows", file=out)
+    print(f"tables:   {len(tables)}", file=out)
+    for name, count in rows.items():
+        print(f"  {name:<18} {count:>8} rows", file=out)
     return 0
 
 
 def _activity_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     page = ctx.activity.list(type=args.type, status=args.status, limit=args.limit)
     if args.json:
-        for entry in page:
-            print(json.dumps(entry.to_dict()), file=out)
+        print_json_lines((entry.to_dict() for entry in page), out)
         return 0
     for entry in page:
-        print(
-            f"{entry.timestamp.isoformat()}  {entry.type:<24} {entry.status:<10} "
-            f"{dict(entry.details)}",
-            file=out,
-        )
+        print(f"{entry.timestamp.isoformat()}  {entry.type:<24} {entry.status:<10} "
+              f"{_details(entry.details)}".rstrip(), file=out)  # fmt: skip
     return 0
+
+
+def _details(details: Any) -> str:
+    return " ".join(f"{key}={text_value(value)}" for key, value in details.items())
 
 
 def _activity_export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
@@ -238,52 +252,4 @@ def _activity_export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO)
         print(f"exported {count} entries to {args.output}", file=sys.stderr)
     else:
         ctx.activity.export(out, args.format, type=args.type, status=args.status)
-    return 0
-
-
-def _jobs_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    jobs = ctx.jobs.list(status=args.status, type=args.type, limit=args.limit)
-    if args.json:
-        for job in jobs:
-            print(json.dumps(dataclasses.asdict(job), default=_jsonable), file=out)
-        return 0
-    for job in jobs:
-        reason = f"  {job.stop_reason}" if job.stop_reason else ""
-        print(
-            f"{job.id:>8}  {job.type:<24} {job.status:<10} priority={job.priority} "
-            f"attempts={job.attempts}{reason}",
-            file=out,
-        )
-    return 0
-
-
-def _jobs_stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    stats = ctx.jobs.stats()
-    if args.json:
-        print(json.dumps({"counts": stats.counts, "total": stats.total(),
-                          "oldest_ready_age_seconds": stats.oldest_ready_age_seconds},
-                         default=_jsonable), file=out)  # fmt: skip
-        return 0
-    for job_type in sorted(stats.counts):
-        counts = ", ".join(f"{s}={n}" for s, n in sorted(stats.counts[job_type].items()))
-        print(f"{job_type:<24} {counts}", file=out)
-    age = stats.oldest_ready_age_seconds
-    print(f"oldest ready job: {'none' if age is None else f'{age:.1f} s'}", file=out)
-    return 0
-
-
-def _jobs_change(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    job = ctx.jobs.cancel(args.job_id) if args.action == "cancel" else ctx.jobs.retry(args.job_id)
-    print(f"job {job.id} ({job.type}) is now {job.status}", file=out)
-    return 0
-
-
-def _jobs_purge(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
-    days = args.older_than_days
-    if not (math.isfinite(days) and 0 <= days <= 36_500):
-        raise InvalidInputError(
-            f"--older-than-days must be a number of days from 0 to 36500, got {days}"
-        )
-    cutoff = ctx.clock.now() - timedelta(days=days)
-    print(f"purged {ctx.jobs.purge(completed_before=cutoff)} jobs", file=out)
     return 0

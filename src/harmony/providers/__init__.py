@@ -14,6 +14,7 @@ from harmony.providers.base import (
     coerce_playlist,
     coerce_track,
 )
+from harmony.providers.budget import DEFAULT_RATE_LIMITS, RateBudget
 from harmony.providers.exportify import ExportifyProvider, track_id_from_uri
 from harmony.providers.files import open_export
 from harmony.providers.local import LocalFilesProvider
@@ -21,12 +22,14 @@ from harmony.providers.mpd import MpdSliceProvider
 from harmony.providers.sample import sample_provider
 
 __all__ = [
+    "DEFAULT_RATE_LIMITS",
     "ExportifyProvider",
     "LocalFilesProvider",
     "MpdSliceProvider",
     "PlaylistProvider",
     "ProviderPlaylist",
     "ProviderTrack",
+    "RateBudget",
     "Rejection",
     "TrackSearchProvider",
     "coerce_playlist",

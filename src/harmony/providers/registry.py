@@ -31,12 +31,13 @@ class ProviderRegistry(Mapping[str, PlaylistProvider]):
         for name, provider in (providers or {}).items():
             self.add(name, provider)
 
-    def add(self, name: str, provider: Any) -> None:
+    def add(self, name: str, provider: Any, *, replace: bool = False) -> None:
         """Register ``provider`` as ``name``; :class:`ConfigurationError` if the name is
-        taken or invalid, or the object is not a :class:`PlaylistProvider`."""
+        taken (unless ``replace``: swapped in one step) or invalid, or the object is not a
+        :class:`PlaylistProvider`."""
         check_provider(name, provider)
         with self._lock:
-            if name in self._items:
+            if name in self._items and not replace:
                 raise ConfigurationError(
                     f"a provider named {name!r} is already registered; remove it first "
                     "(ctx.remove_provider(name)) to replace it"

@@ -8,7 +8,6 @@ Needs the ``spotify`` extra (``pip install 'harmony[spotify]'``).
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +30,11 @@ from harmony.errors import (
     CredentialsError,
     InvalidInputError,
     ProviderError,
+    RateLimited,
 )
+from harmony.providers import _spotify_map as spotify_json
+from harmony.providers._spotify_http import BearerAuth, Transient, classify
+from harmony.providers.budget import RateBudget
 
 try:
     import spotipy  # type: ignore[import-untyped]
@@ -53,42 +56,6 @@ _SEARCH_PAGE = 50  # Spotify's largest search page
 _SEARCH_MAX_OFFSET = 1000  # Spotify refuses search offsets beyond this
 
 
-class _Transient(Exception):
-    """A failed try worth repeating; ``retry_after`` is the wait the server asked for."""
-
-    def __init__(self, description: str, retry_after: float | None = None) -> None:
-        super().__init__(description)
-        self.retry_after = retry_after
-
-
-class _BearerAuth:
-    """A requests auth hook that adds the token when a request is sent.
-
-    spotipy logs its request headers at DEBUG level; giving it no token and letting the
-    session add the header keeps the token out of spotipy's logs.
-    """
-
-    def __init__(self, token: SecretStr | None, auth_manager: Any) -> None:
-        self._token = token
-        self._auth_manager = auth_manager
-
-    def _current(self) -> str:
-        if self._token is not None:
-            return self._token.get_secret_value()
-        try:  # the same call spotipy makes, for every kind of auth manager
-            value = self._auth_manager.get_access_token(as_dict=False)
-        except TypeError:
-            value = self._auth_manager.get_access_token()
-        return str(value)
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._current()}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(<redacted>)"
-
-
 class SpotifyProvider:
     """Playlists and track search from the Spotify Web API (implements
     :class:`~harmony.providers.PlaylistProvider` and
@@ -108,6 +75,18 @@ class SpotifyProvider:
     ``sleep`` does the waiting (inject a recorder in tests). Pages hold
     ``playlist_page_size`` playlists and ``track_page_size`` entries (Spotify documents at
     most 50 for both; older API versions allowed 100 entries).
+
+    A 429 whose ``Retry-After`` exceeds ``max_retry_after`` (or 429s until the tries run
+    out) raises :class:`~harmony.errors.RateLimited` with ``retry_after``: a
+    ``playlist.sync`` job then runs again at that time instead of failing.
+    ``rate_budget`` (a :class:`~harmony.providers.RateBudget`, e.g.
+    ``ctx.rate_budget("spotify")``) paces every request, retries included, so the provider
+    stays under its limit in the first place; without one requests are not paced.
+
+    ``liked_songs=True`` adds the user's Liked Songs as a playlist with id
+    ``"liked-songs"``; ``saved_albums=True`` adds each saved album as a playlist
+    ``"album:<album id>"`` (owner: the album's artists). Both need the
+    ``user-library-read`` scope.
     """
 
     def __init__(
@@ -126,6 +105,9 @@ class SpotifyProvider:
         playlist_page_size: int = 50,
         track_page_size: int = 50,
         sleep: Callable[[float], None] = time.sleep,
+        rate_budget: RateBudget | None = None,
+        liked_songs: bool = False,
+        saved_albums: bool = False,
     ) -> None:
         sources: tuple[tuple[_AuthKind, object], ...] = (
             ("client", client), ("token", token), ("auth_manager", auth_manager))
@@ -153,6 +135,13 @@ class SpotifyProvider:
         self._playlist_page_size = playlist_page_size
         self._track_page_size = track_page_size
         self._sleep = sleep
+        if rate_budget is not None and not isinstance(rate_budget, RateBudget):
+            raise ConfigurationError(
+                f"rate_budget must be a harmony RateBudget (or None), got {type(rate_budget).__name__}"
+            )
+        self.rate_budget = rate_budget
+        self.liked_songs = bool(liked_songs)
+        self.saved_albums = bool(saved_albums)
         self._session: requests.Session | None = None
         self._auth_kind = given[0]
         if client is not None:
@@ -168,7 +157,7 @@ class SpotifyProvider:
         adapter = requests.adapters.HTTPAdapter(max_retries=0)  # tenacity retries, not urllib3
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._session.auth = _BearerAuth(secret, auth_manager)
+        self._session.auth = BearerAuth(secret, auth_manager)
         self._client = spotipy.Spotify(
             requests_session=self._session,
             requests_timeout=requests_timeout,
@@ -181,11 +170,20 @@ class SpotifyProvider:
     # -- protocols ---------------------------------------------------------------------------
 
     def iter_playlists(self) -> Iterator[dict[str, Any]]:
-        """Every playlist the account follows, following ``next`` links page by page."""
+        """Every playlist the account follows, following ``next`` links page by page; then
+        Liked Songs and the saved albums when enabled."""
         first = partial(self._client.current_user_playlists, limit=self._playlist_page_size)
         for page in self._pages("GET me/playlists", first):
             for item in page["items"]:
-                yield _playlist_mapping(item)
+                yield spotify_json.playlist(item)
+        if self.liked_songs:
+            newest = partial(self._client.current_user_saved_tracks, limit=1)
+            yield spotify_json.liked_songs_playlist(self._page("GET me/tracks", self._call("GET me/tracks", newest)))
+        if self.saved_albums:
+            albums = partial(self._client.current_user_saved_albums, limit=self._playlist_page_size)
+            for page in self._pages("GET me/albums", albums):
+                for item in page["items"]:
+                    yield spotify_json.album_playlist(item)
 
     def iter_tracks(self, playlist_id: str) -> Iterator[dict[str, Any]]:
         """A playlist's entries in order, duplicates kept.
@@ -194,11 +192,29 @@ class SpotifyProvider:
         missing fields) come out as mappings that fail :class:`ProviderTrack` validation,
         so the sync engine rejects and reports them.
         """
+        if playlist_id == spotify_json.LIKED_SONGS_ID and self.liked_songs:
+            liked = partial(self._client.current_user_saved_tracks, limit=self._track_page_size)
+            for page in self._pages("GET me/tracks", liked):
+                yield from (spotify_json.item_track(item) for item in page["items"])
+            return
+        if playlist_id.startswith(spotify_json.ALBUM_PREFIX) and self.saved_albums:
+            yield from self._album_tracks(playlist_id.removeprefix(spotify_json.ALBUM_PREFIX))
+            return
         first = partial(self._client.playlist_items, playlist_id,
                         limit=self._track_page_size, additional_types=("track",))
         for page in self._pages(f"GET items of playlist {playlist_id!r}", first):
             for item in page["items"]:
-                yield _item_mapping(item)
+                yield spotify_json.item_track(item)
+
+    def _album_tracks(self, album_id: str) -> Iterator[dict[str, Any]]:
+        # The album object carries its name, date and first page of tracks: one request
+        # for most albums, then the tracks' own ``next`` links.
+        what = f"GET album {album_id!r}"
+        album = spotify_json.mapping(self._call(what, partial(self._client.album, album_id)))
+        first = self._page(what, album.get("tracks"))
+        pages = self._pages(what, lambda: first)
+        for page in pages:
+            yield from (spotify_json.album_track(t, album) for t in page["items"])
 
     def search_tracks(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
         """Up to ``limit`` tracks matching ``query`` (Spotify search syntax), best first."""
@@ -213,7 +229,7 @@ class SpotifyProvider:
                            type="track")
             response = self._call("GET search", call)
             page = self._page("GET search", response.get("tracks"))
-            found.extend(_track_mapping(t, added_at=None) for t in page["items"])
+            found.extend(spotify_json.track(t, added_at=None) for t in page["items"])
             if not page.get("next") or not page["items"]:
                 break
             offset += len(page["items"])
@@ -264,14 +280,19 @@ class SpotifyProvider:
         retrying = Retrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             sleep=self._sleep,
             before_sleep=partial(self._log_retry, what),
             reraise=True,
         )
         try:
             return retrying(self._attempt, what, call)
-        except _Transient as exc:
+        except Transient as exc:
+            if exc.retry_after is not None:  # rate-limited to the end: come back later
+                raise RateLimited(
+                    f"Spotify rate-limited {what} {self._max_attempts} times, last asking to "
+                    f"wait {exc.retry_after:g} s; try again later", retry_after=exc.retry_after,
+                ) from exc
             raise ProviderError(
                 f"Spotify {what} failed {self._max_attempts} times, last with {exc}; "
                 "Spotify or the network may be down, try again later"
@@ -279,11 +300,15 @@ class SpotifyProvider:
 
     def _attempt(self, what: str, call: Callable[[], Any]) -> Any:
         try:
-            result = call()
+            if self.rate_budget is None:
+                result = call()
+            else:
+                with self.rate_budget.acquire():
+                    result = call()
         except SpotifyException as exc:
             raise self._classify(what, exc) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Transient(f"{type(exc).__name__} ({exc})") from exc
+            raise Transient(f"{type(exc).__name__} ({exc})") from exc
         except requests.RequestException as exc:
             raise ProviderError(f"Spotify {what} failed: {type(exc).__name__} ({exc})") from exc
         except SpotifyBaseException as exc:
@@ -296,40 +321,11 @@ class SpotifyProvider:
         return result
 
     def _classify(self, what: str, exc: Any) -> Exception:
-        status = int(exc.http_status)
-        message = _spotify_message(exc)
-        if status == 429:
-            retry_after = _retry_after(exc.headers)
-            if retry_after is not None and retry_after > self._max_retry_after:
-                return ProviderError(
-                    f"Spotify rate-limited {what} and asked to wait {retry_after:g} s, more "
-                    f"than max_retry_after={self._max_retry_after:g} s; try again later or "
-                    "raise max_retry_after"
-                )
-            return _Transient(f"429 ({message})", retry_after)
-        if status >= 500:
-            return _Transient(f"{status} ({message})")
-        if status == 401:
-            return ProviderError(
-                f"Spotify refused the access token for {what} (401: {message}): it is invalid "
-                "or has expired. Get a new one (run the OAuth flow again or refresh it) and "
-                "pass it as token=, or pass an auth_manager= such as spotipy.SpotifyOAuth "
-                "that refreshes tokens itself"
-            )
-        if status == 403:
-            return ProviderError(
-                f"Spotify denied {what} (403: {message}): the token lacks a scope "
-                "(playlist-read-private, playlist-read-collaborative), this user may not use "
-                "the app, or (apps in Development Mode) the playlist is neither owned nor "
-                "collaborated on by the user; authorise again with those scopes"
-            )
-        if status == 404:
-            return ProviderError(f"Spotify found nothing for {what} (404: {message}); check the id")
-        return ProviderError(f"Spotify rejected {what} ({status}: {message})")
+        return classify(what, exc, self._max_retry_after)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(error, _Transient) and error.retry_after is not None:
+        if isinstance(error, Transient) and error.retry_after is not None:
             return error.retry_after
         return float(self._backoff(state))
 
@@ -340,75 +336,7 @@ class SpotifyProvider:
                      state.attempt_number + 1, self._max_attempts, delay)
 
 
-# -- mapping Spotify JSON to provider items ----------------------------------------------------
-
-
-def _playlist_mapping(item: Any) -> dict[str, Any]:
-    data = _mapping(item)
-    owner = _mapping(data.get("owner"))
-    description = data.get("description")
-    tracks = _mapping(data.get("items")) or _mapping(data.get("tracks"))  # new name, then old
-    return {
-        "id": data.get("id"),
-        "name": data.get("name"),
-        # Spotify HTML-escapes descriptions ("Rock &amp; Roll").
-        "description": html.unescape(description) if isinstance(description, str) else None,
-        "owner": owner.get("display_name") or owner.get("id"),
-        "snapshot_id": data.get("snapshot_id"),
-        "track_count": tracks.get("total"),
-    }
-
-
-def _item_mapping(item: Any) -> dict[str, Any]:
-    data = _mapping(item)
-    # Spotify's February 2026 API names the entry "item"; "track" is its deprecated alias.
-    track = next((v for v in (data.get("item"), data.get("track")) if isinstance(v, Mapping)),
-                 None)
-    if track is None:
-        # Removed or unavailable entries come as ``track: null``: no id, so it is rejected.
-        return {"id": None, "title": None, "added_at": data.get("added_at")}
-    mapped = _track_mapping(track, added_at=data.get("added_at"))
-    if data.get("is_local"):
-        mapped["id"] = None
-    return mapped
-
-
-def _track_mapping(track: Any, *, added_at: Any) -> dict[str, Any]:
-    data = _mapping(track)
-    usable = data.get("type", "track") == "track" and not data.get("is_local")
-    artists = data.get("artists")
-    return {
-        # Local files (and episodes) have no Spotify track id; id None makes them rejected.
-        "id": data.get("id") if usable else None,
-        "title": data.get("name"),
-        "artists": [_mapping(a).get("name") for a in artists] if isinstance(artists, list) else [],
-        "album": _mapping(data.get("album")).get("name"),
-        "duration_ms": data.get("duration_ms"),
-        "isrc": _mapping(data.get("external_ids")).get("isrc"),
-        "year": _mapping(data.get("album")).get("release_date"),
-        "added_at": added_at,
-    }
-
-
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _spotify_message(exc: Any) -> str:
-    # spotipy's msg is "<url>:\n <Spotify's message>" for HTTP errors.
-    text = str(exc.msg) if exc.msg is not None else "no message"
-    return text.rsplit(":\n ", 1)[-1].strip() or "no message"
-
-
-def _retry_after(headers: Any) -> float | None:
-    raw = headers.get("Retry-After") if headers is not None else None
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except (TypeError, ValueError):
-        return None  # an HTTP-date or garbage: fall back to exponential backoff
 
 
 def _secret(token: object) -> SecretStr:

@@ -380,12 +380,14 @@ class JobQueue:
         *,
         retry_in: float | None = None,
         stop_reason: str | None = None,
+        count_attempt: bool = True,
         session: Session | Connection | None = None,
     ) -> None:
         """Record a failed try: back in line after ``retry_in`` seconds, or dead-lettered.
 
         Without ``retry_in`` the job moves to ``failed`` (the dead letter) with
-        ``stop_reason`` (default ``"failed"``).
+        ``stop_reason`` (default ``"failed"``). ``count_attempt=False`` (with ``retry_in``)
+        gives the try back, as :meth:`release` does: for a job asked to run later.
 
         Raises:
             LeaseLost: the token is stale; nothing is changed.
@@ -398,6 +400,8 @@ class JobQueue:
             values: dict[str, Any] = {
                 "status": "pending", "available_at": now + timedelta(seconds=retry_in),
             }  # fmt: skip
+            if not count_attempt:
+                values["attempts"] = J.attempts - 1
         else:
             values = {"status": "failed", "stop_reason": (stop_reason or "failed")[:255]}
         stmt = _owned(job).values(
@@ -542,6 +546,18 @@ class JobQueue:
             counts.setdefault(job_type, {})[status] = int(count)
         age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
         return QueueStats(counts, age)
+
+    def waiting_retry(self, types: str | Sequence[str] | None = None) -> int:
+        """How many pending jobs (of ``types``; ``None``: any) failed before and wait for
+        another try: retries scheduled for later, and dead letters put back in line."""
+        wanted = _types(types)
+        stmt = select(func.count()).select_from(J).where(
+            J.status == "pending", J.last_error.is_not(None)
+        )
+        if wanted is not None:
+            stmt = stmt.where(J.type.in_(wanted))
+        with self._db.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
 
     def purge(
         self, *, completed_before: datetime, statuses: Sequence[str] = ("completed", "cancelled")

@@ -20,7 +20,13 @@ from harmony.repositories.playlist_types import (
     Track,
 )
 
-__all__ = ["MAX_PAGE_SIZE", "PlaylistRepository", "StatusFilter", "TrackRepository"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "PlaylistRepository",
+    "StatusFilter",
+    "TrackRepository",
+    "check_provider_key",
+]
 
 MAX_PAGE_SIZE = 500
 _MAX_ID = 2**63 - 1
@@ -101,6 +107,17 @@ class PlaylistRepository:
             **_playlist_fields(row), tracks=tuple(_playlist_track(t) for t in tracks)
         )
 
+    def find(self, provider: str, provider_id: str) -> Playlist | None:
+        """The stored playlist (active or removed) with this provider id, or ``None``."""
+        provider, provider_id = check_provider_key(provider, provider_id)
+        with self._db.connect() as conn:
+            row = conn.execute(
+                select(*_PLAYLIST_COLUMNS).where(
+                    PlaylistRow.provider == provider, PlaylistRow.provider_id == provider_id
+                )
+            ).one_or_none()
+        return None if row is None else _playlist(row)
+
     def count(self, *, status: StatusFilter = "active") -> int:
         """How many playlists there are with this status."""
         stmt = select(func.count()).select_from(PlaylistRow)
@@ -127,6 +144,17 @@ class TrackRepository:
         if row is None:
             raise NotFoundError(f"no track with id {track_id}")
         return _track(row)
+
+    def find(self, provider: str, provider_id: str) -> Track | None:
+        """The stored track with this provider id (e.g. a Spotify track id), or ``None``."""
+        provider, provider_id = check_provider_key(provider, provider_id)
+        with self._db.connect() as conn:
+            row = conn.execute(
+                select(*_TRACK_COLUMNS).where(
+                    TrackRow.provider == provider, TrackRow.provider_id == provider_id
+                )
+            ).one_or_none()
+        return None if row is None else _track(row)
 
     def count(self) -> int:
         """How many tracks are stored."""
@@ -155,6 +183,17 @@ def check_list_params(
     ):
         raise InvalidInputError(f"provider must be a provider name, got {provider!r:.80}")
     return {"provider": provider, "status": status, "limit": size, "cursor": cursor}
+
+
+def check_provider_key(provider: Any, provider_id: Any) -> tuple[str, str]:
+    """Validate a ``(provider, provider_id)`` lookup key; both are non-empty strings."""
+    for name, value in (("provider", provider), ("provider_id", provider_id)):
+        if not isinstance(value, str) or not value or "\x00" in value:
+            raise InvalidInputError(
+                f"{name} must be a non-empty string, got {value!r:.80}; e.g. "
+                "find('spotify', '37i9dQZF1DXcBWIGoYBM5M')"
+            )
+    return provider, provider_id
 
 
 def check_playlist_id(playlist_id: Any) -> int:

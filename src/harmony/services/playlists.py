@@ -9,7 +9,7 @@ from harmony.cache.keys import (
     playlist_tag,
 )
 from harmony.cache.response_cache import CacheEntry, ResponseCache
-from harmony.repositories.playlist_types import PlaylistDetail, PlaylistPage
+from harmony.repositories.playlist_types import Playlist, PlaylistDetail, PlaylistPage
 from harmony.repositories.playlists import (
     PlaylistRepository,
     StatusFilter,
@@ -84,6 +84,15 @@ class PlaylistService:
 
         key = playlist_detail_key(playlist_id)
         return cache.get_or_load(key, load, tags=(playlist_tag(playlist_id),)).value
+
+    def find(self, provider: str, provider_id: str) -> Playlist | None:
+        """The playlist a provider knows by ``provider_id`` (active or removed), or ``None``.
+
+        Read from the database (not cached): use its ``id`` with :meth:`get` for the
+        cached detail with tracks.
+        """
+        self.repository.check_open()
+        return self.repository.find(provider, provider_id)
 
     def count(self, *, status: StatusFilter = "active") -> int:
         """How many playlists there are with this status (not cached)."""

@@ -1,4 +1,5 @@
-"""The playlist sync engine: ``ctx.sync.run_once()`` and the ``playlist.sync`` job.
+"""The playlist sync engine: ``ctx.sync.run_once()``, ``ctx.sync.plan()`` and the
+``playlist.sync`` job.
 
 A run per provider has three phases. *Fetch*: read what is stored, walk the provider's
 playlists and fetch tracks only of playlists whose snapshot (or, without one, content hash)
@@ -25,10 +26,13 @@ from harmony.db.engine import Database
 from harmony.errors import (
     HarmonyError,
     InvalidInputError,
+    RateLimited,
+    RetryLater,
     SyncFailed,
     UnknownProviderError,
 )
 from harmony.events.base import EventLogger
+from harmony.events.loggers import NullEventLogger
 from harmony.providers.base import (
     PlaylistProvider,
     ProviderPlaylist,
@@ -40,6 +44,7 @@ from harmony.providers.base import (
 from harmony.repositories.change_feed import ChangeFeed
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
+from harmony.repositories.sync_preview import SyncPreviewReader
 from harmony.repositories.sync_store import (
     AppliedSync,
     PlaylistChange,
@@ -48,25 +53,14 @@ from harmony.repositories.sync_store import (
 )
 from harmony.services.coherence import CacheCoherence
 from harmony.services.retry import RetryPolicy
+from harmony.services.sync_plan import SyncPlan, describe_changes
+from harmony.services.sync_types import REPORTED_REJECTIONS, RejectedItem
 
 __all__ = ["SYNC_JOB_TYPE", "ProgressCallback", "RejectedItem", "SyncEngine", "SyncProgress", "SyncReport"]
 
 #: The job type whose handler runs :meth:`SyncEngine.run_once`.
 SYNC_JOB_TYPE = "playlist.sync"
-#: Rejections kept in a report (all are counted and emitted as events).
-_REPORTED_REJECTIONS = 100
-
-
-class RejectedItem(BaseModel):
-    """A provider item a sync skipped, and why."""
-
-    model_config = ConfigDict(frozen=True)
-
-    provider: str
-    kind: Literal["playlist", "track"]
-    item_id: str | None
-    reason: str
-    playlist_id: str | None = None
+_REPORTED_REJECTIONS = REPORTED_REJECTIONS
 
 
 class SyncReport(BaseModel):
@@ -91,6 +85,8 @@ class SyncReport(BaseModel):
     #: Providers whose result was discarded because a sync of the same provider that
     #: started fetching later stored its result first (its data is newer).
     superseded: tuple[str, ...] = ()
+    #: Failed providers that asked to be tried again later (a rate limit), in seconds.
+    retry_after: Mapping[str, float] = Field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -111,6 +107,7 @@ class SyncReport(BaseModel):
             rejections=(self.rejections + other.rejections)[:_REPORTED_REJECTIONS],
             failed={**self.failed, **other.failed},
             superseded=self.superseded + other.superseded,
+            retry_after={**self.retry_after, **other.retry_after},
         )
 
 
@@ -140,6 +137,7 @@ class SyncEngine:
         coherence: CacheCoherence | None = None,
     ) -> None:  # fmt: skip
         self._store = SyncStore(db, clock, feed)
+        self._preview = SyncPreviewReader(db)
         self._events = events
         self._coherence = coherence
         self.providers = providers
@@ -173,14 +171,54 @@ class SyncEngine:
             report = report + self._run_provider(name, self.providers[name], full, progress)
         if report.failed:
             failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
-            raise SyncFailed(f"sync failed for {failures}", report)
+            # Only rate limits: the whole sync can work once the longest wait is over.
+            later = (max(report.retry_after.values())
+                     if set(report.retry_after) == set(report.failed) else None)  # fmt: skip
+            raise SyncFailed(f"sync failed for {failures}", report, retry_in=later)
         return report
+
+    def plan(
+        self, provider: str | None = None, *, full: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> SyncPlan:  # fmt: skip
+        """What :meth:`run_once` with the same arguments would do now, written nowhere.
+
+        Runs the sync's fetch phase (the same comparison of snapshots and content hashes,
+        the same provider requests) and describes each playlist that would change; the
+        database, the cache and the activity log are left as they are, and no event is
+        emitted. A provider that fails is listed in ``failed`` instead of raising.
+        """
+        plan = SyncPlan(removed_policy=self.removed_policy)
+        for name in self._names(provider):
+            run = _Run(name, NullEventLogger(), progress, full)  # rejections: counted, not emitted
+            try:
+                stored = self._store.stored(name)
+                changes, removed, unchanged = self._fetch(run, self.providers[name])
+                plans, updates, still = describe_changes(
+                    self._preview, name, stored, changes, removed, unchanged
+                )
+            except Exception as exc:  # a provider or the database failed
+                part = SyncPlan(providers=(name,), failed={name: _describe(exc)},
+                                rejected=run.rejected, rejections=tuple(run.rejections),
+                                removed_policy=self.removed_policy)  # fmt: skip
+            else:
+                part = SyncPlan(
+                    providers=(name,), playlists=tuple(plans), unchanged=still,
+                    tracks_updated=tuple(updates), rejected=run.rejected,
+                    rejections=tuple(run.rejections), removed_policy=self.removed_policy,
+                )  # fmt: skip
+            plan = plan + part
+            run.report("done")
+        return plan
 
     def handle_job(self, job: LeasedJob, session: Session) -> dict[str, Any]:
         """The ``playlist.sync`` handler: payload ``{"provider": name}`` or ``{}`` for all.
 
         The sync commits its own transaction; the job's completion follows it. Delivery is
-        at least once, and a repeated sync of unchanged playlists writes nothing.
+        at least once, and a repeated sync of unchanged playlists writes nothing. When every
+        failed provider was rate-limited beyond its wait limit
+        (:class:`~harmony.errors.RateLimited`), the job is rescheduled for after the wait
+        (:class:`~harmony.errors.RetryLater`) instead of failing.
         """
         provider, full = job.payload.get("provider"), job.payload.get("full", False)
         if provider is not None and not isinstance(provider, str):
@@ -189,7 +227,12 @@ class SyncEngine:
             )
         if not isinstance(full, bool):
             raise InvalidInputError(f"playlist.sync payload 'full' must be true or false, got {full!r}")
-        report = self.run_once(provider, full=full)
+        try:
+            report = self.run_once(provider, full=full)
+        except SyncFailed as exc:
+            if exc.retry_in is not None:  # rate-limited: run again then, not a failed try
+                raise RetryLater(str(exc), retry_in=exc.retry_in) from exc
+            raise
         return report.model_dump(mode="json", exclude={"rejections"})
 
     def register(self, worker: Any, *, retry: RetryPolicy | None = None) -> None:
@@ -245,6 +288,7 @@ class SyncEngine:
             return SyncReport(
                 providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
                 duration_ms=duration, failed={name: error},
+                retry_after={name: exc.retry_after} if isinstance(exc, RateLimited) else {},
             )  # fmt: skip
         if applied.superseded:
             return self._superseded(name, run, started)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from harmony.clock import Clock
 from harmony.db.engine import Database
-from harmony.errors import HarmonyError, InvalidInputError, LeaseLost
+from harmony.errors import HarmonyError, InvalidInputError, LeaseLost, RetryLater
 from harmony.events.base import EventLogger, wants
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
@@ -53,13 +53,15 @@ class _Registration:
 
 @dataclass(slots=True)
 class WorkerReport:
-    """What a worker did: tries by outcome."""
+    """What a worker did: tries by outcome; after :meth:`Worker.run_until_idle` also how
+    many jobs of its types wait for a retry (``waiting_retry``: failed before, pending)."""
 
     completed: int = 0
     retried: int = 0
     dead_lettered: int = 0
     lost: int = 0
     released: int = 0
+    waiting_retry: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -246,10 +248,12 @@ class Worker:
 
     def run_until_idle(self, *, max_batches: int | None = None) -> WorkerReport:
         """Work until no job is ready, then return what was done (jobs scheduled for later
-        are left for a later call). The report counts this call's tries only."""
+        are left for a later call). The report counts this call's tries only, and how
+        many jobs wait for a retry at the end."""
         self._stop.clear()
         self.report = WorkerReport()
         self._run_threads(until_idle=True, max_batches=max_batches)
+        self.report.waiting_retry = self._jobs.waiting_retry(self.types)
         return self.report
 
     def run(self) -> None:
@@ -539,6 +543,16 @@ class Worker:
         self, conn: Connection, job: LeasedJob, policy: RetryPolicy, exc: BaseException, started: float
     ) -> None:
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, RetryLater):
+            # The handler asked for a later run (e.g. a provider's long Retry-After): not a
+            # failed try, so it does not count toward the policy's attempts.
+            try:
+                self._jobs.fail(job, exc, retry_in=exc.retry_in, count_attempt=False, session=conn)
+            except LeaseLost:
+                self._commit_event(job, "lost", started, error=error)
+                return
+            self._commit_event(job, "retry", started, retry_in=exc.retry_in, error=error)
+            return
         if policy.retries(job.attempts, exc):
             delay = policy.delay(job.attempts)
             try:

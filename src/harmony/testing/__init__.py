@@ -25,6 +25,7 @@ from harmony.testing.postgres import (
 from harmony.testing.provider import InMemoryProvider
 from harmony.testing.psutil import FakePsutil
 from harmony.testing.spotify_server import (
+    FakeAlbum,
     FakePlaylist,
     FakeSpotifyServer,
     FakeTrack,
@@ -34,6 +35,7 @@ from harmony.testing.spotify_server import (
 
 __all__ = [
     "POSTGRES_URL_ENV",
+    "FakeAlbum",
     "FakePlaylist",
     "FakePsutil",
     "FakeSpotifyServer",

@@ -35,6 +35,11 @@ class ManualClock:
             self._now += step
             return self._now
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` at once, by moving the clock forward (what a
+        :class:`~harmony.providers.RateBudget` on this clock calls instead of sleeping)."""
+        self.advance(max(0.0, seconds))
+
     def set(self, when: datetime) -> None:
         """Jump to ``when`` (aware datetime), forwards or backwards."""
         value = ensure_utc(when, name="when")

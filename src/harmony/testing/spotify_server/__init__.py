@@ -2,7 +2,9 @@
 
 :class:`FakeSpotifyServer` speaks the read side of the Web API that harmony uses, with the
 real JSON shapes: ``GET /v1/me``, ``/v1/me/playlists``, ``/v1/playlists/{id}``,
-``/v1/playlists/{id}/items`` (and the deprecated ``/tracks``) and ``/v1/search?type=track``.
+``/v1/playlists/{id}/items`` (and the deprecated ``/tracks``), ``/v1/search?type=track``, and
+the library: ``/v1/me/tracks`` (Liked Songs), ``/v1/me/albums`` (saved albums),
+``/v1/albums/{id}`` and ``/v1/albums/{id}/tracks``.
 Responses use the field names of Spotify's February 2026 API (a playlist's ``items``, an
 entry's ``item``) and, unless ``legacy_fields=False``, the deprecated ones too (``tracks``,
 ``track``). Point spotipy at it with ``prefix=server.url``::
@@ -18,6 +20,14 @@ Ids must be base62 (letters and digits), as spotipy checks them before sending.
 from harmony.testing.spotify_server._data import FakePlaylist, FakeTrack
 from harmony.testing.spotify_server._data import MalformKind as MalformKind
 from harmony.testing.spotify_server._faults import Fault, RecordedRequest
+from harmony.testing.spotify_server._library import FakeAlbum
 from harmony.testing.spotify_server._server import FakeSpotifyServer
 
-__all__ = ["FakePlaylist", "FakeSpotifyServer", "FakeTrack", "Fault", "RecordedRequest"]
+__all__ = [
+    "FakeAlbum",
+    "FakePlaylist",
+    "FakeSpotifyServer",
+    "FakeTrack",
+    "Fault",
+    "RecordedRequest",
+]

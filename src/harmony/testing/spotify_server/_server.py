@@ -33,6 +33,7 @@ from harmony.testing.spotify_server._faults import (
     _json_answer,
     _redacted,
 )
+from harmony.testing.spotify_server._library import FakeAlbum, _LibraryMixin
 
 __all__ = ["FakeSpotifyServer"]
 
@@ -76,22 +77,25 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep test output quiet; :attr:`FakeSpotifyServer.requests` records everything."""
 
 
-class FakeSpotifyServer:
+class FakeSpotifyServer(_LibraryMixin):
     """A threaded local fake of the Spotify Web API; use it as a context manager.
 
     ``playlists`` are :class:`FakePlaylist` or mappings (``id``, ``name``, ``tracks``,
     optional ``description``, ``owner``, ``snapshot_id``); ``catalog`` adds search-only
-    tracks. Requests must carry ``Authorization: Bearer <token>``. ``legacy_fields=False``
+    tracks; ``liked`` (Liked Songs, newest first) and ``albums`` (saved albums,
+    :class:`FakeAlbum` or mappings) fill the library. Requests must carry ``Authorization: Bearer <token>``. ``legacy_fields=False``
     leaves out the deprecated ``tracks``/``track`` fields. Thread-safe.
     """
 
     #: Largest ``limit`` each endpoint accepts (Spotify's documented maxima); larger values
     #: answer 400 like Spotify. Subclass to change them.
     MAX_LIMITS: ClassVar[Mapping[str, int]] = MappingProxyType(
-        {"playlists": 50, "tracks": 50, "search": 50})
+        {"playlists": 50, "tracks": 50, "search": 50, "saved_tracks": 50, "saved_albums": 50,
+         "album_tracks": 50})
     #: ``limit`` when a request gives none.
     DEFAULT_LIMITS: ClassVar[Mapping[str, int]] = MappingProxyType(
-        {"playlists": 20, "tracks": 20, "search": 20})
+        {"playlists": 20, "tracks": 20, "search": 20, "saved_tracks": 20, "saved_albums": 20,
+         "album_tracks": 20})
 
     def __init__(
         self,
@@ -102,6 +106,8 @@ class FakeSpotifyServer:
         display_name: str | None = "Fake User",
         catalog: Iterable[FakeTrack | Mapping[str, Any]] = (),
         legacy_fields: bool = True,
+        liked: Iterable[FakeTrack | Mapping[str, Any]] = (),
+        albums: Iterable[FakeAlbum | Mapping[str, Any]] = (),
     ) -> None:
         self._lock = threading.RLock()
         self._shapes = _JsonShapes(lambda: self.base_url, legacy_fields)
@@ -117,6 +123,7 @@ class FakeSpotifyServer:
         self._thread: threading.Thread | None = None
         for playlist in playlists:
             self.add_playlist(playlist)
+        self._init_library(liked, albums)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -344,6 +351,9 @@ class FakeSpotifyServer:
             return _json_answer(200, body)
         if path == "/v1/search":
             return _json_answer(200, self._search(query))
+        library = self._route_library(path, query)
+        if library is not None:
+            return library
         raise _BadRequest(404, "Service not found")
 
     def _window(self, query: Mapping[str, str], endpoint: str) -> tuple[int, int]:
