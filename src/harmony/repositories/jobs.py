@@ -26,6 +26,7 @@ from harmony.repositories.job_sql import (
     heartbeat_statement,
     idempotent_insert,
     lease_params,
+    mark_started_statement,
     recover_expired_statement,
     settle_statement,
 )
@@ -201,8 +202,11 @@ class JobQueue:
         """Lease up to ``limit`` ready jobs of ``types`` (``None``: any type).
 
         Order: highest priority, then oldest ``available_at``, then id. Each job gets a
-        fresh token and ``attempts`` + 1. Leases that expired are first put back in line,
-        so a crashed worker's jobs are re-leased by whoever asks next. Emits one
+        fresh token; leasing charges no attempt (``LeasedJob.attempts`` is the number this
+        try will have; the stored count changes when the try is settled or
+        :meth:`mark_started` records it). Leases that expired are first put back in line,
+        marked *recovered* (``LeasedJob.recovered``), so a crashed worker's jobs are
+        re-leased by whoever asks next. Emits one
         ``orchestrator.lease`` per leased job, or one with status ``skipped`` when none was
         ready.
 
@@ -319,7 +323,7 @@ class JobQueue:
         now = self._clock.now()
         stmt = _owned(job).values(
             status="completed", result=null() if stored is None else stored, lease_token=None,
-            leased_by=None, lease_expires_at=None, updated_at=now,
+            leased_by=None, lease_expires_at=None, updated_at=now, attempts=job.attempts,
         )  # fmt: skip
         self._apply(job, stmt, session, "complete")
 
@@ -331,11 +335,14 @@ class JobQueue:
         retry_in: float | None = None,
         stop_reason: str | None = None,
         session: Session | Connection | None = None,
+        started: bool = True,
     ) -> None:
         """Record a failed try: back in line after ``retry_in`` seconds, or dead-lettered.
 
         Without ``retry_in`` the job moves to ``failed`` (the dead letter) with
-        ``stop_reason`` (default ``"failed"``).
+        ``stop_reason`` (default ``"failed"``). The try is charged (``attempts`` becomes
+        ``job.attempts``) unless ``started=False``: its handler never ran (no handler for
+        the type, or the worker's crash-loop guard gave up before starting it).
 
         Raises:
             LeaseLost: the token is stale; nothing is changed.
@@ -350,6 +357,8 @@ class JobQueue:
             }  # fmt: skip
         else:
             values = {"status": "failed", "stop_reason": (stop_reason or "failed")[:255]}
+        if started:
+            values["attempts"] = job.attempts
         stmt = _owned(job).values(
             last_error=message, lease_token=None, leased_by=None, lease_expires_at=None,
             updated_at=now, **values,
@@ -361,22 +370,48 @@ class JobQueue:
         with this try not counted."""
         now = self._clock.now()
         stmt = _owned(job).values(
-            status="pending", attempts=J.attempts - 1, lease_token=None, leased_by=None,
-            lease_expires_at=None, updated_at=now,
+            status="pending", lease_token=None, leased_by=None, lease_expires_at=None,
+            updated_at=now,
         )  # fmt: skip
         self._apply(job, stmt, None, "release")
 
-    def complete_many(self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None) -> list[int]:
-        """Complete leased jobs with no result in one statement; return the ids whose lease
-        was lost (not completed)."""
+    def mark_started(
+        self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None
+    ) -> list[int]:
+        """Record that these jobs' handlers started: each stored ``attempts`` becomes its
+        try's number at once, so a worker that dies while running one has charged it.
+
+        The :class:`~harmony.Worker` calls this before it starts a recovered job, and
+        for a handler still running a moment after it started. Returns the ids whose lease
+        was live (rows another transaction holds locked are skipped, not waited for).
+        """
         if not jobs:
             return []
-        params = {**lease_params(jobs), "now": self._clock.now()}
-        if conn is not None:
-            done = set(conn.execute(settle_statement(conn.dialect.name), params).scalars())
-        else:
-            with self._db.write() as own:
-                done = set(own.execute(settle_statement(own.dialect.name), params).scalars())
+        now = self._clock.now()
+        marked: list[int] = []
+        for attempts, group in _by_attempts(jobs).items():
+            params = {**lease_params(group), "attempts": attempts, "now": now}
+            if conn is not None:
+                marked += conn.execute(mark_started_statement(conn.dialect.name), params).scalars()
+            else:
+                with self._db.write() as own:
+                    marked += own.execute(mark_started_statement(own.dialect.name), params).scalars()
+        return marked
+
+    def complete_many(self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None) -> list[int]:
+        """Complete leased jobs with no result; return the ids whose lease was lost (not
+        completed). One statement per distinct try number (one in the usual batch)."""
+        if not jobs:
+            return []
+        now = self._clock.now()
+        done: set[int] = set()
+        for attempts, group in _by_attempts(jobs).items():
+            params = {**lease_params(group), "attempts": attempts, "now": now}
+            if conn is not None:
+                done.update(conn.execute(settle_statement(conn.dialect.name), params).scalars())
+            else:
+                with self._db.write() as own:
+                    done.update(own.execute(settle_statement(own.dialect.name), params).scalars())
         return [j.id for j in jobs if j.id not in done]
 
     def _apply(
@@ -682,11 +717,18 @@ def _new_job(job_id: int, row: dict[str, Any]) -> Job:
     )  # fmt: skip
 
 
+def _by_attempts(jobs: Sequence[LeasedJob]) -> dict[int, list[LeasedJob]]:
+    groups: dict[int, list[LeasedJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.attempts, []).append(job)
+    return groups
+
+
 def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
     own = row.lease_seconds
     return LeasedJob(
         id=row.id, type=row.type, payload=row.payload, priority=row.priority,
-        attempts=row.attempts, token=row.lease_token,
+        attempts=row.attempts + 1, token=row.lease_token, recovered=bool(row.recovered),
         lease_expires_at=row.lease_expires_at if own is None else now + timedelta(seconds=own),
         available_at=row.available_at, leased_by=row.leased_by,
         idempotency_key=row.idempotency_key, lease_seconds=seconds if own is None else own,

@@ -16,9 +16,19 @@ __all__ = ["Heartbeat"]
 _log = logging.getLogger("harmony.worker")
 
 
+#: A handler still running this long after it started gets its try recorded
+#: (``JobQueue.mark_started``): one statement for a job that runs this long anyway, none
+#: for the fast ones a worker runs in batches.
+MARK_RUNNING_AFTER = 0.1
+
+
 class Heartbeat:
     """A thread that extends every tracked lease by the job's own ``lease_seconds``,
-    a third of the shortest tracked lease after the previous beat."""
+    a third of the shortest tracked lease after the previous beat.
+
+    It also records the tries of handlers that run longer than :data:`MARK_RUNNING_AFTER`
+    seconds, so a worker killed while running one has charged that job, and only it.
+    """
 
     def __init__(self, jobs: JobQueue, events: EventLogger, lease_seconds: float) -> None:
         self._jobs = jobs
@@ -31,6 +41,8 @@ class Heartbeat:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._users = 0
+        #: Handlers running now whose try is not recorded yet: job id -> (job, started).
+        self._running: dict[int, tuple[LeasedJob, float]] = {}
 
     def track(self, jobs: Iterable[LeasedJob]) -> None:
         """Start extending these jobs' leases."""
@@ -38,6 +50,23 @@ class Heartbeat:
             for job in jobs:
                 self._tracked[job.id] = job
         self._wake.set()
+
+    def current(self, job: LeasedJob) -> LeasedJob:
+        """``job`` with the newest lease expiry this heartbeat has seen for it."""
+        with self._lock:
+            tracked = self._tracked.get(job.id)
+        return tracked if tracked is not None and tracked.token == job.token else job
+
+    def running(self, job: LeasedJob) -> None:
+        """``job``'s handler starts now: record its try if it is still running shortly."""
+        with self._lock:
+            self._running[job.id] = (job, time.monotonic())
+        self._wake.set()
+
+    def finished(self, job: LeasedJob) -> None:
+        """``job``'s handler returned (its try is settled with the job)."""
+        with self._lock:
+            self._running.pop(job.id, None)
 
     def untrack(self, jobs: Iterable[LeasedJob]) -> None:
         """Stop extending these jobs' leases."""
@@ -82,6 +111,23 @@ class Heartbeat:
                     self._tracked[job.id] = job
         return len(extended)
 
+    def mark_running(self) -> int:
+        """Record the tries of handlers running for :data:`MARK_RUNNING_AFTER` seconds or
+        more; return how many were recorded."""
+        cutoff = time.monotonic() - MARK_RUNNING_AFTER
+        with self._lock:
+            due = [job for job, started in self._running.values() if started <= cutoff]
+            for job in due:
+                del self._running[job.id]
+        if not due:
+            return 0
+        return len(self._jobs.mark_started(due))
+
+    def _next_mark(self) -> float | None:
+        with self._lock:
+            first = min((started for _, started in self._running.values()), default=None)
+        return None if first is None else first + MARK_RUNNING_AFTER
+
     def next_interval(self) -> float:
         """Seconds until the next beat: a third of the shortest lease in hand."""
         with self._lock:
@@ -93,8 +139,16 @@ class Heartbeat:
     def _run(self) -> None:
         last = time.monotonic()
         while not self._stop.is_set():
+            mark = self._next_mark()
+            if mark is not None and mark <= time.monotonic():
+                try:
+                    self.mark_running()
+                except Exception as exc:  # reported; a later crash then goes uncharged once
+                    _log.warning("harmony could not record running jobs: %s: %s", type(exc).__name__, exc)
+                continue
             # Newly tracked jobs wake the thread: a short lease may bring the next beat in.
-            wait = last + self.next_interval() - time.monotonic()
+            due = last + self.next_interval()
+            wait = min(due, mark) - time.monotonic() if mark is not None else due - time.monotonic()
             if wait > 0:
                 self._wake.wait(wait)
                 self._wake.clear()

@@ -411,7 +411,7 @@ class Worker:
                     if self._stop.is_set():
                         self._release(jobs[index:])
                         break
-                    self._run_one(conn, job, pending, spare)
+                    self._run_one(conn, job, pending, spare, auto)
                     if pending and time.perf_counter() - window_started >= self.commit_interval:
                         self._flush(conn, pending, auto)
                         window_started = time.perf_counter()
@@ -427,8 +427,14 @@ class Worker:
         job: LeasedJob,
         pending: list[tuple[LeasedJob, float]],
         spare: list[Session],
+        auto: _AutocommitConnection,
     ) -> None:
         registration = self._handlers.get(job.type)
+        if not self._still_leased(job):
+            # Its lease ran out while earlier jobs of the batch ran (e.g. heartbeats could
+            # not get through): another worker may already have it. Not started, not charged.
+            self._release([job])
+            return
         if self._emit_dispatch:
             self._events.emit(
                 "orchestrator.dispatch", entity_id=job.id, job_type=job.type, status="dispatched",
@@ -436,26 +442,36 @@ class Worker:
             )  # fmt: skip
         started = time.perf_counter()
         if registration is None:
-            self._dead(conn, job, started, f"no handler registered for job type {job.type!r}", None)
+            self._dead(conn, job, started, f"no handler registered for job type {job.type!r}", None, ran=False)
             return
         if job.attempts > registration.retry.max_attempts:
             reason = (
                 f"exceeded {registration.retry.max_attempts} attempts "
                 "(earlier tries lost their lease, e.g. the worker crashed)"
             )
-            self._dead(conn, job, started, reason, None)
+            self._dead(conn, job, started, reason, None, ran=False)
             return
+        if job.recovered:
+            # Its last worker died without settling it, maybe inside this very handler:
+            # charge the try before starting it, so a job that kills its worker again is
+            # counted (and dead-lettered in the end) while its batch-mates are not.
+            if not self._jobs.mark_started([job], conn=auto.get()):
+                self._commit_event(job, "lost", started, error="lease lost before the job started")
+                return
         # Building and closing a Session per job is ~5 us; most handlers never touch it, so
         # an untouched one is handed to the next job as it is.
         session = spare.pop() if spare else _handler_session(conn)
+        self._heartbeat.running(job)
         try:
             result = registration.fn(job, session)
             session.flush()
         except Exception as exc:  # the handler failed: retry or dead-letter, never crash
+            self._heartbeat.finished(job)
             session.rollback()
             session.close()
             self._failed(conn, job, registration.retry, exc, started)
             return
+        self._heartbeat.finished(job)
         if session.in_transaction() or result is not None:
             # The handler wrote (or returned a result): complete inside its savepoint.
             try:
@@ -523,10 +539,13 @@ class Worker:
         )
         self._dead(conn, job, started, reason, exc)
 
-    def _dead(self, conn: Connection, job: LeasedJob, started: float, reason: str, exc: BaseException | None) -> None:
+    def _dead(
+        self, conn: Connection, job: LeasedJob, started: float, reason: str,
+        exc: BaseException | None, *, ran: bool = True,
+    ) -> None:  # fmt: skip
         error = f"{type(exc).__name__}: {exc}" if exc is not None else reason
         try:
-            self._jobs.fail(job, exc or reason, stop_reason=reason, session=conn)
+            self._jobs.fail(job, exc or reason, stop_reason=reason, session=conn, started=ran)
         except LeaseLost:
             self._commit_event(job, "lost", started, error=error)
             return
@@ -535,6 +554,13 @@ class Worker:
             "orchestrator.dlq", entity_id=job.id, job_type=job.type, status="failed",
             attempts=job.attempts, stop_reason=reason, error=error[:500],
         )  # fmt: skip
+
+    def _still_leased(self, job: LeasedJob) -> bool:
+        """Whether ``job``'s lease (as last extended) has a third of its length left: a live
+        heartbeat keeps two thirds, so less means it could not extend it."""
+        expires = self._heartbeat.current(job).lease_expires_at
+        left = (expires - self._clock.now()).total_seconds()
+        return left > job.lease_seconds / 3
 
     def _release(self, jobs: Sequence[LeasedJob]) -> None:
         for job in jobs:
