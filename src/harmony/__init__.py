@@ -45,6 +45,7 @@ from harmony.events import (
     LoggingEventLogger,
     NullEventLogger,
     RecordingEventLogger,
+    SafeEventLogger,
 )
 from harmony.providers import (
     PlaylistProvider,
@@ -126,6 +127,7 @@ __all__ = [
     "ResponseCacheInvalidator",
     "RetryPolicy",
     "SYNC_JOB_TYPE",
+    "SafeEventLogger",
     "SchemaDriftError",
     "SearchHit",
     "SearchResult",

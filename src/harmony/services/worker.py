@@ -22,6 +22,7 @@ from harmony.clock import Clock
 from harmony.db.engine import Database
 from harmony.errors import HarmonyError, InvalidInputError, LeaseLost
 from harmony.events.base import EventLogger, wants
+from harmony.events.guard import SafeEventLogger
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
 from harmony.services.heartbeat import Heartbeat
@@ -185,7 +186,10 @@ class Worker:
         self._db = ctx.db
         self._jobs = ctx.jobs
         self._scheduler = ctx.scheduler
-        self._events = ctx.events
+        # A context's events are guarded already; a bare WorkerContext's get a guard here.
+        self._events: EventLogger = (
+            ctx.events if isinstance(ctx.events, SafeEventLogger) else SafeEventLogger(ctx.events)
+        )
         self._clock = ctx.clock
         self.concurrency = concurrency
         self.batch_size = batch_size

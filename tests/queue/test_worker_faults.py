@@ -1,0 +1,59 @@
+"""Faults in one job, in an event sink or in the database's idea of a storable value
+never change another job's outcome (in-process workers; see test_process_faults.py for
+workers killed outright)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+from tenacity import wait_fixed
+
+from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
+from harmony.testing.pytest_plugin import ContextFactory
+from tests.events.test_guard import RaisingEventLogger
+from tests.queue.worker_support import create_writes_table, record_write, written_ids
+
+RETRY = RetryPolicy(max_attempts=2, wait=wait_fixed(0))
+
+
+def _outcomes(ctx: HarmonyContext, ids: list[int]) -> list[tuple[str, int, str | None]]:
+    return [
+        (job.status, job.attempts, job.last_error)
+        for job in (ctx.jobs.get(job_id) for job_id in ids)
+    ]
+
+
+def _run_mixed_batch(ctx: HarmonyContext) -> tuple[list[int], Any]:
+    create_writes_table(ctx)
+    ids = [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(3)]
+    ids.append(ctx.jobs.enqueue("bad", {}).id)
+    ids += [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(3, 6)]
+
+    def bad(job: LeasedJob, session: Session) -> None:
+        raise ValueError("bad job")
+
+    worker = Worker(ctx, {"ok": record_write, "bad": bad}, retry=RETRY, batch_size=50)
+    return ids, worker.run_until_idle()
+
+
+def test_an_event_logger_raising_on_every_call_changes_no_job_outcome(
+    harmony_context_factory: ContextFactory,
+) -> None:
+    recorded = harmony_context_factory(settings={"activity_events": ()})
+    ids, report = _run_mixed_batch(recorded)
+    expected = _outcomes(recorded, ids)
+
+    failing = harmony_context_factory(events=RaisingEventLogger(), settings={"activity_events": ()})
+    failing_ids, failing_report = _run_mixed_batch(failing)
+
+    assert _outcomes(failing, failing_ids) == expected
+    assert expected == [("completed", 1, None)] * 3 + [("failed", 2, "ValueError: bad job")] + [
+        ("completed", 1, None)
+    ] * 3
+    assert (failing_report.completed, failing_report.retried, failing_report.dead_lettered) == (
+        report.completed, report.retried, report.dead_lettered,
+    ) == (6, 1, 1)  # fmt: skip
+    assert written_ids(failing) == [i for i in failing_ids if i != failing_ids[3]]
+    assert failing.events.failures > 0
