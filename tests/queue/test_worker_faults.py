@@ -13,7 +13,13 @@ from tenacity import wait_fixed
 from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
 from harmony.testing.pytest_plugin import ContextFactory
 from tests.events.test_guard import RaisingEventLogger
-from tests.queue.worker_support import create_writes_table, record_write, written_ids
+from tests.queue.worker_support import (  # noqa: F401 (fixtures)
+    create_writes_table,
+    ctx,
+    harmony_settings,
+    record_write,
+    written_ids,
+)
 
 RETRY = RetryPolicy(max_attempts=2, wait=wait_fixed(0))
 
@@ -57,3 +63,47 @@ def test_an_event_logger_raising_on_every_call_changes_no_job_outcome(
     ) == (6, 1, 1)  # fmt: skip
     assert written_ids(failing) == [i for i in failing_ids if i != failing_ids[3]]
     assert failing.events.failures > 0
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+@pytest.mark.parametrize(
+    ("error", "stored"),
+    [
+        (ValueError("file caf\udce9.mp3 is broken"), "ValueError: file caf\\udce9.mp3 is broken"),
+        (ValueError("nul \x00 inside"), "ValueError: nul \\x00 inside"),
+        (_Unprintable(), "_Unprintable: <str() of the error raised RuntimeError>"),
+        (ValueError("x" * 20_000), "ValueError: " + "x" * (8_000 - len("ValueError: ") - 1) + "\u2026"),
+    ],
+    ids=["lone-surrogate", "nul", "unprintable", "huge"],
+)
+def test_an_unstorable_error_text_fails_only_its_job_and_keeps_a_readable_error(
+    ctx: HarmonyContext, error: Exception, stored: str
+) -> None:
+    def bad(job: LeasedJob, session: Session) -> None:
+        raise error
+
+    ok = [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(2)]
+    broken = ctx.jobs.enqueue("bad", {}, priority=1).id  # first in the batch
+    ok += [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(2, 4)]
+
+    worker = Worker(ctx, {"ok": record_write, "bad": bad}, retry=RetryPolicy(max_attempts=1))
+    report = worker.run_until_idle()
+
+    assert (report.completed, report.dead_lettered, report.lost) == (4, 1, 0)
+    job = ctx.jobs.get(broken)
+    assert (job.status, job.attempts, job.last_error) == ("failed", 1, stored)
+    assert written_ids(ctx) == ok
+
+
+def test_fail_stores_any_error_and_stop_reason_it_is_given(ctx: HarmonyContext) -> None:
+    job = ctx.jobs.enqueue("t", {})
+    [leased] = ctx.jobs.lease("t")
+    ctx.jobs.fail(leased, "bad \udcff text \x00", stop_reason="why \x00" + "y" * 300)
+    stored = ctx.jobs.get(job.id)
+    assert stored.last_error == "bad \\udcff text \\x00"
+    assert stored.stop_reason is not None and len(stored.stop_reason) == 255
+    assert stored.stop_reason.startswith("why \\x00y")

@@ -31,6 +31,7 @@ from harmony.repositories.job_sql import (
     settle_statement,
 )
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony.validation import describe_error, storable_text
 
 __all__ = ["JobQueue"]
 
@@ -340,7 +341,10 @@ class JobQueue:
         """Record a failed try: back in line after ``retry_in`` seconds, or dead-lettered.
 
         Without ``retry_in`` the job moves to ``failed`` (the dead letter) with
-        ``stop_reason`` (default ``"failed"``). The try is charged (``attempts`` becomes
+        ``stop_reason`` (default ``"failed"``). ``error`` (an exception or a string) and
+        ``stop_reason`` are stored as they are, except that NUL characters and lone
+        surrogates become backslash escapes and they are cut to 8,000 and 255 characters,
+        so recording a failure cannot fail because of what the error says. The try is charged (``attempts`` becomes
         ``job.attempts``) unless ``started=False``: its handler never ran (no handler for
         the type, or the worker's crash-loop guard gave up before starting it).
 
@@ -356,7 +360,7 @@ class JobQueue:
                 "status": "pending", "available_at": now + timedelta(seconds=retry_in),
             }  # fmt: skip
         else:
-            values = {"status": "failed", "stop_reason": (stop_reason or "failed")[:255]}
+            values = {"status": "failed", "stop_reason": storable_text(str(stop_reason or "failed"), 255)}
         if started:
             values["attempts"] = job.attempts
         stmt = _owned(job).values(
@@ -736,11 +740,7 @@ def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
 
 
 def _error_text(error: str | BaseException) -> str:
-    if isinstance(error, BaseException):
-        text = f"{type(error).__name__}: {error}"
-    else:
-        text = str(error)
-    return text[:_ERROR_LIMIT]
+    return describe_error(error, _ERROR_LIMIT)
 
 
 def _ms(started: float) -> float:

@@ -28,6 +28,7 @@ from harmony.repositories.jobs import JobQueue
 from harmony.services.heartbeat import Heartbeat
 from harmony.services.retry import RetryPolicy
 from harmony.services.scheduler import LeaseScheduler
+from harmony.validation import describe_error
 
 __all__ = ["Handler", "Worker", "WorkerContext", "WorkerReport"]
 
@@ -384,7 +385,7 @@ class Worker:
                 backoff.next(True)
 
     def _batch_lost(self, jobs: Sequence[LeasedJob], exc: Exception) -> None:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = describe_error(exc, 500)
         _log.warning("harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), error)
         try:
             self._events.emit(
@@ -526,7 +527,7 @@ class Worker:
     def _failed(
         self, conn: Connection, job: LeasedJob, policy: RetryPolicy, exc: BaseException, started: float
     ) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        error = describe_error(exc, 500)
         if policy.retries(job.attempts, exc):
             delay = policy.delay(job.attempts)
             try:
@@ -547,7 +548,7 @@ class Worker:
         self, conn: Connection, job: LeasedJob, started: float, reason: str,
         exc: BaseException | None, *, ran: bool = True,
     ) -> None:  # fmt: skip
-        error = f"{type(exc).__name__}: {exc}" if exc is not None else reason
+        error = describe_error(exc if exc is not None else reason, 500)
         try:
             self._jobs.fail(job, exc or reason, stop_reason=reason, session=conn, started=ran)
         except LeaseLost:
