@@ -4,13 +4,15 @@ workers killed outright)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 from tenacity import wait_fixed
 
-from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
+from harmony import HarmonyContext, LeasedJob, RetryPolicy, SystemClock, Worker
 from harmony.testing.pytest_plugin import ContextFactory
 from tests.events.test_guard import RaisingEventLogger
 from tests.queue.worker_support import (  # noqa: F401 (fixtures)
@@ -107,3 +109,47 @@ def test_fail_stores_any_error_and_stop_reason_it_is_given(ctx: HarmonyContext) 
     assert stored.last_error == "bad \\udcff text \\x00"
     assert stored.stop_reason is not None and len(stored.stop_reason) == 255
     assert stored.stop_reason.startswith("why \\x00y")
+
+
+def test_long_handlers_holding_the_write_lock_past_their_lease_run_once_each(
+    harmony_context_factory: ContextFactory,
+) -> None:
+    """On SQLite a handler that wrote holds the database write lock until its job commits;
+    here each holds it for 0.6 s, past the 0.3 s lease, so no heartbeat of either worker can
+    get through meanwhile. Every job must still be started once: a long transaction gives
+    the time it held the lock back to every live lease when it commits. (The total time
+    the lock is held stays under SQLite's busy timeout: a writer kept out longer fails.)"""
+    ctx = harmony_context_factory(
+        clock=SystemClock(), settings={"activity_events": (), "scheduler_poll_interval": 0.01,
+                                       "scheduler_max_poll_interval": 0.05},
+    )  # fmt: skip
+    create_writes_table(ctx)
+    starts: list[int] = []
+    lock = threading.Lock()
+
+    def slow_writer(job: LeasedJob, session: Session) -> None:
+        with lock:
+            starts.append(job.id)
+        record_write(job, session)
+        session.flush()  # the write lock is taken here (SQLite) ...
+        time.sleep(0.6)  # ... and held past the lease
+
+    ids = [ctx.jobs.enqueue("slow", {"n": n}).id for n in range(6)]
+    workers = [
+        Worker(
+            ctx, {"slow": slow_writer}, batch_size=2, lease_seconds=0.3, worker_id=f"w{n}",
+            retry=RetryPolicy(max_attempts=1),
+        )  # fmt: skip
+        for n in range(2)
+    ]
+    threads = [threading.Thread(target=worker.run_until_idle) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(starts) == ids  # each handler started once
+    totals = [(w.report.completed, w.report.dead_lettered, w.report.lost) for w in workers]
+    assert tuple(map(sum, zip(*totals, strict=True))) == (6, 0, 0)
+    assert [(j.status, j.attempts) for j in map(ctx.jobs.get, ids)] == [("completed", 1)] * 6
+    assert written_ids(ctx) == ids

@@ -24,12 +24,14 @@ from tenacity import (
 from harmony.errors import DatabaseError, DatabaseUnavailable
 from harmony.settings import HarmonySettings
 
-__all__ = ["Database", "build_engine", "translate_db_errors"]
+__all__ = ["Database", "build_engine", "sqlite_write_lock_held", "translate_db_errors"]
 
 # Execution option read by the SQLite ``begin`` hook: write transactions take the write
 # lock up front (BEGIN IMMEDIATE), so two writers queue on the busy timeout instead of
 # failing with SQLITE_BUSY when a read transaction tries to upgrade.
 _SQLITE_BEGIN = "harmony_sqlite_begin"
+# Connection.info key: time.monotonic() when the current BEGIN IMMEDIATE got the write lock.
+_LOCKED_AT = "harmony_sqlite_locked_at"
 
 
 def _is_memory_sqlite(url: URL) -> bool:
@@ -133,8 +135,18 @@ def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+        conn.info[_LOCKED_AT] = time.monotonic() if mode == "IMMEDIATE" else None
 
     return engine
+
+
+def sqlite_write_lock_held(conn: Connection) -> float:
+    """Seconds the write transaction open on ``conn`` has held SQLite's write lock (0.0
+    when none is open, or on PostgreSQL)."""
+    if conn.dialect.name != "sqlite" or not conn.in_transaction():
+        return 0.0
+    locked_at = conn.info.get(_LOCKED_AT)
+    return 0.0 if locked_at is None else time.monotonic() - locked_at
 
 
 def _enable_wal(cursor: sqlite3.Cursor, patience: float) -> None:

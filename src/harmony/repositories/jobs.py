@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, null, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from harmony.clock import Clock, ensure_utc
@@ -36,6 +36,14 @@ from harmony.validation import describe_error, storable_text
 __all__ = ["JobQueue"]
 
 J = QueueJobRow
+#: After a long SQLite write transaction, how long live leases are kept at least: time for
+#: the heartbeats that waited for the lock (SQLite's busy handler polls) to get through.
+_LOCK_GRACE_SECONDS = 1.0
+_CREDIT = (
+    update(J)
+    .where(J.id == bindparam("b_id"), J.status == "leased")
+    .values(lease_expires_at=bindparam("b_expires", type_=J.lease_expires_at.type))
+)
 _TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 _MAX_BATCH = 1000
 _ERROR_LIMIT = 8000
@@ -401,6 +409,36 @@ class JobQueue:
                 with self._db.write() as own:
                     marked += own.execute(mark_started_statement(own.dialect.name), params).scalars()
         return marked
+
+    def credit_lock_time(self, conn: Connection, held_seconds: float) -> dict[int, datetime]:
+        """Give back to every live lease the ``held_seconds`` the write transaction open
+        on ``conn`` has held SQLite's write lock; return the new expiries by job id.
+
+        While one transaction holds the lock no heartbeat, of any worker in any process,
+        can extend a lease, so a handler holding it past a visibility timeout would let
+        live jobs be recovered and started a second time once it commits. Run inside that
+        transaction just before it commits: leases that were live when it took the lock
+        end ``held_seconds`` later, and at least a second after the commit, so heartbeats
+        that waited for the lock get in first. SQLite only (PostgreSQL locks rows, not the
+        database).
+        """
+        now = self._clock.now()
+        locked_at = now - timedelta(seconds=held_seconds)
+        floor = now + timedelta(seconds=_LOCK_GRACE_SECONDS)
+        rows = conn.execute(
+            select(J.id, J.lease_expires_at).where(
+                J.status == "leased", J.lease_expires_at > locked_at
+            )
+        ).all()
+        moved = {
+            row.id: max(row.lease_expires_at + timedelta(seconds=held_seconds), floor)
+            for row in rows
+        }
+        if moved:
+            conn.execute(
+                _CREDIT, [{"b_id": job_id, "b_expires": expires} for job_id, expires in moved.items()]
+            )
+        return moved
 
     def complete_many(self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None) -> list[int]:
         """Complete leased jobs with no result; return the ids whose lease was lost (not

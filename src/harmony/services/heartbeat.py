@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
 
 from harmony.events.base import EventLogger
 from harmony.repositories.job_types import LeasedJob
@@ -56,6 +58,14 @@ class Heartbeat:
         with self._lock:
             tracked = self._tracked.get(job.id)
         return tracked if tracked is not None and tracked.token == job.token else job
+
+    def moved(self, expiries: Mapping[int, datetime]) -> None:
+        """Leases were extended elsewhere (to these expiries by job id): remember it."""
+        with self._lock:
+            for job_id, expires in expiries.items():
+                current = self._tracked.get(job_id)
+                if current is not None and expires > current.lease_expires_at:
+                    self._tracked[job_id] = replace(current, lease_expires_at=expires)
 
     def running(self, job: LeasedJob) -> None:
         """``job``'s handler starts now: record its try if it is still running shortly."""
