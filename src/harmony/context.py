@@ -102,8 +102,9 @@ class HarmonyContext:
             self.db, self.clock, self.events, on_change=self._credentials_changed
         )
         self.jobs = JobQueue(
-            self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout
-        )
+            self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout,
+            payload_max_bytes=settings.job_payload_max_bytes,
+        )  # fmt: skip
         self.scheduler = LeaseScheduler(self.jobs, self.clock, self.events, settings)
         self._owns_cache = cache is None and settings.cache_enabled
         if cache is None and settings.cache_enabled:

@@ -44,17 +44,20 @@ INT64_MAX = 2**63 - 1
 MAX_JSON_DEPTH = 64
 
 
-def unstorable_reason(text: str) -> str | None:
-    """Why ``text`` cannot be stored on every backend (NUL, a lone surrogate), or ``None``."""
+def unstorable_reason(text: str, *, quote: bool = True) -> str | None:
+    """Why ``text`` cannot be stored on every backend (NUL, a lone surrogate), or ``None``.
+
+    With ``quote=False`` the reason shows nothing of the text (for secrets)."""
     if "\x00" in text:
         return "contains a NUL character (\\x00), which PostgreSQL cannot store"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
+        where = f" ({text[exc.start]!r} at position {exc.start})" if quote else ""
         return (
-            f"contains a lone surrogate ({text[exc.start]!r} at position {exc.start}), which "
-            "is not valid Unicode (often a file name decoded with 'surrogateescape'); decode "
-            "it properly or pass it as os.fsencode(name).hex()"
+            f"contains a lone surrogate{where}, which is not valid Unicode (often a file "
+            "name decoded with 'surrogateescape'); decode it properly or pass it as "
+            "os.fsencode(name).hex()"
         )
     return None
 
@@ -72,19 +75,16 @@ def check_text(
 
     With ``secret=True`` the message never quotes the value.
     """
-    shown = "the value is not shown" if secret else f"got {value!r:.80}"
     if not isinstance(value, str):
         raise error(f"{name} must be a string, got {type(value).__name__}")
     if not value and not allow_empty:
         raise error(f"{name} must not be empty")
     if len(value) > max_length:
-        raise error(
-            f"{name} is {len(value)} characters long; at most {max_length} are stored "
-            f"({shown if not secret else 'the value is not shown'})"
-        )
-    reason = unstorable_reason(value)
+        shown = "the value is not shown" if secret else f"got {value!r:.80}"
+        raise error(f"{name} is {len(value)} characters long; at most {max_length} are stored ({shown})")
+    reason = unstorable_reason(value, quote=not secret)
     if reason is not None:
-        raise error(f"{name} {reason}" + ("" if not secret else "; the value is not shown"))
+        raise error(f"{name} {reason}" + ("; the value is not shown" if secret else ""))
     return value
 
 

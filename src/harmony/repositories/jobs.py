@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,7 +30,17 @@ from harmony.repositories.job_sql import (
     settle_statement,
 )
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
-from harmony.validation import describe_error, storable_text
+from harmony.validation import (
+    INT32_MAX,
+    INT64_MAX,
+    check_datetime,
+    check_int,
+    check_json,
+    check_seconds,
+    check_text,
+    describe_error,
+    storable_text,
+)
 
 __all__ = ["JobQueue"]
 
@@ -47,6 +56,9 @@ _CREDIT = (
 _TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 _MAX_BATCH = 1000
 _ERROR_LIMIT = 8000
+#: Longest visibility timeout (about 115 days) and retry delay (about 3 years) accepted.
+_MAX_LEASE_SECONDS = 10_000_000.0
+_MAX_RETRY_SECONDS = 100_000_000.0
 
 
 class JobQueue:
@@ -58,12 +70,15 @@ class JobQueue:
     """
 
     def __init__(
-        self, db: Database, clock: Clock, events: EventLogger, *, lease_seconds: float
-    ) -> None:
+        self, db: Database, clock: Clock, events: EventLogger, *, lease_seconds: float,
+        payload_max_bytes: int | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self._clock = clock
         self._events = events
         self._lease_seconds = lease_seconds
+        #: Largest payload or result accepted, in bytes of JSON (``job_payload_max_bytes``).
+        self.payload_max_bytes = payload_max_bytes
 
     def __repr__(self) -> str:
         return f"JobQueue({self._db!r})"
@@ -90,9 +105,14 @@ class JobQueue:
         with the new payload and priority.
 
         Raises:
-            InvalidInputError: empty or malformed ``type``, negative or non-integer
-                ``priority``, a payload that is not a JSON object, a naive
-                ``available_at``. Nothing is written.
+            InvalidInputError: empty or malformed ``type``; a ``priority`` that is not an
+                integer from 0 to 2**31-1; a payload that is not a JSON object, or nests
+                deeper than 64 levels, or holds NaN, infinities, NUL characters or lone
+                surrogates, or is larger than ``job_payload_max_bytes``; an
+                ``available_at`` that is not a timezone-aware datetime; an
+                ``idempotency_key`` that is not a storable string of 1-255 characters; a
+                ``lease_seconds`` that is not a finite number in (0, 10**7]. Both backends
+                refuse the same inputs; nothing is written.
         """
         return self._enqueue(
             JobSpec(type, _payload(payload), priority, available_at, idempotency_key, lease_seconds),
@@ -124,7 +144,7 @@ class JobQueue:
         Items are :class:`JobSpec` or mappings with the same keys. All are validated
         before anything is written; with ``session`` they join the caller's transaction.
         """
-        specs = [_spec(item) for item in jobs]
+        specs = [_spec(item, self.payload_max_bytes) for item in jobs]
         now = self._clock.now()
         rows = [_row(spec, now) for spec in specs]
         keys = [s.idempotency_key for s in specs if s.idempotency_key is not None]
@@ -163,7 +183,7 @@ class JobQueue:
         return [job for job in out if job is not None]
 
     def _enqueue(self, spec: JobSpec, *, session: Session | None, rearm: bool) -> Job:
-        spec = _spec(spec)
+        spec = _spec(spec, self.payload_max_bytes)
         row = _row(spec, self._clock.now())
         if session is not None:
             job = self._store_one(session.connection(), row, rearm=rearm)
@@ -226,6 +246,8 @@ class JobQueue:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
             raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}")
         seconds = self._lease_length(lease_seconds)
+        if worker_id is not None:
+            check_text("worker_id", worker_id, max_length=255)
         started = time.perf_counter()
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
@@ -256,10 +278,9 @@ class JobQueue:
         return leased
 
     def _lease_length(self, lease_seconds: float | None) -> float:
-        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
-        if not seconds > 0:
-            raise InvalidInputError(f"lease_seconds must be positive, got {lease_seconds!r}")
-        return seconds
+        if lease_seconds is None:
+            return self._lease_seconds
+        return check_seconds("lease_seconds", lease_seconds, high=_MAX_LEASE_SECONDS)
 
     def heartbeat(self, job: LeasedJob, *, lease_seconds: float | None = None) -> LeasedJob:
         """Extend a live lease by ``lease_seconds`` (default: the job's ``lease_seconds``);
@@ -328,7 +349,10 @@ class JobQueue:
         Raises:
             LeaseLost: the token is stale; nothing is changed.
         """
-        stored = _json_or_none(result, "result")
+        _owned(job)  # a LeasedJob, before anything else is looked at
+        stored = None if result is None else result
+        if stored is not None:
+            check_json("result", stored, max_bytes=self.payload_max_bytes)
         now = self._clock.now()
         stmt = _owned(job).values(
             status="completed", result=null() if stored is None else stored, lease_token=None,
@@ -359,11 +383,14 @@ class JobQueue:
         Raises:
             LeaseLost: the token is stale; nothing is changed.
         """
+        _owned(job)
         now = self._clock.now()
         message = _error_text(error)
         if retry_in is not None:
-            if retry_in < 0:
-                raise InvalidInputError(f"retry_in must be >= 0 seconds, got {retry_in!r}")
+            retry_in = check_seconds(
+                "retry_in", retry_in, high=_MAX_RETRY_SECONDS, allow_zero=True,
+                hint=" (None dead-letters the job)",
+            )  # fmt: skip
             values: dict[str, Any] = {
                 "status": "pending", "available_at": now + timedelta(seconds=retry_in),
             }  # fmt: skip
@@ -540,8 +567,11 @@ class JobQueue:
             raise InvalidInputError(
                 f"unknown job status {status!r}; use one of {', '.join(JOB_STATUSES)}"
             )
-        if not 1 <= limit <= _MAX_BATCH:
-            raise InvalidInputError(f"limit must be from 1 to {_MAX_BATCH}, got {limit!r}")
+        check_int("limit", limit, low=1, high=_MAX_BATCH)
+        if cursor is not None:
+            check_int("cursor", cursor, low=1, high=INT64_MAX, hint=" (the next_cursor of a page)")
+        if type is not None:
+            check_text("type", type, max_length=128)
         stmt = select(*JOB_COLUMNS).order_by(J.id.desc()).limit(limit + 1)
         if status is not None:
             stmt = stmt.where(J.status == status)
@@ -574,7 +604,7 @@ class JobQueue:
         self, *, completed_before: datetime, statuses: Sequence[str] = ("completed", "cancelled")
     ) -> int:
         """Delete finished jobs last updated before ``completed_before``; return how many."""
-        cutoff = ensure_utc(completed_before, name="completed_before")
+        cutoff = check_datetime("completed_before", completed_before)
         unknown = [s for s in statuses if s not in ("completed", "cancelled", "failed")]
         if unknown:
             raise InvalidInputError(
@@ -645,7 +675,7 @@ def _check_type(name: Any) -> None:
         )
 
 
-def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
+def _spec(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> JobSpec:
     if isinstance(item, Mapping):
         fields = dict(item)
         try:
@@ -657,29 +687,18 @@ def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
     _check_type(item.type)
     if item.payload is None:  # as enqueue(type, None): an empty payload
         item = replace(item, payload={})
-    if isinstance(item.priority, bool) or not isinstance(item.priority, int) or item.priority < 0:
-        raise InvalidInputError(
-            f"priority must be an integer >= 0 (higher runs first), got {item.priority!r}"
-        )
+    check_int("priority", item.priority, high=INT32_MAX, hint=" (higher runs first)")
     if not isinstance(item.payload, Mapping):
         raise InvalidInputError(
             f"payload must be a JSON object (a mapping), got {type(item.payload).__name__}"
         )
-    _json_or_none(item.payload, "payload")
+    check_json("payload", item.payload, max_bytes=max_bytes)
     if item.available_at is not None:
-        ensure_utc(item.available_at, name="available_at")
-    key = item.idempotency_key
-    if key is not None and (not isinstance(key, str) or not key or len(key) > 255):
-        raise InvalidInputError(
-            f"idempotency_key must be a non-empty string of at most 255 characters, got {key!r:.80}"
-        )
-    own = item.lease_seconds
-    if own is not None and (
-        isinstance(own, bool) or not isinstance(own, (int, float)) or not 0 < own < 10**7
-    ):
-        raise InvalidInputError(
-            f"lease_seconds must be a positive number of seconds (or None), got {own!r:.40}"
-        )
+        check_datetime("available_at", item.available_at)
+    if item.idempotency_key is not None:
+        check_text("idempotency_key", item.idempotency_key, max_length=255)
+    if item.lease_seconds is not None:
+        check_seconds("lease_seconds", item.lease_seconds, high=_MAX_LEASE_SECONDS, hint=" (or None)")
     return item
 
 
@@ -688,38 +707,11 @@ def _payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return {} if payload is None else payload
 
 
-def _json_or_none(value: Any, name: str) -> Any:
-    if value is None:
-        return None
-    try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} is not JSON-serialisable: {exc}") from exc
-    # PostgreSQL's JSONB cannot hold NUL characters; refuse them on every backend so a
-    # payload that works on SQLite works on PostgreSQL too. The cheap test first.
-    if "\\u0000" in encoded and _has_nul(value):
-        raise InvalidInputError(
-            f"{name} contains a NUL character (\\x00), which PostgreSQL cannot store; "
-            "remove it or encode the value (e.g. base64)"
-        )
-    return value
-
-
 def _check_job_id(job_id: Any) -> None:
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise InvalidInputError(f"job ids are integers, got {job_id!r}")
     if not 0 < job_id < 2**63:
         raise NotFoundError(f"job {job_id!r} does not exist")
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _row(spec: JobSpec, now: datetime) -> dict[str, Any]:

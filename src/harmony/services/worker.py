@@ -48,8 +48,12 @@ class WorkerContext(Protocol):
     db: Database
     jobs: JobQueue
     scheduler: LeaseScheduler
-    events: EventLogger
     clock: Clock
+
+    @property
+    def events(self) -> EventLogger:
+        """Where the worker's events go."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
