@@ -99,8 +99,9 @@ class HarmonyContext:
             self.db, self.events, schemaless_events=self.events.guarding(host_events)
         )
         self.credentials = CredentialStore(
-            self.db, self.clock, self.events, on_change=self._credentials_changed
-        )
+            self.db, self.clock, self.events, on_change=self._credentials_changed,
+            key=settings.credentials_key,
+        )  # fmt: skip
         self.jobs = JobQueue(
             self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout,
             payload_max_bytes=settings.job_payload_max_bytes,
