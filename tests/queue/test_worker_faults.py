@@ -4,6 +4,7 @@ workers killed outright)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -153,3 +154,27 @@ def test_long_handlers_holding_the_write_lock_past_their_lease_run_once_each(
     assert tuple(map(sum, zip(*totals, strict=True))) == (6, 0, 0)
     assert [(j.status, j.attempts) for j in map(ctx.jobs.get, ids)] == [("completed", 1)] * 6
     assert written_ids(ctx) == ids
+
+
+def test_closing_the_context_stops_its_started_worker(
+    harmony_context_factory: ContextFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = harmony_context_factory(
+        clock=SystemClock(), settings={"activity_events": (), "scheduler_poll_interval": 60.0,
+                                       "scheduler_max_poll_interval": 60.0},
+    )  # fmt: skip
+    # Idle, the worker waits a minute between polls: only the close can end it sooner.
+    worker = Worker(ctx, {"t": lambda job, session: None}).start()
+    [thread] = worker._threads
+    ctx.jobs.enqueue("t", {})
+    worker.wake()
+    deadline = time.monotonic() + 30
+    while ctx.jobs.stats().total("completed") < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    caplog.set_level(logging.WARNING, logger="harmony")
+
+    ctx.close()
+    thread.join(20)
+
+    assert not thread.is_alive()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("harmony")] == []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,14 +76,19 @@ _PING_AFTER_IDLE_SECONDS = 2.0
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
-    """Ping a pooled connection at checkout only when it sat idle for ``idle_seconds``.
+    """Ping a pooled connection at checkout when it sat idle for ``idle_seconds``, or when
+    the server has said something on it since it was checked in.
 
     ``pool_pre_ping`` costs one round trip per checkout, which is one per transaction:
     a quarter of a single enqueue and two of the nine round trips of a worker batch. A
-    connection checked in moments ago is alive; one that sat idle (a server restart, a
-    firewall timeout) is pinged, and a dead one is replaced (raising
-    ``DisconnectionError`` makes the pool retry with a fresh connection). Errors on
-    connections that die mid-use are still caught by SQLAlchemy's disconnect handling.
+    connection checked in moments ago is alive unless the server closed it: a server
+    that shuts down or restarts (or ``pg_terminate_backend``) sends every connection a
+    FATAL message and closes it, which makes its socket readable. So a zero-timeout
+    ``select()`` (a system call, no round trip; about a microsecond) tells whether to
+    ping; a connection that sat idle (a firewall may have dropped it silently) is pinged
+    anyway. A dead one is replaced: raising ``DisconnectionError`` makes the pool retry
+    with a fresh connection, so the caller never sees the restart. Errors on connections
+    that die mid-use are still caught by SQLAlchemy's disconnect handling.
     """
 
     @event.listens_for(engine, "checkin")
@@ -91,14 +98,27 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("harmony_idle_since")
-        if since is None or time.monotonic() - since < idle_seconds:
-            return  # new, or just used
+        if since is None:
+            return  # new
+        if time.monotonic() - since < idle_seconds and not _server_spoke(dbapi_connection):
+            return  # just used, and the server has not closed it
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
             if engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 raise DisconnectionError("pooled connection is dead") from exc
             raise
+
+
+def _server_spoke(dbapi_connection: Any) -> bool:
+    """Whether the idle connection's socket is readable: the server sent something (a
+    FATAL before closing it, a notice, a notification) or closed it."""
+    try:
+        fileno = dbapi_connection.fileno()
+        readable, _, _ = select.select([fileno], [], [], 0)
+    except (OSError, ValueError, AttributeError):
+        return True  # no usable socket: let the ping decide
+    return bool(readable)
 
 
 def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
@@ -249,6 +269,7 @@ class Database:
         self._sessions = sessionmaker(bind=self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._closed = False
+        self._on_close: list[weakref.WeakMethod[Callable[[], None]]] = []
 
     def __repr__(self) -> str:
         return f"Database(url={self.settings.safe_database_url!r}, backend={self.backend!r})"
@@ -334,9 +355,24 @@ class Database:
         checkedout = getattr(self.engine.pool, "checkedout", None)
         return int(checkedout()) if callable(checkedout) else 0
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`dispose` ran (the context was closed)."""
+        return self._closed
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call the bound method ``callback`` when the database is closed (a started
+        :class:`~harmony.Worker` stops itself this way). Held weakly."""
+        self._on_close.append(weakref.WeakMethod(callback))
+
     def dispose(self) -> None:
         """Close every pooled connection; the database refuses further use."""
         self._closed = True
+        callbacks, self._on_close = self._on_close, []
+        for ref in callbacks:
+            callback = ref()
+            if callback is not None:
+                callback()
         self.engine.dispose()
 
     def check_open(self) -> None:

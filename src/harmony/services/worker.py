@@ -213,6 +213,9 @@ class Worker:
         self._wake = threading.Event()  # set by wake() and stop(): ends an idle wait early
         self._threads: list[threading.Thread] = []
         self._heartbeat = Heartbeat(self._jobs, self._events, self.lease_seconds)
+        # Closing the context stops a started worker (instead of letting it poll a closed
+        # database, warning every time).
+        self._db.on_close(self._signal_stop)
         for job_type, fn in (handlers or {}).items():
             self.register(job_type, fn)
 
@@ -282,7 +285,10 @@ class Worker:
         self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop gracefully: lease nothing new, finish the job in hand, release the rest."""
+        """Stop gracefully: lease nothing new, finish the job in hand, release the rest.
+
+        Closing the context (``ctx.close()``) stops a started worker the same way, without
+        waiting for it."""
         self._stop.set()
         self._wake.set()
         for thread in self._threads:
@@ -364,6 +370,9 @@ class Worker:
                 )  # fmt: skip
                 failures = 0
             except (HarmonyError, SQLAlchemyError) as exc:
+                if self._db.closed:  # the context was closed under a started worker: stop
+                    auto.discard()
+                    return
                 # A failed lease is not "idle": back off and try again; a script waiting in
                 # run_until_idle() gets the error once it keeps failing.
                 auto.discard()
@@ -583,6 +592,8 @@ class Worker:
         return left > job.lease_seconds / 3
 
     def _release(self, jobs: Sequence[LeasedJob]) -> None:
+        if self._db.closed:
+            return  # the context closed under us: the leases expire and are recovered
         for job in jobs:
             try:
                 self._jobs.release(job)
