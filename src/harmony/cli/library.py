@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from harmony.services.sync import (
     SyncReport,
 )
 from harmony.services.worker import Worker
+from harmony.validation import unstorable_reason
 
 __all__ = ["add_library_commands", "stored_sources", "with_providers"]
 
@@ -87,10 +89,12 @@ def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 
 def _import(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     provider = open_export(args.path, name=args.name)
+    # Worked out before anything is written, so the source can always be remembered.
+    source = _file_source(Path(args.path).expanduser().resolve())
     ctx.migrate()
     with with_providers(ctx, {provider.name: provider}) as importing:
         report = importing.sync.run_once(provider.name, progress=_progress_display())
-    _remember(ctx, provider.name, {"kind": "file", "path": str(Path(args.path).expanduser().resolve())})
+    _remember(ctx, provider.name, source)
     _emit(report, args, out, f"imported {args.path} as provider {provider.name!r}")
     return 0
 
@@ -124,7 +128,7 @@ def stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
             name = key[len(_SOURCE_PREFIX):]
             try:
                 if source.get("kind") == "file":
-                    providers[name] = open_export(source["path"], name=name)
+                    providers[name] = open_export(_source_path(source), name=name)
                 elif source.get("kind") == "sample":
                     providers[name] = sample_provider(name)
             except HarmonyError as exc:
@@ -146,6 +150,22 @@ class _UnavailableSource:
     def iter_tracks(self, playlist_id: str) -> Iterator[Any]:
         """Fail with the reason the source could not be opened."""
         raise self.error
+
+
+def _file_source(path: Path) -> dict[str, Any]:
+    """How a file source is remembered. A path that is not valid UTF-8 (its name came
+    from the file system as bytes) is kept as the hex of those bytes: PostgreSQL cannot
+    store the lone surrogates Python decodes such bytes to."""
+    text = str(path)
+    if unstorable_reason(text) is None:
+        return {"kind": "file", "path": text}
+    return {"kind": "file", "path_hex": os.fsencode(text).hex()}
+
+
+def _source_path(source: Mapping[str, Any]) -> str:
+    if isinstance(source.get("path_hex"), str):
+        return os.fsdecode(bytes.fromhex(source["path_hex"]))
+    return str(source["path"])
 
 
 def _remember(ctx: HarmonyContext, name: str, source: dict[str, Any]) -> None:
