@@ -287,29 +287,38 @@ class CredentialStore:
         token = stored.get("encrypted")
         if not isinstance(token, str):
             return _values(stored)
-        if self._cipher is None:
+        cipher = self._cipher
+        if cipher is None:
             raise CredentialsError(
                 f"the credentials of {provider!r} are stored encrypted; configure the "
                 "credentials_key setting (the key they were stored with) to read them"
             )
-        try:
-            return _values({"values": json.loads(self._cipher.decrypt(token.encode()))})
-        except Exception:  # InvalidToken (no key fits) or a damaged row; chained nowhere
-            pass
+        opened = _attempt(lambda: _values({"values": json.loads(cipher.decrypt(token.encode()))}))
+        if opened is not None:
+            return opened
         raise CredentialsError(
             f"the credentials of {provider!r} cannot be decrypted with any configured "
             "credentials_key (a key was dropped before rotate_key() ran, or the row is damaged)"
         )
 
     def _rotate(self, provider: str, cipher: _Cipher, token: str) -> str:
-        try:
-            return cipher.rotate(token.encode()).decode()
-        except Exception:  # InvalidToken; chained nowhere
-            pass
+        rotated = _attempt(lambda: cipher.rotate(token.encode()).decode())
+        if rotated is not None:
+            return rotated
         raise CredentialsError(
             f"the credentials of {provider!r} cannot be decrypted with any configured "
             "credentials_key; nothing was re-encrypted"
         )
+
+def _attempt(call: Callable[[], _T]) -> _T | None:
+    """``call()``, or ``None`` when it raises (``InvalidToken``: no key fits, or a damaged
+    row). The caller raises its own error outside any ``except`` block, so nothing of the
+    token or the key is chained to it."""
+    try:
+        return call()
+    except Exception:  # see above: reported by the caller as a CredentialsError
+        return None
+
 
 def _no_leaks(action: str, provider: str, call: Callable[[], _T]) -> _T:
     """``call()``, with a database failure turned into a :class:`DatabaseError` that chains

@@ -12,7 +12,6 @@ from harmony.cache.keys import strong_etag
 from harmony.db.engine import Database
 from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
 from harmony.errors import InvalidInputError, NotFoundError
-from harmony.validation import unstorable_reason
 from harmony.repositories.playlist_types import (
     Playlist,
     PlaylistDetail,
@@ -20,6 +19,7 @@ from harmony.repositories.playlist_types import (
     PlaylistTrack,
     Track,
 )
+from harmony.validation import unstorable_reason
 
 __all__ = ["MAX_PAGE_SIZE", "PlaylistRepository", "StatusFilter", "TrackRepository"]
 
