@@ -178,3 +178,20 @@ def test_closing_the_context_stops_its_started_worker(
 
     assert not thread.is_alive()
     assert [r.getMessage() for r in caplog.records if r.name.startswith("harmony")] == []
+
+
+def test_a_result_the_database_cannot_store_fails_only_its_job(ctx: HarmonyContext) -> None:
+    def bad_result(job: LeasedJob, session: Session) -> dict[str, str]:
+        return {"file": "caf\udce9.mp3"}
+
+    ok = [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(3)]
+    broken = ctx.jobs.enqueue("bad", {}, priority=1).id
+    report = Worker(
+        ctx, {"ok": record_write, "bad": bad_result}, retry=RetryPolicy(max_attempts=1)
+    ).run_until_idle()
+
+    assert (report.completed, report.dead_lettered, report.lost) == (3, 1, 0)
+    job = ctx.jobs.get(broken)
+    assert (job.status, job.result) == ("failed", None)
+    assert job.last_error is not None and job.last_error.startswith("InvalidInputError: result contains a lone surrogate")
+    assert written_ids(ctx) == ok
