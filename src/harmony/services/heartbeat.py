@@ -69,14 +69,14 @@ class Heartbeat:
 
     def running(self, job: LeasedJob) -> None:
         """``job``'s handler starts now: record its try if it is still running shortly."""
-        with self._lock:
-            self._running[job.id] = (job, time.monotonic())
-        self._wake.set()
+        # No wake-up: per job that would cost a thread switch; the thread looks every
+        # MARK_RUNNING_AFTER seconds while jobs are in hand. No lock either: a dict item
+        # set or pop is atomic, and this runs once per job.
+        self._running[job.id] = (job, time.monotonic())
 
     def finished(self, job: LeasedJob) -> None:
         """``job``'s handler returned (its try is settled with the job)."""
-        with self._lock:
-            self._running.pop(job.id, None)
+        self._running.pop(job.id, None)
 
     def untrack(self, jobs: Iterable[LeasedJob]) -> None:
         """Stop extending these jobs' leases."""
@@ -125,17 +125,15 @@ class Heartbeat:
         """Record the tries of handlers running for :data:`MARK_RUNNING_AFTER` seconds or
         more; return how many were recorded."""
         cutoff = time.monotonic() - MARK_RUNNING_AFTER
-        with self._lock:
-            due = [job for job, started in self._running.values() if started <= cutoff]
-            for job in due:
-                del self._running[job.id]
+        due = [job for job, started in list(self._running.values()) if started <= cutoff]
+        for job in due:
+            self._running.pop(job.id, None)
         if not due:
             return 0
         return len(self._jobs.mark_started(due))
 
     def _next_mark(self) -> float | None:
-        with self._lock:
-            first = min((started for _, started in self._running.values()), default=None)
+        first = min((started for _, started in list(self._running.values())), default=None)
         return None if first is None else first + MARK_RUNNING_AFTER
 
     def next_interval(self) -> float:
@@ -157,8 +155,12 @@ class Heartbeat:
                     _log.warning("harmony could not record running jobs: %s: %s", type(exc).__name__, exc)
                 continue
             # Newly tracked jobs wake the thread: a short lease may bring the next beat in.
-            due = last + self.next_interval()
-            wait = min(due, mark) - time.monotonic() if mark is not None else due - time.monotonic()
+            now = time.monotonic()
+            wait = last + self.next_interval() - now
+            if mark is not None:
+                wait = min(wait, mark - now)
+            elif self._tracked:  # jobs in hand: look for long-running handlers now and then
+                wait = min(wait, MARK_RUNNING_AFTER)
             if wait > 0:
                 self._wake.wait(wait)
                 self._wake.clear()

@@ -370,7 +370,8 @@ class Worker:
                 )  # fmt: skip
                 failures = 0
             except (HarmonyError, SQLAlchemyError) as exc:
-                if self._db.closed:  # the context was closed under a started worker: stop
+                if self._db.closed and self._stop.is_set():
+                    # The context was closed under a running worker (which stopped it).
                     auto.discard()
                     return
                 # A failed lease is not "idle": back off and try again; a script waiting in
@@ -419,7 +420,7 @@ class Worker:
         self._emit_completed = wants(self._events, "orchestrator.commit", "completed")
         self._heartbeat.track(jobs)
         pending: list[tuple[LeasedJob, float]] = []  # completed, no writes, no result
-        window_started = time.perf_counter()
+        window_started = batch_started = time.perf_counter()
         try:
             with self._db.write_engine.connect() as conn:
                 spare: list[Session] = []  # a session no handler touched, for the next one
@@ -432,7 +433,7 @@ class Worker:
                     if self._stop.is_set():
                         self._release(jobs[index:])
                         break
-                    self._run_one(conn, job, pending, spare, auto)
+                    self._run_one(conn, job, pending, spare, auto, batch_started)
                     if pending and time.perf_counter() - window_started >= self.commit_interval:
                         self._flush(conn, pending, auto)
                         window_started = time.perf_counter()
@@ -449,9 +450,13 @@ class Worker:
         pending: list[tuple[LeasedJob, float]],
         spare: list[Session],
         auto: _AutocommitConnection,
+        batch_started: float,
     ) -> None:
         registration = self._handlers.get(job.type)
-        if not self._still_leased(job):
+        # Within a third of its lease from the lease call, a job cannot have lost two
+        # thirds of it: only later batch-mates need the check (and its clock read).
+        late = time.perf_counter() - batch_started > job.lease_seconds / 3
+        if late and not self._still_leased(job):
             # Its lease ran out while earlier jobs of the batch ran (e.g. heartbeats could
             # not get through): another worker may already have it. Not started, not charged.
             self._release([job])
