@@ -4,6 +4,7 @@
 #   bash scripts/pg.sh start DIR   # init + start a cluster in DIR (empty or new);
 #                                  # prints ONE line on stdout: the SQLAlchemy URL
 #   bash scripts/pg.sh stop DIR    # immediate shutdown, then removes DIR (idempotent)
+#   bash scripts/pg.sh restart DIR # fast shutdown and start again, same port and options
 #   bash scripts/pg.sh bindir      # prints the server bin directory, exit 1 if none
 #
 # The cluster runs with fsync, synchronous_commit and full_page_writes off (tests need
@@ -24,7 +25,7 @@ MARKER=.harmony-pg
 
 log() { printf 'pg.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { printf 'usage: bash scripts/pg.sh start DIR | stop DIR | bindir\n' >&2; exit 2; }
+usage() { printf 'usage: bash scripts/pg.sh start DIR | stop DIR | restart DIR | bindir\n' >&2; exit 2; }
 
 has_server_bins() {
     [ -n "$1" ] && [ -x "$1/initdb" ] && [ -x "$1/pg_ctl" ] && [ -x "$1/postgres" ]
@@ -203,10 +204,21 @@ cmd_stop() {
     return 0
 }
 
+cmd_restart() {
+    local dir=$1 bindir
+    [ -f "$dir/$MARKER" ] || die "$dir was not made by 'pg.sh start'"
+    dir=$(cd "$dir" && pwd -P)
+    bindir=$(find_bindir) || die "no PostgreSQL server binaries found"
+    cd /
+    # pg_ctl restart reuses the options of the running server (postmaster.opts).
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -m fast -w -t 60 restart >&2
+}
+
 [ $# -ge 1 ] || usage
 case $1 in
     start) if [ $# -ne 2 ] || [ -z "$2" ]; then usage; fi; cmd_start "$2" ;;
     stop)  if [ $# -ne 2 ] || [ -z "$2" ]; then usage; fi; cmd_stop "$2" || true ;;
+    restart) if [ $# -ne 2 ] || [ -z "$2" ]; then usage; fi; cmd_restart "$2" ;;
     bindir) [ $# -eq 1 ] || usage; find_bindir || { log "no PostgreSQL server binaries found"; exit 1; } ;;
     -h|--help|help) usage ;;
     *) usage ;;

@@ -93,7 +93,7 @@ def test_closed_context_refuses_to_migrate(harmony_settings: HarmonySettings) ->
 def test_defaults_are_logging_events_and_the_system_clock(harmony_settings: HarmonySettings) -> None:
     quiet = harmony_settings.model_copy(update={"activity_events": ()})
     with HarmonyContext(quiet) as ctx:
-        assert isinstance(ctx.events, LoggingEventLogger)
+        assert isinstance(ctx.events.inner, LoggingEventLogger)  # behind the fail-safe guard
         assert isinstance(ctx.clock, SystemClock)
 
 

@@ -47,6 +47,7 @@ from harmony.events import (
     LoggingEventLogger,
     NullEventLogger,
     RecordingEventLogger,
+    SafeEventLogger,
 )
 from harmony.providers import (
     PlaylistProvider,
@@ -139,6 +140,7 @@ __all__ = [
     "RetryLater",
     "RetryPolicy",
     "SYNC_JOB_TYPE",
+    "SafeEventLogger",
     "SchemaDriftError",
     "SearchHit",
     "SearchResult",

@@ -19,6 +19,7 @@ from harmony.clock import Clock, SystemClock
 from harmony.db.engine import Database
 from harmony.errors import ConfigurationError, HarmonyError
 from harmony.events.base import EventLogger
+from harmony.events.guard import SafeEventLogger
 from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
 from harmony.migrations.runner import MigrationRunner
 from harmony.providers.base import PlaylistProvider
@@ -59,7 +60,9 @@ class HarmonyContext:
         settings: validated :class:`HarmonySettings`.
         events: where events go; defaults to :class:`~harmony.events.LoggingEventLogger`.
             Events named in ``settings.activity_events`` are also stored in
-            ``activity_events``.
+            ``activity_events``. ``ctx.events`` wraps it in a
+            :class:`~harmony.events.SafeEventLogger`: a logger that raises is counted in
+            ``ctx.events.failures``, never allowed to fail the operation that emitted.
         cache: the :class:`~harmony.cache.ResponseCache` of the playlist read path; by
             default one is built from the ``cache_*`` settings (none when
             ``cache_enabled=False``).
@@ -106,18 +109,24 @@ class HarmonyContext:
         self.db = Database(settings, engine)
         self.activity = ActivityRepository(self.db, self.clock)
         host_events: EventLogger = events if events is not None else LoggingEventLogger()
-        self.events: EventLogger = (
+        # Every event goes through one guard: a sink that raises is counted and reported
+        # (ctx.events.failures), never allowed to change a job's, sync's or migration's outcome.
+        self.events: SafeEventLogger = SafeEventLogger(
             ActivityEventLogger(self.activity, settings.activity_events, inner=host_events)
             if settings.activity_events
             else host_events
         )
-        self.migrations = MigrationRunner(self.db, self.events, schemaless_events=host_events)
-        self.credentials = CredentialStore(
-            self.db, self.clock, self.events, on_change=self._credentials_changed
+        self.migrations = MigrationRunner(
+            self.db, self.events, schemaless_events=self.events.guarding(host_events)
         )
+        self.credentials = CredentialStore(
+            self.db, self.clock, self.events, on_change=self._credentials_changed,
+            key=settings.credentials_key,
+        )  # fmt: skip
         self.jobs = JobQueue(
             self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout,
             handlers=HandlerRegistry(),
+            payload_max_bytes=settings.job_payload_max_bytes,
         )  # fmt: skip
         self.scheduler = LeaseScheduler(self.jobs, self.clock, self.events, settings)
         self._owns_cache = cache is None and settings.cache_enabled

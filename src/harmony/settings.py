@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import field_validator, model_validator
 from sqlalchemy.engine import URL, make_url
@@ -123,10 +124,16 @@ class HarmonySettings(BaseModel):
     )
     pool_size: int = Field(default=5, ge=1, le=1000, description="PostgreSQL pool size.")
     max_overflow: int = Field(default=10, ge=0, le=1000, description="Extra pooled connections.")
-    pool_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a pooled connection.")
-    pool_recycle: int = Field(default=1800, ge=-1, description="Recycle connections older than this (s); -1 never.")
+    pool_timeout: float = Field(
+        default=30.0, gt=0, le=3600, allow_inf_nan=False, description="Seconds to wait for a pooled connection."
+    )
+    pool_recycle: int = Field(
+        default=1800, ge=-1, le=7 * 86400, description="Recycle connections older than this (s); -1 never."
+    )
     connect_timeout: int = Field(default=10, ge=1, le=600, description="Seconds to wait when connecting to PostgreSQL.")
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, description="SQLite busy timeout in milliseconds.")
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000, ge=0, le=3_600_000, description="SQLite busy timeout in milliseconds."
+    )
     application_name: str = Field(
         default="harmony", min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Reported to PostgreSQL as application_name (visible in pg_stat_activity).",
@@ -140,11 +147,29 @@ class HarmonySettings(BaseModel):
     )
 
     # scheduler (used by the job queue)
-    scheduler_poll_interval: float = Field(default=0.5, gt=0, description="Seconds between polls when work is flowing.")
-    scheduler_max_poll_interval: float = Field(default=10.0, gt=0, description="Upper bound of the idle poll back-off.")
-    scheduler_backoff_multiplier: float = Field(default=2.0, ge=1.0, description="Idle poll back-off factor.")
-    scheduler_visibility_timeout: float = Field(default=60.0, gt=0, description="Default lease length in seconds.")
+    scheduler_poll_interval: float = Field(
+        default=0.5, gt=0, le=3600, allow_inf_nan=False, description="Seconds between polls when work is flowing."
+    )
+    scheduler_max_poll_interval: float = Field(
+        default=10.0, gt=0, le=3600, allow_inf_nan=False, description="Upper bound of the idle poll back-off."
+    )
+    scheduler_backoff_multiplier: float = Field(
+        default=2.0, ge=1.0, le=100, allow_inf_nan=False, description="Idle poll back-off factor."
+    )
+    scheduler_visibility_timeout: float = Field(
+        default=60.0, gt=0, le=10_000_000, allow_inf_nan=False, description="Default lease length in seconds."
+    )
     scheduler_type_weights: dict[str, float] = Field(default_factory=dict, description="Per job type priority weights.")
+    job_payload_max_bytes: int = Field(
+        default=1_048_576, ge=1024, le=268_435_456,
+        description="Largest job payload or result accepted, in bytes of JSON (UTF-8).",
+    )  # fmt: skip
+
+    # credentials
+    credentials_key: SecretStr | None = Field(
+        default=None, repr=False,
+        description="Fernet key(s) that encrypt stored credentials; comma-separated, newest first.",
+    )  # fmt: skip
 
     # sync
     sync_removed_policy: Literal["mark", "delete"] = Field(
@@ -159,8 +184,10 @@ class HarmonySettings(BaseModel):
 
     # cache
     cache_enabled: bool = Field(default=True, description="Build a ResponseCache for the context.")
-    cache_max_entries: int = Field(default=4096, ge=1, description="LRU bound of the response cache.")
-    cache_ttl_seconds: float = Field(default=300.0, gt=0, description="Time to live of cache entries.")
+    cache_max_entries: int = Field(default=4096, ge=1, le=10_000_000, description="LRU bound of the response cache.")
+    cache_ttl_seconds: float = Field(
+        default=300.0, gt=0, le=31_536_000, allow_inf_nan=False, description="Time to live of cache entries."
+    )
     change_feed_retention: int = Field(
         default=10_000, ge=100, le=10_000_000,
         description="Change-feed entries kept; a cache further behind drops everything.",
@@ -199,6 +226,17 @@ class HarmonySettings(BaseModel):
                 "must be a plain lowercase SQL identifier (a-z, 0-9, underscore; not "
                 "starting with a digit; at most 63 characters), e.g. 'harmony'"
             )
+        return value
+
+    @field_validator("scheduler_type_weights")
+    @classmethod
+    def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for job_type, weight in value.items():
+            if not math.isfinite(weight) or not 0 <= weight <= 1_000_000:
+                raise ValueError(
+                    f"the weight of {job_type!r} must be a finite number from 0 to 1000000, "
+                    f"got {weight!r}"
+                )
         return value
 
     @field_validator("activity_events")
@@ -305,7 +343,7 @@ def _env_value(key: str, name: str, raw: str) -> Any:
                     f"{key} must be a JSON list or a comma-separated list of event names"
                 ) from exc
         return tuple(part.strip() for part in text.split(",") if part.strip())
-    if name == "database_schema" and not raw.strip():
+    if name in ("database_schema", "credentials_key") and not raw.strip():
         return None
     return raw
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from schemathesis.engine import Status
 from schemathesis.engine import events as engine_events
 
 from examples.fastapi_app import EXPORTS_ENV, create_app, etag_matches
-from harmony import HarmonyContext, HarmonySettings
+from harmony import HarmonyContext, HarmonySettings, SystemClock
 from harmony.testing import FakePsutil
 
 #: Settings that let the app's worker notice a new job within a fraction of a second.
@@ -274,17 +275,23 @@ def test_search_returns_ranked_hits(serve_app: ServeApp) -> None:
 # -- errors ---------------------------------------------------------------------------------
 
 
-class _FailingSearchEvents:
-    """Fails the telemetry of successful searches: an exception harmony does not wrap."""
+class _FailingClock(SystemClock):
+    """The system clock, until armed: then a request (not harmony's own worker threads)
+    asking it the time gets an exception harmony does not wrap. (A failing event logger
+    no longer does: harmony's event emission is fail-safe.)"""
 
-    def emit(self, event: str, /, **fields: Any) -> None:
-        if event == "api.request" and fields["status"] == "ok":
+    armed = False
+
+    def now(self) -> datetime:
+        if self.armed and not threading.current_thread().name.startswith("harmony-"):
             raise RuntimeError("internal detail that must not reach a client")
+        return super().now()
 
 
 def test_harmony_errors_map_to_http_statuses_without_tracebacks(serve_app: ServeApp) -> None:
     psutil = FakePsutil()
-    live = serve_app(psutil=psutil, events=_FailingSearchEvents())
+    clock = _FailingClock()
+    live = serve_app(psutil=psutil, clock=clock)
     client = live.client
 
     def detail(response: httpx.Response, status: int) -> str:
@@ -314,7 +321,11 @@ def test_harmony_errors_map_to_http_statuses_without_tracebacks(serve_app: Serve
     psutil.fail = OSError("no /proc here")
     assert "system statistics unavailable" in detail(client.get("/system/stats"), 503)
     # anything else -> 500 without details
-    broken = client.get("/search", params={"q": "x"})
+    clock.armed = True
+    try:
+        broken = client.post("/sync", json={})
+    finally:
+        clock.armed = False
     assert detail(broken, 500) == "internal server error"
     assert "must not reach" not in broken.text
 

@@ -14,6 +14,7 @@ import pytest
 from harmony import HarmonyContext, HarmonySettings, Job, LeasedJob
 from harmony.errors import InvalidInputError
 from harmony.events.registry import EVENTS
+from harmony.repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.testing import ManualClock, RecordingEventLogger
 
 LEASE_FIELDS = EVENTS["orchestrator.lease"].required
@@ -81,16 +82,20 @@ def test_lease_only_takes_the_types_asked_for(harmony_context: HarmonyContext) -
 # --- tokens, attempts, events -------------------------------------------------------------
 
 
-def test_lease_hands_out_fresh_distinct_tokens_and_counts_the_attempt(
+def test_lease_hands_out_fresh_distinct_tokens_and_charges_no_attempt_yet(
     harmony_context: HarmonyContext, harmony_clock: ManualClock
 ) -> None:
     _enqueue_n(harmony_context, 3)
     leased = harmony_context.jobs.lease("a.job", limit=3, lease_seconds=30, worker_id="w-1")
     assert len({j.token for j in leased}) == 3 and all(j.token for j in leased)
-    assert {j.attempts for j in leased} == {1}
+    assert {(j.attempts, j.recovered) for j in leased} == {(1, False)}  # this try's number
     assert {j.lease_expires_at for j in leased} == {harmony_clock.now() + timedelta(seconds=30)}
     stored = [harmony_context.jobs.get(j.id) for j in leased]
-    assert {(s.status, s.attempts, s.leased_by) for s in stored} == {("leased", 1, "w-1")}
+    # Charged when settled (or recorded as started), never for only being leased.
+    assert {(s.status, s.attempts, s.leased_by) for s in stored} == {("leased", 0, "w-1")}
+    harmony_context.jobs.complete(leased[0])
+    harmony_context.jobs.fail(leased[1], "boom", retry_in=0)
+    assert [harmony_context.jobs.get(j.id).attempts for j in leased] == [1, 1, 0]
 
 
 def test_lease_emits_one_orchestrator_lease_event_per_leased_job(
@@ -139,7 +144,7 @@ def test_caplog_sees_orchestrator_lease_with_every_required_field_on_the_metrics
     ]  # fmt: skip
 
 
-def test_expired_lease_is_recovered_by_the_next_lease_call_with_the_extra_try_counted(
+def test_expired_lease_is_recovered_by_the_next_lease_call_marked_recovered(
     harmony_context: HarmonyContext, harmony_clock: ManualClock
 ) -> None:
     harmony_context.jobs.enqueue("a.job", {})
@@ -148,8 +153,23 @@ def test_expired_lease_is_recovered_by_the_next_lease_call_with_the_extra_try_co
     assert harmony_context.jobs.lease("a.job") == []
     harmony_clock.advance(2)
     again = _lease_one(harmony_context, lease_seconds=10)
-    assert (again.id, again.attempts) == (first.id, 2)
+    assert (again.id, again.attempts, again.recovered) == (first.id, 1, True)
+    stored = harmony_context.jobs.get(first.id)
+    assert (stored.attempts, stored.last_error) == (0, EXPIRED_LEASE_ERROR)
+
+
+def test_a_try_recorded_as_started_stays_charged_when_its_lease_expires(
+    harmony_context: HarmonyContext, harmony_clock: ManualClock
+) -> None:
+    harmony_context.jobs.enqueue("a.job", {})
+    first = _lease_one(harmony_context, lease_seconds=10)
+    assert harmony_context.jobs.mark_started([first]) == [first.id]
+    harmony_clock.advance(11)
+    again = _lease_one(harmony_context, lease_seconds=10)
+    assert (again.attempts, again.recovered) == (2, True)
+    harmony_context.jobs.complete(again)
     assert harmony_context.jobs.get(first.id).attempts == 2
+    assert harmony_context.jobs.mark_started([first]) == []  # a stale token marks nothing
 
 
 def test_concurrent_lease_calls_never_hand_out_a_job_twice(

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from harmony import HarmonyContext, Job, LeasedJob
 from harmony.errors import InvalidInputError, LeaseLost
+from harmony.repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.testing import ManualClock
 
 
@@ -28,7 +29,7 @@ def _stale_and_fresh(ctx: HarmonyContext, clock: ManualClock) -> tuple[LeasedJob
     stale = _lease_one(ctx, lease_seconds=10)
     clock.advance(11)
     fresh = _lease_one(ctx, lease_seconds=10)
-    assert (fresh.id, fresh.attempts) == (stale.id, 2) and fresh.token != stale.token
+    assert (fresh.id, fresh.attempts) == (stale.id, 1) and fresh.token != stale.token
     return stale, fresh
 
 
@@ -87,7 +88,7 @@ def test_fail_with_a_stale_token_raises_lease_lost_and_the_new_holder_completes(
     stale, fresh = _stale_and_fresh(harmony_context, harmony_clock)
     with pytest.raises(LeaseLost):
         harmony_context.jobs.fail(stale, "late failure")
-    assert harmony_context.jobs.get(stale.id).last_error is None
+    assert harmony_context.jobs.get(stale.id).last_error == EXPIRED_LEASE_ERROR  # unchanged
     harmony_context.jobs.complete(fresh)
     assert harmony_context.jobs.get(fresh.id).status == "completed"
 

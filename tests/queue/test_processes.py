@@ -33,6 +33,7 @@ from harmony import (
     Worker,
 )
 from harmony.db.models import QueueJobRow
+from harmony.repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.testing import temporary_schema
 from harmony.testing.pytest_plugin import require_postgres_url
 
@@ -288,8 +289,22 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
             lambda: holding.exists() and len(_leases_of(ctx, "doomed")) == held_count,
             timeout=60, what="the doomed worker holds its batch", check=procs.check_alive,
         )  # fmt: skip
+        running = json.loads(holding.read_text())["job_id"]
+        # Only the job whose handler runs is charged (recorded once it ran 0.1 s); its
+        # batch-mates were only leased. On SQLite a handler holding the write lock keeps
+        # the record out too (it is written on another connection): that try goes uncharged.
+        recorded = not (mode == "write-and-hold" and ctx.db.backend == "sqlite")
+        if recorded:
+            _wait_until(
+                lambda: {r.id: r.attempts for r in _leases_of(ctx, "doomed")}[running] == 1,
+                timeout=30, what="the running job's try is recorded",
+            )  # fmt: skip
+        else:
+            time.sleep(0.5)
         held = _leases_of(ctx, "doomed")
-        assert [row.attempts for row in held] == [1] * held_count
+        assert {row.id: row.attempts for row in held} == {
+            row.id: int(recorded and row.id == running) for row in held
+        }
 
         victim.send_signal(signal.SIGKILL)
         assert victim.wait(10) == -signal.SIGKILL
@@ -328,11 +343,13 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
 
         assert (report.completed, report.retried, report.dead_lettered, report.lost) == (total, 0, 0, 0)
         assert ctx.jobs.stats().counts == {JOB_TYPE: {"completed": total}}
-        assert rerun_attempts == {job_id: 2 for job_id in stale}  # the extra try shows
-        assert _attempts_by_status(ctx) == {
-            ("completed", 1): total - held_count,
-            ("completed", 2): held_count,
-        }
+        # The killed try shows on the job that was running, and only there.
+        extra = {running} if recorded else set()
+        assert rerun_attempts == {job_id: 2 if job_id in extra else 1 for job_id in stale}
+        assert _attempts_by_status(ctx) == (
+            {("completed", 1): total - 1, ("completed", 2): 1} if recorded
+            else {("completed", 1): total}
+        )
         assert sorted(refused_while_re_leased) == sorted(stale)
         assert sorted(_processed(ctx)) == [(job_id, "rescuer") for job_id in sorted(ids)]
 
@@ -344,7 +361,8 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
             with pytest.raises(LeaseLost):
                 ctx.jobs.heartbeat(job)
             stored = ctx.jobs.get(job_id)
-            assert (stored.status, stored.attempts, stored.last_error) == ("completed", 2, None)
+            assert (stored.status, stored.attempts) == ("completed", 2 if job_id in extra else 1)
+            assert stored.last_error == EXPIRED_LEASE_ERROR  # it was recovered once
 
 
 @pytest.mark.slow

@@ -59,7 +59,8 @@ class ModelJob:
     priority: int
     available_at: datetime
     status: str = "pending"
-    attempts: int = 0
+    attempts: int = 0  # tries charged: a lease charges none, settling it charges its try
+    recovered: bool = False  # its last lease expired unsettled
     lease: LeasedJob | None = None  # the live lease while leased
     lease_expires_at: datetime | None = None
     issued: list[str] = field(default_factory=list)  # every token ever handed out
@@ -99,6 +100,7 @@ class QueueMachine(RuleBasedStateMachine):
                 assert job.lease_expires_at is not None
                 if job.lease_expires_at <= now:
                     self._settle(job, "pending")
+                    job.recovered = True
 
     def _settle(self, job: ModelJob, status: str) -> None:
         if job.lease is not None:
@@ -154,10 +156,11 @@ class QueueMachine(RuleBasedStateMachine):
         assert [job.id for job in leased] == [j.id for j in ready[:limit]]
         for job in leased:
             expected = self.model[job.id]
-            expected.status, expected.attempts = "leased", expected.attempts + 1
+            expected.status = "leased"
             expected.lease, expected.lease_expires_at = job, now + timedelta(seconds=lease_seconds)
             expected.issued.append(job.token)
-            assert (job.attempts, job.priority) == (expected.attempts, expected.priority)
+            assert (job.attempts, job.priority) == (expected.attempts + 1, expected.priority)
+            assert job.recovered == expected.recovered
             assert job.lease_expires_at == expected.lease_expires_at
         return multiple(*leased)
 
@@ -179,6 +182,7 @@ class QueueMachine(RuleBasedStateMachine):
                 self.ctx.jobs.complete(lease, result)
             return
         self.ctx.jobs.complete(lease, result)
+        self.model[lease.id].attempts = lease.attempts
         self._settle(self.model[lease.id], "completed")
         assert self.ctx.jobs.get(lease.id).result == result
 
@@ -190,6 +194,7 @@ class QueueMachine(RuleBasedStateMachine):
             return
         self.ctx.jobs.fail(lease, "boom", retry_in=retry_in)
         job = self.model[lease.id]
+        job.attempts, job.recovered = lease.attempts, False  # "boom" replaces the recovery note
         if retry_in is None:
             self._settle(job, "failed")
         else:

@@ -249,7 +249,7 @@ def test_unknown_type_with_lease_any_type_is_dead_lettered_and_the_worker_keeps_
     report = Worker(ctx, {"known": _noop}, lease_any_type=True).run_until_idle()
 
     stored = ctx.jobs.get(unknown.id)
-    assert (stored.status, stored.attempts) == ("failed", 1)
+    assert (stored.status, stored.attempts) == ("failed", 0)  # no handler ever started
     assert stored.stop_reason is not None and "'mystery.type'" in stored.stop_reason
     assert ctx.jobs.get(known.id).status == "completed"
     assert (report.dead_lettered, report.completed) == (1, 1)

@@ -99,32 +99,42 @@ def test_a_postgres_worker_needs_a_pool_big_enough_for_its_threads(
             Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
 
 
-class _DispatchFailsOnce(RecordingEventLogger):
-    """Records events; the first ``orchestrator.dispatch`` raises (a broken log sink)."""
+class _WaitFailsOnce:
+    """A tenacity-style wait strategy whose first call raises (a collaborator's bug)."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.failed = False
 
-    def emit(self, event: str, /, **fields: object) -> None:
-        if event == "orchestrator.dispatch" and not self.failed:
+    def __call__(self, state: object) -> float:
+        if not self.failed:
             self.failed = True
-            raise RuntimeError("log sink down")
-        super().emit(event, **fields)
+            raise RuntimeError("wait strategy broke")
+        return 0.0
 
 
 def test_a_lost_batch_is_reported_and_its_jobs_run_after_their_leases_expire(
     harmony_settings: HarmonySettings,
 ) -> None:
-    events, clock = _DispatchFailsOnce(), ManualClock()
+    # (An event logger that raises can no longer lose a batch: ctx.events is fail-safe.)
+    events, clock = RecordingEventLogger(), ManualClock()
     with HarmonyContext(harmony_settings, events=events, clock=clock) as ctx:
         ctx.migrate()
         jobs = ctx.jobs.enqueue_many([{"type": "x.job"} for _ in range(3)])
-        worker = Worker(ctx, {"x.job": lambda job, session: None}, lease_seconds=30)
+        calls: list[int] = []
+
+        def fails_first(job: object, session: object) -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise ValueError("first try fails")
+
+        worker = Worker(
+            ctx, {"x.job": fails_first}, lease_seconds=30,
+            retry=RetryPolicy(max_attempts=3, wait=_WaitFailsOnce()),
+        )  # fmt: skip
         first = worker.run_until_idle()
         (lost,) = events.named("worker.batch_lost")
         assert (lost["count"], lost["status"]) == (3, "lost")
-        assert "RuntimeError: log sink down" in lost["error"]
+        assert "RuntimeError: wait strategy broke" in lost["error"]
         assert sorted(lost["meta"]["job_ids"]) == sorted(j.id for j in jobs)
         assert first.completed == 0
         clock.advance(31)

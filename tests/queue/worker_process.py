@@ -10,7 +10,8 @@ Modes:
     The handler inserts ``(job.id, job.leased_by)`` into the table ``processed`` through
     the session it receives (a duplicate would raise a unique violation). A payload
     ``{"fail": true}`` makes it raise instead; ``{"sleep": s}`` makes it sleep first (and
-    touch ``--holding-file``). The process runs ``run_until_idle()`` rounds until the
+    touch ``--holding-file``); ``{"kill": true}`` makes the process SIGKILL itself (an
+    out-of-memory kill, a segfault in a C extension). The process runs ``run_until_idle()`` rounds until the
     queue has no pending or leased job of the type, then prints a JSON report on stdout
     and exits 0 (3 when ``--deadline`` passes first).
 ``hold``
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _handler(args: argparse.Namespace) -> Any:
     def drain(job: LeasedJob, session: Session) -> None:
+        if job.payload.get("kill"):
+            os.kill(os.getpid(), signal.SIGKILL)
         if job.payload.get("fail"):
             raise RuntimeError(f"job {job.id} fails on purpose")
         if job.payload.get("sleep"):

@@ -7,6 +7,8 @@ brings every imported source up to date again later.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +32,7 @@ from harmony.services.sync import (
     SyncReport,
 )
 from harmony.services.worker import Worker
+from harmony.validation import unstorable_reason
 
 __all__ = ["add_library_commands", "stored_sources", "with_providers"]
 
@@ -92,13 +95,15 @@ def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 def _import(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     provider = open_export(args.path, name=args.name)  # a bad path fails before migrating
     path = Path(args.path).expanduser().resolve()
+    # Worked out before anything is written, so the source can always be remembered.
+    source = _file_source(path)
     ctx.migrate()
     if args.name is None:
         name = default_source_name(path, provider.name, remembered_sources(ctx))
         provider = open_export(path, name=name)
     with with_providers(ctx, {provider.name: provider}) as importing:
         report = importing.sync.run_once(provider.name, progress=_progress_display())
-    _remember(ctx, provider.name, {"kind": "file", "path": str(path)})
+    _remember(ctx, provider.name, source)
     _emit(report, args, out, f"imported {args.path} as provider {provider.name!r}")
     return 0
 
@@ -138,7 +143,7 @@ def stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
             name = key[len(_SOURCE_PREFIX):]
             try:
                 if source.get("kind") == "file":
-                    providers[name] = open_export(source["path"], name=name)
+                    providers[name] = open_export(_source_path(source), name=name)
                 elif source.get("kind") == "sample":
                     providers[name] = sample_provider(name)
             except HarmonyError as exc:
@@ -160,6 +165,22 @@ class _UnavailableSource:
     def iter_tracks(self, playlist_id: str) -> Iterator[Any]:
         """Fail with the reason the source could not be opened."""
         raise self.error
+
+
+def _file_source(path: Path) -> dict[str, Any]:
+    """How a file source is remembered. A path that is not valid UTF-8 (its name came
+    from the file system as bytes) is kept as the hex of those bytes: PostgreSQL cannot
+    store the lone surrogates Python decodes such bytes to."""
+    text = str(path)
+    if unstorable_reason(text) is None:
+        return {"kind": "file", "path": text}
+    return {"kind": "file", "path_hex": os.fsencode(text).hex()}
+
+
+def _source_path(source: Mapping[str, Any]) -> str:
+    if isinstance(source.get("path_hex"), str):
+        return os.fsdecode(bytes.fromhex(source["path_hex"]))
+    return str(source["path"])
 
 
 def _remember(ctx: HarmonyContext, name: str, source: dict[str, Any]) -> None:

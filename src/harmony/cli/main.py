@@ -36,6 +36,7 @@ Command = Callable[[HarmonyContext, argparse.Namespace, TextIO], int]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 harmony error, 2 usage error)."""
+    _tolerant_stdio()
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "command_fn"):
@@ -50,18 +51,49 @@ def main(argv: Sequence[str] | None = None) -> int:
             command: Command = args.command_fn
             if getattr(args, "needs_schema", True):
                 require_head(ctx)
-            return command(ctx, args, sys.stdout)
+            code = command(ctx, args, sys.stdout)
+            sys.stdout.flush()  # a full disk shows here, not at interpreter exit
+            return code
     except HarmonyError as exc:
         print(f"harmony: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (``harmony events tail | head``): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        _silence_stdout()
+        return 141
+    except OSError as exc:  # e.g. ``> /dev/full``: no space left on the output's device
+        _silence_stdout()
+        where = f" {exc.filename!r}" if exc.filename else " the output"
+        print(f"harmony: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except UnicodeError as exc:  # a value the terminal's encoding cannot show
+        print(f"harmony: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("harmony: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (``harmony events tail | head``): stop quietly, and keep
-        # Python from complaining again when it flushes stdout at exit.
+
+
+def _tolerant_stdio() -> None:
+    """Print what cannot be encoded (a non-UTF-8 file name's surrogates) as backslash
+    escapes instead of failing with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream that cannot change: leave it
+                pass
+
+
+def _silence_stdout() -> None:
+    # Drop what is still buffered and point stdout at /dev/null, so Python does not
+    # complain again when it flushes stdout at exit.
+    try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    except (OSError, ValueError):  # not a real file (tests): nothing to silence
+        pass
 
 
 def _settings(args: argparse.Namespace) -> HarmonySettings:

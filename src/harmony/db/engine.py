@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from harmony.db.watch import DatabaseWatcher
 from harmony.errors import DatabaseError, DatabaseUnavailable
 from harmony.settings import HarmonySettings
 
-__all__ = ["Database", "build_engine", "translate_db_errors"]
+__all__ = ["Database", "build_engine", "sqlite_write_lock_held", "translate_db_errors"]
 
 # Execution option read by the SQLite ``begin`` hook: write transactions take the write
 # lock up front (BEGIN IMMEDIATE), so two writers queue on the busy timeout instead of
@@ -34,6 +36,8 @@ __all__ = ["Database", "build_engine", "translate_db_errors"]
 _SQLITE_BEGIN = "harmony_sqlite_begin"
 #: Execution option marking an engine that build_engine() made.
 _HARMONY_ENGINE = "harmony_engine"
+# Connection.info key: time.monotonic() when the current BEGIN IMMEDIATE got the write lock.
+_LOCKED_AT = "harmony_sqlite_locked_at"
 
 
 def _is_memory_sqlite(url: URL) -> bool:
@@ -76,14 +80,19 @@ _PING_AFTER_IDLE_SECONDS = 2.0
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
-    """Ping a pooled connection at checkout only when it sat idle for ``idle_seconds``.
+    """Ping a pooled connection at checkout when it sat idle for ``idle_seconds``, or when
+    the server has said something on it since it was checked in.
 
     ``pool_pre_ping`` costs one round trip per checkout, which is one per transaction:
     a quarter of a single enqueue and two of the nine round trips of a worker batch. A
-    connection checked in moments ago is alive; one that sat idle (a server restart, a
-    firewall timeout) is pinged, and a dead one is replaced (raising
-    ``DisconnectionError`` makes the pool retry with a fresh connection). Errors on
-    connections that die mid-use are still caught by SQLAlchemy's disconnect handling.
+    connection checked in moments ago is alive unless the server closed it: a server
+    that shuts down or restarts (or ``pg_terminate_backend``) sends every connection a
+    FATAL message and closes it, which makes its socket readable. So a zero-timeout
+    ``select()`` (a system call, no round trip; about a microsecond) tells whether to
+    ping; a connection that sat idle (a firewall may have dropped it silently) is pinged
+    anyway. A dead one is replaced: raising ``DisconnectionError`` makes the pool retry
+    with a fresh connection, so the caller never sees the restart. Errors on connections
+    that die mid-use are still caught by SQLAlchemy's disconnect handling.
     """
 
     @event.listens_for(engine, "checkin")
@@ -93,14 +102,27 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("harmony_idle_since")
-        if since is None or time.monotonic() - since < idle_seconds:
-            return  # new, or just used
+        if since is None:
+            return  # new
+        if time.monotonic() - since < idle_seconds and not _server_spoke(dbapi_connection):
+            return  # just used, and the server has not closed it
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
             if engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 raise DisconnectionError("pooled connection is dead") from exc
             raise
+
+
+def _server_spoke(dbapi_connection: Any) -> bool:
+    """Whether the idle connection's socket is readable: the server sent something (a
+    FATAL before closing it, a notice, a notification) or closed it."""
+    try:
+        fileno = dbapi_connection.fileno()
+        readable, _, _ = select.select([fileno], [], [], 0)
+    except (OSError, ValueError, AttributeError):
+        return True  # no usable socket: let the ping decide
+    return bool(readable)
 
 
 def _sqlite_engine(url: URL, settings: HarmonySettings) -> Engine:
@@ -153,11 +175,21 @@ def install_sqlite_setup(engine: Engine, settings: HarmonySettings) -> None:
 def _on_sqlite_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+    conn.info[_LOCKED_AT] = time.monotonic() if mode == "IMMEDIATE" else None
 
 
 def built_by_harmony(engine: Engine) -> bool:
     """Whether :func:`build_engine` made ``engine`` (so it has harmony's setup)."""
     return bool(engine.get_execution_options().get(_HARMONY_ENGINE))
+
+
+def sqlite_write_lock_held(conn: Connection) -> float:
+    """Seconds the write transaction open on ``conn`` has held SQLite's write lock (0.0
+    when none is open, or on PostgreSQL)."""
+    if conn.dialect.name != "sqlite" or not conn.in_transaction():
+        return 0.0
+    locked_at = conn.info.get(_LOCKED_AT)
+    return 0.0 if locked_at is None else time.monotonic() - locked_at
 
 
 def _enable_wal(cursor: sqlite3.Cursor, patience: float) -> None:
@@ -268,6 +300,7 @@ class Database:
         self._sessions = sessionmaker(bind=self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._closed = False
+        self._on_close: list[weakref.WeakMethod[Callable[[], None]]] = []
 
     def __repr__(self) -> str:
         return f"Database(url={self.settings.safe_database_url!r}, backend={self.backend!r})"
@@ -370,11 +403,26 @@ class Database:
                     )  # fmt: skip
         return self._watcher
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`dispose` ran (the context was closed)."""
+        return self._closed
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call the bound method ``callback`` when the database is closed (a started
+        :class:`~harmony.Worker` stops itself this way). Held weakly."""
+        self._on_close.append(weakref.WeakMethod(callback))
+
     def dispose(self) -> None:
         """Stop the watcher and close every pooled connection (only the pool's connections
         of an engine passed in stay open: that engine belongs to its creator); the
         database refuses further use."""
         self._closed = True
+        callbacks, self._on_close = self._on_close, []
+        for ref in callbacks:
+            callback = ref()
+            if callback is not None:
+                callback()
         with self._watcher_lock:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:

@@ -1,6 +1,7 @@
 """Structured events: the :class:`EventLogger` protocol, its implementations and contract."""
 
 from harmony.events.base import EventLogger, FieldValue, validate_event
+from harmony.events.guard import SafeEventLogger
 from harmony.events.loggers import (
     ActivityEventLogger,
     ActivitySink,
@@ -24,6 +25,7 @@ __all__ = [
     "NullEventLogger",
     "RecordedEvent",
     "RecordingEventLogger",
+    "SafeEventLogger",
     "logger_name_for",
     "validate_event",
 ]

@@ -8,12 +8,13 @@ Needs the ``spotify`` extra (``pip install 'harmony[spotify]'``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import requests
 from pydantic import SecretStr
@@ -38,6 +39,7 @@ from harmony.providers.budget import RateBudget
 
 try:
     import spotipy  # type: ignore[import-untyped]
+    from spotipy.cache_handler import CacheHandler  # type: ignore[import-untyped]
     from spotipy.exceptions import (  # type: ignore[import-untyped]
         SpotifyBaseException,
         SpotifyException,
@@ -47,13 +49,58 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "harmony.providers.spotify needs spotipy: pip install 'harmony[spotify]'"
     ) from exc
 
-__all__ = ["SpotifyProvider"]
+__all__ = ["CredentialCacheHandler", "SpotifyProvider"]
 
 _log = logging.getLogger("harmony.providers.spotify")
 
 _AuthKind = Literal["client", "token", "auth_manager"]
 _SEARCH_PAGE = 50  # Spotify's largest search page
 _SEARCH_MAX_OFFSET = 1000  # Spotify refuses search offsets beyond this
+
+
+class _Credentials(Protocol):
+    """What :class:`CredentialCacheHandler` needs of ``ctx.credentials``."""
+
+    def get(self, provider: str) -> Any: ...
+
+    def set(self, provider: str, /, **values: str) -> Any: ...
+
+
+class CredentialCacheHandler(CacheHandler):  # type: ignore[misc]
+    """A spotipy token cache kept in harmony's credential store, not in a file.
+
+    spotipy's auth managers cache their token in ``.cache`` in the working directory by
+    default (a clear-text file next to whatever the process runs in). Pass this instead::
+
+        auth = spotipy.SpotifyOAuth(..., cache_handler=CredentialCacheHandler(ctx.credentials))
+
+    The token is stored as the credentials of ``name`` (default ``"spotify.oauth"``, key
+    ``token_info``), so it gets what every credential gets: encryption at rest with a
+    ``credentials_key``, no echo in events, logs or reprs.
+    """
+
+    def __init__(self, credentials: _Credentials, name: str = "spotify.oauth") -> None:
+        self._credentials = credentials
+        self.name = name
+
+    def get_cached_token(self) -> dict[str, Any] | None:
+        """The cached token info, or ``None`` when none is stored (or it is unreadable)."""
+        stored = self._credentials.get(self.name)
+        if stored is None or "token_info" not in stored:
+            return None
+        try:
+            token = json.loads(stored.reveal("token_info"))
+        except ValueError:
+            _log.warning("the cached Spotify token in credentials %r is not JSON; ignoring it", self.name)
+            return None
+        return token if isinstance(token, dict) else None
+
+    def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
+        """Store ``token_info`` (replacing the previous one)."""
+        self._credentials.set(self.name, token_info=json.dumps(token_info))
+
+    def __repr__(self) -> str:
+        return f"CredentialCacheHandler(name={self.name!r})"
 
 
 class SpotifyProvider:

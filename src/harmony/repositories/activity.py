@@ -19,6 +19,8 @@ from harmony.db.engine import Database
 from harmony.db.models import ActivityEventRow
 from harmony.errors import InvalidInputError
 from harmony.repositories.paging import Page
+from harmony.validation import check_datetime, check_int, check_json
+from harmony.validation import check_text as _valid_text
 
 __all__ = ["ActivityEvent", "ActivityPage", "ActivityRepository", "ExportFormat"]
 
@@ -83,7 +85,7 @@ class ActivityRepository:
         _check_text("type", type, 128)
         _check_text("status", status, 32)
         payload = _json_mapping(details)
-        when = ensure_utc(timestamp, name="timestamp") if timestamp else self._clock.now()
+        when = check_datetime("timestamp", timestamp) if timestamp is not None else self._clock.now()
         values = {"timestamp": when, "type": type, "status": status, "details": payload}
         stmt = insert(ActivityEventRow).values(**values).returning(ActivityEventRow.id)
         if session is not None:
@@ -108,8 +110,7 @@ class ActivityRepository:
         Pages are keyset-based: pass the previous page's ``next_cursor`` as ``cursor``.
         ``limit`` is 1..1000.
         """
-        if not 1 <= limit <= _MAX_LIMIT:
-            raise InvalidInputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        check_int("limit", limit, low=1, high=_MAX_LIMIT)
         stmt = self._select(type, status, since, until)
         if cursor is not None:
             at, last_id = _decode_cursor(cursor)
@@ -191,13 +192,13 @@ class ActivityRepository:
         row = ActivityEventRow
         stmt = select(row.id, row.timestamp, row.type, row.status, row.details)
         if type is not None:
-            stmt = stmt.where(row.type == type)
+            stmt = stmt.where(row.type == _valid_text("type", type, max_length=128))
         if status is not None:
-            stmt = stmt.where(row.status == status)
+            stmt = stmt.where(row.status == _valid_text("status", status, max_length=32))
         if since is not None:
-            stmt = stmt.where(row.timestamp >= ensure_utc(since, name="since"))
+            stmt = stmt.where(row.timestamp >= check_datetime("since", since))
         if until is not None:
-            stmt = stmt.where(row.timestamp < ensure_utc(until, name="until"))
+            stmt = stmt.where(row.timestamp < check_datetime("until", until))
         return stmt.order_by(row.timestamp.desc(), row.id.desc())
 
 
@@ -235,6 +236,7 @@ def _check_text(name: str, value: Any, max_length: int) -> None:
             f"activity {name} must be a non-empty string of at most {max_length} "
             f"characters, got {value!r:.80}"
         )
+    _valid_text(f"activity {name}", value, max_length=max_length)
 
 
 def _json_mapping(details: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -244,10 +246,7 @@ def _json_mapping(details: Mapping[str, Any] | None) -> dict[str, Any]:
         raise InvalidInputError(
             f"activity details must be a mapping, got {type(details).__name__}"
         )
-    try:
-        return dict(json.loads(json.dumps(dict(details), allow_nan=False)))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"activity details are not JSON-serialisable: {exc}") from exc
+    return dict(json.loads(check_json("activity details", dict(details))))
 
 
 def _encode_cursor(entry: ActivityEvent) -> str:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import SecretStr
+from sqlalchemy.exc import SQLAlchemyError
 
 from harmony.clock import Clock
 from harmony.db.engine import Database
-from harmony.errors import CredentialsError
+from harmony.errors import (
+    ConfigurationError,
+    CredentialsError,
+    DatabaseError,
+    DatabaseUnavailable,
+    HarmonyError,
+)
 from harmony.events.base import EventLogger
 from harmony.providers.registry import PROVIDER_NAME
 from harmony.repositories.settings import (
@@ -20,6 +29,7 @@ from harmony.repositories.settings import (
     keys_with_prefix,
     upsert_setting,
 )
+from harmony.validation import check_text
 
 __all__ = ["PROVIDER_NAME", "CredentialStore", "ProviderCredentials"]
 
@@ -27,6 +37,45 @@ _PREFIX = "credentials:"
 _PROVIDER = PROVIDER_NAME
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _MAX_VALUE = 16_384
+_log = logging.getLogger("harmony.credentials")
+_T = TypeVar("_T")
+
+
+class _Cipher(Protocol):
+    """What the store needs of ``cryptography.fernet.MultiFernet``."""
+
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, token: bytes) -> bytes: ...
+
+    def rotate(self, token: bytes) -> bytes: ...
+
+
+def _cipher(key: SecretStr | None) -> _Cipher | None:
+    """A MultiFernet of the comma-separated keys (newest first), or ``None`` without keys."""
+    if key is None:
+        return None
+    keys = [part.strip() for part in key.get_secret_value().split(",") if part.strip()]
+    if not keys:
+        return None
+    try:
+        from cryptography.fernet import Fernet, MultiFernet
+    except ImportError as exc:
+        raise ConfigurationError(
+            "credentials_key is set, but encrypting credentials needs the cryptography "
+            "package: pip install 'harmony[crypto]'"
+        ) from exc
+    fernets = []
+    for number, value in enumerate(keys, 1):
+        try:
+            fernets.append(Fernet(value))
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                f"credentials_key: key {number} of {len(keys)} is not a Fernet key (32 "
+                "url-safe base64-encoded bytes, as Fernet.generate_key() makes); the key is "
+                "not shown"
+            ) from None
+    return MultiFernet(fernets)
 
 
 class ProviderCredentials(Mapping[str, SecretStr]):
@@ -67,18 +116,29 @@ class CredentialStore:
     """``ctx.credentials``: set, get and clear provider credentials.
 
     Values are stored in the ``settings`` table flagged as secret and come back as
-    :class:`ProviderCredentials`. Events name the provider and the key names only.
+    :class:`ProviderCredentials`. Events name the provider and the key names only. With
+    ``key`` (the ``credentials_key`` setting: one or more Fernet keys, comma-separated,
+    newest first) values are stored encrypted with the newest key and read with any of
+    them; :meth:`rotate_key` re-encrypts every row with the newest. Without a key they are
+    stored in clear text, and the store logs a warning saying so once.
     """
 
     def __init__(
         self, db: Database, clock: Clock, events: EventLogger,
-        on_change: Callable[[str], object] | None = None,
+        on_change: Callable[[str], object] | None = None, *, key: SecretStr | None = None,
     ) -> None:  # fmt: skip
         self._db = db
         self._clock = clock
         self._events = events
         #: Called with the provider name after a set or clear committed (cache invalidation).
         self._on_change = on_change
+        self._cipher = _cipher(key)
+        self._warned_clear = False
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether values are stored encrypted (a ``credentials_key`` is configured)."""
+        return self._cipher is not None
 
     def __repr__(self) -> str:
         return f"CredentialStore({self._db!r})"
@@ -88,8 +148,11 @@ class CredentialStore:
 
         Raises:
             CredentialsError: bad provider name, no values, a bad key name, or a value that
-                is not a non-empty string. The message never contains a value; nothing is
-                written.
+                is not a non-empty string of at most 16,384 characters that every backend
+                can store (no NUL characters, no lone surrogates). The message never
+                contains a value; nothing is written.
+            DatabaseError: the database failed; the error carries neither the statement
+                nor its values (no chained driver exception).
         """
         _check_provider(provider)
         if not values:
@@ -111,11 +174,18 @@ class CredentialStore:
                     f"of at most {_MAX_VALUE} characters (got {type(secret).__name__}); the "
                     "value is not shown"
                 )
+            check_text(
+                f"credential {key!r} for provider {provider!r}", secret, max_length=_MAX_VALUE,
+                secret=True, error=CredentialsError,
+            )  # fmt: skip
             clear[key] = secret
-        with self._db.transaction() as tx:
-            upsert_setting(
-                tx, _PREFIX + provider, {"values": clear}, is_secret=True, now=self._clock.now()
-            )
+        stored = self._seal(provider, clear)
+
+        def store() -> None:
+            with self._db.transaction() as tx:
+                upsert_setting(tx, _PREFIX + provider, stored, is_secret=True, now=self._clock.now())
+
+        _no_leaks("store", provider, store)
         self._changed(provider)
         self._events.emit(
             "credentials.set",
@@ -129,17 +199,25 @@ class CredentialStore:
     def get(self, provider: str) -> ProviderCredentials | None:
         """``provider``'s credentials, or ``None`` when none are stored. Read on every call."""
         _check_provider(provider)
-        with self._db.read() as session:
-            stored = get_setting(session, _PREFIX + provider)
+
+        def read() -> dict[str, Any] | None:
+            with self._db.read() as session:
+                return get_setting(session, _PREFIX + provider)
+
+        stored = _no_leaks("read", provider, read)
         if stored is None:
             return None
-        return ProviderCredentials(provider, _values(stored))
+        return ProviderCredentials(provider, self._open(provider, stored))
 
     def clear(self, provider: str) -> bool:
         """Remove ``provider``'s credentials; whether any were stored."""
         _check_provider(provider)
-        with self._db.transaction() as tx:
-            removed = delete_setting(tx, _PREFIX + provider)
+
+        def remove() -> bool:
+            with self._db.transaction() as tx:
+                return delete_setting(tx, _PREFIX + provider)
+
+        removed = _no_leaks("remove", provider, remove)
         self._changed(provider)
         self._events.emit(
             "credentials.clear", provider=provider, status="cleared" if removed else "absent"
@@ -155,6 +233,116 @@ class CredentialStore:
         with self._db.read() as session:
             keys = keys_with_prefix(session, _PREFIX)
         return [key[len(_PREFIX) :] for key in keys]
+
+    def rotate_key(self) -> int:
+        """Re-encrypt every stored credential with the newest configured key (clear-text
+        rows get encrypted too); return how many providers' rows were rewritten.
+
+        Rotation: put the new key first in ``credentials_key`` (keep the old ones after
+        it), call this once, then drop the old keys.
+
+        Raises:
+            ConfigurationError: no ``credentials_key`` is configured.
+            CredentialsError: a row none of the keys can decrypt.
+        """
+        cipher = self._cipher
+        if cipher is None:
+            raise ConfigurationError("rotate_key() needs the credentials_key setting")
+
+        def rewrite() -> int:
+            rewritten = 0
+            with self._db.transaction() as tx:
+                for key in keys_with_prefix(tx, _PREFIX):
+                    stored = get_setting(tx, key) or {}
+                    provider = key[len(_PREFIX) :]
+                    if isinstance(stored.get("encrypted"), str):
+                        token = self._rotate(provider, cipher, stored["encrypted"])
+                    else:
+                        token = cipher.encrypt(json.dumps(_values(stored)).encode()).decode()
+                    upsert_setting(
+                        tx, key, {"encrypted": token}, is_secret=True, now=self._clock.now()
+                    )
+                    rewritten += 1
+            return rewritten
+
+        return _no_leaks("re-encrypt", "every provider", rewrite)
+
+    # -- sealing ---------------------------------------------------------------------------
+
+    def _seal(self, provider: str, clear: dict[str, str]) -> dict[str, Any]:
+        if self._cipher is None:
+            if not self._warned_clear:
+                self._warned_clear = True
+                _log.warning(
+                    "harmony stores the credentials of %r in clear text (no credentials_key "
+                    "setting): anyone who can read the database or a backup can read them; "
+                    "see docs/security.md",
+                    provider,
+                )
+            return {"values": clear}
+        return {"encrypted": self._cipher.encrypt(json.dumps(clear).encode()).decode()}
+
+    def _open(self, provider: str, stored: Mapping[str, Any]) -> dict[str, str]:
+        token = stored.get("encrypted")
+        if not isinstance(token, str):
+            return _values(stored)
+        cipher = self._cipher
+        if cipher is None:
+            raise CredentialsError(
+                f"the credentials of {provider!r} are stored encrypted; configure the "
+                "credentials_key setting (the key they were stored with) to read them"
+            )
+        opened = _attempt(lambda: _values({"values": json.loads(cipher.decrypt(token.encode()))}))
+        if opened is not None:
+            return opened
+        raise CredentialsError(
+            f"the credentials of {provider!r} cannot be decrypted with any configured "
+            "credentials_key (a key was dropped before rotate_key() ran, or the row is damaged)"
+        )
+
+    def _rotate(self, provider: str, cipher: _Cipher, token: str) -> str:
+        rotated = _attempt(lambda: cipher.rotate(token.encode()).decode())
+        if rotated is not None:
+            return rotated
+        raise CredentialsError(
+            f"the credentials of {provider!r} cannot be decrypted with any configured "
+            "credentials_key; nothing was re-encrypted"
+        )
+
+def _attempt(call: Callable[[], _T]) -> _T | None:
+    """``call()``, or ``None`` when it raises (``InvalidToken``: no key fits, or a damaged
+    row). The caller raises its own error outside any ``except`` block, so nothing of the
+    token or the key is chained to it."""
+    try:
+        return call()
+    except Exception:  # see above: reported by the caller as a CredentialsError
+        return None
+
+
+def _no_leaks(action: str, provider: str, call: Callable[[], _T]) -> _T:
+    """``call()``, with a database failure turned into a :class:`DatabaseError` that chains
+    nothing: the driver's exception quotes the statement and, for values the database
+    refused, the values themselves (PostgreSQL: ``CONTEXT: JSON data ...``)."""
+    try:
+        return call()
+    except CredentialsError:
+        raise
+    except (HarmonyError, SQLAlchemyError) as exc:
+        failure = _withheld(action, provider, exc)
+    # Raised outside the except block: no __cause__, no __context__, nothing of the driver's.
+    raise failure
+
+
+def _withheld(action: str, provider: str, exc: BaseException) -> DatabaseError:
+    if isinstance(exc, HarmonyError) and exc.__cause__ is None and exc.__context__ is None:
+        return DatabaseError(f"could not {action} the credentials of {provider!r}: {exc}")
+    unavailable = isinstance(exc, DatabaseUnavailable)
+    kind = DatabaseUnavailable if unavailable else DatabaseError
+    return kind(
+        f"could not {action} the credentials of {provider!r}: the database "
+        f"{'is unreachable' if unavailable else 'refused the operation'} ({type(exc).__name__}; "
+        "its details are withheld because they may quote the values)"
+    )
 
 
 def _values(stored: Mapping[str, Any]) -> dict[str, str]:

@@ -40,6 +40,7 @@ from sqlalchemy.sql.dml import Insert
 from harmony.db.models import QueueJobRow
 
 __all__ = [
+    "EXPIRED_LEASE_ERROR",
     "JOB_COLUMNS",
     "OWN_EXPIRY",
     "bulk_insert",
@@ -48,6 +49,7 @@ __all__ = [
     "idempotent_insert",
     "lease_params",
     "lease_token",
+    "mark_started_statement",
     "recover_expired_statement",
     "settle_statement",
 ]
@@ -60,6 +62,18 @@ JOB_COLUMNS = (
     J.lease_expires_at, J.leased_by, J.idempotency_key, J.last_error, J.stop_reason,
     J.result, J.created_at, J.updated_at, J.lease_seconds,
 )  # fmt: skip
+
+
+#: ``last_error`` of a job put back in line because its lease expired. A job carrying it is
+#: *recovered*: its last worker died (or stalled) without settling it, and nothing says
+#: whether its handler had started, so a worker records the next try before starting it.
+#: The text cannot come from a handler's exception (``TypeName: message`` has no space
+#: before the colon).
+EXPIRED_LEASE_ERROR = (
+    "lease expired: the worker holding the job stopped (killed, crashed or stalled) "
+    "before settling it"
+)
+_RECOVERED = J.last_error == literal_column("'" + EXPIRED_LEASE_ERROR + "'")
 
 
 def lease_token(dialect: str) -> ColumnElement[str]:
@@ -103,6 +117,7 @@ def _recover_expired(typed: bool) -> Update:
             lease_token=None,
             leased_by=None,
             lease_expires_at=None,
+            last_error=EXPIRED_LEASE_ERROR,
             updated_at=_now(),
         )
     )
@@ -114,6 +129,10 @@ def _claim(dialect: str, typed: bool) -> Update:
     Built once per dialect; bind ``now``, ``expires``, ``limit``, ``worker_id`` (and
     ``types`` when ``typed``), so SQLAlchemy's statement cache and the server-side prepared
     statement are reused on every lease instead of building and hashing a new statement.
+
+    Leasing charges no attempt: a try is counted when it is settled, or when a worker
+    records that its handler started (``attempts`` is then set to the try's number), so
+    batch-mates that never ran are never charged.
     """
     picked = (
         select(J.id)
@@ -127,7 +146,6 @@ def _claim(dialect: str, typed: bool) -> Update:
         .where(J.id.in_(picked.scalar_subquery()))
         .values(
             status="leased",
-            attempts=J.attempts + 1,
             lease_token=lease_token(dialect),
             leased_by=bindparam("worker_id", type_=J.leased_by.type),
             lease_expires_at=bindparam("expires", type_=J.lease_expires_at.type),
@@ -136,7 +154,7 @@ def _claim(dialect: str, typed: bool) -> Update:
         .returning(
             J.id, J.type, J.payload, J.priority, J.attempts, J.lease_token,
             J.lease_expires_at, J.available_at, J.leased_by, J.idempotency_key,
-            J.lease_seconds,
+            J.lease_seconds, _RECOVERED.label("recovered"),
         )  # fmt: skip
     )
 
@@ -203,15 +221,17 @@ def _live(dialect: str) -> list[ColumnElement[bool]]:
 def _settle(dialect: str) -> Update:
     """Complete many leased jobs (with no result) in one statement; returns the ids settled.
 
-    Bind ``ids``, ``tokens`` (see :func:`lease_params`) and ``now``. Only rows whose lease
-    token still matches are touched, so a lost lease is never completed; the caller
-    compares the returned ids with what it asked for.
+    Bind ``ids``, ``tokens`` (see :func:`lease_params`), ``attempts`` (the try number of
+    every job bound, which the caller groups by) and ``now``. Only rows whose lease token
+    still matches are touched, so a lost lease is never completed; the caller compares
+    the returned ids with what it asked for.
     """
     return (
         update(J)
         .where(*_live(dialect), LEASED)
         .values(
             status="completed",
+            attempts=bindparam("attempts", type_=Integer()),
             result=null(),
             lease_token=None,
             leased_by=None,
@@ -277,6 +297,23 @@ def lease_params(jobs: Sequence[Any]) -> dict[str, list[Any]]:
     return {"ids": [job.id for job in jobs], "tokens": [job.token for job in jobs]}
 
 
+def _mark_started(dialect: str) -> Update:
+    """Record that the handlers of live leased jobs started: ``attempts`` becomes the try's
+    number, so a worker that dies while running them has charged the try. Rows locked by
+    another transaction are skipped. Bind ``ids``, ``tokens``, ``attempts`` and ``now``."""
+    live = (
+        select(J.id)
+        .where(*_live(dialect), LEASED)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(J)
+        .where(J.id.in_(live.scalar_subquery()))
+        .values(attempts=bindparam("attempts", type_=Integer()), updated_at=_now())
+        .returning(J.id)
+    )
+
+
 def _heartbeat(dialect: str) -> Update:
     """Extend live leases; rows locked by another transaction are skipped, not waited for.
 
@@ -308,6 +345,7 @@ _CLAIM = MappingProxyType(
 )
 _SETTLE = MappingProxyType({d: _settle(d) for d in _DIALECTS})
 _HEARTBEAT = MappingProxyType({d: _heartbeat(d) for d in _DIALECTS})
+_MARK_STARTED = MappingProxyType({d: _mark_started(d) for d in _DIALECTS})
 
 
 def recover_expired_statement(typed: bool) -> Update:
@@ -322,10 +360,15 @@ def claim_statement(dialect: str, typed: bool) -> Update:
 
 
 def settle_statement(dialect: str) -> Update:
-    """Complete leased jobs with no result; bind ``ids``, ``tokens`` and ``now``."""
+    """Complete leased jobs with no result; bind ``ids``, ``tokens``, ``attempts`` and ``now``."""
     return _SETTLE[dialect]
 
 
 def heartbeat_statement(dialect: str) -> Update:
     """Extend live leases; bind ``ids``, ``tokens``, ``now`` and ``expires``."""
     return _HEARTBEAT[dialect]
+
+
+def mark_started_statement(dialect: str) -> Update:
+    """Charge the tries of live leased jobs now; bind ``ids``, ``tokens``, ``attempts``, ``now``."""
+    return _MARK_STARTED[dialect]

@@ -39,8 +39,11 @@ class Job:
 class LeasedJob:
     """A job leased by one worker; ``token`` proves the lease when completing or failing.
 
-    ``attempts`` already counts this try; ``lease_seconds`` is the visibility timeout in
-    force (the job's own, or the lease call's), which heartbeats extend by.
+    ``attempts`` is this try's number (the tries charged so far plus this one; the
+    stored count catches up when the try is settled or recorded as started).
+    ``lease_seconds`` is the visibility timeout in force (the job's own, or the lease
+    call's), which heartbeats extend by. ``recovered`` is true when the job's previous
+    lease expired unsettled (its worker died or stalled).
     """
 
     id: int
@@ -54,6 +57,7 @@ class LeasedJob:
     leased_by: str | None = None
     idempotency_key: str | None = None
     lease_seconds: float = 60.0
+    recovered: bool = False
 
     def __repr__(self) -> str:
         # The token is a capability for this lease: keep it out of logs.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, null, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from harmony.clock import Clock, ensure_utc
@@ -26,10 +25,22 @@ from harmony.repositories.job_sql import (
     heartbeat_statement,
     idempotent_insert,
     lease_params,
+    mark_started_statement,
     recover_expired_statement,
     settle_statement,
 )
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony.validation import (
+    INT32_MAX,
+    INT64_MAX,
+    check_datetime,
+    check_int,
+    check_json,
+    check_seconds,
+    check_text,
+    describe_error,
+    storable_text,
+)
 
 if TYPE_CHECKING:  # the registry is a service; the queue only hands it to workers
     from collections.abc import Callable
@@ -45,9 +56,20 @@ _READY_SQLITE = "SELECT 1 FROM queue_jobs WHERE status = 'pending' AND available
 _READY_POSTGRESQL = (
     "SELECT 1 FROM queue_jobs WHERE status = 'pending' AND available_at <= %s LIMIT 1"
 )
+#: After a long SQLite write transaction, how long live leases are kept at least: time for
+#: the heartbeats that waited for the lock (SQLite's busy handler polls) to get through.
+_LOCK_GRACE_SECONDS = 1.0
+_CREDIT = (
+    update(J)
+    .where(J.id == bindparam("b_id"), J.status == "leased")
+    .values(lease_expires_at=bindparam("b_expires", type_=J.lease_expires_at.type))
+)
 _TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 _MAX_BATCH = 1000
 _ERROR_LIMIT = 8000
+#: Longest visibility timeout (about 115 days) and retry delay (about 3 years) accepted.
+_MAX_LEASE_SECONDS = 10_000_000.0
+_MAX_RETRY_SECONDS = 100_000_000.0
 
 
 class JobQueue:
@@ -61,6 +83,7 @@ class JobQueue:
     def __init__(
         self, db: Database, clock: Clock, events: EventLogger, *, lease_seconds: float,
         handlers: HandlerRegistry | None = None,
+        payload_max_bytes: int | None = None,
     ) -> None:  # fmt: skip
         self._db = db
         self._clock = clock
@@ -68,6 +91,8 @@ class JobQueue:
         self._lease_seconds = lease_seconds
         #: Handlers registered on the context; every ``Worker(ctx)`` runs them.
         self.handlers = handlers
+        #: Largest payload or result accepted, in bytes of JSON (``job_payload_max_bytes``).
+        self.payload_max_bytes = payload_max_bytes
 
     def __repr__(self) -> str:
         return f"JobQueue({self._db!r})"
@@ -130,9 +155,14 @@ class JobQueue:
         with the new payload and priority.
 
         Raises:
-            InvalidInputError: empty or malformed ``type``, negative or non-integer
-                ``priority``, a payload that is not a JSON object, a naive
-                ``available_at``. Nothing is written.
+            InvalidInputError: empty or malformed ``type``; a ``priority`` that is not an
+                integer from 0 to 2**31-1; a payload that is not a JSON object, or nests
+                deeper than 64 levels, or holds NaN, infinities, NUL characters or lone
+                surrogates, or is larger than ``job_payload_max_bytes``; an
+                ``available_at`` that is not a timezone-aware datetime; an
+                ``idempotency_key`` that is not a storable string of 1-255 characters; a
+                ``lease_seconds`` that is not a finite number in (0, 10**7]. Both backends
+                refuse the same inputs; nothing is written.
         """
         return self._enqueue(
             JobSpec(type, _payload(payload), priority, available_at, idempotency_key, lease_seconds),
@@ -164,7 +194,7 @@ class JobQueue:
         Items are :class:`JobSpec` or mappings with the same keys. All are validated
         before anything is written; with ``session`` they join the caller's transaction.
         """
-        specs = [_spec(item) for item in jobs]
+        specs = [_spec(item, self.payload_max_bytes) for item in jobs]
         now = self._clock.now()
         rows = [_row(spec, now) for spec in specs]
         keys = [s.idempotency_key for s in specs if s.idempotency_key is not None]
@@ -203,7 +233,7 @@ class JobQueue:
         return [job for job in out if job is not None]
 
     def _enqueue(self, spec: JobSpec, *, session: Session | None, rearm: bool) -> Job:
-        spec = _spec(spec)
+        spec = _spec(spec, self.payload_max_bytes)
         row = _row(spec, self._clock.now())
         if session is not None:
             job = self._store_one(session.connection(), row, rearm=rearm)
@@ -251,8 +281,11 @@ class JobQueue:
         """Lease up to ``limit`` ready jobs of ``types`` (``None``: any type).
 
         Order: highest priority, then oldest ``available_at``, then id. Each job gets a
-        fresh token and ``attempts`` + 1. Leases that expired are first put back in line,
-        so a crashed worker's jobs are re-leased by whoever asks next. Emits one
+        fresh token; leasing charges no attempt (``LeasedJob.attempts`` is the number this
+        try will have; the stored count changes when the try is settled or
+        :meth:`mark_started` records it). Leases that expired are first put back in line,
+        marked *recovered* (``LeasedJob.recovered``), so a crashed worker's jobs are
+        re-leased by whoever asks next. Emits one
         ``orchestrator.lease`` per leased job, or one with status ``skipped`` when none was
         ready.
 
@@ -263,6 +296,8 @@ class JobQueue:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
             raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}")
         seconds = self._lease_length(lease_seconds)
+        if worker_id is not None:
+            check_text("worker_id", worker_id, max_length=255)
         started = time.perf_counter()
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
@@ -293,10 +328,9 @@ class JobQueue:
         return leased
 
     def _lease_length(self, lease_seconds: float | None) -> float:
-        seconds = self._lease_seconds if lease_seconds is None else float(lease_seconds)
-        if not seconds > 0:
-            raise InvalidInputError(f"lease_seconds must be positive, got {lease_seconds!r}")
-        return seconds
+        if lease_seconds is None:
+            return self._lease_seconds
+        return check_seconds("lease_seconds", lease_seconds, high=_MAX_LEASE_SECONDS)
 
     def heartbeat(self, job: LeasedJob, *, lease_seconds: float | None = None) -> LeasedJob:
         """Extend a live lease by ``lease_seconds`` (default: the job's ``lease_seconds``);
@@ -365,11 +399,14 @@ class JobQueue:
         Raises:
             LeaseLost: the token is stale; nothing is changed.
         """
-        stored = _json_or_none(result, "result")
+        _owned(job)  # a LeasedJob, before anything else is looked at
+        stored = None if result is None else result
+        if stored is not None:
+            check_json("result", stored, max_bytes=self.payload_max_bytes)
         now = self._clock.now()
         stmt = _owned(job).values(
             status="completed", result=null() if stored is None else stored, lease_token=None,
-            leased_by=None, lease_expires_at=None, updated_at=now,
+            leased_by=None, lease_expires_at=None, updated_at=now, attempts=job.attempts,
         )  # fmt: skip
         self._apply(job, stmt, session, "complete")
 
@@ -382,28 +419,41 @@ class JobQueue:
         stop_reason: str | None = None,
         count_attempt: bool = True,
         session: Session | Connection | None = None,
+        started: bool = True,
     ) -> None:
         """Record a failed try: back in line after ``retry_in`` seconds, or dead-lettered.
 
         Without ``retry_in`` the job moves to ``failed`` (the dead letter) with
-        ``stop_reason`` (default ``"failed"``). ``count_attempt=False`` (with ``retry_in``)
-        gives the try back, as :meth:`release` does: for a job asked to run later.
+        ``stop_reason`` (default ``"failed"``). ``error`` (an exception or a string) and
+        ``stop_reason`` are stored as they are, except that NUL characters and lone
+        surrogates become backslash escapes and they are cut to 8,000 and 255 characters,
+        so recording a failure cannot fail because of what the error says. The try is
+        charged (``attempts`` becomes ``job.attempts``) unless ``started=False``: its
+        handler never ran (no handler for the type, or the worker's crash-loop guard gave
+        up before starting it). ``count_attempt=False`` (with ``retry_in``) gives the try
+        back: for a job asked to run later (:class:`~harmony.errors.RetryLater`).
 
         Raises:
             LeaseLost: the token is stale; nothing is changed.
         """
+        _owned(job)
         now = self._clock.now()
         message = _error_text(error)
         if retry_in is not None:
-            if retry_in < 0:
-                raise InvalidInputError(f"retry_in must be >= 0 seconds, got {retry_in!r}")
+            retry_in = check_seconds(
+                "retry_in", retry_in, high=_MAX_RETRY_SECONDS, allow_zero=True,
+                hint=" (None dead-letters the job)",
+            )  # fmt: skip
             values: dict[str, Any] = {
                 "status": "pending", "available_at": now + timedelta(seconds=retry_in),
             }  # fmt: skip
-            if not count_attempt:
-                values["attempts"] = J.attempts - 1
         else:
-            values = {"status": "failed", "stop_reason": (stop_reason or "failed")[:255]}
+            values = {"status": "failed", "stop_reason": storable_text(str(stop_reason or "failed"), 255)}
+        if retry_in is not None and not count_attempt:
+            # As before this try, even if mark_started() charged it meanwhile.
+            values["attempts"] = job.attempts - 1
+        elif started:
+            values["attempts"] = job.attempts
         stmt = _owned(job).values(
             last_error=message, lease_token=None, leased_by=None, lease_expires_at=None,
             updated_at=now, **values,
@@ -415,22 +465,78 @@ class JobQueue:
         with this try not counted."""
         now = self._clock.now()
         stmt = _owned(job).values(
-            status="pending", attempts=J.attempts - 1, lease_token=None, leased_by=None,
-            lease_expires_at=None, updated_at=now,
+            status="pending", lease_token=None, leased_by=None, lease_expires_at=None,
+            updated_at=now,
         )  # fmt: skip
         self._apply(job, stmt, None, "release")
 
-    def complete_many(self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None) -> list[int]:
-        """Complete leased jobs with no result in one statement; return the ids whose lease
-        was lost (not completed)."""
+    def mark_started(
+        self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None
+    ) -> list[int]:
+        """Record that these jobs' handlers started: each stored ``attempts`` becomes its
+        try's number at once, so a worker that dies while running one has charged it.
+
+        The :class:`~harmony.Worker` calls this before it starts a recovered job, and
+        for a handler still running a moment after it started. Returns the ids whose lease
+        was live (rows another transaction holds locked are skipped, not waited for).
+        """
         if not jobs:
             return []
-        params = {**lease_params(jobs), "now": self._clock.now()}
-        if conn is not None:
-            done = set(conn.execute(settle_statement(conn.dialect.name), params).scalars())
-        else:
-            with self._db.write() as own:
-                done = set(own.execute(settle_statement(own.dialect.name), params).scalars())
+        now = self._clock.now()
+        marked: list[int] = []
+        for attempts, group in _by_attempts(jobs).items():
+            params = {**lease_params(group), "attempts": attempts, "now": now}
+            if conn is not None:
+                marked += conn.execute(mark_started_statement(conn.dialect.name), params).scalars()
+            else:
+                with self._db.write() as own:
+                    marked += own.execute(mark_started_statement(own.dialect.name), params).scalars()
+        return marked
+
+    def credit_lock_time(self, conn: Connection, held_seconds: float) -> dict[int, datetime]:
+        """Give back to every live lease the ``held_seconds`` the write transaction open
+        on ``conn`` has held SQLite's write lock; return the new expiries by job id.
+
+        While one transaction holds the lock no heartbeat, of any worker in any process,
+        can extend a lease, so a handler holding it past a visibility timeout would let
+        live jobs be recovered and started a second time once it commits. Run inside that
+        transaction just before it commits: leases that were live when it took the lock
+        end ``held_seconds`` later, and at least a second after the commit, so heartbeats
+        that waited for the lock get in first. SQLite only (PostgreSQL locks rows, not the
+        database).
+        """
+        now = self._clock.now()
+        locked_at = now - timedelta(seconds=held_seconds)
+        floor = now + timedelta(seconds=_LOCK_GRACE_SECONDS)
+        rows = conn.execute(
+            select(J.id, J.lease_expires_at).where(
+                J.status == "leased", J.lease_expires_at > locked_at
+            )
+        ).all()
+        moved = {
+            row.id: max(row.lease_expires_at + timedelta(seconds=held_seconds), floor)
+            for row in rows
+        }
+        if moved:
+            conn.execute(
+                _CREDIT, [{"b_id": job_id, "b_expires": expires} for job_id, expires in moved.items()]
+            )
+        return moved
+
+    def complete_many(self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None) -> list[int]:
+        """Complete leased jobs with no result; return the ids whose lease was lost (not
+        completed). One statement per distinct try number (one in the usual batch)."""
+        if not jobs:
+            return []
+        now = self._clock.now()
+        done: set[int] = set()
+        for attempts, group in _by_attempts(jobs).items():
+            params = {**lease_params(group), "attempts": attempts, "now": now}
+            if conn is not None:
+                done.update(conn.execute(settle_statement(conn.dialect.name), params).scalars())
+            else:
+                with self._db.write() as own:
+                    done.update(own.execute(settle_statement(own.dialect.name), params).scalars())
         return [j.id for j in jobs if j.id not in done]
 
     def _apply(
@@ -517,8 +623,11 @@ class JobQueue:
             raise InvalidInputError(
                 f"unknown job status {status!r}; use one of {', '.join(JOB_STATUSES)}"
             )
-        if not 1 <= limit <= _MAX_BATCH:
-            raise InvalidInputError(f"limit must be from 1 to {_MAX_BATCH}, got {limit!r}")
+        check_int("limit", limit, low=1, high=_MAX_BATCH)
+        if cursor is not None:
+            check_int("cursor", cursor, low=1, high=INT64_MAX, hint=" (the next_cursor of a page)")
+        if type is not None:
+            check_text("type", type, max_length=128)
         stmt = select(*JOB_COLUMNS).order_by(J.id.desc()).limit(limit + 1)
         if status is not None:
             stmt = stmt.where(J.status == status)
@@ -563,7 +672,7 @@ class JobQueue:
         self, *, completed_before: datetime, statuses: Sequence[str] = ("completed", "cancelled")
     ) -> int:
         """Delete finished jobs last updated before ``completed_before``; return how many."""
-        cutoff = ensure_utc(completed_before, name="completed_before")
+        cutoff = check_datetime("completed_before", completed_before)
         unknown = [s for s in statuses if s not in ("completed", "cancelled", "failed")]
         if unknown:
             raise InvalidInputError(
@@ -634,7 +743,7 @@ def _check_type(name: Any) -> None:
         )
 
 
-def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
+def _spec(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> JobSpec:
     if isinstance(item, Mapping):
         fields = dict(item)
         try:
@@ -646,29 +755,18 @@ def _spec(item: JobSpec | Mapping[str, Any]) -> JobSpec:
     _check_type(item.type)
     if item.payload is None:  # as enqueue(type, None): an empty payload
         item = replace(item, payload={})
-    if isinstance(item.priority, bool) or not isinstance(item.priority, int) or item.priority < 0:
-        raise InvalidInputError(
-            f"priority must be an integer >= 0 (higher runs first), got {item.priority!r}"
-        )
+    check_int("priority", item.priority, high=INT32_MAX, hint=" (higher runs first)")
     if not isinstance(item.payload, Mapping):
         raise InvalidInputError(
             f"payload must be a JSON object (a mapping), got {type(item.payload).__name__}"
         )
-    _json_or_none(item.payload, "payload")
+    check_json("payload", item.payload, max_bytes=max_bytes)
     if item.available_at is not None:
-        ensure_utc(item.available_at, name="available_at")
-    key = item.idempotency_key
-    if key is not None and (not isinstance(key, str) or not key or len(key) > 255):
-        raise InvalidInputError(
-            f"idempotency_key must be a non-empty string of at most 255 characters, got {key!r:.80}"
-        )
-    own = item.lease_seconds
-    if own is not None and (
-        isinstance(own, bool) or not isinstance(own, (int, float)) or not 0 < own < 10**7
-    ):
-        raise InvalidInputError(
-            f"lease_seconds must be a positive number of seconds (or None), got {own!r:.40}"
-        )
+        check_datetime("available_at", item.available_at)
+    if item.idempotency_key is not None:
+        check_text("idempotency_key", item.idempotency_key, max_length=255)
+    if item.lease_seconds is not None:
+        check_seconds("lease_seconds", item.lease_seconds, high=_MAX_LEASE_SECONDS, hint=" (or None)")
     return item
 
 
@@ -677,38 +775,11 @@ def _payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return {} if payload is None else payload
 
 
-def _json_or_none(value: Any, name: str) -> Any:
-    if value is None:
-        return None
-    try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} is not JSON-serialisable: {exc}") from exc
-    # PostgreSQL's JSONB cannot hold NUL characters; refuse them on every backend so a
-    # payload that works on SQLite works on PostgreSQL too. The cheap test first.
-    if "\\u0000" in encoded and _has_nul(value):
-        raise InvalidInputError(
-            f"{name} contains a NUL character (\\x00), which PostgreSQL cannot store; "
-            "remove it or encode the value (e.g. base64)"
-        )
-    return value
-
-
 def _check_job_id(job_id: Any) -> None:
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise InvalidInputError(f"job ids are integers, got {job_id!r}")
     if not 0 < job_id < 2**63:
         raise NotFoundError(f"job {job_id!r} does not exist")
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _row(spec: JobSpec, now: datetime) -> dict[str, Any]:
@@ -748,11 +819,18 @@ def _new_job(job_id: int, row: dict[str, Any]) -> Job:
     )  # fmt: skip
 
 
+def _by_attempts(jobs: Sequence[LeasedJob]) -> dict[int, list[LeasedJob]]:
+    groups: dict[int, list[LeasedJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.attempts, []).append(job)
+    return groups
+
+
 def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
     own = row.lease_seconds
     return LeasedJob(
         id=row.id, type=row.type, payload=row.payload, priority=row.priority,
-        attempts=row.attempts, token=row.lease_token,
+        attempts=row.attempts + 1, token=row.lease_token, recovered=bool(row.recovered),
         lease_expires_at=row.lease_expires_at if own is None else now + timedelta(seconds=own),
         available_at=row.available_at, leased_by=row.leased_by,
         idempotency_key=row.idempotency_key, lease_seconds=seconds if own is None else own,
@@ -760,11 +838,7 @@ def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
 
 
 def _error_text(error: str | BaseException) -> str:
-    if isinstance(error, BaseException):
-        text = f"{type(error).__name__}: {error}"
-    else:
-        text = str(error)
-    return text[:_ERROR_LIMIT]
+    return describe_error(error, _ERROR_LIMIT)
 
 
 def _ms(started: float) -> float:

@@ -19,6 +19,7 @@ from harmony.repositories.playlist_types import (
     PlaylistTrack,
     Track,
 )
+from harmony.validation import unstorable_reason
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -179,7 +180,7 @@ def check_list_params(
             f"cursor {cursor!r:.40} is not valid; pass the next_cursor of a previous page"
         )
     if provider is not None and (
-        not isinstance(provider, str) or not provider or "\x00" in provider
+        not isinstance(provider, str) or not provider or unstorable_reason(provider) is not None
     ):
         raise InvalidInputError(f"provider must be a provider name, got {provider!r:.80}")
     return {"provider": provider, "status": status, "limit": size, "cursor": cursor}

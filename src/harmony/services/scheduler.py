@@ -18,6 +18,10 @@ from harmony.events.base import EventLogger, wants
 from harmony.repositories.job_types import Job, LeasedJob
 from harmony.repositories.jobs import JobQueue
 from harmony.settings import HarmonySettings
+from harmony.validation import check_seconds
+
+#: Longest period of a periodic job: about ten years.
+_MAX_PERIOD_SECONDS = 315_360_000.0
 
 __all__ = ["LeaseScheduler", "PeriodicJob", "PollBackoff"]
 
@@ -114,8 +118,7 @@ class LeaseScheduler:
         Unix epoch and each has its own idempotency key, so concurrent schedulers in other
         processes insert it only once.
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-            raise InvalidInputError(f"every() needs a positive period in seconds, got {seconds!r}")
+        check_seconds("every() period", seconds, high=_MAX_PERIOD_SECONDS)
         if payload is not None and not isinstance(payload, Mapping):
             raise InvalidInputError(
                 f"every() payload must be a JSON object (a mapping), got {payload.__class__.__name__}"

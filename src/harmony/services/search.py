@@ -24,6 +24,7 @@ from harmony.providers.base import (
 )
 from harmony.repositories.playlist_types import Track, TrackFields
 from harmony.repositories.track_search import TrackSearchRepository
+from harmony.validation import unstorable_reason
 
 __all__ = ["LOCAL_SOURCE", "MAX_SEARCH_OFFSET", "SearchHit", "SearchResult", "SearchService"]
 
@@ -120,6 +121,13 @@ class SearchService:
     ) -> tuple[tuple[str, ...], int, int]:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("the search query is empty; pass some words to look for")
+        if unstorable_reason(query.replace("\x00", "")) is not None:
+            # A lone surrogate cannot be sent to PostgreSQL, nor matched: refuse it everywhere
+            # (NUL characters are dropped by the search key's normalisation, as are controls).
+            raise InvalidInputError(
+                "the search query contains a lone surrogate, which is not valid Unicode "
+                "(often text decoded with 'surrogateescape'); decode it properly"
+            )
         if len(query) > _MAX_QUERY_LENGTH:
             raise InvalidInputError(
                 f"the search query has {len(query)} characters; the maximum is {_MAX_QUERY_LENGTH}"

@@ -32,6 +32,7 @@ from harmony.errors import (
     UnknownProviderError,
 )
 from harmony.events.base import EventLogger
+from harmony.events.guard import record_failure
 from harmony.events.loggers import NullEventLogger
 from harmony.providers.base import (
     PlaylistProvider,
@@ -159,8 +160,8 @@ class SyncEngine:
         playlist gets a new version and ETag.
 
         ``progress`` (optional) is called with a :class:`SyncProgress` after each playlist
-        is looked at and at each phase change; it runs in the calling thread and must not
-        raise.
+        is looked at and at each phase change; it runs in the calling thread. If it raises,
+        the sync goes on (the failure is counted in ``ctx.events.failures`` and logged once).
 
         Raises :class:`~harmony.errors.SyncFailed` (with ``.report``) when a provider failed,
         after the others have synced; nothing was written for the failed one.
@@ -438,9 +439,12 @@ class _Run:
 
     def report(self, phase: Literal["fetch", "write", "done"]) -> None:
         if self._progress is not None:
-            self._progress(
-                SyncProgress(self.provider, phase, self.seen, self.changed, self.fetched)
-            )
+            try:
+                self._progress(
+                    SyncProgress(self.provider, phase, self.seen, self.changed, self.fetched)
+                )
+            except Exception as exc:  # a progress display must not fail (or roll back) a sync
+                record_failure(self._events, "sync progress callback", exc)
 
     def reject(self, rejection: Rejection) -> None:
         self.rejected += 1

@@ -16,6 +16,7 @@ from harmony.db.engine import Database
 from harmony.db.models import ActivityEventRow, QueueJobRow
 from harmony.errors import DiagnosticsUnavailable, HarmonyError
 from harmony.migrations.runner import MigrationRunner
+from harmony.validation import check_seconds
 
 __all__ = [
     "CpuStats",
@@ -204,7 +205,10 @@ class SystemService:
         the queue (depth, oldest ready job) and the last sync per provider.
 
         ``ready`` is true when the required parts (database, migrations) are up.
+        ``timeout`` is a finite number of seconds in (0, 600], else
+        :class:`~harmony.errors.InvalidInputError`.
         """
+        timeout = check_seconds("timeout", timeout, high=600)
         parts: dict[str, HealthPart] = {}
         parts["database"] = self._database(timeout)
         parts["migrations"] = self._schema() if parts["database"].status == "up" else _down(

@@ -19,20 +19,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from harmony.clock import Clock
-from harmony.db.engine import Database
+from harmony.db.engine import Database, sqlite_write_lock_held
 from harmony.errors import HarmonyError, InvalidInputError, LeaseLost, RetryLater
 from harmony.events.base import EventLogger, wants
+from harmony.events.guard import SafeEventLogger
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
 from harmony.services.handlers import Handler, Registration
 from harmony.services.heartbeat import Heartbeat
 from harmony.services.retry import RetryPolicy
 from harmony.services.scheduler import LeaseScheduler
+from harmony.validation import describe_error
 
 __all__ = ["Handler", "Worker", "WorkerContext", "WorkerReport"]
 
 _log = logging.getLogger("harmony.worker")
 _LEASE_FAILURES_BEFORE_RAISING = 5
+#: A handler transaction that held SQLite's write lock this long credits the time to every
+#: live lease before it commits (one SELECT and one UPDATE, only for such transactions).
+_CREDIT_LOCK_AFTER = 0.1
 
 
 class WorkerContext(Protocol):
@@ -41,8 +46,12 @@ class WorkerContext(Protocol):
     db: Database
     jobs: JobQueue
     scheduler: LeaseScheduler
-    events: EventLogger
     clock: Clock
+
+    @property
+    def events(self) -> EventLogger:
+        """Where the worker's events go."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +194,10 @@ class Worker:
         self._db = ctx.db
         self._jobs = ctx.jobs
         self._scheduler = ctx.scheduler
-        self._events = ctx.events
+        # A context's events are guarded already; a bare WorkerContext's get a guard here.
+        self._events: EventLogger = (
+            ctx.events if isinstance(ctx.events, SafeEventLogger) else SafeEventLogger(ctx.events)
+        )
         self._clock = ctx.clock
         self.concurrency = concurrency
         self.batch_size = batch_size
@@ -204,6 +216,9 @@ class Worker:
         self._wake = threading.Event()  # set by wake() and stop(): ends an idle wait early
         self._threads: list[threading.Thread] = []
         self._heartbeat = Heartbeat(self._jobs, self._events, self.lease_seconds)
+        # Closing the context stops a started worker (instead of letting it poll a closed
+        # database, warning every time).
+        self._db.on_close(self._signal_stop)
         for job_type, fn in (handlers or {}).items():
             self.register(job_type, fn)
 
@@ -297,7 +312,10 @@ class Worker:
             self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop gracefully: lease nothing new, finish the job in hand, release the rest."""
+        """Stop gracefully: lease nothing new, finish the job in hand, release the rest.
+
+        Closing the context (``ctx.close()``) stops a started worker the same way, without
+        waiting for it."""
         self._stop.set()
         self._wake.set()
         for thread in self._threads:
@@ -388,6 +406,10 @@ class Worker:
                 )  # fmt: skip
                 failures = 0
             except (HarmonyError, SQLAlchemyError) as exc:
+                if self._db.closed and self._stop.is_set():
+                    # The context was closed under a running worker (which stopped it).
+                    auto.discard()
+                    return
                 # A failed lease is not "idle": back off and try again; a script waiting in
                 # run_until_idle() gets the error once it keeps failing.
                 auto.discard()
@@ -416,7 +438,7 @@ class Worker:
                 backoff.next(True)
 
     def _batch_lost(self, jobs: Sequence[LeasedJob], exc: Exception) -> None:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = describe_error(exc, 500)
         _log.warning("harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), error)
         try:
             self._events.emit(
@@ -434,7 +456,7 @@ class Worker:
         self._emit_completed = wants(self._events, "orchestrator.commit", "completed")
         self._heartbeat.track(jobs)
         pending: list[tuple[LeasedJob, float]] = []  # completed, no writes, no result
-        window_started = time.perf_counter()
+        window_started = batch_started = time.perf_counter()
         try:
             with self._db.write_engine.connect() as conn:
                 spare: list[Session] = []  # a session no handler touched, for the next one
@@ -447,7 +469,7 @@ class Worker:
                     if self._stop.is_set():
                         self._release(jobs[index:])
                         break
-                    self._run_one(conn, job, pending, spare)
+                    self._run_one(conn, job, pending, spare, auto, batch_started)
                     if pending and time.perf_counter() - window_started >= self.commit_interval:
                         self._flush(conn, pending, auto)
                         window_started = time.perf_counter()
@@ -463,8 +485,18 @@ class Worker:
         job: LeasedJob,
         pending: list[tuple[LeasedJob, float]],
         spare: list[Session],
+        auto: _AutocommitConnection,
+        batch_started: float,
     ) -> None:
         registration = self._registration(job.type)
+        # Within a third of its lease from the lease call, a job cannot have lost two
+        # thirds of it: only later batch-mates need the check (and its clock read).
+        late = time.perf_counter() - batch_started > job.lease_seconds / 3
+        if late and not self._still_leased(job):
+            # Its lease ran out while earlier jobs of the batch ran (e.g. heartbeats could
+            # not get through): another worker may already have it. Not started, not charged.
+            self._release([job])
+            return
         if self._emit_dispatch:
             self._events.emit(
                 "orchestrator.dispatch", entity_id=job.id, job_type=job.type, status="dispatched",
@@ -472,26 +504,36 @@ class Worker:
             )  # fmt: skip
         started = time.perf_counter()
         if registration is None:
-            self._dead(conn, job, started, f"no handler registered for job type {job.type!r}", None)
+            self._dead(conn, job, started, f"no handler registered for job type {job.type!r}", None, ran=False)
             return
         if job.attempts > registration.retry.max_attempts:
             reason = (
                 f"exceeded {registration.retry.max_attempts} attempts "
                 "(earlier tries lost their lease, e.g. the worker crashed)"
             )
-            self._dead(conn, job, started, reason, None)
+            self._dead(conn, job, started, reason, None, ran=False)
             return
+        if job.recovered:
+            # Its last worker died without settling it, maybe inside this very handler:
+            # charge the try before starting it, so a job that kills its worker again is
+            # counted (and dead-lettered in the end) while its batch-mates are not.
+            if not self._jobs.mark_started([job], conn=auto.get()):
+                self._commit_event(job, "lost", started, error="lease lost before the job started")
+                return
         # Building and closing a Session per job is ~5 us; most handlers never touch it, so
         # an untouched one is handed to the next job as it is.
         session = spare.pop() if spare else _handler_session(conn)
+        self._heartbeat.running(job)
         try:
             result = registration.fn(job, session)
             session.flush()
         except Exception as exc:  # the handler failed: retry or dead-letter, never crash
+            self._heartbeat.finished(job)
             session.rollback()
             session.close()
             self._failed(conn, job, registration.retry, exc, started)
             return
+        self._heartbeat.finished(job)
         if session.in_transaction() or result is not None:
             # The handler wrote (or returned a result): complete inside its savepoint.
             try:
@@ -508,6 +550,7 @@ class Worker:
                 return
             session.info[_WORKER_COMMIT] = True
             try:
+                self._credit_lock_time(conn)
                 session.commit()
             except (HarmonyError, SQLAlchemyError) as exc:  # e.g. a deferred constraint
                 session.rollback()
@@ -542,7 +585,7 @@ class Worker:
     def _failed(
         self, conn: Connection, job: LeasedJob, policy: RetryPolicy, exc: BaseException, started: float
     ) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        error = describe_error(exc, 500)
         if isinstance(exc, RetryLater):
             # The handler asked for a later run (e.g. a provider's long Retry-After): not a
             # failed try, so it does not count toward the policy's attempts.
@@ -569,10 +612,13 @@ class Worker:
         )
         self._dead(conn, job, started, reason, exc)
 
-    def _dead(self, conn: Connection, job: LeasedJob, started: float, reason: str, exc: BaseException | None) -> None:
-        error = f"{type(exc).__name__}: {exc}" if exc is not None else reason
+    def _dead(
+        self, conn: Connection, job: LeasedJob, started: float, reason: str,
+        exc: BaseException | None, *, ran: bool = True,
+    ) -> None:  # fmt: skip
+        error = describe_error(exc if exc is not None else reason, 500)
         try:
-            self._jobs.fail(job, exc or reason, stop_reason=reason, session=conn)
+            self._jobs.fail(job, exc or reason, stop_reason=reason, session=conn, started=ran)
         except LeaseLost:
             self._commit_event(job, "lost", started, error=error)
             return
@@ -582,7 +628,23 @@ class Worker:
             attempts=job.attempts, stop_reason=reason, error=error[:500],
         )  # fmt: skip
 
+    def _credit_lock_time(self, conn: Connection) -> None:
+        # SQLite: a handler that held the write lock a while kept every heartbeat out;
+        # its commit gives the time back to every live lease (any worker's, any process's).
+        held = sqlite_write_lock_held(conn)
+        if held >= _CREDIT_LOCK_AFTER:
+            self._heartbeat.moved(self._jobs.credit_lock_time(conn, held))
+
+    def _still_leased(self, job: LeasedJob) -> bool:
+        """Whether ``job``'s lease (as last extended) has a third of its length left: a live
+        heartbeat keeps two thirds, so less means it could not extend it."""
+        expires = self._heartbeat.current(job).lease_expires_at
+        left = (expires - self._clock.now()).total_seconds()
+        return left > job.lease_seconds / 3
+
     def _release(self, jobs: Sequence[LeasedJob]) -> None:
+        if self._db.closed:
+            return  # the context closed under us: the leases expire and are recovered
         for job in jobs:
             try:
                 self._jobs.release(job)
