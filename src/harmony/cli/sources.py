@@ -60,15 +60,19 @@ def remembered_sources(ctx: HarmonyContext) -> dict[str, dict[str, Any]]:
 def default_source_name(path: Path, kind: str, remembered: dict[str, dict[str, Any]]) -> str:
     """The name ``harmony import PATH`` stores a source under when ``--name`` is not given.
 
-    A path imported before keeps its name. Otherwise the name is ``kind`` and the file or
-    folder name (``exportify-road-trip``); when another path already has that name, a
-    short hash of the full path follows, so two imports never share a name (a second
-    import under the same name would mark the first one's playlists removed).
+    A path imported before keeps its name. The first music folder is ``local``, the name
+    ``harmony export`` matches against by default (most people have one music library).
+    Otherwise the name is ``kind`` and the file or folder name (``exportify-road-trip``);
+    when another path already has that name, a short hash of the full path follows, so
+    two imports never share a name (a second import under the same name would mark the
+    first one's playlists removed).
     """
     resolved = str(path)
     for name, source in sorted(remembered.items()):
         if source.get("kind") == "file" and source.get("path") == resolved:
             return name
+    if kind == "local" and kind not in remembered:
+        return kind
     stem = path.stem if path.is_file() else path.name
     slug = _NOT_NAME.sub("-", stem.lower()).strip("-._")[:_NAME_LIMIT].strip("-._")
     base = f"{kind}-{slug}" if slug else kind
