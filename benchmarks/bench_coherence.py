@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -123,6 +124,7 @@ def wakeups(settings: HarmonySettings, notify: bool, samples: int) -> list[float
     else:
         fields["listen_for_changes"] = False
     latencies = []
+    rng = random.Random(20261203)
     with tempfile.TemporaryDirectory() as folder, HarmonyContext(settings) as ctx:
         ctx.migrate()
         ready = Path(folder) / "ready"
@@ -132,7 +134,9 @@ def wakeups(settings: HarmonySettings, notify: bool, samples: int) -> list[float
             while not ready.exists():
                 time.sleep(0.05)
             for _ in range(samples):
-                time.sleep(0.3 if notify else 3.0)  # let the worker go back to its back-off
+                # Back to its back-off; a random pause so enqueues do not fall in step with
+                # SQLite's 50 ms data_version polls (which would measure one phase only).
+                time.sleep(rng.uniform(0.2, 0.4) if notify else rng.uniform(2.0, 4.0))
                 sent = time.time()
                 job = ctx.jobs.enqueue("bench.wake", {})
                 while (done := ctx.jobs.get(job.id)).status != "completed":
