@@ -31,6 +31,7 @@ from harmony.errors import (
     JobStateError,
     LeaseLost,
     MigrationError,
+    MissingExtraError,
     NotFoundError,
     ProviderError,
     SchemaDriftError,
@@ -67,7 +68,7 @@ from harmony.services.providers import ProviderStatus
 from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
 from harmony.services.system import HealthPart, HealthReport, SystemStats
-from harmony.settings import HarmonySettings
+from harmony.settings import HarmonySettings, UnknownSettingWarning
 
 __version__ = "0.1.0.dev0"
 
@@ -106,6 +107,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_SEARCH_OFFSET",
     "MigrationError",
+    "MissingExtraError",
     "NotFoundError",
     "NullEventLogger",
     "NullInvalidator",
@@ -138,6 +140,7 @@ __all__ = [
     "TrackSearchProvider",
     "UnknownProviderError",
     "UnknownRevisionError",
+    "UnknownSettingWarning",
     "Worker",
     "WorkerReport",
 ]

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TextIO
@@ -24,7 +25,7 @@ from harmony.context import HarmonyContext
 from harmony.db.models import metadata
 from harmony.errors import HarmonyError, InvalidInputError, MigrationError
 from harmony.events.loggers import NullEventLogger
-from harmony.settings import HarmonySettings
+from harmony.settings import HarmonySettings, UnknownSettingWarning
 
 __all__ = ["main"]
 
@@ -40,7 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         overrides = {"database_url": args.url} if args.url else {}
-        settings = HarmonySettings.from_env(**overrides)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnknownSettingWarning)
+            settings = HarmonySettings.from_env(**overrides)
+        _print_warnings(caught)
         # Outcomes are printed (and stored in the activity log); events are not logged twice.
         with HarmonyContext(settings, events=NullEventLogger()) as ctx:
             command: Command = args.command_fn
@@ -58,6 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python from complaining again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """One ``harmony: warning:`` line per unknown ``HARMONY_*`` variable; others as usual."""
+    for warning in caught:
+        if issubclass(warning.category, UnknownSettingWarning):
+            print(f"harmony: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _jsonable(value: object) -> object:

@@ -21,7 +21,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from harmony.errors import DatabaseError, DatabaseUnavailable
+from harmony.errors import DatabaseError, DatabaseUnavailable, MissingExtraError
 from harmony.settings import HarmonySettings
 
 __all__ = ["Database", "build_engine", "translate_db_errors"]
@@ -46,6 +46,7 @@ def build_engine(settings: HarmonySettings) -> Engine:
     url = settings.url
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings)
+    _require_psycopg()
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.connect_timeout,
         "application_name": settings.application_name,
@@ -65,6 +66,18 @@ def build_engine(settings: HarmonySettings) -> Engine:
     )
     _ping_when_idle(engine, _PING_AFTER_IDLE_SECONDS)
     return engine
+
+
+def _require_psycopg() -> None:
+    # Without this check SQLAlchemy's dialect import fails deep in create_engine with a
+    # long ModuleNotFoundError traceback that never says which extra is missing.
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError(
+            "PostgreSQL URLs need psycopg 3, which is not installed: "
+            "pip install 'harmony[postgres]'"
+        ) from exc
 
 
 #: A pooled connection idle for less than this is used without a ping.

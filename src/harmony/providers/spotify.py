@@ -16,7 +16,6 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Literal
 
-import requests
 from pydantic import SecretStr
 from tenacity import (
     RetryCallState,
@@ -30,18 +29,21 @@ from harmony.errors import (
     ConfigurationError,
     CredentialsError,
     InvalidInputError,
+    MissingExtraError,
     ProviderError,
 )
 
 try:
+    import requests
     import spotipy  # type: ignore[import-untyped]
     from spotipy.exceptions import (  # type: ignore[import-untyped]
         SpotifyBaseException,
         SpotifyException,
     )
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "harmony.providers.spotify needs spotipy: pip install 'harmony[spotify]'"
+except ImportError as exc:  # depends on the installed extras; tested in a subprocess
+    raise MissingExtraError(
+        f"the Spotify provider needs {exc.name or 'spotipy'}, which is not installed: "
+        "pip install 'harmony[spotify]'"
     ) from exc
 
 __all__ = ["SpotifyProvider"]
