@@ -23,7 +23,6 @@ SHIPPED = ("src", "tests", "docs", "examples", "benchmarks", "scripts")
 #: package's data (the whole suite runs there too, but would take minutes here).
 SDIST_TESTS = (
     "tests/examples/test_asgi_app.py",
-    "tests/test_examples.py",
     "tests/test_configuration_docs.py",
     "tests/events/test_contract_docs.py",
     "tests/test_http.py",
