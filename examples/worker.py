@@ -61,7 +61,7 @@ def main() -> None:
         worker.register(
             "report.build",
             build_report,
-            retry=RetryPolicy(max_attempts=5, wait=wait_exponential_jitter(initial=1, max=60)),
+            retry=RetryPolicy(max_attempts=5, wait=wait_exponential_jitter(max=60)),
         )
         if args.until_idle:
             report = worker.run_until_idle()
