@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 
 from harmony import SYNC_JOB_TYPE, HarmonyContext, HarmonySettings, Worker
 from harmony.contrib.fastapi import (
@@ -64,6 +64,11 @@ def make_app(**options: Any) -> FastAPI:
     @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("internal detail: password=hunter2")
+
+    @app.get("/teapot")
+    def teapot(structured: bool = False) -> None:
+        detail: Any = {"why": "short and stout"} if structured else "short and stout"
+        raise HTTPException(418, detail, headers={"X-Kettle": "on"})
 
     @app.get("/worker")
     def worker_id(request: Request) -> dict[str, str | None]:
@@ -199,6 +204,16 @@ def test_every_harmony_error_answers_its_status_and_one_body_shape(
         assert boom.json() == {"error": {"type": "InternalServerError", "message": "internal server error"}}
         assert "hunter2" not in boom.text
         assert client.get("/playlists/x").status_code == 422  # FastAPI's own validation
+        # Starlette's and FastAPI's HTTP errors keep their status and headers, in our shape.
+        teapot = client.get("/teapot")
+        assert (teapot.status_code, teapot.headers["X-Kettle"]) == (418, "on")
+        assert teapot.json() == {"error": {"type": "ImaTeapot", "message": "short and stout"}}
+        structured = client.get("/teapot", params={"structured": "true"}).json()["error"]
+        assert structured["message"] == '{"why": "short and stout"}'
+        assert client.get("/nowhere").json() == {"error": {"type": "NotFound", "message": "Not Found"}}
+        refused = client.delete("/sync")
+        assert (refused.status_code, refused.headers["Allow"]) == (405, "POST")
+        assert refused.json()["error"]["type"] == "MethodNotAllowed"
         documented = client.get("/openapi.json").json()["paths"]["/raise/{name}"]["get"]["responses"]
         assert documented["404"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ErrorBody"

@@ -265,6 +265,10 @@ def test_harmony_errors_map_to_http_statuses_without_tracebacks(serve_app: Serve
     )
     assert "known: local" in detail(client.get("/search", params={"q": "x", "sources": "nope"}), 400)
     assert "no provider named 'nope'" in detail(client.post("/sync", json={"provider": "nope"}), 400)
+    # A body FastAPI cannot read -> its HTTPException 400, in harmony's error shape
+    unreadable = client.post("/sync", content=b"\xff", headers={"Content-Type": "application/json"})
+    assert detail(unreadable, 400) == "There was an error parsing the body"
+    assert client.get("/no/such/route").json()["error"]["type"] == "NotFound"
     # Request validation (FastAPI) -> 422
     for bad in ("/playlists?limit=0", "/playlists?limit=501", "/playlists?cursor=x",
                 "/playlists?cursor=%C2%B2", f"/playlists?cursor={'9' * 19}", "/search?q=",

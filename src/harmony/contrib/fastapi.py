@@ -20,15 +20,18 @@ Needs FastAPI (``pip install fastapi``); harmony itself never imports it. The co
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from harmony.context import HarmonyContext
 from harmony.contrib import _host
@@ -125,14 +128,18 @@ def get_worker(request: Request) -> Worker | None:
 HarmonyDep = Annotated[HarmonyContext, Depends(get_context)]
 
 
-def install_error_handlers(app: FastAPI, *, unexpected: bool = True) -> None:
+def install_error_handlers(
+    app: FastAPI, *, http_errors: bool = True, unexpected: bool = True
+) -> None:
     """Answer every :class:`~harmony.errors.HarmonyError` with its status and JSON body.
 
     Statuses come from :data:`harmony.http.ERROR_STATUS`, bodies from
-    :func:`harmony.http.error_body`; 5xx ones are logged. With ``unexpected=True`` any
-    other exception answers 500 ``internal server error`` in the same shape (the server
-    still logs its traceback). FastAPI's own errors (422 validation, ``HTTPException``)
-    keep FastAPI's bodies.
+    :func:`harmony.http.error_body`; 5xx ones are logged. ``http_errors`` gives Starlette's
+    and FastAPI's ``HTTPException`` (404 unknown route, 405, 400 unreadable body, ...) the
+    same body shape, keeping their status and headers; ``type`` is the status phrase in
+    one word (``NotFound``, ``MethodNotAllowed``). ``unexpected`` answers any other exception with 500
+    ``internal server error`` in that shape (the server still logs its traceback).
+    Request validation errors keep FastAPI's 422 body, which its OpenAPI schema documents.
     """
 
     async def harmony_error(request: Request, exc: Exception) -> JSONResponse:
@@ -142,12 +149,30 @@ def install_error_handlers(app: FastAPI, *, unexpected: bool = True) -> None:
                          type(exc).__name__, exc)  # fmt: skip
         return JSONResponse(error_body(exc), status_code=status)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, HTTPException):  # registered for HTTPException only
+            raise exc
+        if exc.status_code in (204, 304) or exc.status_code < 200:
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        body = {"error": {"type": _phrase(exc.status_code), "message": detail}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(error_body(exc), status_code=500)
 
     app.add_exception_handler(HarmonyError, harmony_error)
+    if http_errors:
+        app.add_exception_handler(HTTPException, http_error)
     if unexpected:
         app.add_exception_handler(Exception, internal_error)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return "".join(char for char in HTTPStatus(status).phrase if char.isalnum())
+    except ValueError:
+        return "HTTPError"
 
 
 def conditional(
