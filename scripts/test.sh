@@ -4,9 +4,10 @@
 # Creates .venv if missing, installs the project into it (editable, with the
 # test/postgres/dev/examples extras), starts a throwaway PostgreSQL cluster with
 # scripts/pg.sh unless HARMONY_TEST_POSTGRES_URL is already set, runs pytest
-# in parallel on the available cores (pytest-xdist: -n auto, work stealing, so
-# the long multi-process tests do not leave a core idle at the end) and exits
-# with pytest's exit code. Later arguments win: "-n 0" runs serially.
+# in parallel on the available cores (pytest-xdist -n auto; tests/conftest.py
+# puts the slow tests first, and "--dist load" deals them out one by one before
+# handing out the rest on demand, so no core idles at the end) and exits with
+# pytest's exit code. Later arguments win: "-n 0" runs serially.
 #
 # Without PostgreSQL server binaries the PostgreSQL tests are skipped, except
 # under CI=true, where that is an error (pyproject's harmony_require_postgres).
@@ -56,5 +57,5 @@ else
 fi
 
 rc=0
-.venv/bin/python -m pytest -n auto --dist worksteal "$@" || rc=$?
+.venv/bin/python -m pytest -n auto --dist load "$@" || rc=$?
 exit "$rc"

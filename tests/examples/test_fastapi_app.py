@@ -315,6 +315,7 @@ SCHEMATHESIS_CONFIG = {
 }
 
 
+@pytest.mark.slow
 def test_api_conforms_to_its_openapi_schema(serve_app: ServeApp) -> None:
     live = serve_app()
     live.harmony.sync.run_once()  # playlists and tracks for the generated requests to find
