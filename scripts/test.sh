@@ -27,8 +27,18 @@ if ! [ -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; then
         || die "'$PYTHON -m venv' failed (Debian: apt-get install python3-venv)"
 fi
 
-say "installing the project into .venv"
-.venv/bin/python -m pip install -q -e '.[test,postgres,dev,examples]'
+# The editable install follows code changes by itself; reinstall (15 s even when
+# nothing changes) only when pyproject.toml changed or a test dependency is missing.
+stamp=.venv/.harmony-test-install
+wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ] \
+        && .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("harmony", "xdist", "psycopg", "fastapi", "flask", "schemathesis")))' 2>/dev/null; then
+    say "project already installed in .venv (pyproject.toml unchanged)"
+else
+    say "installing the project into .venv"
+    .venv/bin/python -m pip install -q -e '.[test,postgres,dev,examples]'
+    printf '%s\n' "$wanted" > "$stamp"
+fi
 
 pg_dir=
 # shellcheck disable=SC2317  # invoked via trap
