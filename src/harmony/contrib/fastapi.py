@@ -14,7 +14,7 @@
         return conditional(request, response, etag=detail.etag,
                            last_modified=detail.last_modified) or detail
 
-Needs FastAPI (``pip install fastapi``); harmony itself never imports it. The context is
+Needs FastAPI (``pip install 'harmony[fastapi]'``); harmony itself never imports it. The context is
 ``app.state.harmony`` while the app runs, the worker (if any) ``app.state.harmony_worker``.
 """
 
@@ -28,14 +28,9 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-
 from harmony.context import HarmonyContext
 from harmony.contrib import _host
-from harmony.errors import HarmonyError
+from harmony.errors import HarmonyError, MissingExtraError
 from harmony.http import (
     ErrorBody,
     Preconditions,
@@ -46,6 +41,17 @@ from harmony.http import (
 )
 from harmony.services.worker import Worker
 from harmony.settings import HarmonySettings
+
+try:
+    from fastapi import Depends, FastAPI, Request, Response
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+except ImportError as exc:  # depends on the installed extras
+    _missing = (exc.name or "fastapi").partition(".")[0]
+    raise MissingExtraError(
+        f"harmony.contrib.fastapi needs {_missing}, which is not installed: pip install 'harmony[fastapi]'"
+    ) from exc
 
 __all__ = [
     "HarmonyDep",

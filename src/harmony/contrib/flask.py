@@ -14,7 +14,7 @@
         return conditional(detail.model_dump(mode="json"), etag=detail.etag,
                            last_modified=detail.last_modified)
 
-Needs Flask (``pip install flask``); harmony itself never imports it. Flask has no
+Needs Flask (``pip install 'harmony[flask]'``); harmony itself never imports it. Flask has no
 shutdown hook: call :func:`close_app` when the app is done, otherwise the context is closed
 when the app is garbage collected or the interpreter exits. Requests hold nothing of
 harmony's between them (every call opens and ends its own transaction), so there is
@@ -28,12 +28,9 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
-
 from harmony.context import HarmonyContext
 from harmony.contrib import _host
-from harmony.errors import ConfigurationError, HarmonyError
+from harmony.errors import ConfigurationError, HarmonyError, MissingExtraError
 from harmony.http import (
     Preconditions,
     check_conditional,
@@ -43,6 +40,15 @@ from harmony.http import (
 )
 from harmony.services.worker import Worker
 from harmony.settings import HarmonySettings
+
+try:
+    from flask import Flask, Response, current_app, jsonify, request
+    from werkzeug.exceptions import HTTPException
+except ImportError as exc:  # depends on the installed extras
+    _missing = (exc.name or "flask").partition(".")[0]
+    raise MissingExtraError(
+        f"harmony.contrib.flask needs {_missing}, which is not installed: pip install 'harmony[flask]'"
+    ) from exc
 
 __all__ = [
     "EXTENSION_KEY",

@@ -41,8 +41,9 @@ try:
         SpotifyException,
     )
 except ImportError as exc:  # depends on the installed extras; tested in a subprocess
+    _missing = (exc.name or "spotipy").partition(".")[0]
     raise MissingExtraError(
-        f"the Spotify provider needs {exc.name or 'spotipy'}, which is not installed: "
+        f"the Spotify provider needs {_missing}, which is not installed: "
         "pip install 'harmony[spotify]'"
     ) from exc
 
