@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import venv
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from harmony.testing import POSTGRES_URL_ENV
 
@@ -63,7 +63,7 @@ def test_the_sdist_installs_into_a_fresh_venv_and_its_tests_pass(tmp_path: Path)
     # Dependencies (pytest, FastAPI, ...) come from this environment's site-packages as a
     # plain path: its .pth files, the editable install of the checkout among them, are
     # not processed, so `import harmony` can only find the sdist's installed copy.
-    Path(purelib, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    Path(purelib, "deps.pth").write_text(_site_of_dependencies() + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
          "--no-index", "--no-build-isolation", "-q", str(sdist)],
@@ -86,3 +86,9 @@ def test_the_sdist_installs_into_a_fresh_venv_and_its_tests_pass(tmp_path: Path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+
+
+def _site_of_dependencies() -> str:
+    """The folder the dependencies are installed in: this environment's site-packages, or
+    wherever a ``.pth`` file points it (the suite run from an installed sdist)."""
+    return str(Path(sqlalchemy.__file__).resolve().parents[1])
