@@ -50,7 +50,8 @@ try:
 except ImportError as exc:  # depends on the installed extras
     _missing = (exc.name or "fastapi").partition(".")[0]
     raise MissingExtraError(
-        f"harmony.contrib.fastapi needs {_missing}, which is not installed: pip install 'harmony[fastapi]'"
+        f"harmony.contrib.fastapi needs {_missing}, which is not installed: "
+        "pip install 'harmony[fastapi]'"
     ) from exc
 
 __all__ = [
@@ -140,12 +141,13 @@ def install_error_handlers(
     """Answer every :class:`~harmony.errors.HarmonyError` with its status and JSON body.
 
     Statuses come from :data:`harmony.http.ERROR_STATUS`, bodies from
-    :func:`harmony.http.error_body`; 5xx ones are logged. ``http_errors`` gives Starlette's
-    and FastAPI's ``HTTPException`` (404 unknown route, 405, 400 unreadable body, ...) the
-    same body shape, keeping their status and headers; ``type`` is the status phrase in
-    one word (``NotFound``, ``MethodNotAllowed``). ``unexpected`` answers any other exception with 500
-    ``internal server error`` in that shape (the server still logs its traceback).
-    Request validation errors keep FastAPI's 422 body, which its OpenAPI schema documents.
+    :func:`harmony.http.error_body`; 5xx ones are logged. ``http_errors`` gives
+    Starlette's and FastAPI's ``HTTPException`` (404 unknown route, 405, 400 unreadable
+    body, ...) the same body shape, keeping their status and headers; ``type`` is the
+    status phrase in one word (``NotFound``, ``MethodNotAllowed``). ``unexpected``
+    answers any other exception with 500 ``internal server error`` in that shape (the
+    server still logs its traceback). Request validation errors keep FastAPI's 422 body,
+    which its OpenAPI schema documents.
     """
 
     async def harmony_error(request: Request, exc: Exception) -> JSONResponse:

@@ -47,7 +47,8 @@ try:
 except ImportError as exc:  # depends on the installed extras
     _missing = (exc.name or "flask").partition(".")[0]
     raise MissingExtraError(
-        f"harmony.contrib.flask needs {_missing}, which is not installed: pip install 'harmony[flask]'"
+        f"harmony.contrib.flask needs {_missing}, which is not installed: "
+        "pip install 'harmony[flask]'"
     ) from exc
 
 __all__ = [
@@ -69,7 +70,9 @@ _log = logging.getLogger("harmony.contrib.flask")
 class _Extension:
     """What :func:`init_app` keeps on the app."""
 
-    def __init__(self, ctx: HarmonyContext, worker: Worker | None, closer: weakref.finalize[Any, Any]) -> None:
+    def __init__(
+        self, ctx: HarmonyContext, worker: Worker | None, closer: weakref.finalize[Any, Any]
+    ) -> None:
         self.context = ctx
         self.worker = worker
         self.close = closer
@@ -141,7 +144,9 @@ def close_app(app: Flask) -> None:
     _extension(app).close()
 
 
-def register_error_handlers(app: Flask, *, http_errors: bool = True, unexpected: bool = True) -> None:
+def register_error_handlers(
+    app: Flask, *, http_errors: bool = True, unexpected: bool = True
+) -> None:
     """Answer every :class:`~harmony.errors.HarmonyError` with its status and JSON body.
 
     Statuses come from :data:`harmony.http.ERROR_STATUS`, bodies from
