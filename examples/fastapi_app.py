@@ -4,74 +4,71 @@
     uvicorn examples.fastapi_app:app      # settings from HARMONY_* variables
     curl -X POST localhost:8000/sync      # queue a sync; GET /jobs/1 shows its report
 
-The app's lifespan builds one :class:`~harmony.HarmonyContext` (from the settings passed
-to :func:`create_app`, else from ``HARMONY_*`` variables), migrates the database, runs a
-background :class:`~harmony.Worker` for ``playlist.sync`` jobs and closes everything on
-shutdown. Playlists come from the bundled sample library, or from the export folder (or
-file) named by ``HARMONY_EXAMPLE_EXPORTS``.
-
-harmony knows nothing of FastAPI: this module is the whole adapter. Routes are plain
-``def`` functions, so FastAPI runs harmony's blocking calls in its thread pool.
+The glue lives in :mod:`harmony.contrib.fastapi`: its lifespan builds one
+:class:`~harmony.HarmonyContext` (from the settings passed to :func:`create_app`, else
+from ``HARMONY_*`` variables), migrates it, runs a background worker for
+``playlist.sync`` jobs and closes everything on shutdown; ``HarmonyDep`` hands routes the
+context; one handler maps every ``HarmonyError`` to its status; ``conditional`` answers
+``If-None-Match``/``If-Modified-Since``. This module is the routes. Playlists come from
+the bundled sample library, or from the export folder (or file) named by
+``HARMONY_EXAMPLE_EXPORTS``. Routes are plain ``def`` functions, so FastAPI runs
+harmony's blocking calls in its thread pool.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from email.utils import format_datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi import Body, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from harmony import (
+    MAX_PAGE_SIZE,
     SYNC_JOB_TYPE,
     Clock,
     EventLogger,
     HarmonyContext,
     HarmonyError,
     HarmonySettings,
-    InvalidInputError,
+    HealthPart,
+    HealthReport,
     Job,
-    NotFoundError,
     Playlist,
     PlaylistDetail,
     PlaylistProvider,
+    ProviderStatus,
+    SearchResult,
+    SystemStats,
     UnknownProviderError,
-    Worker,
     __version__,
 )
+from harmony.contrib.fastapi import (
+    HarmonyDep,
+    conditional,
+    conditional_responses,
+    error_responses,
+    get_context,
+    get_worker,
+    install_error_handlers,
+    lifespan,
+)
 from harmony.providers import open_export, sample_provider
-from harmony.repositories.playlists import MAX_PAGE_SIZE
-from harmony.services.providers import ProviderStatus
-from harmony.services.search import SearchResult
-from harmony.services.system import HealthPart, HealthReport, SystemStats
 
-__all__ = ["EXPORTS_ENV", "app", "create_app", "default_providers", "etag_matches"]
+__all__ = ["EXPORTS_ENV", "app", "create_app", "default_providers"]
 
 #: Names an export folder or file (Exportify CSV, MPD JSON) to serve instead of the sample.
 EXPORTS_ENV = "HARMONY_EXAMPLE_EXPORTS"
-
 #: Largest id a database row can have (BIGINT); larger path ids are rejected up front.
 _MAX_ID = 2**63 - 1
-# Quoted entity-tags, optionally weak; a comma may sit inside the quotes (RFC 9110 8.8.3).
-_ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
-# The credential store's rule for provider names.
+#: The credential store's rule for provider names.
 _PROVIDER_NAME = r"^[a-z][a-z0-9_.-]{0,62}$"
-
-
-# -- response models ------------------------------------------------------------------------
-
-
-class ErrorBody(BaseModel):
-    """What every mapped harmony error answers with."""
-
-    detail: str
+_IF_NONE_MATCH = Header(
+    description="Entity-tags held by the client (a list, weak tags or `*`); 304 on a match."
+)
 
 
 class PlaylistList(BaseModel):
@@ -117,141 +114,14 @@ class JobView(BaseModel):
     @classmethod
     def of(cls, job: Job) -> JobView:
         """The view of a stored :class:`~harmony.Job`."""
-        return cls(
-            id=job.id, type=job.type, status=job.status, priority=job.priority,
-            attempts=job.attempts, payload=dict(job.payload), result=job.result,
-            last_error=job.last_error, stop_reason=job.stop_reason,
-            available_at=job.available_at, lease_expires_at=job.lease_expires_at,
-            created_at=job.created_at, updated_at=job.updated_at,
-        )  # fmt: skip
-
-
-# -- OpenAPI pieces -------------------------------------------------------------------------
-
-_STRING = {"schema": {"type": "string"}}
-_VALIDATORS: dict[str, Any] = {
-    "ETag": {"description": "Strong entity-tag of the representation.", **_STRING},
-    "Last-Modified": {"description": "When it last changed (informational).", **_STRING},
-}
-_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    200: {"headers": _VALIDATORS},
-    304: {
-        "description": "Not Modified: If-None-Match matched the current ETag.",
-        "headers": {"ETag": _VALIDATORS["ETag"]},
-    },
-}
-_BAD_INPUT: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Invalid input (harmony's InvalidInputError)."}
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such row (harmony's NotFoundError)."}
-}
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "harmony cannot serve this now (HarmonyError)."}
-}
-_IF_NONE_MATCH = Header(
-    description="Entity-tags held by the client (a list, weak tags or `*`); 304 on a match."
-)
-
-
-# -- the context, reached through a dependency ----------------------------------------------
-
-
-def get_harmony(request: Request) -> HarmonyContext:
-    """The app's :class:`HarmonyContext`, built by the lifespan."""
-    ctx = getattr(request.app.state, "harmony", None)
-    if not isinstance(ctx, HarmonyContext) or ctx.closed:
-        raise HarmonyError("harmony is not running: the app's lifespan has not started it")
-    return ctx
-
-
-Harmony = Annotated[HarmonyContext, Depends(get_harmony)]
+        return cls.model_validate({name: getattr(job, name) for name in cls.model_fields})
 
 
 def default_providers(environ: Mapping[str, str] | None = None) -> dict[str, PlaylistProvider]:
     """The export named by ``HARMONY_EXAMPLE_EXPORTS``, else the bundled sample library."""
-    environ = os.environ if environ is None else environ
-    path = environ.get(EXPORTS_ENV)
+    path = (os.environ if environ is None else environ).get(EXPORTS_ENV)
     provider = open_export(path) if path else sample_provider()
     return {provider.name: provider}
-
-
-# -- conditional GET ------------------------------------------------------------------------
-
-
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` value matches ``etag`` (RFC 9110 13.1.2).
-
-    ``*`` matches any current representation; otherwise the value is a list of
-    entity-tags compared weakly (a ``W/`` prefix on either side is ignored).
-    """
-    if if_none_match is None:
-        return False
-    if if_none_match.strip() == "*":
-        return True
-    wanted = _ENTITY_TAG.fullmatch(etag.strip())
-    opaque = wanted.group(1) if wanted else etag
-    return opaque in _ENTITY_TAG.findall(if_none_match)
-
-
-def _if_none_match(request: Request) -> str | None:
-    # The header may be repeated; its values form one list (RFC 9110 5.3).
-    values = request.headers.getlist("if-none-match")
-    return ", ".join(values) if values else None
-
-
-def _http_date(value: datetime) -> str:
-    return format_datetime(value.astimezone(timezone.utc), usegmt=True)
-
-
-def _validated(
-    request: Request, response: Response, etag: str, last_modified: datetime | None
-) -> Response | None:
-    """304 when the client holds ``etag``; otherwise sets the validators on ``response``.
-
-    ``If-Modified-Since`` is deliberately not honoured: ``Last-Modified`` has one-second
-    precision and a list's newest ``updated_at`` does not move when a playlist leaves it,
-    so only the ETag can prove a representation unchanged.
-    """
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag_matches(_if_none_match(request), etag):
-        return Response(status_code=304, headers=headers)
-    response.headers.update(headers)
-    if last_modified is not None:
-        response.headers["Last-Modified"] = _http_date(last_modified)
-    return None
-
-
-# -- error mapping --------------------------------------------------------------------------
-
-
-def _error(status: int, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc) or type(exc).__name__}, status_code=status)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    # Starlette walks the exception's MRO, so the 404 and 400 handlers win over the 503 one
-    # (UnknownProviderError is a ProviderError *and* an InvalidInputError: 400).
-    async def not_found(request: Request, exc: Exception) -> JSONResponse:
-        return _error(404, exc)
-
-    async def invalid(request: Request, exc: Exception) -> JSONResponse:
-        return _error(400, exc)
-
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return _error(503, exc)
-
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Logged with its traceback by the server; the client learns nothing of it.
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
-
-    app.add_exception_handler(NotFoundError, not_found)
-    app.add_exception_handler(InvalidInputError, invalid)
-    app.add_exception_handler(HarmonyError, unavailable)
-    app.add_exception_handler(Exception, unexpected)
-
-
-# -- the app --------------------------------------------------------------------------------
 
 
 def create_app(
@@ -262,57 +132,41 @@ def create_app(
     clock: Clock | None = None,
     psutil: Any | None = None,
     run_worker: bool = True,
-    worker_concurrency: int = 1,
 ) -> FastAPI:
-    """A FastAPI app serving one :class:`HarmonyContext`.
+    """A FastAPI app serving one :class:`HarmonyContext`; nothing is opened until it starts.
 
-    Nothing is read or opened here: the lifespan builds the context from ``settings``
-    (``HARMONY_*`` variables when ``None``) and ``providers`` (:func:`default_providers`
-    when ``None``), migrates, starts the worker (unless ``run_worker=False``) and on
-    shutdown stops the worker and closes the context. The context is ``app.state.harmony``
-    while the app runs, the worker ``app.state.harmony_worker``.
+    ``settings`` default to ``HARMONY_*`` variables, ``providers`` to
+    :func:`default_providers` (read when the app starts). ``run_worker=False`` leaves
+    ``playlist.sync`` jobs to a worker process (``examples/worker.py``).
     """
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = HarmonyContext(
+    def build_context() -> HarmonyContext:
+        return HarmonyContext(
             settings if settings is not None else HarmonySettings.from_env(),
             providers=providers if providers is not None else default_providers(),
             events=events, clock=clock, psutil=psutil,
         )  # fmt: skip
-        worker: Worker | None = None
-        try:
-            await run_in_threadpool(ctx.migrate)
-            if run_worker:
-                worker = Worker(ctx, concurrency=worker_concurrency)
-                ctx.sync.register(worker)
-                worker.start()
-            app.state.harmony, app.state.harmony_worker = ctx, worker
-            yield
-        finally:
-            app.state.harmony = app.state.harmony_worker = None
-            if worker is not None:
-                await run_in_threadpool(worker.stop, 30.0)
-            ctx.close()
 
     app = FastAPI(
         title="harmony example host",
         version=__version__,
         description="Playlists kept in sync by harmony, with ETags that are never stale.",
-        lifespan=lifespan,
+        lifespan=lifespan(factory=build_context, worker=run_worker),
     )
-    _install_error_handlers(app)
+    install_error_handlers(app)
     _add_routes(app)
     return app
 
 
 def _add_routes(app: FastAPI) -> None:
+    unavailable = error_responses(503)
+
     @app.get(
         "/playlists", response_model=PlaylistList, tags=["playlists"],
-        responses={**_NOT_MODIFIED, **_BAD_INPUT, **_UNAVAILABLE},
+        responses={**conditional_responses(last_modified=False), **error_responses(400, 503)},
     )  # fmt: skip
     def list_playlists(
-        ctx: Harmony,
+        ctx: HarmonyDep,
         request: Request,
         response: Response,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
@@ -328,33 +182,39 @@ def _add_routes(app: FastAPI) -> None:
     ) -> Any:
         """Playlists in id order, with the page's ETag."""
         page = ctx.playlists.list_page(provider=provider, status=status, limit=limit, cursor=cursor)
-        not_modified = _validated(request, response, page.etag, page.last_modified)
-        return not_modified or PlaylistList(items=list(page.items), next_cursor=page.next_cursor)
+        # No Last-Modified: a page's newest updated_at stays put when a playlist leaves
+        # the page, so only the ETag can tell that the page is unchanged.
+        return conditional(request, response, etag=page.etag) or PlaylistList(
+            items=list(page.items), next_cursor=page.next_cursor
+        )
 
     @app.get(
         "/playlists/{playlist_id}", response_model=PlaylistDetail, tags=["playlists"],
-        responses={**_NOT_MODIFIED, **_BAD_INPUT, **_NOT_FOUND, **_UNAVAILABLE},
+        responses={**conditional_responses(), **error_responses(400, 404, 503)},
     )  # fmt: skip
     def get_playlist(
-        ctx: Harmony,
+        ctx: HarmonyDep,
         request: Request,
         response: Response,
         playlist_id: Annotated[int, Path(ge=1, le=_MAX_ID, examples=[1])],
         if_none_match: Annotated[str | None, _IF_NONE_MATCH] = None,
     ) -> Any:
-        """One playlist with its ordered tracks and its ETag."""
+        """One playlist with its ordered tracks, its ETag and Last-Modified."""
         detail = ctx.playlists.get(playlist_id)
-        return _validated(request, response, detail.etag, detail.last_modified) or detail
+        return conditional(
+            request, response, etag=detail.etag, last_modified=detail.last_modified
+        ) or detail
 
     @app.post(
         "/sync", status_code=202, response_model=JobAccepted, tags=["jobs"],
         responses={
-            202: {"headers": {"Location": {"description": "The job's URL.", **_STRING}}},
-            **_BAD_INPUT, **_UNAVAILABLE,
+            202: {"headers": {"Location": {"description": "The job's URL.",
+                                           "schema": {"type": "string"}}}},
+            **error_responses(400, 503),
         },
     )  # fmt: skip
     def start_sync(
-        ctx: Harmony, request: Request, response: Response,
+        ctx: HarmonyDep, request: Request, response: Response,
         body: Annotated[SyncRequest | None, Body()] = None,
     ) -> JobAccepted:  # fmt: skip
         """Queue a ``playlist.sync`` job for one provider, or for all of them."""
@@ -364,7 +224,7 @@ def _add_routes(app: FastAPI) -> None:
             known = ", ".join(sorted(ctx.provider_registry)) or "(none)"
             raise UnknownProviderError(f"no provider named {provider!r:.80}; known: {known}")
         job = ctx.jobs.enqueue(SYNC_JOB_TYPE, {"provider": provider} if provider else {})
-        worker = request.app.state.harmony_worker
+        worker = get_worker(request)
         if worker is not None:
             worker.wake()  # start now rather than after the worker's idle back-off
         url = str(app.url_path_for("get_job", job_id=str(job.id)))
@@ -373,16 +233,14 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.get(
         "/jobs/{job_id}", response_model=JobView, tags=["jobs"],
-        responses={**_NOT_FOUND, **_UNAVAILABLE},
+        responses=error_responses(404, 503),
     )  # fmt: skip
-    def get_job(ctx: Harmony, job_id: Annotated[int, Path(ge=1, le=_MAX_ID)]) -> JobView:
+    def get_job(ctx: HarmonyDep, job_id: Annotated[int, Path(ge=1, le=_MAX_ID)]) -> JobView:
         """A job's status and, once completed, its result."""
         return JobView.of(ctx.jobs.get(job_id))
 
-    @app.get(
-        "/system/stats", response_model=SystemStats, tags=["system"], responses=_UNAVAILABLE
-    )
-    def system_stats(ctx: Harmony) -> SystemStats:
+    @app.get("/system/stats", response_model=SystemStats, tags=["system"], responses=unavailable)
+    def system_stats(ctx: HarmonyDep) -> SystemStats:
         """CPU, memory, disk, network and process figures."""
         return ctx.system.stats()
 
@@ -393,22 +251,21 @@ def _add_routes(app: FastAPI) -> None:
     def system_health(request: Request) -> Any:
         """Readiness: 200 when the database and schema are up, 503 (same body) otherwise."""
         try:
-            ctx = get_harmony(request)
+            report = get_context(request).system.health()
         except HarmonyError as exc:
             down = HealthPart(status="down", required=True, detail=str(exc))
-            report = HealthReport(ready=False, checked_at=datetime.now(timezone.utc), parts={"app": down})
-            return JSONResponse(report.model_dump(mode="json"), status_code=503)
-        report = ctx.system.health()
+            report = HealthReport(ready=False, checked_at=datetime.now(timezone.utc),
+                                  parts={"app": down})  # fmt: skip
         if report.ready:
             return report
         return JSONResponse(report.model_dump(mode="json"), status_code=503)
 
     @app.get(
         "/providers/{name}/status", response_model=ProviderStatus, tags=["providers"],
-        responses={**_NOT_MODIFIED, **_BAD_INPUT, **_UNAVAILABLE},
+        responses={**conditional_responses(), **error_responses(400, 503)},
     )  # fmt: skip
     def provider_status(
-        ctx: Harmony,
+        ctx: HarmonyDep,
         request: Request,
         response: Response,
         name: Annotated[str, Path(pattern=_PROVIDER_NAME, examples=["sample", "spotify"])],
@@ -416,15 +273,16 @@ def _add_routes(app: FastAPI) -> None:
     ) -> Any:
         """What harmony can do with a provider now; changes of its credentials show at once."""
         entry = ctx.providers.cached_status(name)
-        etag = entry.etag or ""
-        return _validated(request, response, etag, entry.last_modified) or entry.value
+        return conditional(
+            request, response, etag=entry.etag, last_modified=entry.last_modified
+        ) or entry.value
 
     @app.get(
         "/search", response_model=SearchResult, tags=["search"],
-        responses={**_BAD_INPUT, **_UNAVAILABLE},
+        responses=error_responses(400, 503),
     )  # fmt: skip
     def search(
-        ctx: Harmony,
+        ctx: HarmonyDep,
         q: Annotated[str, Query(min_length=1, max_length=500, examples=["low tide radio"])],
         limit: Annotated[
             int, Query(ge=1, description="At most the search_max_limit setting (100 by default).")

@@ -56,13 +56,13 @@ def main() -> None:
         if args.demo_jobs:
             demo = ({"type": "report.build", "payload": {"n": n}} for n in range(args.demo_jobs))
             ctx.jobs.enqueue_many(demo)
-        worker = Worker(ctx, concurrency=args.concurrency, batch_size=50)
-        ctx.sync.register(worker)  # the playlist.sync handler
-        worker.register(
+        # Handlers live on the context; the sync engine registered playlist.sync itself.
+        ctx.jobs.register(
             "report.build",
             build_report,
-            retry=RetryPolicy(max_attempts=5, wait=wait_exponential_jitter(initial=1, max=60)),
+            retry=RetryPolicy(max_attempts=5, wait=wait_exponential_jitter(max=60)),
         )
+        worker = Worker(ctx, concurrency=args.concurrency, batch_size=50)
         if args.until_idle:
             report = worker.run_until_idle()
         else:

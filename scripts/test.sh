@@ -4,10 +4,13 @@
 # Creates .venv if missing, installs the project into it (editable, with the
 # test/postgres/dev/examples extras), starts a throwaway PostgreSQL cluster with
 # scripts/pg.sh unless HARMONY_TEST_POSTGRES_URL is already set, runs pytest
-# and exits with pytest's exit code.
+# in parallel on the available cores (pytest-xdist -n auto; tests/conftest.py
+# puts the slow tests first, and "--dist load" deals them out one by one before
+# handing out the rest on demand, so no core idles at the end) and exits with
+# pytest's exit code. Later arguments win: "-n 0" runs serially.
 #
 # Without PostgreSQL server binaries the PostgreSQL tests are skipped, except
-# under CI=true, where that is an error.
+# under CI=true, where that is an error (pyproject's harmony_require_postgres).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,8 +27,18 @@ if ! [ -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; then
         || die "'$PYTHON -m venv' failed (Debian: apt-get install python3-venv)"
 fi
 
-say "installing the project into .venv"
-.venv/bin/python -m pip install -q -e '.[test,postgres,dev,examples]'
+# The editable install follows code changes by itself; reinstall (15 s even when
+# nothing changes) only when pyproject.toml changed or a test dependency is missing.
+stamp=.venv/.harmony-test-install
+wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ] \
+        && .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("harmony", "xdist", "psycopg", "fastapi", "flask", "schemathesis")))' 2>/dev/null; then
+    say "project already installed in .venv (pyproject.toml unchanged)"
+else
+    say "installing the project into .venv"
+    .venv/bin/python -m pip install -q -e '.[test,postgres,dev,examples]'
+    printf '%s\n' "$wanted" > "$stamp"
+fi
 
 pg_dir=
 # shellcheck disable=SC2317  # invoked via trap
@@ -54,5 +67,5 @@ else
 fi
 
 rc=0
-.venv/bin/python -m pytest "$@" || rc=$?
+.venv/bin/python -m pytest -n auto --dist load "$@" || rc=$?
 exit "$rc"

@@ -364,11 +364,6 @@ def test_cli_on_postgresql_schema(tmp_path: Path) -> None:
             id="check-unsupported-backend",
         ),
         pytest.param(
-            ("info",), {"HARMONY_DATABASE_ULR": "sqlite:///typo.db"}, SCRIPT,
-            "HARMONY_DATABASE_ULR does not name a harmony setting",
-            id="info-unknown-env-var",
-        ),
-        pytest.param(
             ("activity", "list"), {"HARMONY_DATABASE_URL": UNREACHABLE_PG}, SCRIPT,
             "cannot reach PostgreSQL",
             id="activity-list-unreachable-postgresql-from-env",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
-from harmony import ConfigurationError, HarmonySettings
+from harmony import ConfigurationError, HarmonySettings, UnknownSettingWarning
 
 
 def test_defaults_point_at_the_embedded_sqlite_database() -> None:
@@ -104,14 +106,48 @@ def test_from_env_activity_events_accepts_a_json_list() -> None:
 @pytest.mark.parametrize(
     ("environ", "named"),
     [
-        ({"HARMONY_POOL_SIZ": "3"}, "HARMONY_POOL_SIZ"),
         ({"HARMONY_POOL_SIZE": "many"}, "pool_size"),
         ({"HARMONY_SCHEDULER_TYPE_WEIGHTS": "{nope"}, "HARMONY_SCHEDULER_TYPE_WEIGHTS"),
         ({"HARMONY_CACHE_ENABLED": "perhaps"}, "cache_enabled"),
     ],
 )
-def test_from_env_rejects_unknown_or_malformed_variables(
+def test_from_env_rejects_malformed_variables(
     environ: dict[str, str], named: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=named):
         HarmonySettings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("variable", "hint"),
+    [
+        ("HARMONY_POOL_SIZ", "did you mean HARMONY_POOL_SIZE?"),
+        ("HARMONY_DATABASE_ULR", "did you mean HARMONY_DATABASE_URL?"),
+        ("HARMONY_NOTEBOOK_DB", "the settings are listed in docs/configuration.md"),
+    ],
+)
+def test_from_env_warns_about_unknown_variables_and_ignores_them(variable: str, hint: str) -> None:
+    with pytest.warns(UnknownSettingWarning) as caught:
+        settings = HarmonySettings.from_env({variable: "3", "HARMONY_POOL_SIZE": "7"})
+    assert settings.pool_size == 7
+    assert [str(w.message) for w in caught] == [
+        f"environment variable {variable} is not a harmony setting and is ignored; {hint}"
+    ]
+    assert caught[0].filename == __file__  # points at the caller, not at harmony
+
+
+@pytest.mark.parametrize(
+    "variable", ["HARMONY_TEST_POSTGRES_URL", "HARMONY_PG_BINDIR", "HARMONY_EXAMPLE_EXPORTS"]
+)
+def test_from_env_skips_the_variables_of_harmonys_tools_silently(variable: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert HarmonySettings.from_env({variable: "x"}) == HarmonySettings()
+
+
+def test_an_unknown_variable_is_reported_once_per_call_site() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            HarmonySettings.from_env({"HARMONY_POOL_SIZ": "3"})
+    assert len(caught) == 1

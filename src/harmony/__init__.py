@@ -31,6 +31,7 @@ from harmony.errors import (
     JobStateError,
     LeaseLost,
     MigrationError,
+    MissingExtraError,
     NotFoundError,
     ProviderError,
     RateLimited,
@@ -73,7 +74,7 @@ from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
 from harmony.services.sync_plan import PlannedTrack, PlaylistPlan, SyncPlan, TrackUpdate
 from harmony.services.system import HealthPart, HealthReport, SystemStats
-from harmony.settings import HarmonySettings, ProviderRateLimit
+from harmony.settings import HarmonySettings, ProviderRateLimit, UnknownSettingWarning
 
 __version__ = "0.1.0.dev0"
 
@@ -114,6 +115,7 @@ __all__ = [
     "MAX_SEARCH_OFFSET",
     "MigrationError",
     "MissingEntry",
+    "MissingExtraError",
     "NotFoundError",
     "NullEventLogger",
     "NullInvalidator",
@@ -155,6 +157,7 @@ __all__ = [
     "TrackUpdate",
     "UnknownProviderError",
     "UnknownRevisionError",
+    "UnknownSettingWarning",
     "Worker",
     "WorkerReport",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "JobStateError",
     "LeaseLost",
     "MigrationError",
+    "MissingExtraError",
     "NotFoundError",
     "ProviderError",
     "RateLimited",
@@ -37,6 +38,14 @@ class HarmonyError(Exception):
 
 class ConfigurationError(HarmonyError, ValueError):
     """Settings are invalid: the message names the field and the expected form."""
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install.
+
+    Also an :class:`ImportError`, so ``except ImportError`` around an optional import keeps
+    working.
+    """
 
 
 class InvalidInputError(HarmonyError, ValueError):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -22,11 +24,20 @@ __all__ = [
     "ENV_PREFIX",
     "HarmonySettings",
     "ProviderRateLimit",
+    "UnknownSettingWarning",
     "parse_database_url",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite:///harmony.db"
 ENV_PREFIX = "HARMONY_"
+#: ``HARMONY_*`` variables that belong to harmony's tools, not to its settings: the test
+#: suite (``HARMONY_TEST_POSTGRES_URL``), ``scripts/pg.sh`` (``HARMONY_PG_BINDIR``) and
+#: the examples (``HARMONY_EXAMPLE_EXPORTS``). :meth:`HarmonySettings.from_env` skips them.
+_TOOL_PREFIXES = (ENV_PREFIX + "TEST_", ENV_PREFIX + "PG_", ENV_PREFIX + "EXAMPLE_")
+
+
+class UnknownSettingWarning(UserWarning):
+    """A ``HARMONY_*`` environment variable names no setting; it is ignored."""
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CREDENTIALS_IN_URL = re.compile(r"^([A-Za-z0-9+.-]+://)?[^@]*@")
@@ -297,24 +308,37 @@ class HarmonySettings(BaseModel):
         ``HARMONY_DATABASE_URL=postgresql+psycopg://...`` sets ``database_url``; list and
         mapping fields take JSON (``HARMONY_ACTIVITY_EVENTS='["sync.*"]'``) and a list
         field also a comma-separated string. Keyword ``overrides`` win over the environment.
-        Unknown ``HARMONY_*`` names raise :class:`ConfigurationError`, so a typo is not
-        silently ignored.
+
+        A ``HARMONY_*`` name that is no setting is ignored with an
+        :class:`UnknownSettingWarning` naming the closest setting, so a typo is not silent
+        and a variable meant for another tool never stops an application from starting.
+        Python's default warning filter shows each such warning once per call site.
+        ``HARMONY_TEST_*``, ``HARMONY_PG_*`` and ``HARMONY_EXAMPLE_*`` belong to harmony's
+        tools and are skipped without a warning.
         """
         env = os.environ if environ is None else environ
         fields = cls.model_fields
         data: dict[str, Any] = {}
-        for key, raw in env.items():
-            if not key.startswith(ENV_PREFIX) or key.startswith(ENV_PREFIX + "TEST_"):
+        for key, raw in sorted(env.items()):
+            if not key.startswith(ENV_PREFIX) or key.startswith(_TOOL_PREFIXES):
                 continue
             name = key[len(ENV_PREFIX) :].lower()
             if name not in fields:
-                raise ConfigurationError(
-                    f"environment variable {key} does not name a harmony setting; "
-                    f"known: {', '.join(ENV_PREFIX + f.upper() for f in sorted(fields))}"
-                )
+                warnings.warn(UnknownSettingWarning(_unknown_variable(key, name)), stacklevel=2)
+                continue
             data[name] = _env_value(key, name, raw)
         data.update(overrides)
         return cls(**data)
+
+
+def _unknown_variable(key: str, name: str) -> str:
+    close = difflib.get_close_matches(name, list(HarmonySettings.model_fields), n=1, cutoff=0.6)
+    hint = (
+        f"did you mean {ENV_PREFIX}{close[0].upper()}?"
+        if close
+        else "the settings are listed in docs/configuration.md"
+    )
+    return f"environment variable {key} is not a harmony setting and is ignored; {hint}"
 
 
 def _env_value(key: str, name: str, raw: str) -> Any:

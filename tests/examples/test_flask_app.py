@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from harmony.testing import FakePsutil, InMemoryProvider
+from tests.servers import serve_wsgi
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flask_app.py"
 
@@ -61,22 +60,8 @@ def serve(harmony_settings_factory: Any) -> Iterator[Serve]:
             cleanup.callback(flask_app.close_app, app)
             if before_serve is not None:
                 before_serve(app)
-            server = make_server("127.0.0.1", 0, app, threaded=True)
-            thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            )
-            thread.start()
-
-            def stop() -> None:
-                server.shutdown()
-                thread.join(timeout=10)
-                server.server_close()
-
-            cleanup.callback(stop)
-            client = httpx.Client(
-                base_url=f"http://127.0.0.1:{server.server_port}", timeout=30, trust_env=False
-            )
-            cleanup.callback(client.close)
+            url = cleanup.enter_context(serve_wsgi(app))
+            client = cleanup.enter_context(httpx.Client(base_url=url, timeout=30, trust_env=False))
             return app, client
 
         yield start
@@ -86,10 +71,12 @@ def _assert_error(response: httpx.Response, status: int, *words: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert list(body) == ["error"] or "report" in body
-    assert isinstance(body["error"], str) and body["error"]
+    assert list(body) == ["error"]
+    assert set(body["error"]) in ({"type", "message"}, {"type", "message", "report"})
+    message = body["error"]["message"]
+    assert isinstance(message, str) and message
     for word in words:
-        assert word in body["error"]
+        assert word in message
     assert "Traceback" not in response.text
 
 
@@ -107,7 +94,7 @@ def test_playlist_etags_answer_304_until_a_sync_changes_the_playlist(serve: Serv
     assert listing.status_code == 200
     assert [p["name"] for p in listing.json()["items"]] == ["Road trip", "Focus"]
     list_etag = listing.headers["ETag"]
-    assert list_etag.startswith('"') and listing.headers["Last-Modified"].endswith("GMT")
+    assert list_etag.startswith('"') and "Last-Modified" not in listing.headers
     assert listing.headers["Cache-Control"] == "no-cache"
     ids = {p["name"]: p["id"] for p in listing.json()["items"]}
 
@@ -115,6 +102,7 @@ def test_playlist_etags_answer_304_until_a_sync_changes_the_playlist(serve: Serv
     assert detail.status_code == 200
     assert [t["title"] for t in detail.json()["tracks"]] == ["Song a0", "Song a1", "Song a2"]
     detail_etag = detail.headers["ETag"]
+    assert detail.headers["Last-Modified"].endswith("GMT")
     other_etag = client.get(f"/playlists/{ids['Focus']}").headers["ETag"]
 
     not_modified = client.get("/playlists", headers={"If-None-Match": list_etag})
@@ -277,11 +265,13 @@ def test_an_unexpected_error_is_a_500_that_hides_its_details(serve: Serve) -> No
     _app, client = serve(before_serve=add_failing_route)
     response = client.get("/boom")
     _assert_error(response, 500)
-    assert response.json() == {"error": "internal server error"}
+    assert response.json() == {
+        "error": {"type": "InternalServerError", "message": "internal server error"}
+    }
     assert "hunter2" not in response.text
 
 
-def test_a_failing_provider_is_a_503_and_the_others_still_sync(serve: Serve) -> None:
+def test_a_failing_provider_is_a_502_and_the_others_still_sync(serve: Serve) -> None:
     broken = InMemoryProvider("broken")
     broken.fail_on.add("*")
     good = InMemoryProvider("good")
@@ -289,15 +279,15 @@ def test_a_failing_provider_is_a_503_and_the_others_still_sync(serve: Serve) -> 
     _app, client = serve(providers={"broken": broken, "good": good})
 
     response = client.post("/sync")
-    _assert_error(response, 503, "broken")
-    assert response.json()["report"]["created"] == 1
+    _assert_error(response, 502, "broken")
+    assert response.json()["error"]["report"]["created"] == 1
     assert [p["name"] for p in client.get("/playlists").json()["items"]] == ["Good"]
 
 
 def test_close_app_closes_the_context_once(harmony_settings_factory: Any) -> None:
     app = flask_app.create_app(harmony_settings_factory())
     ctx = flask_app.get_context(app)
-    assert app.extensions["harmony"] is ctx and not ctx.closed
+    assert app.extensions["harmony"].context is ctx and not ctx.closed
     flask_app.close_app(app)
     assert ctx.closed
     flask_app.close_app(app)  # idempotent

@@ -73,6 +73,7 @@ def jupyter_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_notebook_builds_explores_and_charts_the_sample_library(
     harmony_settings: HarmonySettings, jupyter_dirs: Path
 ) -> None:
@@ -104,6 +105,7 @@ def test_notebook_builds_explores_and_charts_the_sample_library(
     assert not [o for o in _outputs(notebook) if o.output_type == "error"]
 
 
+@pytest.mark.slow
 def test_notebook_reopens_a_filled_database_without_syncing_again(
     harmony_settings: HarmonySettings, jupyter_dirs: Path
 ) -> None:

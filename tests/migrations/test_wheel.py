@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import sysconfig
 import venv
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def test_migrations_run_from_an_installed_wheel(tmp_path: Path) -> None:
     ).stdout.strip()  # fmt: skip
     # Dependencies come from this environment's site-packages, added as a plain path: its
     # .pth files (the editable install of the checkout among them) are not processed.
-    Path(purelib, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    Path(purelib, "deps.pth").write_text(_site_of_dependencies() + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
          "--no-index", "-q", str(wheel)],
@@ -66,3 +66,9 @@ def test_migrations_run_from_an_installed_wheel(tmp_path: Path) -> None:
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.startswith(f"{head} (head)")
+
+
+def _site_of_dependencies() -> str:
+    """The folder the dependencies are installed in: this environment's site-packages, or
+    wherever a ``.pth`` file points it (the suite run from an installed sdist)."""
+    return str(Path(sqlalchemy.__file__).resolve().parents[1])

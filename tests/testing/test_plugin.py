@@ -60,17 +60,57 @@ def test_a_users_context_tests_pass_on_sqlite(pytester: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(["*test_enqueue_emits_worker_job?sqlite? PASSED*"])
 
 
-def test_postgresql_cases_are_skipped_without_a_server_but_error_under_ci(
+def test_postgresql_cases_are_skipped_without_a_server_even_under_ci(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # harmony's own CI policy is not a user's: CI=true alone changes nothing.
     pytester.makepyfile(test_user=USERS_TEST)
     monkeypatch.delenv(POSTGRES_URL_ENV, raising=False)
     monkeypatch.delenv("CI", raising=False)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=2)
     monkeypatch.setenv("CI", "true")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=2)
+
+
+@pytest.mark.parametrize(
+    ("value", "ci", "fails"),
+    [("true", None, True), ("false", "true", False), ("ci", "true", True), ("ci", None, False),
+     ("CI", "false", False), ("on", None, True)],
+)  # fmt: skip
+def test_the_ini_option_makes_missing_postgresql_a_failure(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, value: str, ci: str | None,
+    fails: bool,
+) -> None:  # fmt: skip
+    pytester.makepyfile(test_user=USERS_TEST + POSTGRES_IN_THE_BODY)
+    pytester.makeini(f"[pytest]\nharmony_require_postgres = {value}\n")
+    monkeypatch.delenv(POSTGRES_URL_ENV, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    if ci is not None:
+        monkeypatch.setenv("CI", ci)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, errors=2)
-    result.stdout.fnmatch_lines(["*CI=true: PostgreSQL tests must not be skipped*"])
+    if not fails:
+        result.assert_outcomes(passed=2, skipped=3)
+        return
+    # Fixture-time skips become setup errors, a skip in the test body a failure.
+    result.assert_outcomes(passed=2, errors=2, failed=1)
+    result.stdout.fnmatch_lines(["*harmony_require_postgres is set: PostgreSQL test cases must not be skipped*"])
+
+
+#: A test that asks for the server in its body, as harmony's multi-process tests do.
+POSTGRES_IN_THE_BODY = '''
+
+def test_needs_the_server():
+    from harmony.testing.pytest_plugin import require_postgres_url
+    require_postgres_url()
+'''
+
+
+def test_a_bad_ini_value_stops_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USERS_TEST)
+    pytester.makeini("[pytest]\nharmony_require_postgres = sometimes\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*harmony_require_postgres = 'sometimes' is not valid; use true, false or ci*"])
 
 
 #: Uses every fixture that holds resources and reports what it held to ``held.json``; the

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,7 +28,7 @@ from harmony.context import HarmonyContext
 from harmony.db.models import metadata
 from harmony.errors import ConfigurationError, HarmonyError
 from harmony.events.loggers import NullEventLogger
-from harmony.settings import HarmonySettings
+from harmony.settings import HarmonySettings, UnknownSettingWarning
 
 __all__ = ["main"]
 
@@ -43,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        settings = _settings(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnknownSettingWarning)
+            settings = _settings(args)
+        _print_warnings(caught)
         if getattr(args, "needs_database", True) and not getattr(args, "creates_database", False):
             _require_existing_file(settings)
         # Outcomes are printed (and stored in the activity log); events are not logged twice.
@@ -94,6 +98,17 @@ def _silence_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError):  # not a real file (tests): nothing to silence
         pass
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """One ``harmony: warning:`` line per unknown ``HARMONY_*`` variable; others as usual."""
+    for warning in caught:
+        if issubclass(warning.category, UnknownSettingWarning):
+            print(f"harmony: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _settings(args: argparse.Namespace) -> HarmonySettings:

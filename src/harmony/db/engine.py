@@ -25,7 +25,7 @@ from tenacity import (
 )
 
 from harmony.db.watch import DatabaseWatcher
-from harmony.errors import DatabaseError, DatabaseUnavailable
+from harmony.errors import DatabaseError, DatabaseUnavailable, MissingExtraError
 from harmony.settings import HarmonySettings
 
 __all__ = ["Database", "build_engine", "sqlite_write_lock_held", "translate_db_errors"]
@@ -54,6 +54,7 @@ def build_engine(settings: HarmonySettings) -> Engine:
     url = settings.url
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings)
+    _require_psycopg()
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.connect_timeout,
         "application_name": settings.application_name,
@@ -73,6 +74,18 @@ def build_engine(settings: HarmonySettings) -> Engine:
     )
     _ping_when_idle(engine, _PING_AFTER_IDLE_SECONDS)
     return engine.execution_options(**{_HARMONY_ENGINE: True})
+
+
+def _require_psycopg() -> None:
+    # Without this check SQLAlchemy's dialect import fails deep in create_engine with a
+    # long ModuleNotFoundError traceback that never says which extra is missing.
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError(
+            "PostgreSQL URLs need psycopg 3, which is not installed: "
+            "pip install 'harmony[postgres]'"
+        ) from exc
 
 
 #: A pooled connection idle for less than this is used without a ping.

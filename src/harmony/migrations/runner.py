@@ -25,8 +25,10 @@ from harmony.migrations.options import VERSION_TABLE, context_options
 
 __all__ = ["MigrationRunner", "Revision", "script_location"]
 
-#: Key of the PostgreSQL advisory lock that serialises concurrent migration runs.
-_PG_MIGRATION_LOCK = 0x686172_6D6F6E79  # "harmony"
+#: Name of the PostgreSQL advisory lock that serialises concurrent migration runs on one
+#: schema. Per schema: runs on different schemas (tenants, parallel test workers) share
+#: nothing and need not wait for each other.
+_PG_MIGRATION_LOCK = "harmony.migrate.{schema}"
 
 
 def script_location() -> Path:
@@ -215,8 +217,9 @@ class MigrationRunner:
                     if conn.dialect.name == "postgresql":
                         # Processes starting together queue here; the later ones then see
                         # the new revision and have nothing to do.
+                        lock = _PG_MIGRATION_LOCK.format(schema=self._db.schema or "public")
                         conn.execute(
-                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                            text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": lock}
                         )
                     if self._db.schema:
                         _ensure_schema(conn, self._db.schema)

@@ -16,7 +16,6 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
-import requests
 from pydantic import SecretStr
 from tenacity import (
     RetryCallState,
@@ -30,6 +29,7 @@ from harmony.errors import (
     ConfigurationError,
     CredentialsError,
     InvalidInputError,
+    MissingExtraError,
     ProviderError,
     RateLimited,
 )
@@ -38,15 +38,18 @@ from harmony.providers._spotify_http import BearerAuth, Transient, classify
 from harmony.providers.budget import RateBudget
 
 try:
+    import requests
     import spotipy  # type: ignore[import-untyped]
     from spotipy.cache_handler import CacheHandler  # type: ignore[import-untyped]
     from spotipy.exceptions import (  # type: ignore[import-untyped]
         SpotifyBaseException,
         SpotifyException,
     )
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "harmony.providers.spotify needs spotipy: pip install 'harmony[spotify]'"
+except ImportError as exc:  # depends on the installed extras; tested in a subprocess
+    _missing = (exc.name or "spotipy").partition(".")[0]
+    raise MissingExtraError(
+        f"the Spotify provider needs {_missing}, which is not installed: "
+        "pip install 'harmony[spotify]'"
     ) from exc
 
 __all__ = ["CredentialCacheHandler", "SpotifyProvider"]

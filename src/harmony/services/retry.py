@@ -25,7 +25,7 @@ class RetryPolicy:
     """
 
     max_attempts: int = 5
-    wait: WaitStrategy = field(default_factory=lambda: wait_exponential_jitter(initial=1, max=300))
+    wait: WaitStrategy = field(default_factory=lambda: wait_exponential_jitter(max=300))
     give_up_on: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:

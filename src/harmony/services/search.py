@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from harmony._checks import as_int
-from harmony.errors import HarmonyError, InvalidInputError
+from harmony.errors import HarmonyError, InvalidInputError, MissingExtraError
 from harmony.events.base import EventLogger
 from harmony.providers.base import (
     ProviderTrack,
@@ -166,8 +166,8 @@ class SearchService:
         try:  # rapidfuzz is the optional "search" extra
             from harmony.services.ranking import prepare_query, score
         except ImportError as exc:
-            raise HarmonyError(
-                "track search needs rapidfuzz: pip install 'harmony[search]'"
+            raise MissingExtraError(
+                "track search needs rapidfuzz, which is not installed: pip install 'harmony[search]'"
             ) from exc
 
         prepared = prepare_query(query)

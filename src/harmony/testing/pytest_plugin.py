@@ -4,7 +4,9 @@ Installed with harmony (``pip install 'harmony[testing]'``), pytest loads this p
 itself through the ``pytest11`` entry point; nothing needs enabling. Backend-parametrised
 fixtures run each test on SQLite (a file in ``tmp_path``) and on PostgreSQL (a fresh
 schema on ``HARMONY_TEST_POSTGRES_URL``, dropped afterwards). Without that variable the
-PostgreSQL cases are skipped, except under ``CI=true``, where they error (the run fails).
+PostgreSQL cases are skipped; a suite that must not skip them sets the ini option
+``harmony_require_postgres`` (``true``, or ``ci`` for "when ``CI=true``"), and then they
+fail instead.
 
 Everything a fixture creates is released when the test ends: contexts are closed, then
 PostgreSQL schemas dropped, and the fake Spotify server stopped. See ``docs/testing.md``.
@@ -36,15 +38,68 @@ from harmony.testing.spotify_server import FakeSpotifyServer
 BACKENDS = ("sqlite", "postgresql")
 
 
+#: The ini option that turns skipped PostgreSQL cases into failures.
+REQUIRE_POSTGRES_OPTION = "harmony_require_postgres"
+_NO_SERVER = f"{POSTGRES_URL_ENV} is not set: no PostgreSQL server for this test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        REQUIRE_POSTGRES_OPTION,
+        "fail, not skip, PostgreSQL test cases when HARMONY_TEST_POSTGRES_URL is unset: "
+        "true, false (the default) or ci (only when the CI variable is 'true')",
+        default="false",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _require_postgres(config)  # a bad value stops the run before any test
+
+
+def _require_postgres(config: pytest.Config) -> bool:
+    raw = config.getini(REQUIRE_POSTGRES_OPTION)
+    value = (raw if isinstance(raw, str) else "").strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off", ""):
+        return False
+    if value == "ci":
+        return os.environ.get("CI", "").strip().lower() == "true"
+    raise pytest.UsageError(
+        f"{REQUIRE_POSTGRES_OPTION} = {raw!r} is not valid; use true, false or ci"
+    )
+
+
 def require_postgres_url() -> str:
-    """The test PostgreSQL URL; skip (or, under ``CI=true``, fail) when there is none."""
+    """The test PostgreSQL URL; skips the test when there is none.
+
+    With the ``harmony_require_postgres`` ini option in effect, that skip is reported as a
+    failure instead (see :func:`pytest_runtest_makereport`).
+    """
     url = postgres_url_from_env()
     if url is None:
-        message = f"{POSTGRES_URL_ENV} is not set: no PostgreSQL server for this test"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (CI=true: PostgreSQL tests must not be skipped)")
-        pytest.skip(message)
+        pytest.skip(_NO_SERVER)
     return url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Turn the skip of :func:`require_postgres_url` into a failure when the suite asks."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    excinfo = call.excinfo
+    if (
+        report.skipped
+        and excinfo is not None
+        and isinstance(excinfo.value, pytest.skip.Exception)
+        and str(excinfo.value.msg) == _NO_SERVER
+        and _require_postgres(item.config)
+    ):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{_NO_SERVER} ({REQUIRE_POSTGRES_OPTION} is set: PostgreSQL test cases must "
+            "not be skipped; set HARMONY_TEST_POSTGRES_URL)"
+        )
 
 
 @pytest.fixture(params=BACKENDS)
