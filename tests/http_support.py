@@ -16,7 +16,13 @@ from datetime import datetime, timedelta
 
 import harmony
 from harmony import HarmonyError, SyncReport
-from harmony.errors import ImportFileError, MissingExtraError, SyncFailed
+from harmony.errors import (
+    ImportFileError,
+    MissingExtraError,
+    RateLimited,
+    RetryLater,
+    SyncFailed,
+)
 from harmony.http import format_http_date
 
 Headers = list[tuple[str, str]]
@@ -129,4 +135,8 @@ def make_error(cls: type[HarmonyError]) -> HarmonyError:
         return cls("sync failed: boom", SyncReport(created=1))
     if issubclass(cls, ImportFileError):
         return cls("bad row", path="export.csv", line=3)
+    if issubclass(cls, RateLimited):
+        return cls(f"{cls.__name__} says no", retry_after=120.0)
+    if issubclass(cls, RetryLater):
+        return cls(f"{cls.__name__} says no", retry_in=120.0)
     return cls(f"{cls.__name__} says no")

@@ -43,6 +43,8 @@ from harmony.errors import (
     MissingExtraError,
     NotFoundError,
     ProviderError,
+    RateLimited,
+    RetryLater,
     SchemaDriftError,
     SyncFailed,
     UnknownProviderError,
@@ -97,6 +99,10 @@ ERROR_STATUS: Mapping[type[HarmonyError], int] = MappingProxyType(
         # The provider upstream failed: a gateway error.
         ProviderError: 502,
         SyncFailed: 502,
+        # The provider asked us to wait: the service cannot answer now, later it can.
+        RateLimited: 503,
+        # A job handler's "run me later", should it ever reach a request.
+        RetryLater: 503,
     }
 )
 
