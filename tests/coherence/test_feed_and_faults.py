@@ -18,7 +18,6 @@ from sqlalchemy import delete, text, update
 
 from harmony import (
     CallbackInvalidator,
-    DatabaseUnavailable,
     HarmonyContext,
     RecordingEventLogger,
 )
@@ -26,6 +25,8 @@ from harmony.db.models import ChangeFeedHeadRow, ChangeFeedRow
 from harmony.repositories.change_feed import ChangeFeed
 from harmony.testing import InMemoryProvider
 from harmony.testing.pytest_plugin import SettingsFactory
+
+from ..conftest import pg_script
 
 WAIT_SECONDS = 30.0
 
@@ -284,10 +285,37 @@ def test_a_lost_listen_connection_neither_serves_stale_data_nor_loses_host_inval
             )  # fmt: skip
         provider.rename("a", "changed while the listener was down")
         worker.sync.run_once()
-        try:
-            name = web.playlists.get(item.id).name
-        except DatabaseUnavailable:  # the pool's dead connection reported once
-            name = web.playlists.get(item.id).name
-        assert name == "changed while the listener was down"
+        assert web.playlists.get(item.id).name == "changed while the listener was down"
+        _eventually(lambda: watcher.reconnects > reconnects, "the listener reconnected")
+        _eventually(lambda: frozenset({item.id}) in heard, "the host heard of the change")
+
+
+@pytest.mark.slow
+def test_a_postgresql_restart_neither_fails_nor_stales_cached_reads(
+    own_cluster: tuple[str, str],
+) -> None:
+    url, folder = own_cluster
+    heard: list[frozenset[int]] = []
+    provider = InMemoryProvider("mem")
+    provider.set_playlist("a", "Before the restart", [_track(1)])
+    invalidator = CallbackInvalidator(lambda ids: heard.append(ids) or 0)
+    settings = {"activity_events": ()}
+    with HarmonyContext.from_url(url, settings=settings, invalidator=invalidator) as web, \
+            HarmonyContext.from_url(url, settings=settings, providers={"mem": provider}) as worker:  # fmt: skip
+        web.migrate()
+        worker.sync.run_once()
+        [item] = web.playlists.list_page().items
+        assert web.playlists.get(item.id).name == "Before the restart"  # cached now
+        watcher = web.db.watcher
+        assert watcher is not None
+        _eventually(lambda: watcher.following, "the listener connected")
+        reconnects = watcher.reconnects
+
+        pg_script("restart", folder)
+
+        provider.rename("a", "After the restart")
+        worker.sync.run_once()
+        assert web.playlists.get(item.id).name == "After the restart"  # no error, not stale
+        assert web.playlists.list_page().items[0].name == "After the restart"
         _eventually(lambda: watcher.reconnects > reconnects, "the listener reconnected")
         _eventually(lambda: frozenset({item.id}) in heard, "the host heard of the change")

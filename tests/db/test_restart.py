@@ -6,11 +6,7 @@ one would cut every other test's connections."""
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -18,25 +14,7 @@ from sqlalchemy import text
 from harmony import HarmonyContext
 from harmony.db import engine as engine_module
 
-PG_SH = Path(__file__).resolve().parents[2] / "scripts" / "pg.sh"
-
-
-def _pg(*args: str) -> str:
-    done = subprocess.run(["bash", str(PG_SH), *args], capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"pg.sh {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-    return done.stdout.strip()
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[tuple[str, str]]:
-    if subprocess.run(["bash", str(PG_SH), "bindir"], capture_output=True).returncode != 0:
-        pytest.skip("no PostgreSQL server binaries")
-    folder = tempfile.mkdtemp(prefix="hpg-", dir="/tmp")  # short: Unix socket paths are limited
-    try:
-        yield _pg("start", folder), folder
-    finally:
-        _pg("stop", folder)
+from ..conftest import pg_script
 
 
 @pytest.mark.slow
@@ -55,7 +33,7 @@ def test_a_postgresql_restart_costs_the_caller_no_error(
                 held.enter_context(ctx.db.connect()).execute(text("SELECT 1"))
         assert ctx.db.engine.pool.checkedin() >= 3  # type: ignore[attr-defined]
 
-        _pg("restart", folder)
+        pg_script("restart", folder)
 
         job = ctx.jobs.enqueue("t", {"after": "restart"})
         assert ctx.credentials.get("spotify") is not None
