@@ -9,8 +9,7 @@ service. How the rows are found depends on the database:
   and, when those are fewer than asked for, rows containing all of them but one (a
   misspelt word, or one the track lacks). Each lookup reads at most ``_TIER_ROWS`` rows,
   so a query of common words reads a bounded number whatever the library's size; the
-  order above is then applied to what was read. Queries of more than six such words
-  get the all-words lookup only (and the service's stem fallback).
+  order above is then applied to what was read.
 * Without it (an SQLite without FTS5's trigram tokenizer, PostgreSQL without ``pg_trgm``),
   or for a query without a word of three letters: a substring test (``instr`` /
   ``strpos``) on every row, in that order. A logged warning (logger ``harmony.search``,
@@ -48,9 +47,7 @@ _log = logging.getLogger("harmony.search")
 #: ranking sanity checks of benchmarks/search.py came out the same with 500, 1,000 and
 #: 2,000 (the shortest keys among 1,000 rows still hold the exact titles it wants).
 _TIER_ROWS = 1000
-#: Leave-one-out lookups run for queries of at most this many indexable words...
-_MAX_LEAVE_ONE_OUT = 6
-#: ...when the all-words lookup found fewer rows than this share of the candidates asked
+#: Leave-one-out lookups (one per word) run when the all-words lookup found fewer rows than this share of the candidates asked
 #: for (20 of the 200 a first page ranks): enough rows holding every word make rows that
 #: lack one irrelevant to the first page, and each extra lookup costs a few ms.
 _LEAVE_ONE_OUT_BELOW = 0.1
@@ -142,7 +139,7 @@ class TrackSearchRepository:
             for track_id, key in lookup(conn, indexable):
                 if track_id not in exclude:
                     keys[track_id] = key or ""
-            if 1 < len(indexable) <= _MAX_LEAVE_ONE_OUT and len(keys) < limit * _LEAVE_ONE_OUT_BELOW:
+            if len(indexable) > 1 and len(keys) < limit * _LEAVE_ONE_OUT_BELOW:
                 # A misspelt word, or one the track lacks: rows with all the others.
                 for tier in itertools.combinations(indexable, len(indexable) - 1):
                     for track_id, key in lookup(conn, tier):
