@@ -61,8 +61,15 @@ from harmony.repositories.playlist_types import (
     PlaylistTrack,
     Track,
 )
+from harmony.repositories.match_types import (
+    MatchCandidate,
+    MatchReport,
+    TrackMatch,
+    UnmatchedTrack,
+)
 from harmony.repositories.playlists import MAX_PAGE_SIZE
 from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
+from harmony.services.matching import MATCH_JOB_TYPE
 from harmony.services.providers import ProviderStatus
 from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
@@ -103,8 +110,11 @@ __all__ = [
     "LeaseScheduler",
     "LeasedJob",
     "LoggingEventLogger",
+    "MATCH_JOB_TYPE",
     "MAX_PAGE_SIZE",
     "MAX_SEARCH_OFFSET",
+    "MatchCandidate",
+    "MatchReport",
     "MigrationError",
     "NotFoundError",
     "NullEventLogger",
@@ -135,9 +145,11 @@ __all__ = [
     "SystemClock",
     "SystemStats",
     "Track",
+    "TrackMatch",
     "TrackSearchProvider",
     "UnknownProviderError",
     "UnknownRevisionError",
+    "UnmatchedTrack",
     "Worker",
     "WorkerReport",
 ]

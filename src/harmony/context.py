@@ -26,6 +26,7 @@ from harmony.repositories.jobs import JobQueue
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
 from harmony.repositories.track_search import TrackSearchRepository
 from harmony.services.playlists import PlaylistService
+from harmony.services.matching import MatchingService
 from harmony.services.providers import ProviderStatusService
 from harmony.services.scheduler import LeaseScheduler
 from harmony.services.search import SearchService
@@ -121,9 +122,13 @@ class HarmonyContext:
         self.providers = ProviderStatusService(
             self.credentials, self.provider_registry, self.clock, self.cache
         )
+        track_search = TrackSearchRepository(self.db)
         self.search = SearchService(
-            TrackSearchRepository(self.db), self.events, self.provider_registry,
-            settings.search_max_limit,
+            track_search, self.events, self.provider_registry, settings.search_max_limit,
+        )  # fmt: skip
+        self.matching = MatchingService(
+            self.db, self.clock, self.events, lambda: self.provider_registry,
+            settings.matching_duration_tolerance_ms, track_search,
         )  # fmt: skip
         self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache)
         self.tracks = TrackRepository(self.db)

@@ -114,28 +114,35 @@ class TrackSearchRepository:
     # -- candidates ------------------------------------------------------------------
 
     def candidates(
-        self, words: Sequence[str], *, limit: int, exclude: Sequence[int] = ()
-    ) -> list[Track]:
+        self, words: Sequence[str], *, limit: int, exclude: Sequence[int] = (),
+        provider: str | None = None,
+    ) -> list[Track]:  # fmt: skip
         """Up to ``limit`` tracks containing any of ``words`` (already normalised): those
-        containing the most words first, then those with the shortest key, then by id."""
+        containing the most words first, then those with the shortest key, then by id.
+        ``provider``: only that provider's tracks (matching looks in one catalogue)."""
         if not words:
             return []
         indexable = [w for w in dict.fromkeys(words) if len(w) >= 3]
         if indexable and self.index_state() == "ready":
             try:
-                return self._indexed(indexable, words, limit, set(exclude))
+                return self._indexed(indexable, words, limit, set(exclude), provider)
             except DatabaseError:
                 # The index vanished under a live context (a downgrade): scan this time
                 # and look for it again next time. A scan that fails too raises.
                 self._forget_index()
-        return self._scan(words, limit, exclude)
+        return self._scan(words, limit, exclude, provider)
 
     def _indexed(
-        self, indexable: list[str], words: Sequence[str], limit: int, exclude: set[int]
-    ) -> list[Track]:
+        self, indexable: list[str], words: Sequence[str], limit: int, exclude: set[int],
+        provider: str | None,
+    ) -> list[Track]:  # fmt: skip
         keys: dict[int, str] = {}
         with self._db.connect() as conn:
-            lookup = _fts_keys if conn.dialect.name == "sqlite" else _trgm_keys
+            fetch = _fts_keys if conn.dialect.name == "sqlite" else _trgm_keys
+
+            def lookup(conn: Connection, tier: Sequence[str]) -> Sequence[Any]:
+                return fetch(conn, tier, provider)
+
             for track_id, key in lookup(conn, indexable):
                 if track_id not in exclude:
                     keys[track_id] = key or ""
@@ -152,7 +159,9 @@ class TrackSearchRepository:
             rows = {row.id: row for row in conn.execute(select(*_COLUMNS).where(TrackRow.id.in_(chosen)))}
         return [_track(rows[track_id]) for track_id in chosen if track_id in rows]
 
-    def _scan(self, words: Sequence[str], limit: int, exclude: Sequence[int]) -> list[Track]:
+    def _scan(
+        self, words: Sequence[str], limit: int, exclude: Sequence[int], provider: str | None
+    ) -> list[Track]:
         contains = func.strpos if self._db.backend == "postgresql" else func.instr
         hits: ColumnElement[Any] = sum(
             (case((contains(TrackRow.search_key, literal(word)) > 0, 1), else_=0)
@@ -164,6 +173,8 @@ class TrackSearchRepository:
         )
         if exclude:
             inner = inner.where(TrackRow.id.not_in(list(exclude)))
+        if provider is not None:
+            inner = inner.where(TrackRow.provider == provider)
         found = inner.subquery()
         stmt = (
             select(found)
@@ -182,16 +193,25 @@ _FTS_KEYS = text(
     f"SELECT t.id, t.search_key FROM tracks AS t WHERE t.id IN "
     f"(SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :query LIMIT :n)"
 )
+#: The same within one provider's tracks (the limit applies to that provider's rows).
+_FTS_PROVIDER_KEYS = text(
+    f"SELECT t.id, t.search_key FROM {FTS_TABLE} AS f JOIN tracks AS t ON t.id = f.rowid "
+    f"WHERE {FTS_TABLE} MATCH :query AND t.provider = :provider LIMIT :n"
+)
 
 
-def _fts_keys(conn: Connection, words: Sequence[str]) -> Sequence[Row[Any]]:
+def _fts_keys(conn: Connection, words: Sequence[str], provider: str | None) -> Sequence[Any]:
     query = " AND ".join(f'"{word}"' for word in words)
-    return conn.execute(_FTS_KEYS, {"query": query, "n": _TIER_ROWS}).all()
+    if provider is None:
+        return conn.execute(_FTS_KEYS, {"query": query, "n": _TIER_ROWS}).all()
+    return conn.execute(_FTS_PROVIDER_KEYS, {"query": query, "provider": provider, "n": _TIER_ROWS}).all()
 
 
-def _trgm_keys(conn: Connection, words: Sequence[str]) -> Sequence[Row[Any]]:
+def _trgm_keys(conn: Connection, words: Sequence[str], provider: str | None) -> Sequence[Any]:
     # LIKE '%word%' is what the trigram GIN index serves (strpos cannot use an index).
     condition = and_(*(TrackRow.search_key.like(f"%{word}%") for word in words))
+    if provider is not None:
+        condition = and_(condition, TrackRow.provider == provider)
     stmt = select(TrackRow.id, TrackRow.search_key).where(condition).limit(_TIER_ROWS)
     return conn.execute(stmt).all()
 
@@ -202,7 +222,7 @@ def _best(keys: dict[int, str], words: Sequence[str], limit: int) -> list[int]:
     return [track_id for track_id, _ in ranked[:limit]]
 
 
-def _track(row: Row[Any]) -> Track:
+def _track(row: Any) -> Track:
     return Track(
         id=row.id, provider=row.provider, provider_id=row.provider_id, title=row.title,
         artists=tuple(row.artists or ()), album=row.album, duration_ms=row.duration_ms,

@@ -1,0 +1,423 @@
+"""The matching runs' SQL: catalogue states, matching keys, the work of a run, candidate
+lookups and writing a run's results.
+
+Dialect notes: PostgreSQL inserts keys with ``unnest()`` over array parameters and looks
+values up with ``= ANY(:array)`` (psycopg parses statements with thousands of parameters
+slowly, see ``sync_store``); SQLite uses ``executemany`` and ``IN`` lists of 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    any_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
+
+from harmony.db.engine import Database
+from harmony.db.models import (
+    MatchCheckRow,
+    MatchRunRow,
+    TrackMatchKeyRow,
+    TrackMatchRow,
+    TrackRow,
+)
+
+__all__ = ["CatalogueState", "KeyRow", "MatchStore", "RunState", "SourceRow"]
+
+_CHUNK = 500
+_PAGE = 5000
+
+#: A stored key: (track id, isrc, title, primary artist, "|"-joined artists, "+"-joined
+#: tags, duration, the track's updated_at the key was computed from).
+KeyRow = tuple[int, str | None, str, str, str, str, int | None, datetime]
+
+_KEY_FIELDS = ("track_id", "track_updated_at", "isrc", "title", "artist", "artists", "tags",
+               "duration_ms")  # fmt: skip
+_KEY_COLUMNS = (
+    TrackMatchKeyRow.track_id, TrackMatchKeyRow.isrc, TrackMatchKeyRow.title,
+    TrackMatchKeyRow.artist, TrackMatchKeyRow.artists, TrackMatchKeyRow.tags,
+    TrackMatchKeyRow.duration_ms, TrackMatchKeyRow.track_updated_at,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueState:
+    """A provider's catalogue as a run saw it: count, highest id, newest ``updated_at``."""
+
+    count: int
+    max_id: int | None
+    updated_at: datetime | None
+
+    @property
+    def token(self) -> str:
+        """Equal for equal states (what a run stores and the next one compares)."""
+        stamp = self.updated_at.isoformat() if self.updated_at else "-"
+        return f"{self.count}:{self.max_id or 0}:{stamp}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """What the previous run of a pair stored."""
+
+    rules: str
+    source_state: str
+    target_state: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """A track to compute keys for."""
+
+    id: int
+    title: str
+    artists: tuple[str, ...]
+    album: str | None
+    isrc: str | None
+    duration_ms: int | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A run's outcome for one source track: its new automatic match, or none."""
+
+    source_track_id: int
+    source_updated_at: datetime
+    target_track_id: int | None = None
+    target_updated_at: datetime | None = None
+    method: str = "fuzzy"
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
+
+
+class MatchStore:
+    """SQL of matching runs (``ctx.matching.run``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __repr__(self) -> str:
+        return f"MatchStore({self._db!r})"
+
+    # -- catalogues and runs --------------------------------------------------------------
+
+    def has_tracks(self, provider: str) -> bool:
+        """Whether any track of ``provider`` is stored."""
+        with self._db.connect() as conn:
+            stmt = select(literal(1)).where(TrackRow.provider == provider).limit(1)
+            return conn.execute(stmt).first() is not None
+
+    def catalogue(self, provider: str) -> CatalogueState:
+        """``provider``'s catalogue state (read from the ``(provider, updated_at)`` index)."""
+        stmt = select(func.count(), func.max(TrackRow.id), func.max(TrackRow.updated_at)).where(
+            TrackRow.provider == provider
+        )
+        with self._db.connect() as conn:
+            count, max_id, newest = conn.execute(stmt).one()
+        if isinstance(newest, str):  # SQLite's aggregate may bypass the column type
+            newest = datetime.fromisoformat(newest)
+        if isinstance(newest, datetime) and newest.tzinfo is None:
+            newest = newest.replace(tzinfo=timezone.utc)
+        return CatalogueState(int(count), max_id, newest)
+
+    def run_state(self, source: str, target: str) -> RunState | None:
+        """What the pair's previous run stored, if it ran."""
+        stmt = select(MatchRunRow.rules, MatchRunRow.source_state, MatchRunRow.target_state).where(
+            MatchRunRow.source_provider == source, MatchRunRow.target_provider == target
+        )
+        with self._db.connect() as conn:
+            row = conn.execute(stmt).first()
+        return RunState(*row) if row is not None else None
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def stale_keys(self, provider: str) -> Iterator[list[SourceRow]]:
+        """Pages of ``provider``'s tracks whose keys are missing or older than the track."""
+        key = TrackMatchKeyRow
+        last = 0
+        while True:
+            stmt = (
+                select(TrackRow.id, TrackRow.title, TrackRow.artists, TrackRow.album,
+                       TrackRow.isrc, TrackRow.duration_ms, TrackRow.updated_at)
+                .outerjoin(key, key.track_id == TrackRow.id)
+                .where(TrackRow.provider == provider, TrackRow.id > last,
+                       or_(key.track_id.is_(None), key.track_updated_at != TrackRow.updated_at))
+                .order_by(TrackRow.id)
+                .limit(_PAGE)
+            )  # fmt: skip
+            with self._db.connect() as conn:
+                rows = [
+                    SourceRow(r.id, r.title, tuple(r.artists or ()), r.album, r.isrc,
+                              r.duration_ms, r.updated_at)
+                    for r in conn.execute(stmt)
+                ]  # fmt: skip
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].id
+
+    def write_keys(self, provider: str, keys: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the keys of the tracks in ``keys`` (dicts of :class:`TrackMatchKeyRow` columns)."""
+        if not keys:
+            return
+        ids = [k["track_id"] for k in keys]
+        with self._db.write() as conn:
+            for condition in among(conn, TrackMatchKeyRow.track_id, ids, BigInteger()):
+                conn.execute(delete(TrackMatchKeyRow).where(condition))
+            if conn.dialect.name == "postgresql":
+                conn.execute(_PG_INSERT_KEYS, {
+                    "provider": provider,
+                    **{f"{column}_list": [k[column] for k in keys] for column in _KEY_FIELDS},
+                })  # fmt: skip
+            else:
+                conn.execute(insert(TrackMatchKeyRow), [{**k, "provider": provider} for k in keys])
+
+    def load_keys(self, ids: Sequence[int]) -> dict[int, KeyRow]:
+        """Stored keys of the tracks ``ids``."""
+        found: dict[int, KeyRow] = {}
+        with self._db.connect() as conn:
+            for condition in among(conn, TrackMatchKeyRow.track_id, ids, BigInteger()):
+                for row in conn.execute(select(*_KEY_COLUMNS).where(condition)):
+                    found[row[0]] = tuple(row)  # type: ignore[assignment]
+        return found
+
+    # -- the work of a run ----------------------------------------------------------------
+
+    def sources_to_check(
+        self, source: str, target: str, *, every: bool, catalogue_changed: bool
+    ) -> set[int]:
+        """Source track ids a run must look at: new or changed ones (``every``: all of them);
+        when the target's catalogue changed, also those without a match in use, those whose
+        automatic match's target track changed since, and those with a fuzzy match whose
+        ISRC another target track now has."""
+        src, check, match = TrackRow, MatchCheckRow, TrackMatchRow
+        stmt = select(src.id).where(src.provider == source)
+        if not every:
+            stmt = stmt.outerjoin(
+                check, and_(check.source_track_id == src.id, check.target_provider == target)
+            ).where(or_(check.source_track_id.is_(None), check.source_updated_at != src.updated_at))
+        with self._db.connect() as conn:
+            found = set(conn.execute(stmt).scalars())
+            if not catalogue_changed or every:
+                return found
+            in_use = exists().where(
+                match.source_track_id == src.id, match.target_provider == target,
+                match.status != "rejected",
+            )  # fmt: skip
+            found.update(conn.execute(select(src.id).where(src.provider == source, ~in_use)).scalars())
+            tgt = TrackRow.__table__.alias("tgt")
+            auto = (match.target_provider == target, match.status == "auto", src.provider == source)
+            found.update(conn.execute(
+                select(match.source_track_id)
+                .join(src, src.id == match.source_track_id)
+                .join(tgt, tgt.c.id == match.target_track_id)
+                .where(*auto, tgt.c.updated_at != match.target_updated_at)
+            ).scalars())  # fmt: skip
+            source_key = TrackMatchKeyRow.__table__.alias("source_key")
+            target_key = TrackMatchKeyRow.__table__.alias("target_key")
+            found.update(conn.execute(
+                select(match.source_track_id)
+                .join(src, src.id == match.source_track_id)
+                .join(source_key, source_key.c.track_id == match.source_track_id)
+                .join(target_key, and_(target_key.c.provider == target,
+                                       target_key.c.isrc == source_key.c.isrc))
+                .where(*auto, match.method != "isrc", source_key.c.isrc.is_not(None),
+                       target_key.c.track_id != match.target_track_id)
+            ).scalars())  # fmt: skip
+        return found
+
+    def overrides(self, ids: Sequence[int], target: str) -> tuple[set[int], set[tuple[int, int]]]:
+        """Of the source tracks ``ids``: those with a confirmed match for ``target``, and
+        every rejected ``(source, target track)`` pair."""
+        confirmed: set[int] = set()
+        rejected: set[tuple[int, int]] = set()
+        stmt = select(TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status)
+        with self._db.connect() as conn:
+            for condition in among(conn, TrackMatchRow.source_track_id, ids, BigInteger()):
+                rows = conn.execute(stmt.where(
+                    condition, TrackMatchRow.target_provider == target,
+                    TrackMatchRow.status.in_(("confirmed", "rejected")),
+                ))  # fmt: skip
+                for source_id, target_id, status in rows:
+                    if status == "confirmed":
+                        confirmed.add(source_id)
+                    else:
+                        rejected.add((source_id, target_id))
+        return confirmed, rejected
+
+    # -- candidates -----------------------------------------------------------------------
+
+    def keys_by_isrc(self, provider: str, isrcs: Sequence[str]) -> list[KeyRow]:
+        """Keys of ``provider``'s tracks with one of the canonical ``isrcs``."""
+        return self._keys(provider, TrackMatchKeyRow.isrc, isrcs)
+
+    def keys_by_artist(self, provider: str, artists: Sequence[str]) -> list[KeyRow]:
+        """Keys of ``provider``'s tracks whose primary artist is one of ``artists``."""
+        return self._keys(provider, TrackMatchKeyRow.artist, artists)
+
+    def keys_by_title(self, provider: str, titles: Sequence[str]) -> list[KeyRow]:
+        """Keys of ``provider``'s tracks with one of the normalised ``titles``."""
+        return self._keys(provider, TrackMatchKeyRow.title, titles)
+
+    def keys_by_pair(self, provider: str, pairs: Sequence[tuple[str, str]]) -> list[KeyRow]:
+        """Keys of ``provider``'s tracks with one of the ``(primary artist, title)`` pairs."""
+        found: list[KeyRow] = []
+        key = TrackMatchKeyRow
+        with self._db.connect() as conn:
+            for start in range(0, len(pairs), _CHUNK):
+                chunk = pairs[start : start + _CHUNK]
+                stmt = select(*_KEY_COLUMNS).where(
+                    key.provider == provider, tuple_(key.artist, key.title).in_(chunk)
+                )
+                found.extend(tuple(r) for r in conn.execute(stmt))  # type: ignore[misc]
+        return found
+
+    def artist_names(self, provider: str) -> list[str]:
+        """Every distinct primary artist of ``provider``'s keys."""
+        stmt = select(TrackMatchKeyRow.artist).where(TrackMatchKeyRow.provider == provider).distinct()
+        with self._db.connect() as conn:
+            return [name for name in conn.execute(stmt).scalars() if name]
+
+    def _keys(self, provider: str, column: InstrumentedAttribute[Any], values: Sequence[str]) -> list[KeyRow]:
+        found: list[KeyRow] = []
+        with self._db.connect() as conn:
+            for condition in among(conn, column, list(dict.fromkeys(values)), String()):
+                stmt = select(*_KEY_COLUMNS).where(TrackMatchKeyRow.provider == provider, condition)
+                found.extend(tuple(r) for r in conn.execute(stmt))  # type: ignore[misc]
+        return found
+
+    # -- results --------------------------------------------------------------------------
+
+    def save(
+        self, source: str, target: str, decisions: Sequence[Decision], now: datetime,
+        run: Mapping[str, Any] | None,
+    ) -> int:  # fmt: skip
+        """Write a run's ``decisions`` in one transaction and, when ``run`` is given, the
+        pair's run row. Overrides made since the run read them win: a source confirmed in
+        the meantime keeps its match, a pair rejected in the meantime is not written (and
+        that track is looked at again next time). Returns how many matches changed."""
+        changed = 0
+        with self._db.write() as conn:
+            for start in range(0, len(decisions), _CHUNK):
+                changed += _save_chunk(conn, target, decisions[start : start + _CHUNK], now)
+            if run is not None:
+                conn.execute(delete(MatchRunRow).where(
+                    MatchRunRow.source_provider == source, MatchRunRow.target_provider == target
+                ))  # fmt: skip
+                conn.execute(insert(MatchRunRow).values(
+                    source_provider=source, target_provider=target, finished_at=now, **run
+                ))  # fmt: skip
+        return changed
+
+
+def _save_chunk(conn: Connection, target: str, decisions: Sequence[Decision], now: datetime) -> int:
+    ids = [d.source_track_id for d in decisions]
+    current: dict[int, tuple[int, str]] = {}
+    rejected: set[tuple[int, int]] = set()
+    for condition in among(conn, TrackMatchRow.source_track_id, ids, BigInteger()):
+        for source_id, target_id, status in conn.execute(
+            select(TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status)
+            .where(condition, TrackMatchRow.target_provider == target)
+        ):  # fmt: skip
+            if status == "rejected":
+                rejected.add((source_id, target_id))
+            else:
+                current[source_id] = (target_id, status)
+    drop: list[int] = []
+    rows: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    changed = 0
+    for d in decisions:
+        held = current.get(d.source_track_id)
+        if held is not None and held[1] == "confirmed":
+            checks.append({"source_track_id": d.source_track_id, "source_updated_at": d.source_updated_at})
+            continue
+        if d.target_track_id is not None and (d.source_track_id, d.target_track_id) in rejected:
+            continue  # rejected while the run was matching: no check row, so it runs again
+        if held is not None:
+            drop.append(d.source_track_id)
+        changed += (held[0] if held else None) != d.target_track_id
+        if d.target_track_id is not None:
+            rows.append({
+                "source_track_id": d.source_track_id, "target_track_id": d.target_track_id,
+                "target_provider": target, "status": "auto", "method": d.method,
+                "score": d.score, "reasons": list(d.reasons), "target_updated_at": d.target_updated_at,
+                "created_at": now, "updated_at": now,
+            })  # fmt: skip
+        checks.append({"source_track_id": d.source_track_id, "source_updated_at": d.source_updated_at})
+    if drop:
+        conn.execute(delete(TrackMatchRow).where(
+            TrackMatchRow.source_track_id.in_(drop), TrackMatchRow.target_provider == target,
+            TrackMatchRow.status == "auto",
+        ))  # fmt: skip
+    if rows:
+        conn.execute(insert(TrackMatchRow), rows)
+    if checks:
+        conn.execute(delete(MatchCheckRow).where(
+            MatchCheckRow.source_track_id.in_([c["source_track_id"] for c in checks]),
+            MatchCheckRow.target_provider == target,
+        ))  # fmt: skip
+        conn.execute(insert(MatchCheckRow), [
+            {**c, "target_provider": target, "checked_at": now} for c in checks
+        ])  # fmt: skip
+    return changed
+
+
+#: PostgreSQL: new keys from one array parameter per column.
+_PG_INSERT_KEYS = text(
+    """
+    INSERT INTO track_match_keys (track_id, provider, track_updated_at, isrc, title, artist,
+                                  artists, tags, duration_ms)
+    SELECT u.track_id, :provider, u.track_updated_at, u.isrc, u.title, u.artist, u.artists,
+           u.tags, u.duration_ms
+    FROM unnest(
+        CAST(:track_id_list AS bigint[]), CAST(:track_updated_at_list AS timestamptz[]),
+        CAST(:isrc_list AS text[]), CAST(:title_list AS text[]), CAST(:artist_list AS text[]),
+        CAST(:artists_list AS text[]), CAST(:tags_list AS text[]),
+        CAST(:duration_ms_list AS integer[])
+    ) AS u(track_id, track_updated_at, isrc, title, artist, artists, tags, duration_ms)
+    """
+)
+
+
+def among(
+    conn: Connection, column: InstrumentedAttribute[Any], values: Sequence[Any],
+    item: TypeEngine[Any],
+) -> Iterator[ColumnElement[bool]]:  # fmt: skip
+    """Conditions that together select the rows whose ``column`` is one of ``values``:
+    one ``= ANY(:array)`` on PostgreSQL, ``IN`` lists of 500 on SQLite."""
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        yield column == any_(literal(list(values), ARRAY(item)))
+    else:
+        for start in range(0, len(values), _CHUNK):
+            yield column.in_(values[start : start + _CHUNK])
+
+
+def iter_chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    """``values`` in slices of ``size``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
