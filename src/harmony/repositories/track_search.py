@@ -7,7 +7,8 @@ service. How the rows are found depends on the database:
 * With the candidate index (:mod:`harmony.db.candidate_index`; migration ``0006``): rows
   containing *every* word of three or more letters (trigrams cannot index shorter words),
   and, when those are fewer than asked for, rows containing all of them but one (a
-  misspelt word, or one the track lacks). Each lookup reads at most ``_TIER_ROWS`` rows,
+  misspelt word, or one the track lacks), and when that is still less than a page, rows
+  containing any one of them. Each lookup reads at most ``_TIER_ROWS`` rows,
   so a query of common words reads a bounded number whatever the library's size; the
   order above is then applied to what was read.
 * Without it (an SQLite without FTS5's trigram tokenizer, PostgreSQL without ``pg_trgm``),
@@ -146,9 +147,16 @@ class TrackSearchRepository:
             for track_id, key in lookup(conn, indexable):
                 if track_id not in exclude:
                     keys[track_id] = key or ""
-            if len(indexable) > 1 and len(keys) < limit * _LEAVE_ONE_OUT_BELOW:
-                # A misspelt word, or one the track lacks: rows with all the others.
-                for tier in itertools.combinations(indexable, len(indexable) - 1):
+            few = limit * _LEAVE_ONE_OUT_BELOW
+            # A misspelt word, or one the track lacks: rows with all the others; and when
+            # that is still not a page, rows with any one of the words, as the scan has.
+            for tiers in (
+                itertools.combinations(indexable, len(indexable) - 1) if len(indexable) > 1 else (),
+                [[word] for word in indexable] if len(indexable) > 2 else (),
+            ):
+                if len(keys) >= few:
+                    break
+                for tier in tiers:
                     for track_id, key in lookup(conn, tier):
                         if track_id not in exclude:
                             keys.setdefault(track_id, key or "")
