@@ -4,7 +4,10 @@ thing measured).
 
 Rows get the same ``search_key`` the sync writes (``harmony.textnorm.search_key``); the
 candidate index follows on its own (SQLite: its triggers fire for every row; PostgreSQL:
-the GIN index is maintained by the server), exactly as it does for a sync.
+the GIN index is maintained by the server), exactly as it does for a sync. Loading a
+million rows that way takes minutes on SQLite (each trigger call indexes one row);
+:func:`index_dropped` drops the index for the load and builds it once afterwards
+(``ctx.search.ensure_index()``, what migration 0006 does on an existing library).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
@@ -19,6 +23,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from harmony import HarmonyContext
+from harmony.db.candidate_index import drop_candidate_index
 from harmony.db.models import TrackRow
 from harmony.textnorm import search_key
 
@@ -68,3 +73,16 @@ def load_tracks(
     with ctx.db.write() as conn:
         conn.exec_driver_sql("ANALYZE tracks" if ctx.db.backend == "postgresql" else "ANALYZE")
     return time.perf_counter() - began
+
+
+@contextmanager
+def index_dropped(ctx: HarmonyContext) -> Iterator[None]:
+    """Drop the candidate index, and build it again from the stored tracks at the end."""
+    with ctx.db.write() as conn:
+        drop_candidate_index(conn)
+    try:
+        yield
+    finally:
+        state = ctx.search.ensure_index()
+        if state != "ready":
+            raise SystemExit(f"the candidate index could not be built again: {state}")

@@ -13,7 +13,8 @@
   in the title's credit. The first is the *primary* artist.
 * ``tags``: the edition tags that make a different recording (``live``, ``acoustic``,
   ``remix``, ``demo``, ``instrumental``) mentioned in the title or album; ``remaster`` is
-  not among them (a remaster is the same performance).
+  not among them (a remaster is the same performance) but kept apart (``remaster``), so
+  that of an original and its remaster the one marked like the source is preferred.
 * ``numbers``: the numbers in the title (``Part 2``, ``Symphony No. 5``): two titles with
   different numbers name different pieces, however similar the rest.
 """
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 from harmony.textnorm import EDITION_TAGS, normalize, tags_of_words
 
-__all__ = ["MatchKey", "canonical_isrc", "match_key", "split_artists"]
+__all__ = ["KeyMaker", "MatchKey", "canonical_isrc", "match_key", "split_artists"]
 
 _ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
@@ -51,6 +52,8 @@ _VERSION_WORDS = frozenset().union(*EDITION_TAGS.values()) | frozenset(
 #: Tags that make a different recording (a remaster is the same performance).
 _RECORDING_TAGS = frozenset(EDITION_TAGS) - {"remaster"}
 _NUMBER = re.compile(r"\d+")
+#: Characters without which a title has no suffix part (see _SUFFIX).
+_SUFFIX_MARKS = ("-", "–", "(", "[")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class MatchKey:
     tags: frozenset[str]
     numbers: tuple[str, ...]
     duration_ms: int | None
+    remaster: bool = False
 
     @property
     def artist(self) -> str:
@@ -74,7 +78,7 @@ def canonical_isrc(value: str | None) -> str | None:
     """``value`` as a canonical ISRC (upper case, no separators), or ``None``."""
     if not value:
         return None
-    code = _NOT_ALNUM.sub("", value).upper()
+    code = (value if value.isalnum() else _NOT_ALNUM.sub("", value)).upper()
     return code if _ISRC.fullmatch(code) else None
 
 
@@ -96,6 +100,10 @@ def _artist_name(text: str) -> str:
 
 def _credited(title: str) -> tuple[str, list[str]]:
     """The title without its credit, and the names in the credit."""
+    if title.isascii():  # (IGNORECASE also matches a few non-ASCII letters, e.g. "ı")
+        lowered = title.lower()
+        if "ft" not in lowered and "feat" not in lowered and "with" not in lowered:
+            return title.strip() or title, []
     names: list[str] = []
 
     def collect(match: re.Match[str]) -> str:
@@ -117,19 +125,64 @@ def match_key(
     duration_ms: int | None,
 ) -> MatchKey:  # fmt: skip
     """The :class:`MatchKey` of one track."""
-    plain, featured = _credited(title)
-    core = _SUFFIX.sub(_drop_version_part, plain).strip() or plain
-    title_key = normalize(core) or normalize(title)
-    names = split_artists(artists)
-    for name in split_artists(featured):
-        if name not in names:
-            names.append(name)
-    words = normalize(title).split() + (normalize(album).split() if album else [])
-    return MatchKey(
-        isrc=canonical_isrc(isrc),
-        title=title_key,
-        artists=tuple(names),
-        tags=tags_of_words(words) & _RECORDING_TAGS,
-        numbers=tuple(_NUMBER.findall(title_key)),
-        duration_ms=duration_ms,
-    )
+    return KeyMaker().key(title, artists, album, isrc, duration_ms)
+
+
+class KeyMaker:
+    """Computes :class:`MatchKey` values, remembering the artist lists and albums it has
+    seen: a catalogue names the same artists and albums over and over, so keying a
+    million tracks normalises each of them once."""
+
+    def __init__(self, memory: int = 200_000) -> None:
+        self._memory = memory
+        self._artists: dict[tuple[str, ...], list[str]] = {}
+        self._albums: dict[str, list[str]] = {}
+
+    def __repr__(self) -> str:
+        return f"KeyMaker(artists={len(self._artists)}, albums={len(self._albums)})"
+
+    def key(
+        self, title: str, artists: Sequence[str], album: str | None, isrc: str | None,
+        duration_ms: int | None,
+    ) -> MatchKey:  # fmt: skip
+        """The :class:`MatchKey` of one track."""
+        plain, featured = _credited(title)
+        if any(mark in plain for mark in _SUFFIX_MARKS):
+            core = _SUFFIX.sub(_drop_version_part, plain).strip() or plain
+        else:
+            core = plain.strip() or plain
+        full = normalize(title)
+        title_key = (normalize(core) if core != title else full) or full
+        names = list(self._names(tuple(artists)))
+        for name in split_artists(featured):
+            if name not in names:
+                names.append(name)
+        words = full.split() + (self._album_words(album) if album else [])
+        tags = tags_of_words(words)
+        return MatchKey(
+            isrc=canonical_isrc(isrc),
+            title=title_key,
+            artists=tuple(names),
+            tags=tags & _RECORDING_TAGS,
+            numbers=tuple(_NUMBER.findall(title_key)),
+            duration_ms=duration_ms,
+            remaster="remaster" in tags,
+        )
+
+    def _names(self, artists: tuple[str, ...]) -> list[str]:
+        found = self._artists.get(artists)
+        if found is None:
+            found = split_artists(artists)
+            if len(self._artists) >= self._memory:
+                self._artists.clear()
+            self._artists[artists] = found
+        return found
+
+    def _album_words(self, album: str) -> list[str]:
+        found = self._albums.get(album)
+        if found is None:
+            found = normalize(album).split()
+            if len(self._albums) >= self._memory:
+                self._albums.clear()
+            self._albums[album] = found
+        return found

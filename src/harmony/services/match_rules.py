@@ -11,13 +11,18 @@ In this order, for a source track and one candidate of the target catalogue:
 4. The same ISRC: a match, method ``"isrc"``, score 100.
 5. Otherwise, method ``"fuzzy"``: titles with different numbers never match; the titles'
    similarity (rapidfuzz ``ratio`` of the normalised titles, 0-100) must reach
-   :data:`TITLE_MIN` and the artists' (the best of: primary against primary, every pair,
-   all names sorted and joined) :data:`ARTIST_MIN`; with a duration unknown on either
-   side both must reach :data:`UNKNOWN_DURATION_MIN`. Score: 0.6 x title + 0.4 x artists,
-   less up to 4 points for the duration gap (4 when unknown).
+   :data:`TITLE_MIN` and the artists' :data:`ARTIST_MIN` (the best of: either side's
+   primary artist against any artist of the other, and all names sorted and joined; a
+   featured artist alone never makes two tracks the same artist's); with a duration
+   unknown on either side both must reach :data:`UNKNOWN_DURATION_MIN`. Score: 0.6 x
+   title + 0.4 x artists, less up to 4 points for the duration gap (4 when unknown), plus
+   1 when both or neither are marked as remasters.
 
 Among several candidates that match, an ISRC match wins, then the higher score, then the
-closer duration, then the lower track id.
+closer duration, then the lower track id. Two fuzzy candidates within half a point of
+each other that are different recordings (their durations further apart than the
+tolerance, or different ISRCs) make the source track *ambiguous*: no match, it is listed
+as unmatched for a person to decide.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ ARTIST_MIN = 85.0
 #: Least title and artist similarity when a duration is unknown.
 UNKNOWN_DURATION_MIN = 95.0
 _DURATION_POINTS = 4.0
+_SAME_MARK_POINTS = 1.0
+#: Fuzzy candidates closer than this in score are told apart by nothing but chance.
+_TIE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,23 +115,41 @@ class MatchRules:
         if artist < artist_min:
             return _no(gap, f"artist similarity {artist:.0f} < {artist_min:.0f}", reasons)
         penalty = _DURATION_POINTS * (gap / max(self.tolerance_ms, 1) if gap is not None else 1.0)
-        score = round(0.6 * title + 0.4 * artist - penalty, 2)
+        bonus = _SAME_MARK_POINTS if source.remaster == target.remaster else 0.0
+        score = round(0.6 * title + 0.4 * artist - penalty + bonus, 2)
         return Verdict(True, "fuzzy", score, tuple(reasons), gap)
 
     def best(
         self, source: MatchKey, candidates: Iterable[tuple[int, MatchKey]]
     ) -> tuple[int, Verdict] | None:
-        """The best matching candidate ``(track id, verdict)``, or ``None``."""
-        best: tuple[tuple[bool, float, int, int], int, Verdict] | None = None
+        """The best matching candidate ``(track id, verdict)``, or ``None`` (none matches,
+        or the best fuzzy ones are different recordings equally close: ambiguous)."""
+        ranked: list[tuple[tuple[bool, float, int, int], int, MatchKey, Verdict]] = []
         for track_id, key in candidates:
             verdict = self.judge(source, key)
-            if not verdict.matched:
-                continue
-            rank = (verdict.method == "isrc", verdict.score,
-                    -(verdict.gap_ms if verdict.gap_ms is not None else 10**9), -track_id)  # fmt: skip
-            if best is None or rank > best[0]:
-                best = (rank, track_id, verdict)
-        return (best[1], best[2]) if best is not None else None
+            if verdict.matched:
+                rank = (verdict.method == "isrc", verdict.score,
+                        -(verdict.gap_ms if verdict.gap_ms is not None else 10**9), -track_id)  # fmt: skip
+                ranked.append((rank, track_id, key, verdict))
+        if not ranked:
+            return None
+        ranked.sort(key=lambda item: item[0], reverse=True)
+        _, best_id, best_key, best = ranked[0]
+        if best.method == "fuzzy":
+            for _, other_id, other_key, verdict in ranked[1:]:
+                if best.score - verdict.score >= _TIE:
+                    break
+                if other_id != best_id and self._different(best_key, other_key):
+                    return None
+        return best_id, best
+
+    def _different(self, a: MatchKey, b: MatchKey) -> bool:
+        """Whether two catalogue tracks are different recordings, as far as one can tell."""
+        if a.isrc and b.isrc:
+            return a.isrc != b.isrc
+        if a.duration_ms is None or b.duration_ms is None:
+            return False
+        return abs(a.duration_ms - b.duration_ms) > self.tolerance_ms
 
     def similarity(self, source: MatchKey, target: MatchKey) -> float:
         """How alike two tracks look (0-100), for ordering candidates that did not match."""
@@ -146,6 +172,8 @@ def _artist_similarity(source: tuple[str, ...], target: tuple[str, ...]) -> floa
         return 0.0
     if source[0] == target[0]:
         return 100.0
-    pairs = max(fuzz.ratio(a, b) for a in source for b in target)
+    # A primary artist on one side against any artist on the other: "A feat. X" is
+    # A's (and "X feat. A" is X's), but two tracks sharing only a guest are not the same.
+    primary = max(max(fuzz.ratio(source[0], b) for b in target), max(fuzz.ratio(a, target[0]) for a in source))
     joined = fuzz.token_sort_ratio(" ".join(source), " ".join(target))
-    return max(pairs, joined)
+    return max(primary, joined)
