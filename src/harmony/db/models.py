@@ -280,7 +280,7 @@ class TrackMatchKeyRow(Base):
     __table_args__ = (
         Index(None, "provider", "isrc"),
         Index(None, "provider", "artist", "title"),
-        Index(None, "provider", "title"),
+        Index(None, "provider", "title", "artist"),
     )
 
     track_id: Mapped[int] = mapped_column(

@@ -51,7 +51,7 @@ def upgrade() -> None:
         _track_fk("track_id", "track_match_keys"),
         sa.PrimaryKeyConstraint("track_id", name=op.f("pk_track_match_keys")),
     )
-    for columns in (["provider", "isrc"], ["provider", "artist", "title"], ["provider", "title"]):
+    for columns in (["provider", "isrc"], ["provider", "artist", "title"], ["provider", "title", "artist"]):
         op.create_index(
             op.f(f"ix_track_match_keys_{'_'.join(columns)}"), "track_match_keys", columns
         )
