@@ -47,7 +47,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from _bulk import index_dropped, load_tracks
-from _report import command_line, machine, postgres_settings, sqlite_settings, write_section
+from _report import (
+    command_line,
+    machine,
+    postgres_settings,
+    sqlite_settings,
+    write_section,
+)
 from search import _fold, make_library, typo
 from sqlalchemy import select, update
 

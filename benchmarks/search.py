@@ -88,8 +88,8 @@ from _report import (
 from sqlalchemy import and_, func, literal, or_, select
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.db.models import TrackRow
 from harmony.db.candidate_index import drop_candidate_index
+from harmony.db.models import TrackRow
 
 SCRIPT = "benchmarks/search.py"
 SECTION = f"## Track search (`{SCRIPT}`)"

@@ -54,18 +54,18 @@ from harmony.providers import (
 )
 from harmony.repositories import ActivityEvent, ActivityPage, ProviderCredentials
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony.repositories.match_types import (
+    MatchCandidate,
+    MatchReport,
+    TrackMatch,
+    UnmatchedTrack,
+)
 from harmony.repositories.playlist_types import (
     Playlist,
     PlaylistDetail,
     PlaylistPage,
     PlaylistTrack,
     Track,
-)
-from harmony.repositories.match_types import (
-    MatchCandidate,
-    MatchReport,
-    TrackMatch,
-    UnmatchedTrack,
 )
 from harmony.repositories.playlists import MAX_PAGE_SIZE
 from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport

@@ -25,8 +25,8 @@ from harmony.repositories.credentials import PROVIDER_NAME, CredentialStore
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
 from harmony.repositories.track_search import TrackSearchRepository
-from harmony.services.playlists import PlaylistService
 from harmony.services.matching import MatchingService
+from harmony.services.playlists import PlaylistService
 from harmony.services.providers import ProviderStatusService
 from harmony.services.scheduler import LeaseScheduler
 from harmony.services.search import SearchService

@@ -23,7 +23,12 @@ from harmony import (
 )
 from harmony.db.models import MatchRunRow, TrackMatchRow
 from harmony.testing import RecordingEventLogger
-from tests.services.matching_support import Catalogues, Library, library, song  # noqa: F401
+from tests.services.matching_support import (  # noqa: F401
+    Catalogues,
+    Library,
+    library,
+    song,
+)
 
 SPOTIFY = [song("s1", "Blue", ["Ada"]), song("s2", "Green", ["Ada"])]
 LOCAL = [song("l1", "Blue", ["Ada"]), song("l2", "Red", ["Ada"])]

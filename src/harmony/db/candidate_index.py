@@ -58,26 +58,33 @@ IGNORED_BY_DRIFT_CHECK = frozenset({
 #: gone, so it no longer follows writes.
 IndexState = Literal["ready", "missing", "stale"]
 
+# The statements are spelt out (no formatting): they never take a value from outside.
 # columnsize=0: no per-row size table (bm25 ranking is not used), one write less per track.
 _SQLITE_TABLE = (
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(search_key, content='tracks', "
+    "CREATE VIRTUAL TABLE tracks_fts USING fts5(search_key, content='tracks', "
     "content_rowid='id', tokenize='trigram', columnsize=0)"
 )
 _SQLITE_TRIGGERS = (
-    f"""CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
-        INSERT INTO {FTS_TABLE}(rowid, search_key) VALUES (new.id, new.search_key);
+    """CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
+        INSERT INTO tracks_fts(rowid, search_key) VALUES (new.id, new.search_key);
     END""",
-    f"""CREATE TRIGGER tracks_fts_update AFTER UPDATE OF search_key ON tracks
+    """CREATE TRIGGER tracks_fts_update AFTER UPDATE OF search_key ON tracks
         WHEN old.search_key IS NOT new.search_key BEGIN
-        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_key)
+        INSERT INTO tracks_fts(tracks_fts, rowid, search_key)
             VALUES ('delete', old.id, old.search_key);
-        INSERT INTO {FTS_TABLE}(rowid, search_key) VALUES (new.id, new.search_key);
+        INSERT INTO tracks_fts(rowid, search_key) VALUES (new.id, new.search_key);
     END""",
-    f"""CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN
-        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_key)
+    """CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN
+        INSERT INTO tracks_fts(tracks_fts, rowid, search_key)
             VALUES ('delete', old.id, old.search_key);
     END""",
 )
+_SQLITE_DROP = (
+    "DROP TRIGGER IF EXISTS tracks_fts_insert",
+    "DROP TRIGGER IF EXISTS tracks_fts_update",
+    "DROP TRIGGER IF EXISTS tracks_fts_delete",
+)
+_SQLITE_REBUILD = "INSERT INTO tracks_fts(tracks_fts) VALUES ('rebuild')"
 
 
 def candidate_index_state(conn: Connection) -> IndexState:
@@ -116,11 +123,10 @@ def create_candidate_index(conn: Connection) -> IndexState:
 def drop_candidate_index(conn: Connection) -> None:
     """Remove the index (PostgreSQL: the extension stays; others may use it)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text(f"DROP INDEX IF EXISTS {TRGM_INDEX}"))
+        conn.execute(text("DROP INDEX IF EXISTS ix_tracks_search_key_trgm"))
         return
-    for name in FTS_TRIGGERS:
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    for statement in (*_SQLITE_DROP, "DROP TABLE IF EXISTS tracks_fts"):
+        conn.exec_driver_sql(statement)
 
 
 # -- SQLite -------------------------------------------------------------------------------
@@ -142,12 +148,10 @@ def _create_sqlite(conn: Connection) -> IndexState:
                 _first_line(exc), version,
             )  # fmt: skip
             return "missing"
-    for name in FTS_TRIGGERS:
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-    for statement in _SQLITE_TRIGGERS:
+    for statement in (*_SQLITE_DROP, *_SQLITE_TRIGGERS):
         conn.exec_driver_sql(statement)
     # From scratch: a stale table missed the writes made while a trigger was gone.
-    conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+    conn.exec_driver_sql(_SQLITE_REBUILD)
     return "ready"
 
 
@@ -162,8 +166,11 @@ def _create_postgresql(conn: Connection) -> IndexState:
         return "missing"
     try:
         with conn.begin_nested():
+            # The opclass lives in the extension's schema, an identifier (not a bindable
+            # value) read from pg_namespace, quoted by the dialect.
             conn.execute(text(
-                f'CREATE INDEX {TRGM_INDEX} ON tracks USING gin (search_key "{schema}".gin_trgm_ops)'
+                "CREATE INDEX ix_tracks_search_key_trgm ON tracks USING gin (search_key "
+                + _quote(conn, schema) + ".gin_trgm_ops)"  # nosec B608
             ))  # fmt: skip
     except DBAPIError as exc:  # e.g. no USAGE on the extension's schema
         _log.warning(
@@ -190,7 +197,7 @@ def _create_extension(conn: Connection) -> str | None:
     for schema in dict.fromkeys(("public", current)):
         try:
             with conn.begin_nested():
-                conn.execute(text(f'CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA "{schema}"'))
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA " + _quote(conn, schema)))
         except DBAPIError as exc:
             errors.append(f"in schema {schema}: {_first_line(exc)}")
             continue
@@ -202,6 +209,10 @@ def _create_extension(conn: Connection) -> str | None:
         "; ".join(errors),
     )
     return None
+
+
+def _quote(conn: Connection, identifier: str) -> str:
+    return str(conn.dialect.identifier_preparer.quote_identifier(identifier))
 
 
 def _first_line(exc: BaseException) -> str:

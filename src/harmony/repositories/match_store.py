@@ -58,6 +58,14 @@ KeyRow = tuple[int, str | None, str, str, str, str, int | None, datetime]
 
 _KEY_FIELDS = ("track_id", "track_updated_at", "isrc", "title", "artist", "artists", "tags",
                "duration_ms")  # fmt: skip
+_PG_COPY_KEYS = (
+    "COPY track_match_keys (provider, track_id, track_updated_at, isrc, title, artist, "
+    "artists, tags, duration_ms) FROM STDIN"
+)
+_SQLITE_INSERT_KEYS = (
+    "INSERT INTO track_match_keys (provider, track_id, track_updated_at, isrc, title, artist, "
+    "artists, tags, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _KEY_COLUMNS = (
     TrackMatchKeyRow.track_id, TrackMatchKeyRow.isrc, TrackMatchKeyRow.title,
     TrackMatchKeyRow.artist, TrackMatchKeyRow.artists, TrackMatchKeyRow.tags,
@@ -202,15 +210,13 @@ class MatchStore:
                 # COPY in the write's transaction: arrays for unnest() cost psycopg a regex
                 # per string to quote (measured: 2.8 s of 12 for 100,000 keys).
                 with conn.connection.driver_connection.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-                    f"COPY track_match_keys (provider, {', '.join(_KEY_FIELDS)}) FROM STDIN"
+                    _PG_COPY_KEYS
                 ) as copy:
                     for k in keys:
                         copy.write_row((provider, *(k[f] for f in _KEY_FIELDS)))
             else:  # straight to the driver: a million rows, no per-value conversion
                 conn.exec_driver_sql(
-                    f"INSERT INTO track_match_keys (provider, {', '.join(_KEY_FIELDS)}) "
-                    f"VALUES (?{', ?' * len(_KEY_FIELDS)})",
-                    [(provider, *(k[f] for f in _KEY_FIELDS)) for k in keys],
+                    _SQLITE_INSERT_KEYS, [(provider, *(k[f] for f in _KEY_FIELDS)) for k in keys]
                 )
 
     def load_keys(self, ids: Sequence[int]) -> dict[int, KeyRow]:
@@ -514,15 +520,14 @@ def _insert(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> 
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), list(rows))
         return
-    names = list(rows[0])
+    compiled = insert(table).compile(conn, column_keys=list(rows[0]))
+    names = list(compiled.positiontup or ())  # the statement's parameter order
     converters = [_Converter(table.c[name].type._cached_bind_processor(conn.dialect)) for name in names]
     values = [tuple(convert(r[n]) for convert, n in zip(converters, names)) for r in rows]
+    statement = str(compiled)
     cursor = conn.connection.cursor()
     try:
-        cursor.executemany(
-            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            values,
-        )
+        cursor.executemany(statement, values)
     finally:
         cursor.close()
 

@@ -26,10 +26,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, case, func, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    text,
+)
 
 from harmony.db.candidate_index import (
-    FTS_TABLE,
     IndexState,
     candidate_index_state,
     create_candidate_index,
@@ -198,13 +207,13 @@ class TrackSearchRepository:
 #: letters and digits, so quoting each as an FTS5 string is enough; MATCH on the trigram
 #: table is a substring test).
 _FTS_KEYS = text(
-    f"SELECT t.id, t.search_key FROM tracks AS t WHERE t.id IN "
-    f"(SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :query LIMIT :n)"
+    "SELECT t.id, t.search_key FROM tracks AS t WHERE t.id IN "
+    "(SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH :query LIMIT :n)"
 )
 #: The same within one provider's tracks (the limit applies to that provider's rows).
 _FTS_PROVIDER_KEYS = text(
-    f"SELECT t.id, t.search_key FROM {FTS_TABLE} AS f JOIN tracks AS t ON t.id = f.rowid "
-    f"WHERE {FTS_TABLE} MATCH :query AND t.provider = :provider LIMIT :n"
+    "SELECT t.id, t.search_key FROM tracks_fts AS f JOIN tracks AS t ON t.id = f.rowid "
+    "WHERE tracks_fts MATCH :query AND t.provider = :provider LIMIT :n"
 )
 
 

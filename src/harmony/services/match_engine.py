@@ -30,7 +30,13 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from harmony.repositories.match_store import Decision, KeyRow, MatchStore, SourceRow, iter_chunks
+from harmony.repositories.match_store import (
+    Decision,
+    KeyRow,
+    MatchStore,
+    SourceRow,
+    iter_chunks,
+)
 from harmony.services.match_keys import KeyMaker, MatchKey
 from harmony.services.match_rules import ARTIST_MIN, TITLE_MIN, MatchRules
 

@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session
 from harmony._checks import as_int
 from harmony.clock import Clock
 from harmony.db.engine import Database
-from harmony.errors import HarmonyError, InvalidInputError, NotFoundError, UnknownProviderError
+from harmony.errors import (
+    HarmonyError,
+    InvalidInputError,
+    NotFoundError,
+    UnknownProviderError,
+)
 from harmony.events.base import EventLogger
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.match_pairs import MatchPairs
