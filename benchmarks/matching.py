@@ -62,7 +62,6 @@ from harmony.db.models import TrackRow
 from harmony.repositories.match_pairs import MatchPairs
 from harmony.repositories.match_store import MatchStore
 from harmony.services.match_engine import MatchEngine
-from harmony.textnorm import search_key
 
 SCRIPT = "benchmarks/matching.py"
 SECTION = f"## Track matching (`{SCRIPT}`)"

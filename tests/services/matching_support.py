@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from harmony import HarmonyContext
 from harmony.db.models import TrackRow
-from harmony.testing import InMemoryProvider, ManualClock, RecordingEventLogger
-from harmony.testing.pytest_plugin import SettingsFactory
+from harmony.testing import InMemoryProvider, ManualClock
 
 Library = Callable[..., "Catalogues"]
 
@@ -55,28 +53,3 @@ class Catalogues:
 
     def run(self) -> Any:
         return self.ctx.matching.run("spotify", "local")
-
-
-@pytest.fixture
-def library(
-    harmony_settings_factory: SettingsFactory, harmony_events: RecordingEventLogger,
-    harmony_clock: ManualClock,
-) -> Iterator[Library]:  # fmt: skip
-    """``library(spotify_tracks, local_tracks, **settings)``: synced catalogues."""
-    made: list[Catalogues] = []
-
-    def make(spotify: Sequence[dict[str, Any]], local: Sequence[dict[str, Any]],
-             **fields: Any) -> Catalogues:  # fmt: skip
-        providers = {"spotify": InMemoryProvider("spotify"), "local": InMemoryProvider("local")}
-        ctx = HarmonyContext(harmony_settings_factory(**fields), events=harmony_events,
-                             clock=harmony_clock, providers=providers)  # fmt: skip
-        ctx.migrate()
-        found = Catalogues(ctx, providers["spotify"], providers["local"], harmony_clock)
-        made.append(found)
-        found.sync(spotify, local)
-        harmony_events.clear()
-        return found
-
-    yield make
-    for found in made:
-        found.ctx.close()

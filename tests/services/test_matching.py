@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harmony.testing import RecordingEventLogger
-from tests.services.matching_support import Library, library, song  # noqa: F401
+from tests.services.matching_support import Library, song
 
 SPOTIFY = [
     song("s-isrc", "Yellow Submarine", ["The Beatles"], 160_000, isrc="GBAYE0601498"),

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from harmony import HarmonyContext
 from harmony.db.models import MatchCheckRow, TrackMatchKeyRow, TrackMatchRow
-from tests.services.matching_support import Library, library, song  # noqa: F401
+from tests.services.matching_support import Library, song
 
 SPOTIFY = [song(f"s{n}", f"Song Number {word}", ["Ada Lovelace"], 200_000 + n * 10_000)
            for n, word in enumerate(("One", "Two", "Three", "Four"), 1)]  # fmt: skip

@@ -23,10 +23,9 @@ from harmony import (
 )
 from harmony.db.models import MatchRunRow, TrackMatchRow
 from harmony.testing import RecordingEventLogger
-from tests.services.matching_support import (  # noqa: F401
+from tests.services.matching_support import (
     Catalogues,
     Library,
-    library,
     song,
 )
 

@@ -4,7 +4,7 @@ pair is never proposed again."""
 from __future__ import annotations
 
 from harmony.testing import RecordingEventLogger
-from tests.services.matching_support import Library, library, song  # noqa: F401
+from tests.services.matching_support import Library, song
 
 SPOTIFY = [song("s1", "Blue Monday", ["New Order"], 448_000), song("s2", "Temptation", ["New Order"], 420_000)]
 LOCAL = [

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from harmony.clock import Clock
 from harmony.db.engine import Database
 from harmony.db.models import MatchCheckRow, MatchRunRow, TrackMatchRow, TrackRow
-from harmony.repositories.match_store import among
+from harmony.repositories.match_sql import among
 from harmony.repositories.match_types import TrackMatch
 from harmony.repositories.playlist_types import Track
 

@@ -1,27 +1,24 @@
 """The matching runs' SQL: catalogue states, matching keys, the work of a run, candidate
 lookups and writing a run's results.
 
-Dialect notes: PostgreSQL inserts keys with ``unnest()`` over array parameters and looks
-values up with ``= ANY(:array)`` (psycopg parses statements with thousands of parameters
-slowly, see ``sync_store``); SQLite uses ``executemany`` and ``IN`` lists of 500.
+Dialect notes: PostgreSQL writes keys with ``COPY`` and looks values up with
+``= ANY(:array)`` (psycopg parses statements with thousands of parameters slowly, see
+``sync_store``); SQLite uses ``executemany`` and ``IN`` lists of 500. The low-level reads
+and writes are in :mod:`harmony.repositories.match_sql`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
     Connection,
     String,
     and_,
-    any_,
     bindparam,
     delete,
     exists,
@@ -30,12 +27,11 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.types import NullType, TypeEngine
+from sqlalchemy.types import NullType
 
 from harmony.db.engine import Database
 from harmony.db.models import (
@@ -45,27 +41,28 @@ from harmony.db.models import (
     TrackMatchRow,
     TrackRow,
 )
-from harmony.errors import DatabaseError
+from harmony.repositories.match_sql import (
+    CHUNK,
+    KEY_FIELDS,
+    PG_COPY_KEYS,
+    SQLITE_INSERT_KEYS,
+    SQLITE_PAIRS,
+    KeyRow,
+    among,
+    artists_of,
+    big_cache,
+    driver_rows,
+    insert_rows,
+    iter_chunks,
+    raw_keys,
+    typed_key,
+)
 
-__all__ = ["CatalogueState", "KeyRow", "MatchStore", "RunState", "SourceRow"]
+__all__ = ["CatalogueState", "Decision", "KeyRow", "MatchStore", "RunState", "SourceRow", "iter_chunks"]
 
-_CHUNK = 500
 _PAGE = 5000
 
-#: A stored key: (track id, isrc, title, primary artist, "|"-joined artists, "+"-joined
-#: tags, duration, the track's updated_at the key was computed from).
-KeyRow = tuple[int, str | None, str, str, str, str, int | None, datetime]
 
-_KEY_FIELDS = ("track_id", "track_updated_at", "isrc", "title", "artist", "artists", "tags",
-               "duration_ms")  # fmt: skip
-_PG_COPY_KEYS = (
-    "COPY track_match_keys (provider, track_id, track_updated_at, isrc, title, artist, "
-    "artists, tags, duration_ms) FROM STDIN"
-)
-_SQLITE_INSERT_KEYS = (
-    "INSERT INTO track_match_keys (provider, track_id, track_updated_at, isrc, title, artist, "
-    "artists, tags, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _KEY_COLUMNS = (
     TrackMatchKeyRow.track_id, TrackMatchKeyRow.isrc, TrackMatchKeyRow.title,
     TrackMatchKeyRow.artist, TrackMatchKeyRow.artists, TrackMatchKeyRow.tags,
@@ -186,9 +183,9 @@ class MatchStore:
             with self._db.connect() as conn:
                 # Raw rows (artists as the driver returns them, timestamps untouched): a
                 # catalogue of a million tracks is read here once.
-                raw = _driver_rows(conn, stmt.compile(conn), {"provider": provider, "last": last})
+                raw = driver_rows(conn, stmt.compile(conn), {"provider": provider, "last": last})
             rows = [
-                SourceRow(r[0], r[1], tuple(_artists(r[2])), r[3], r[4], r[5], r[6], bool(r[7]))
+                SourceRow(r[0], r[1], tuple(artists_of(r[2])), r[3], r[4], r[5], r[6], bool(r[7]))
                 for r in raw
             ]  # fmt: skip
             if not rows:
@@ -203,20 +200,20 @@ class MatchStore:
         as :class:`SourceRow` read it), replacing those of the tracks ``replace``."""
         if not keys:
             return
-        with self._db.write() as conn, _big_cache(conn):
+        with self._db.write() as conn, big_cache(conn):
             for condition in among(conn, TrackMatchKeyRow.track_id, replace, BigInteger()):
                 conn.execute(delete(TrackMatchKeyRow).where(condition))
             if conn.dialect.name == "postgresql":
                 # COPY in the write's transaction: arrays for unnest() cost psycopg a regex
                 # per string to quote (measured: 2.8 s of 12 for 100,000 keys).
                 with conn.connection.driver_connection.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-                    _PG_COPY_KEYS
+                    PG_COPY_KEYS
                 ) as copy:
                     for k in keys:
-                        copy.write_row((provider, *(k[f] for f in _KEY_FIELDS)))
+                        copy.write_row((provider, *(k[f] for f in KEY_FIELDS)))
             else:  # straight to the driver: a million rows, no per-value conversion
                 conn.exec_driver_sql(
-                    _SQLITE_INSERT_KEYS, [(provider, *(k[f] for f in _KEY_FIELDS)) for k in keys]
+                    SQLITE_INSERT_KEYS, [(provider, *(k[f] for f in KEY_FIELDS)) for k in keys]
                 )
 
     def load_keys(self, ids: Sequence[int]) -> dict[int, KeyRow]:
@@ -224,7 +221,7 @@ class MatchStore:
         found: dict[int, KeyRow] = {}
         with self._db.connect() as conn:
             for condition in among(conn, TrackMatchKeyRow.track_id, ids, BigInteger()):
-                for row in _raw_keys(conn, select(*_KEY_COLUMNS).where(condition)):
+                for row in raw_keys(conn, select(*_KEY_COLUMNS).where(condition)):
                     found[row[0]] = row
         return found
 
@@ -319,7 +316,7 @@ class MatchStore:
             for condition in among(conn, column, list(dict.fromkeys(values)), String()):
                 stmt = select(*columns).where(TrackMatchKeyRow.provider == provider, condition)
                 compiled = stmt.compile(conn, compile_kwargs={"render_postcompile": True})
-                found.extend(_driver_rows(conn, compiled))
+                found.extend(driver_rows(conn, compiled))
         return found
 
     def keys_by_pair(self, provider: str, pairs: Sequence[tuple[str, str]]) -> list[KeyRow]:
@@ -330,8 +327,8 @@ class MatchStore:
         pairs = list(dict.fromkeys(pairs))
         key = TrackMatchKeyRow
         with self._db.connect() as conn:
-            for start in range(0, len(pairs), _CHUNK):
-                chunk = pairs[start : start + _CHUNK]
+            for start in range(0, len(pairs), CHUNK):
+                chunk = pairs[start : start + CHUNK]
                 if conn.dialect.name == "postgresql":
                     wanted: Any = select(
                         func.unnest(literal([a for a, _ in chunk], ARRAY(String()))).label("artist"),
@@ -340,10 +337,10 @@ class MatchStore:
                     stmt: Any = select(*_KEY_COLUMNS).join(
                         wanted, and_(key.artist == wanted.c.artist, key.title == wanted.c.title)
                     ).where(key.provider == provider)
-                    found.extend(_raw_keys(conn, stmt))
+                    found.extend(raw_keys(conn, stmt))
                 else:  # SQLite: a VALUES table in a CTE, straight to the driver
-                    found.extend(_typed(row) for row in conn.exec_driver_sql(
-                        _SQLITE_PAIRS.format(rows=", ".join(["(?, ?)"] * len(chunk))),
+                    found.extend(typed_key(row) for row in conn.exec_driver_sql(
+                        SQLITE_PAIRS.format(rows=", ".join(["(?, ?)"] * len(chunk))),
                         (*(v for pair in chunk for v in pair), provider),
                     ))  # fmt: skip
         return found
@@ -359,7 +356,7 @@ class MatchStore:
         with self._db.connect() as conn:
             for condition in among(conn, column, list(dict.fromkeys(values)), String()):
                 stmt = select(*_KEY_COLUMNS).where(TrackMatchKeyRow.provider == provider, condition)
-                found.extend(_raw_keys(conn, stmt))
+                found.extend(raw_keys(conn, stmt))
         return found
 
     # -- results --------------------------------------------------------------------------
@@ -374,8 +371,8 @@ class MatchStore:
         that track is looked at again next time). Returns how many matches changed."""
         changed = 0
         with self._db.write() as conn:
-            for start in range(0, len(decisions), _CHUNK):
-                changed += _save_chunk(conn, target, decisions[start : start + _CHUNK], now)
+            for start in range(0, len(decisions), CHUNK):
+                changed += _save_chunk(conn, target, decisions[start : start + CHUNK], now)
             if run is not None:
                 conn.execute(delete(MatchRunRow).where(
                     MatchRunRow.source_provider == source, MatchRunRow.target_provider == target
@@ -427,143 +424,13 @@ def _save_chunk(conn: Connection, target: str, decisions: Sequence[Decision], no
             TrackMatchRow.status == "auto",
         ))  # fmt: skip
     if rows:
-        _insert(conn, TrackMatchRow.__table__, rows)
+        insert_rows(conn, TrackMatchRow.__table__, rows)
     if checks:
         conn.execute(delete(MatchCheckRow).where(
             MatchCheckRow.source_track_id.in_([c["source_track_id"] for c in checks]),
             MatchCheckRow.target_provider == target,
         ))  # fmt: skip
-        _insert(conn, MatchCheckRow.__table__, [
+        insert_rows(conn, MatchCheckRow.__table__, [
             {**c, "target_provider": target, "checked_at": now} for c in checks
         ])  # fmt: skip
     return changed
-
-
-
-
-#: SQLite: keys of the (artist, title) pairs of a VALUES table (no column list is allowed
-#: on a VALUES alias, hence the CTE).
-_SQLITE_PAIRS = (
-    "WITH wanted(artist, title) AS (VALUES {rows}) SELECT k.track_id, k.isrc, k.title, "
-    "k.artist, k.artists, k.tags, k.duration_ms, k.track_updated_at FROM wanted "
-    "JOIN track_match_keys AS k ON k.provider = ? AND k.artist = wanted.artist "
-    "AND k.title = wanted.title"
-)
-
-
-def _raw_keys(conn: Connection, stmt: Any) -> list[KeyRow]:
-    """Rows of a key query, read by the driver (SQLAlchemy's per-row processing costs
-    more than the query on the blocks of a large catalogue)."""
-    compiled = stmt.compile(conn, compile_kwargs={"render_postcompile": True})
-    return [_typed(row) for row in _driver_rows(conn, compiled)]
-
-
-def _driver_rows(conn: Connection, compiled: Any, values: Mapping[str, Any] | None = None) -> list[Any]:
-    """The rows of a compiled statement, fetched by the DBAPI cursor itself: SQLAlchemy's
-    row objects cost more than the query when a run reads a million index entries."""
-    params = compiled.construct_params(values)
-    if compiled.positional:
-        params = tuple(params[n] for n in compiled.positiontup or ())
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        return list(cursor.fetchall())
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DatabaseError(f"database refused a matching query: {str(exc).strip().splitlines()[0]}") from exc
-    finally:
-        cursor.close()
-
-
-@contextmanager
-def _big_cache(conn: Connection) -> Iterator[None]:
-    """SQLite: a 128 MiB page cache while keys are written, the connection's own after.
-    Keys go into three indexes in no useful order; with the default 2 MiB cache most
-    inserts miss (measured: 200,000 keys into a catalogue of a million, 3.9 s -> 2.4 s)."""
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    conn.exec_driver_sql("PRAGMA cache_size=-131072")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
-
-
-class _Converter:
-    """A column type's bind processor, remembering its last value: a run stamps every row
-    with the same "now", converted once."""
-
-    __slots__ = ("_process", "_last", "_out")
-
-    def __init__(self, process: Callable[[Any], Any] | None) -> None:
-        self._process = process
-        self._last: Any = _UNSET
-        self._out: Any = None
-
-    def __call__(self, value: Any) -> Any:
-        if self._process is None:
-            return value
-        if value is not self._last:
-            self._last, self._out = value, self._process(value)
-        return self._out
-
-
-_UNSET = object()
-
-
-def _insert(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows``; on SQLite through the DBAPI's ``executemany`` with each value
-    converted by its column type once (SQLAlchemy's executemany costs ~50 us a row)."""
-    if not rows:
-        return
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), list(rows))
-        return
-    compiled = insert(table).compile(conn, column_keys=list(rows[0]))
-    names = list(compiled.positiontup or ())  # the statement's parameter order
-    converters = [_Converter(table.c[name].type._cached_bind_processor(conn.dialect)) for name in names]
-    values = [tuple(convert(r[n]) for convert, n in zip(converters, names)) for r in rows]
-    statement = str(compiled)
-    cursor = conn.connection.cursor()
-    try:
-        cursor.executemany(statement, values)
-    finally:
-        cursor.close()
-
-
-def _typed(row: Any) -> KeyRow:
-    stamp = row[7]
-    if isinstance(stamp, str):  # SQLite text
-        stamp = datetime.fromisoformat(stamp)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return (row[0], row[1], row[2], row[3], row[4], row[5], row[6], stamp)
-
-
-def _artists(value: Any) -> list[str]:
-    """A stored ``artists`` value as the driver returns it (JSON text on SQLite)."""
-    if isinstance(value, str):
-        value = json.loads(value)
-    return [str(name) for name in value or ()]
-
-
-def among(
-    conn: Connection, column: InstrumentedAttribute[Any], values: Sequence[Any],
-    item: TypeEngine[Any],
-) -> Iterator[ColumnElement[bool]]:  # fmt: skip
-    """Conditions that together select the rows whose ``column`` is one of ``values``:
-    one ``= ANY(:array)`` on PostgreSQL, ``IN`` lists of 500 on SQLite."""
-    if not values:
-        return
-    if conn.dialect.name == "postgresql":
-        yield column == any_(literal(list(values), ARRAY(item)))
-    else:
-        for start in range(0, len(values), _CHUNK):
-            yield column.in_(values[start : start + _CHUNK])
-
-
-def iter_chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    """``values`` in slices of ``size``."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
