@@ -52,10 +52,11 @@ __all__ = ["TrackSearchRepository"]
 _log = logging.getLogger("harmony.search")
 
 #: Rows read per index lookup. On 1,000,000 tracks a lookup of one or two common words
-#: matches tens of thousands of rows; reading 1,000 keeps each lookup a few ms, and the
-#: ranking sanity checks of benchmarks/search.py came out the same with 500, 1,000 and
-#: 2,000 (the shortest keys among 1,000 rows still hold the exact titles it wants).
-_TIER_ROWS = 1000
+#: matches tens of thousands of rows; reading 500 keeps each lookup a few ms (1,000 cost
+#: about half as much again), and the ranking sanity checks of benchmarks/search.py came
+#: out the same with 500, 1,000 and 2,000 (the shortest keys among 500 rows still hold
+#: the exact titles it wants).
+_TIER_ROWS = 500
 #: Leave-one-out lookups (one per word) run when the all-words lookup found fewer rows than this share of the candidates asked
 #: for (20 of the 200 a first page ranks): enough rows holding every word make rows that
 #: lack one irrelevant to the first page, and each extra lookup costs a few ms.
