@@ -395,6 +395,7 @@ def main() -> None:
     parser.add_argument("--absent", type=float, default=0.1, help="share of sources without a counterpart")
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--notes", help="a Markdown file appended to the written section")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
     args = parser.parse_args()
@@ -410,7 +411,7 @@ def main() -> None:
     catalogue, same = make_catalogue(args)
     sources = make_sources(catalogue, args)
     print(f"generated {len(catalogue):,} + {len(sources):,} tracks ({time.perf_counter() - began:.0f} s)", flush=True)
-    backends: list[tuple[str, Callable[[], Any]]] = [("SQLite", sqlite_settings)]
+    backends: list[tuple[str, Callable[[], Any]]] = [] if args.postgres_only else [("SQLite", sqlite_settings)]
     if args.postgres:
         backends.append(("PostgreSQL", lambda: postgres_settings(args.postgres)))
     results = []

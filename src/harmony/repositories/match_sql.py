@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, any_, insert, literal
+from sqlalchemy import JSON, ColumnElement, Connection, any_, insert, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeEngine
@@ -131,8 +131,8 @@ def insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]])
     converted by its column type once (SQLAlchemy's executemany costs ~50 us a row)."""
     if not rows:
         return
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), list(rows))
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, table, rows)
         return
     compiled = insert(table).compile(conn, column_keys=list(rows[0]))
     names = list(compiled.positiontup or ())  # the statement's parameter order
@@ -144,6 +144,20 @@ def insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]])
         cursor.executemany(statement, values)
     finally:
         cursor.close()
+
+
+def _copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """PostgreSQL: ``COPY`` in the connection's transaction (an executemany of 100,000
+    rows measured 25 s on a 2-core machine). JSON columns go as JSON text."""
+    names = list(rows[0])
+    as_json = {n for n in names if isinstance(table.c[n].type, JSON)}
+    columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(
+        "COPY " + conn.dialect.identifier_preparer.quote(table.name) + " (" + columns + ") FROM STDIN"  # nosec B608
+    ) as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
 
 
 def typed_key(row: Any) -> KeyRow:

@@ -177,8 +177,13 @@ class MatchStore:
             .where(TrackRow.provider == bindparam("provider"), TrackRow.id > bindparam("last"),
                    or_(key.track_id.is_(None), key.track_updated_at != TrackRow.updated_at))
             .order_by(TrackRow.id)
-            .limit(_PAGE)
         )  # fmt: skip
+        if self._db.backend == "postgresql":
+            # One pass through a server-side cursor: PostgreSQL answers each keyset page
+            # with a join over the whole table (pages made keying quadratic there).
+            yield from self._stale_stream(stmt, provider)
+            return
+        stmt = stmt.limit(_PAGE)
         while True:
             with self._db.connect() as conn:
                 # Raw rows (artists as the driver returns them, timestamps untouched): a
@@ -192,6 +197,17 @@ class MatchStore:
                 return
             yield rows
             last = rows[-1].id
+
+    def _stale_stream(self, stmt: Any, provider: str) -> Iterator[list[SourceRow]]:
+        with self._db.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=_PAGE).execute(
+                stmt, {"provider": provider, "last": 0}
+            )
+            for part in result.partitions():
+                yield [
+                    SourceRow(r[0], r[1], tuple(artists_of(r[2])), r[3], r[4], r[5], r[6], bool(r[7]))
+                    for r in part
+                ]  # fmt: skip
 
     def write_keys(
         self, provider: str, keys: Sequence[Mapping[str, Any]], replace: Sequence[int] = ()
