@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from harmony.clock import Clock
 from harmony.db.engine import Database
-from harmony.db.models import MatchCheckRow, MatchRunRow, TrackMatchRow, TrackRow
+from harmony.db.models import MatchCheckRow, TrackMatchRow, TrackRow
 from harmony.repositories.match_sql import among
 from harmony.repositories.match_types import TrackMatch
 from harmony.repositories.playlist_types import Track
@@ -66,9 +66,8 @@ class MatchPairs:
         """Confirm or reject ``source`` -> ``target`` by hand (``status``), in one transaction.
 
         Confirming replaces the source's match in use for ``target.provider``. Rejecting
-        keeps the pair as rejected (never proposed again); when it was the match in use,
-        the source has none until the next run looks for another. Either way the pair's
-        run state is dropped, so the next run re-reads what changed.
+        keeps the pair as rejected (never proposed again) and drops the source's check, so
+        the next run looks for another match for it (and for nothing else).
         """
         now = self._clock.now()
         with self._db.write() as conn:
@@ -101,10 +100,6 @@ class MatchPairs:
                 ))  # fmt: skip
             else:
                 conn.execute(update(TrackMatchRow).where(pair).values(status=status, updated_at=now, **values))
-            conn.execute(delete(MatchRunRow).where(
-                MatchRunRow.source_provider == source.provider,
-                MatchRunRow.target_provider == target.provider,
-            ))  # fmt: skip
             row = conn.execute(select(*_MATCH_COLUMNS).where(pair)).one()
         return _match(row)
 

@@ -125,18 +125,20 @@ class MatchingService:
         source_state, target_state = store.catalogue(source), store.catalogue(target)
         same_rules = previous is not None and previous.rules == rules.fingerprint
         catalogue_changed = previous is None or previous.target_state != target_state.token
-        if same_rules and not catalogue_changed and previous is not None \
-                and previous.source_state == source_state.token:  # fmt: skip
-            return 0, 0, False
+        source_changed = previous is None or previous.source_state != source_state.token
         engine = MatchEngine(store, rules, target)
-        if previous is None or previous.source_state != source_state.token:
+        if source_changed:
             engine.refresh_keys(source)
         if catalogue_changed:
             engine.refresh_keys(target)
+        # With both catalogues as the last run saw them this finds only source tracks
+        # whose check was dropped (a reject): usually none, and then nothing is written.
         todo = sorted(store.sources_to_check(
             source, target, every=previous is not None and not same_rules,
             catalogue_changed=catalogue_changed,
         ))  # fmt: skip
+        if not todo and same_rules and not catalogue_changed and not source_changed:
+            return 0, 0, False
         confirmed, rejected = store.overrides(todo, target)
         decisions = engine.match(todo, rejected, confirmed)
         changed = store.save(source, target, decisions, self._clock.now(), run={
