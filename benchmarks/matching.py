@@ -348,7 +348,11 @@ def table(args: argparse.Namespace, sources: list[Source], results: list[Result]
         f"Catalogue: {args.catalogue:,} tracks; sources: {len(sources):,} ({len(sources) - absent:,} with a "
         f"counterpart, {absent:,} without). Tolerance 2.0 s (the default). Load (bulk SQL, then the "
         "candidate index built once; not the subject): "
-        + ", ".join(f"{r.backend} {r.load_s:.0f} s" for r in results) + ".",
+        + ", ".join(f"{r.backend} {r.load_s:.0f} s" for r in results)
+        + f". 1-minute load average of the machine at the start / end: {args.load[0]:.2f} / "
+        f"{args.load[1]:.2f}. Phases: keys = normalising and storing both catalogues' matching "
+        "keys; work = finding the source tracks to look at; match = candidate lookups and "
+        "rules; save = writing the results.",
         "",
         "| backend | first run | keys | work | match | save | precision | recall | matched (isrc / fuzzy) "
         "| re-run, nothing changed (median of 3) | re-run after 100 + 100 changes |",
@@ -406,7 +410,8 @@ def main() -> None:
     if args.write and not args.postgres:
         parser.error("--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
     command, machine_line = command_line(SCRIPT, sys.argv[1:]), machine(args.postgres)
-    print(machine_line, f"Load average at start: {os.getloadavg()[0]:.2f}.", flush=True)
+    args.load = [os.getloadavg()[0], 0.0]
+    print(machine_line, f"Load average at start: {args.load[0]:.2f}.", flush=True)
     began = time.perf_counter()
     catalogue, same = make_catalogue(args)
     sources = make_sources(catalogue, args)
@@ -418,6 +423,7 @@ def main() -> None:
     for name, settings_of in backends:
         with settings_of() as settings:
             results.append(run_backend(name, settings, catalogue, same, sources))
+    args.load[1] = os.getloadavg()[0]
     output = table(args, sources, results)
     for r in results:
         print(f"\n{r.backend}: misses and wrong matches (first ones)")
