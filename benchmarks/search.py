@@ -1,14 +1,17 @@
-"""Track search over a 100,000-track local library, on SQLite and PostgreSQL.
+"""Track search over a 1,000,000-track local library, on SQLite and PostgreSQL.
 
     HARMONY_TEST_POSTGRES_URL=postgresql+psycopg://... python benchmarks/search.py [--write]
 
-The library: ``--playlists`` (1,000) playlists of ``--tracks`` (100) distinct tracks each,
-100,000 tracks in all, synced from an :class:`~harmony.testing.InMemoryProvider` into a
-fresh database (``HarmonyContext(settings, providers={"bench": provider})``,
-``ctx.migrate()``, ``ctx.sync.run_once()``). The metadata is generated to look like a real
-library: titles of 1-5 words drawn from a vocabulary of ``--words`` (3,000) words with a
+The library: ``--size`` (1,000,000) distinct tracks, loaded into a fresh, migrated
+database with bulk SQL (``benchmarks/_bulk.py``: ``COPY`` on PostgreSQL, ``executemany``
+on SQLite; the same ``search_key`` the sync writes) with the candidate index of migration
+``0006`` dropped, then built once from the loaded rows (``ctx.search.ensure_index()``, what
+the migration does for an existing library). A sync through provider objects, or keeping
+the index row by row, would take longer than everything measured here. The metadata is
+generated to look like a real library: titles of 1-5 words drawn from a vocabulary of
+``--words`` (3,000 per 100,000 tracks, growing with the square root of the size) words with a
 Zipf law (a few dozen real, common song words such as "love", "night", "you" at the head,
-invented words in the tail, a few percent of them accented), ``--artists`` (5,000) artists
+invented words in the tail, a few percent of them accented), ``--artists`` (5,000 per 100,000 tracks) artists
 (people with accented names among them, and bands) whose popularity also follows a power
 law, albums of 8-14 tracks with a release year, "(feat. X)" credits (X also among the
 track's artists), and editions of earlier tracks: "- Live" (on a live album),
@@ -75,6 +78,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _bulk import index_dropped, load_tracks
 from _report import (
     command_line,
     machine,
@@ -85,8 +89,8 @@ from _report import (
 from sqlalchemy import and_, func, literal, or_, select
 
 from harmony import HarmonyContext, HarmonySettings
+from harmony.db.candidate_index import drop_candidate_index
 from harmony.db.models import TrackRow
-from harmony.testing import InMemoryProvider
 
 SCRIPT = "benchmarks/search.py"
 SECTION = f"## Track search (`{SCRIPT}`)"
@@ -94,8 +98,8 @@ PROVIDER = "bench"
 LIMIT = 20
 SOURCES = ["local"]
 
-#: The issue's target.
-P50_SQLITE_MS = 50.0
+#: The issue's target (at 1,000,000 tracks).
+P50_SQLITE_MS = 20.0
 
 # -- vocabulary ------------------------------------------------------------------------
 
@@ -313,13 +317,6 @@ def make_library(playlists: int, per_playlist: int, args: argparse.Namespace) ->
     return Library(tracks, lists, words, editions)
 
 
-def make_provider(library: Library) -> InMemoryProvider:
-    provider = InMemoryProvider(PROVIDER, snapshots=True)
-    for p, tracks in enumerate(library.playlists):
-        provider.set_playlist(f"pl{p:05d}", f"Playlist {p}", tracks, owner="bench-user")
-    return provider
-
-
 # -- queries ---------------------------------------------------------------------------
 
 KINDS = ("title words", "title + artist", "typo", "accent-free", "feat", "live", "remaster",
@@ -517,8 +514,9 @@ class Sanity:
 @dataclass
 class BackendResult:
     backend: str
-    sync_seconds: float = 0.0
+    load_seconds: float = 0.0
     tracks: int = 0
+    index: str = ""
     timed: list[Timed] = field(default_factory=list)
     parts: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> part -> ms
     sanity: dict[str, Sanity] = field(default_factory=dict)
@@ -591,23 +589,29 @@ def run_backend(
     backend: str, settings: HarmonySettings, library: Library, queries: list[Query],
     cases: list[Case], args: argparse.Namespace, counted: list[Timed] | None = None,
 ) -> BackendResult:  # fmt: skip
-    """Sync, time the queries, measure their parts, check the ranking. ``counted``: the
+    """Load, time the queries, measure their parts, check the ranking. ``counted``: the
     timed queries of an earlier backend, whose matching-row counts (same data, same
     substring test) are reused instead of counted again."""
     result = BackendResult(backend)
-    provider = make_provider(library)
-    with HarmonyContext(settings, providers={PROVIDER: provider}) as ctx:
+    with HarmonyContext(settings) as ctx:
         ctx.migrate()
         began = time.perf_counter()
-        report = ctx.sync.run_once()
-        result.sync_seconds = time.perf_counter() - began
+        if args.no_index:
+            with ctx.db.write() as conn:
+                drop_candidate_index(conn)
+            load_tracks(ctx, PROVIDER, library.tracks)
+        else:
+            with index_dropped(ctx):
+                load_tracks(ctx, PROVIDER, library.tracks)
+        result.load_seconds = time.perf_counter() - began
         with ctx.db.connect() as conn:
             result.tracks = int(conn.execute(select(func.count()).select_from(TrackRow)).scalar_one())
-        if not report.ok or result.tracks != len(library.tracks):
-            raise SystemExit(f"{backend}: sync stored {result.tracks:,} tracks: {report!r}")
-        provider.clear()  # the provider's 100,000 dicts are not the app's
+        if result.tracks != len(library.tracks):
+            raise SystemExit(f"{backend}: stored {result.tracks:,} tracks of {len(library.tracks):,}")
+        result.index = ctx.search.index_state()
         gc.collect()
-        print(f"{backend}: synced {result.tracks:,} tracks in {result.sync_seconds:.1f} s", flush=True)
+        print(f"{backend}: loaded {result.tracks:,} tracks in {result.load_seconds:.1f} s, candidate "
+              f"index {result.index}", flush=True)  # fmt: skip
 
         phase = time.perf_counter()
         for q in queries[: args.warmup]:
@@ -711,14 +715,17 @@ def table(args: argparse.Namespace, library: Library, queries: list[Query], case
     feats = sum(1 for x in t if "(feat. " in x["title"])
     accented = sum(1 for x in t if _accented(x["title"]) or any(_accented(a) for a in x["artists"]))
     lines = [
-        f"Library: {len(t):,} tracks ({len(library.playlists):,} playlists x {args.tracks}), "
+        f"Library: {len(t):,} tracks, "
         f"{len({a for x in t for a in x['artists']}):,} artists, "
         f"{len({(x['artists'][0], x['album']) for x in t}):,} albums, {feats:,} with a feat. credit, "
         f"{accented:,} with an accented title or artist; editions: {library.count('live'):,} live, "
         f"{library.count('remaster'):,} remastered, "
         f"{library.count('acoustic') + library.count('remix'):,} acoustic or remix, "
-        f"{library.count('compilation'):,} compilation copies. Sync (not the subject here): "
-        + ", ".join(f"{r.backend} {r.sync_seconds:.1f} s" for r in results) + ".",
+        f"{library.count('compilation'):,} compilation copies. Bulk load (not the subject here; "
+        "it includes building the candidate index once): "
+        + ", ".join(f"{r.backend} {r.load_seconds:.1f} s" for r in results) + ". Candidate index: "
+        + ", ".join(f"{r.backend} {r.index}" for r in results)
+        + (" (dropped on purpose: `--no-index`)" if args.no_index else "") + ".",
         "",
         f"Queries: {len(queries)} ({args.per_kind} of each of {len(KINDS)} kinds, shuffled), "
         f"`ctx.search.tracks(q, sources=[\"local\"], limit={LIMIT})`, each timed once after "
@@ -731,14 +738,15 @@ def table(args: argparse.Namespace, library: Library, queries: list[Query], case
         "(so it shows what the machine's other load added to the wall time), the client's "
         "part only on PostgreSQL.",
         "",
-        "| backend | p50 | p90 | p99 | max | mean | CPU p50 / p90 | candidates p50 / p90 "
+        "| backend | p50 | p90 | p95 | p99 | max | mean | CPU p50 / p90 | candidates p50 / p90 "
         "| matching p50 / p90 | every p50 / p90 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         ms = [x.ms for x in r.timed]
         lines.append(
-            f"| {r.backend} | {_ms(_pct(ms, 50))} | {_ms(_pct(ms, 90))} | {_ms(_pct(ms, 99))} | "
+            f"| {r.backend} | {_ms(_pct(ms, 50))} | {_ms(_pct(ms, 90))} | {_ms(_pct(ms, 95))} | "
+            f"{_ms(_pct(ms, 99))} | "
             f"{_ms(max(ms))} | {_ms(statistics.fmean(ms))} | {_spread(r.timed, 'cpu_ms', 1)} | "
             f"{_spread(r.timed, 'total')} | "
             f"{_spread(r.timed, 'matching')} | {_spread(r.timed, 'every')} |"
@@ -793,7 +801,7 @@ def table(args: argparse.Namespace, library: Library, queries: list[Query], case
     sqlite = next((r for r in results if r.backend == "SQLite"), None)
     if sqlite is not None:
         p50 = _pct([x.ms for x in sqlite.timed], 50)
-        lines.append(f"| p50 per query on SQLite < {P50_SQLITE_MS:.0f} ms | {_ms(p50)} | "
+        lines.append(f"| p50 per query on SQLite < {P50_SQLITE_MS:.0f} ms ({args.size:,} tracks) | {_ms(p50)} | "
                      f"{'met' if p50 < P50_SQLITE_MS else 'missed'} |")  # fmt: skip
     for r in results:
         if r.backend != "SQLite":
@@ -816,8 +824,8 @@ def _print_details(results: list[BackendResult]) -> None:
 def _write_docs(args: argparse.Namespace, command: str, machine_line: str, body_table: str) -> None:
     about = (
         "What it measures: `ctx.search.tracks(query, sources=[\"local\"], limit=20)` on a "
-        f"library of {args.playlists * args.tracks:,} tracks synced from an `InMemoryProvider` "
-        f"({args.playlists:,} playlists x {args.tracks} distinct tracks) into a fresh database. "
+        f"library of {args.size:,} tracks loaded with bulk SQL into a fresh, migrated database "
+        "(the candidate index of migration 0006 built once after the load). "
         f"Generated metadata: titles of 1-5 words from a {args.words:,}-word vocabulary drawn "
         "with a Zipf law (common song words such as \"love\", \"night\", \"you\" at the head, "
         "invented words in the tail, some accented), artists from a pool of "
@@ -842,10 +850,12 @@ def main() -> None:
         "--postgres", default=os.environ.get("HARMONY_TEST_POSTGRES_URL"),
         help="SQLAlchemy URL of a PostgreSQL server (default: $HARMONY_TEST_POSTGRES_URL)",
     )  # fmt: skip
-    parser.add_argument("--playlists", type=int, default=1_000)
-    parser.add_argument("--tracks", type=int, default=100, help="distinct tracks per playlist")
-    parser.add_argument("--words", type=int, default=3_000, help="vocabulary of the titles")
-    parser.add_argument("--artists", type=int, default=5_000, help="artist pool")
+    parser.add_argument("--size", type=int, default=1_000_000, help="tracks in the library")
+    parser.add_argument("--words", type=int, help="vocabulary of the titles (default: 3,000 per "
+                        "100,000 tracks x the square root of size / 100,000)")  # fmt: skip
+    parser.add_argument("--artists", type=int, help="artist pool (default: 5,000 per 100,000 tracks)")
+    parser.add_argument("--no-index", action="store_true",
+                        help="drop the candidate index first: measure the scan it replaces")  # fmt: skip
     parser.add_argument("--per-kind", type=int, default=30, help=f"timed queries of each of the {len(KINDS)} kinds")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls first")
     parser.add_argument("--sanity", type=int, default=60, help="tracks for the ranking checks")
@@ -857,6 +867,9 @@ def main() -> None:
     parser.add_argument("--notes", help="a Markdown file appended to the written section")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
     args = parser.parse_args()
+    scale = args.size / 100_000
+    args.words = args.words or round(3_000 * max(1.0, scale) ** 0.5)
+    args.artists = args.artists or max(50, round(5_000 * scale))
     if args.sqlite_only:
         args.postgres = None
     if args.write and not args.postgres:
@@ -867,7 +880,7 @@ def main() -> None:
     args.load = [os.getloadavg()[0], 0.0]
     print(machine_line, f"Load average at start: {args.load[0]:.2f}.", flush=True)
     began = time.perf_counter()
-    library = make_library(args.playlists, args.tracks, args)
+    library = make_library(args.size // 100, 100, args)
     queries = make_queries(library, args.per_kind, args.seed)
     cases = make_cases(library, args.sanity, args.seed)
     print(f"library: {len(library.tracks):,} tracks, {len(queries)} timed queries, {len(cases)} "

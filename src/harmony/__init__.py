@@ -59,6 +59,12 @@ from harmony.providers import (
 )
 from harmony.repositories import ActivityEvent, ActivityPage, ProviderCredentials
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony.repositories.match_types import (
+    MatchCandidate,
+    MatchReport,
+    TrackMatch,
+    UnmatchedTrack,
+)
 from harmony.repositories.playlist_types import (
     Playlist,
     PlaylistDetail,
@@ -69,6 +75,7 @@ from harmony.repositories.playlist_types import (
 from harmony.repositories.playlists import MAX_PAGE_SIZE
 from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
 from harmony.services.export import ExportReport, MissingEntry
+from harmony.services.matching import MATCH_JOB_TYPE
 from harmony.services.providers import ProviderStatus
 from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
 from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
@@ -111,8 +118,11 @@ __all__ = [
     "LeaseScheduler",
     "LeasedJob",
     "LoggingEventLogger",
+    "MATCH_JOB_TYPE",
     "MAX_PAGE_SIZE",
     "MAX_SEARCH_OFFSET",
+    "MatchCandidate",
+    "MatchReport",
     "MigrationError",
     "MissingEntry",
     "MissingExtraError",
@@ -153,11 +163,13 @@ __all__ = [
     "SystemClock",
     "SystemStats",
     "Track",
+    "TrackMatch",
     "TrackSearchProvider",
     "TrackUpdate",
     "UnknownProviderError",
     "UnknownRevisionError",
     "UnknownSettingWarning",
+    "UnmatchedTrack",
     "Worker",
     "WorkerReport",
 ]

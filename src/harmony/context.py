@@ -35,6 +35,7 @@ from harmony.repositories.track_search import TrackSearchRepository
 from harmony.services.coherence import CacheCoherence
 from harmony.services.export import ExportService
 from harmony.services.handlers import HandlerRegistry
+from harmony.services.matching import MatchingService
 from harmony.services.playlists import PlaylistService
 from harmony.services.providers import ProviderStatusService
 from harmony.services.scheduler import LeaseScheduler
@@ -157,16 +158,22 @@ class HarmonyContext:
         self.providers = ProviderStatusService(
             self.credentials, self.provider_registry, self.clock, self.cache
         )
+        track_search = TrackSearchRepository(self.db)
         self.search = SearchService(
-            TrackSearchRepository(self.db), self.events, self.provider_registry,
-            settings.search_max_limit,
+            track_search, self.events, self.provider_registry, settings.search_max_limit,
+        )  # fmt: skip
+        self.matching = MatchingService(
+            self.db, self.clock, self.events, lambda: self.provider_registry,
+            settings.matching_duration_tolerance_ms, track_search,
         )  # fmt: skip
         self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache, self._coherence)
         self.tracks = TrackRepository(self.db)
-        # Cross-provider exports need a match lookup (ctx.matching) as matches=.
+        self.matching.register_on(self.jobs)
+        # Cross-provider exports (a Spotify playlist as local file paths) read ctx.matching.
         self.export = ExportService(
-            PlaylistRepository(self.db), TrackLookup(self.db), self.provider_registry, self.events
-        )
+            PlaylistRepository(self.db), TrackLookup(self.db), self.provider_registry,
+            self.events, matches=self.matching,
+        )  # fmt: skip
         self.sync = SyncEngine(
             self.db, self.clock, self.events, self.provider_registry, self.invalidator,
             settings.sync_removed_policy,

@@ -219,6 +219,10 @@ class HarmonySettings(BaseModel):
 
     # search
     search_max_limit: int = Field(default=100, ge=1, le=10_000, description="Cap on search result limits.")
+    matching_duration_tolerance_ms: int = Field(
+        default=2000, ge=0, le=60_000,
+        description="Largest duration gap (ms) of two tracks ctx.matching pairs automatically.",
+    )  # fmt: skip
 
     @field_validator("database_url")
     @classmethod

@@ -17,6 +17,7 @@ __all__ = [
     "search_key",
     "strip_credits",
     "strip_edition",
+    "tags_of_words",
     "tokens",
     "years",
 ]
@@ -46,12 +47,20 @@ EDITION_TAGS: dict[str, frozenset[str]] = {
 }
 _MAX_TOKENS = 16
 _EDITION_WORDS = frozenset().union(*EDITION_TAGS.values())
+_NO_TAGS: frozenset[str] = frozenset()
+#: Characters without which a title has no edition suffix (see _EDITION_SUFFIX).
+_SUFFIX_MARKS = ("-", "–", "(", "[")
 #: A trailing "- ..." part, or a bracketed "(...)"/"[...]" part, of a title.
 _EDITION_SUFFIX = re.compile(r"\s+[-–]\s+[^-–]*$|\s*[\(\[][^\)\]]*[\)\]]")
 
 
 def normalize(text: str) -> str:
     """Lowercase, accents and punctuation removed, whitespace collapsed."""
+    if text.isascii():
+        # NFKD, the folding table and the combining-mark filter change no ASCII character;
+        # skipping them makes normalising a typical title 3-4x faster (search scores every
+        # candidate, matching keys a whole catalogue).
+        return " ".join(_WORD.findall(text.lower().replace("'", "")))
     folded = unicodedata.normalize("NFKD", text.translate(_FOLD)).casefold()
     letters = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("'", "")
     return " ".join(_WORD.findall(letters))
@@ -59,12 +68,18 @@ def normalize(text: str) -> str:
 
 def strip_credits(title: str) -> str:
     """A title without its featured-artist credit: ``Song (feat. X)`` -> ``Song``."""
+    if title.isascii():  # (IGNORECASE also matches a few non-ASCII letters, e.g. "ı")
+        lowered = title.lower()
+        if "ft" not in lowered and "feat" not in lowered and "with" not in lowered:
+            return title.strip() or title
     stripped = _CREDIT.sub("", title).strip()
     return stripped or title
 
 
 def strip_edition(title: str) -> str:
     """A title without an edition suffix: ``Song - Live at X``, ``Song (2015 Remaster)``."""
+    if not any(mark in title for mark in _SUFFIX_MARKS):
+        return title.strip() or title
     stripped = _EDITION_SUFFIX.sub(_drop_if_edition, title).strip()
     return stripped or title
 
@@ -82,8 +97,15 @@ def tokens(text: str) -> list[str]:
 
 def edition_tags(text: str) -> frozenset[str]:
     """The edition tags (``live``, ``remaster``, ...) that ``text`` mentions."""
-    words = set(normalize(text).split())
-    return frozenset(tag for tag, markers in EDITION_TAGS.items() if words & markers)
+    return tags_of_words(normalize(text).split())
+
+
+def tags_of_words(words: Iterable[str]) -> frozenset[str]:
+    """The edition tags that already normalised ``words`` mention."""
+    found = _EDITION_WORDS.intersection(words)
+    if not found:
+        return _NO_TAGS
+    return frozenset(tag for tag, markers in EDITION_TAGS.items() if found & markers)
 
 
 def years(text: str) -> list[int]:

@@ -354,15 +354,30 @@ def test_unmatched_entries_are_reported_and_commented_never_dropped(
     assert len(rows) == report.written and rows[0].startswith(f"{local_track.provider_id},")
 
 
-def test_without_a_match_lookup_every_foreign_entry_is_missing(
+def test_entries_are_missing_until_ctx_matching_has_matched_them(
     two_providers: tuple[HarmonyContext, Path], tmp_path: Path
 ) -> None:
-    ctx, _ = two_providers
+    ctx, music = two_providers
     pid = _playlist_id(ctx, "sample", "Sunday_Jazz")
     report = ctx.export.playlist(pid, tmp_path / "jazz.m3u8")
     assert report.written == 0 and len(report.missing) == 12
-    assert "no match lookup is configured" in report.missing[0].reason
+    assert {m.reason for m in report.missing} == {"not matched to 'local'"}
     assert (tmp_path / "jazz.m3u8").read_text(encoding="utf-8").count("\n# missing: ") == 12
+    # The export reads ctx.matching: after a run, the matched files are written.
+    ctx.matching.run("sample", "local")
+    jazz = ctx.playlists.get(pid)
+    matched = ctx.matching.get_many([t.id for t in jazz.tracks], "local")
+    assert matched, "the sample music holds files for most sample tracks"
+    report = ctx.export.playlist(pid, tmp_path / "jazz.m3u8")
+    assert report.changed and report.written == len(matched)
+    assert [m.position for m in report.missing] == [
+        i for i, t in enumerate(jazz.tracks) if t.id not in matched
+    ]
+    paths = [line for line in (tmp_path / "jazz.m3u8").read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]  # fmt: skip
+    expected = [str(music / ctx.tracks.get(matched[t.id].target_track_id).provider_id)
+                for t in jazz.tracks if t.id in matched]  # fmt: skip
+    assert paths == expected
 
 
 def test_a_file_deleted_since_the_sync_is_reported_missing(library: tuple[HarmonyContext, Path],

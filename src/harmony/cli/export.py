@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from harmony.cli._output import print_json
 from harmony.cli.library import stored_sources, with_providers
 from harmony.context import HarmonyContext
 from harmony.errors import HarmonyError, InvalidInputError, NotFoundError
@@ -103,7 +103,7 @@ def _export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
             base=args.base,
         )  # fmt: skip
     if args.json:
-        print(json.dumps(report.to_dict()), file=out)
+        print_json(report.to_dict(), out)
     else:
         _print_report(report, out)
     return 0
@@ -129,10 +129,10 @@ def _sample_music(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) ->
 
     music = write_sample_music(args.folder)
     if args.json:
-        print(json.dumps({
+        print_json({
             "folder": str(music.folder), "files": [str(p) for p in music.files],
             "left_out": list(music.left_out),
-        }), file=out)  # fmt: skip
+        }, out)  # fmt: skip
         return 0
     print(
         f"wrote {len(music.files)} sample music files into {music.folder} "

@@ -22,6 +22,7 @@ from harmony.cli.export import add_export_commands
 from harmony.cli.inspect import add_inspect_commands
 from harmony.cli.jobs import add_job_commands
 from harmony.cli.library import add_library_commands
+from harmony.cli.match import add_match_commands
 from harmony.cli.playlists import add_playlist_commands
 from harmony.cli.sources import add_source_commands
 from harmony.context import HarmonyContext
@@ -158,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     add_playlist_commands(commands, common)
     add_inspect_commands(commands, common)
     add_export_commands(commands, common)
+    add_match_commands(commands, common)
     add_job_commands(commands, common)
 
     migrate = commands.add_parser(

@@ -3,7 +3,12 @@
 Tables: ``playlists``, ``tracks``, ``playlist_tracks`` (ordered, duplicates allowed by
 position), ``activity_events``, ``queue_jobs``, ``settings``, and the change feed
 (``change_feed_head``, ``change_feed``) through which caches in every process learn what
-changed, and ``sync_state`` (per-provider sync tickets).
+changed, ``sync_state`` (per-provider sync tickets), and the matching tables
+(``track_match_keys``, ``track_matches``, ``track_match_checks``, ``match_runs``) of
+``ctx.matching``.
+
+The candidate index over ``tracks.search_key`` (migration ``0006``) is not modelled here on
+purpose: see :mod:`harmony.db.candidate_index`.
 """
 
 from __future__ import annotations
@@ -31,21 +36,31 @@ from harmony.db.types import BigIntPK, JSONType, UTCDateTime
 
 __all__ = [
     "JOB_STATUSES",
+    "MATCH_METHODS",
+    "MATCH_STATUSES",
     "ActivityEventRow",
     "Base",
     "ChangeFeedHeadRow",
     "ChangeFeedRow",
+    "MatchCheckRow",
+    "MatchRunRow",
     "PlaylistRow",
     "PlaylistTrackRow",
     "QueueJobRow",
     "SettingRow",
     "SyncStateRow",
+    "TrackMatchKeyRow",
+    "TrackMatchRow",
     "TrackRow",
     "metadata",
 ]
 
 #: Every status a queue job can be in.
 JOB_STATUSES = ("pending", "leased", "completed", "failed", "cancelled")
+#: Every status of a track match: proposed by a run, confirmed or rejected by hand.
+MATCH_STATUSES = ("auto", "confirmed", "rejected")
+#: How a match was found.
+MATCH_METHODS = ("isrc", "fuzzy", "manual")
 
 #: Deterministic constraint names, so migrations and batch mode on SQLite can refer to them.
 NAMING_CONVENTION = {
@@ -102,6 +117,8 @@ class TrackRow(Base):
     __table_args__ = (
         UniqueConstraint("provider", "provider_id"),
         Index(None, "isrc"),
+        # Matching: a provider's catalogue state (count, newest change) and what changed.
+        Index(None, "provider", "updated_at"),
         CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_non_negative"),
     )
 
@@ -266,3 +283,104 @@ class SyncStateRow(Base):
     provider: Mapped[str] = mapped_column(String(64), primary_key=True)
     issued: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     applied: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class TrackMatchKeyRow(Base):
+    """A track's matching keys (:mod:`harmony.services.match_keys`), written by matching
+    runs for the tracks they compare and refreshed when the track's ``updated_at`` moves."""
+
+    __tablename__ = "track_match_keys"
+    __table_args__ = (
+        Index(None, "provider", "isrc"),
+        Index(None, "provider", "artist", "title"),
+        Index(None, "provider", "title", "artist"),
+    )
+
+    track_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    )  # fmt: skip
+    provider: Mapped[str] = mapped_column(String(64))
+    #: the track's ``updated_at`` the keys were computed from
+    track_updated_at: Mapped[datetime]
+    isrc: Mapped[str | None] = mapped_column(String(12))
+    title: Mapped[str] = mapped_column(String(500))
+    #: the primary artist
+    artist: Mapped[str] = mapped_column(String(500))
+    #: every artist, "|"-separated (normalised names hold no "|")
+    artists: Mapped[str] = mapped_column(Text)
+    #: recording tags, "+"-separated, "" for none
+    tags: Mapped[str] = mapped_column(String(100))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class TrackMatchRow(Base):
+    """A source track paired with a track of another provider: proposed by a run
+    (``auto``), or set by hand (``confirmed`` / ``rejected``). At most one pair per source
+    track and target provider is in use (not rejected); rejected pairs are kept so they are
+    never proposed again."""
+
+    __tablename__ = "track_matches"
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(MATCH_STATUSES)}", name="status"),
+        CheckConstraint(f"method IN {_in(MATCH_METHODS)}", name="method"),
+        Index(
+            "ix_track_matches_in_use", "source_track_id", "target_provider", unique=True,
+            postgresql_where=text("status <> 'rejected'"), sqlite_where=text("status <> 'rejected'"),
+        ),  # fmt: skip
+        Index(None, "target_track_id"),
+        Index(None, "target_provider", "status"),
+    )
+
+    source_track_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    )  # fmt: skip
+    target_track_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    )  # fmt: skip
+    target_provider: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSONType)
+    #: the target track's ``updated_at`` when a run matched it (a run re-checks the pair
+    #: once the target track changes); ``None`` for pairs set by hand
+    target_updated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class MatchCheckRow(Base):
+    """When a source track was last matched against a target provider, and in which
+    state: a run looks at it again only when the track changed (or the target's catalogue
+    did and it has no match)."""
+
+    __tablename__ = "track_match_checks"
+
+    source_track_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    )  # fmt: skip
+    target_provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: the source track's ``updated_at`` when it was checked
+    source_updated_at: Mapped[datetime]
+    checked_at: Mapped[datetime]
+
+
+class MatchRunRow(Base):
+    """The last finished run of one source -> target pair: the state of both catalogues
+    it saw and the rules it applied (what the next run compares to find the work)."""
+
+    __tablename__ = "match_runs"
+
+    source_provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rules: Mapped[str] = mapped_column(String(64))
+    source_state: Mapped[str] = mapped_column(String(255))
+    target_state: Mapped[str] = mapped_column(String(255))
+    checked_count: Mapped[int] = mapped_column(Integer)
+    finished_at: Mapped[datetime]

@@ -131,6 +131,19 @@ EVENTS: Mapping[str, EventSpec] = _specs(
         "'read' (found before serving a cached read) or 'notify' (the change follower).",
     ),
     EventSpec(
+        "match.run",
+        ("source", "target", "status", "checked_count", "matched_count", "unmatched_count",
+         "duration_ms"),
+        "ctx.matching.run matched one provider's tracks to another's catalogue (status "
+        "'ok'), or failed and kept what was stored (status 'failed', with error).",
+    ),
+    EventSpec(
+        "match.override",
+        ("source_track_id", "target_track_id", "target", "status"),
+        "A pair was set by hand: status 'confirmed' (ctx.matching.confirm) or 'rejected' "
+        "(ctx.matching.reject).",
+    ),
+    EventSpec(
         "api.request",
         ("component", "entity_id", "duration_ms", "status"),
         "One call of a request-style API (component 'search': ctx.search.tracks), whether "

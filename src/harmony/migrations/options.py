@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, MetaData
 
+from harmony.db.candidate_index import IGNORED_BY_DRIFT_CHECK
 from harmony.db.models import metadata as harmony_metadata
 from harmony.db.types import UTCDateTime
 
@@ -23,6 +24,10 @@ def context_options(
     known_tables = set(harmony_metadata.tables) | set(target_metadata.tables)
 
     def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+        # The candidate index (FTS5 table, trigram index) is optional and outside the
+        # models on purpose: see harmony.db.candidate_index.
+        if name in IGNORED_BY_DRIFT_CHECK:
+            return False
         # A host may keep its own tables in the same database: compare only harmony's.
         if type_ == "table":
             return name in known_tables

@@ -21,6 +21,7 @@ from harmony.textnorm import (
     normalize,
     strip_credits,
     strip_edition,
+    tags_of_words,
     tokens,
     years,
 )
@@ -63,7 +64,9 @@ def score(
         return 0.0
     title_core = normalize(strip_edition(strip_credits(title)))
     title_words = [w for w in title_core.split() if w not in _EDITION_WORDS] or title_core.split()
-    every_word = set(normalize(f"{title} {' '.join(artists)} {album or ''}").split())
+    # Normalised once each: normalize(a + " " + b) has the words of both, nothing else.
+    title_album = normalize(title).split() + (normalize(album).split() if album else [])
+    every_word = set(title_album).union(*(normalize(artist).split() for artist in artists))
     asked = [w for w in query.core.split()] or list(query.words)
     # Recall: how much of the query the track covers (title, artists, album, any order).
     coverage = sum(_best(word, every_word) for word in asked) / len(asked)
@@ -71,7 +74,7 @@ def score(
     title_precision = sum(_best(word, set(asked)) for word in title_words) / max(len(title_words), 1)
     closeness = fuzz.token_sort_ratio(query.core, " ".join(title_words))
     value = 0.6 * coverage + 0.25 * title_precision + 0.15 * closeness
-    tags = edition_tags(f"{title} {album or ''}")
+    tags = tags_of_words(title_album)
     if query.tags:
         value += sum(_TAG_MATCH if tag in tags else _TAG_MISMATCH for tag in query.tags)
         value += _UNASKED_TAG * len(tags - query.tags)

@@ -84,6 +84,16 @@ class SearchService:
     def __repr__(self) -> str:
         return f"SearchService(sources={list(self.sources)!r}, max_limit={self.max_limit})"
 
+    def index_state(self) -> str:
+        """The candidate index behind local search: ``"ready"``, ``"missing"`` (search scans
+        every track) or ``"stale"`` (SQLite: its triggers are gone; search scans)."""
+        return self._tracks.index_state()
+
+    def ensure_index(self) -> str:
+        """Create or repair the candidate index (migration ``0006`` normally does) and fill
+        it from the stored tracks; returns :meth:`index_state` afterwards."""
+        return self._tracks.ensure_index()
+
     @property
     def sources(self) -> tuple[str, ...]:
         """Every source name: ``"local"`` and each registered track-search provider."""
