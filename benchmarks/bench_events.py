@@ -28,7 +28,12 @@ from typing import Any
 from _report import command_line, host, write_section
 
 import harmony.events.base as events_base
-from harmony import HarmonyContext, LoggingEventLogger, NullEventLogger, RecordingEventLogger
+from harmony import (
+    HarmonyContext,
+    LoggingEventLogger,
+    NullEventLogger,
+    RecordingEventLogger,
+)
 from harmony.events import EventLogger
 
 FIELDS: dict[str, Any] = {
