@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from harmony.clock import Clock
 from harmony.db.engine import Database, sqlite_write_lock_held
 from harmony.errors import HarmonyError, InvalidInputError, LeaseLost, RetryLater
-from harmony.events.base import EventLogger, wants
+from harmony.events.base import EventLogger
 from harmony.events.guard import SafeEventLogger
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
@@ -452,8 +452,8 @@ class Worker:
 
     def _process(self, jobs: Sequence[LeasedJob], auto: _AutocommitConnection) -> None:
         # Asked once per batch: per-job events nobody receives are not built at all.
-        self._emit_dispatch = wants(self._events, "orchestrator.dispatch", "dispatched")
-        self._emit_completed = wants(self._events, "orchestrator.commit", "completed")
+        self._emit_dispatch = self._events.wants("orchestrator.dispatch", "dispatched")
+        self._emit_completed = self._events.wants("orchestrator.commit", "completed")
         self._heartbeat.track(jobs)
         pending: list[tuple[LeasedJob, float]] = []  # completed, no writes, no result
         window_started = batch_started = time.perf_counter()
