@@ -109,13 +109,19 @@ class HarmonyContext:
         self.db = Database(settings, engine)
         self.activity = ActivityRepository(self.db, self.clock)
         host_events: EventLogger = events if events is not None else LoggingEventLogger()
-        # Every event goes through one guard: a sink that raises is counted and reported
-        # (ctx.events.failures), never allowed to change a job's, sync's or migration's outcome.
-        self.events: SafeEventLogger = SafeEventLogger(
+        persisting = (
             ActivityEventLogger(self.activity, settings.activity_events, inner=host_events)
             if settings.activity_events
-            else host_events
+            else None
         )
+        # Every event goes through one guard: it validates the event once, and a sink that
+        # raises is counted and reported (ctx.events.failures), never allowed to change a
+        # job's, sync's or migration's outcome.
+        self.events: SafeEventLogger = SafeEventLogger(
+            persisting if persisting is not None else host_events
+        )
+        if persisting is not None:
+            persisting.report_failures_to(self.events)
         self.migrations = MigrationRunner(
             self.db, self.events, schemaless_events=self.events.guarding(host_events)
         )
