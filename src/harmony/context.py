@@ -17,7 +17,7 @@ from harmony.cache.invalidator import (
 from harmony.cache.response_cache import ResponseCache
 from harmony.clock import Clock, SystemClock
 from harmony.db.engine import Database
-from harmony.errors import ConfigurationError, HarmonyError
+from harmony.errors import ConfigurationError, ContextClosed
 from harmony.events.base import EventLogger
 from harmony.events.guard import SafeEventLogger
 from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
@@ -289,7 +289,8 @@ class HarmonyContext:
     def close(self) -> None:
         """Release the engine's connections and empty the cache it built. Idempotent.
 
-        After ``close()`` every read and write raises, cached reads included. A cache
+        After ``close()`` every read and write raises
+        :class:`~harmony.errors.ContextClosed`, cached reads included. A cache
         passed in with ``cache=`` and an engine passed in with ``engine=`` belong to the
         caller and are left as they are.
         """
@@ -304,7 +305,7 @@ class HarmonyContext:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise HarmonyError("this HarmonyContext is closed; create a new one")
+            raise ContextClosed("this HarmonyContext is closed; create a new one")
 
     def __enter__(self) -> HarmonyContext:
         return self

@@ -283,6 +283,7 @@ class Worker:
 
     def start(self) -> Worker:
         """Run in a background thread; returns at once."""
+        self._db.check_open()  # in the caller's thread: a background thread would hide it
         thread = threading.Thread(
             target=self._run_forever, name=f"harmony-worker-{self.worker_id}", daemon=True
         )
@@ -354,6 +355,7 @@ class Worker:
                 "the worker has no handlers; register one with worker.handler(type) or "
                 "@ctx.jobs.handler(type)"
             )
+        self._db.check_open()
         unsubscribe: Callable[[], None] | None = None
         watcher = None if until_idle else self._db.watcher
         if watcher is not None:  # a long-running worker: woken by enqueues anywhere
@@ -406,9 +408,12 @@ class Worker:
                 )  # fmt: skip
                 failures = 0
             except (HarmonyError, SQLAlchemyError) as exc:
-                if self._db.closed and self._stop.is_set():
-                    # The context was closed under a running worker (which stopped it).
+                if self._db.closed:
+                    # Closed under a running worker: close() stops it, and waiting will not
+                    # open it again. run_until_idle() did not finish its work: it says so.
                     auto.discard()
+                    if until_idle and not self._stop.is_set():
+                        raise
                     return
                 # A failed lease is not "idle": back off and try again; a script waiting in
                 # run_until_idle() gets the error once it keeps failing.
