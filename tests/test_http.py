@@ -10,6 +10,8 @@ import harmony
 import harmony.errors
 from harmony import HarmonyError, SyncReport
 from harmony.errors import (
+    ContextClosed,
+    DatabaseError,
     ImportFileError,
     InvalidInputError,
     MissingExtraError,
@@ -58,13 +60,26 @@ def test_every_harmony_error_class_has_a_status_of_its_own() -> None:
         (InvalidInputError("limit must be >= 1"), 400),
         (UnknownProviderError("no provider named 'x'"), 400),  # not ProviderError's 502
         (SyncFailed("spotify failed", SyncReport()), 502),
-        (HarmonyError("this HarmonyContext is closed"), 503),
+        (ContextClosed("this HarmonyContext is closed"), 503),
+        (HarmonyError("harmony is not running"), 503),
         (MissingExtraError("needs psycopg"), 500),
         (RuntimeError("anything else"), 500),
     ],
 )
 def test_status_for_picks_the_class_entry_before_its_bases(error: Exception, status: int) -> None:
     assert status_for(error) == status
+
+
+def test_a_sync_failed_by_the_database_alone_answers_503() -> None:
+    try:
+        cause = DatabaseError("disk full")
+        raise SyncFailed("sync failed for x: disk full", SyncReport()) from cause
+    except SyncFailed as failed:
+        assert status_for(failed) == 503
+    try:
+        raise SyncFailed("sync failed for x: 500", SyncReport()) from RuntimeError("upstream")
+    except SyncFailed as failed:
+        assert status_for(failed) == 502
 
 
 def test_a_host_subclass_gets_the_status_of_its_nearest_base() -> None:

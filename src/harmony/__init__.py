@@ -20,6 +20,7 @@ from harmony.clock import Clock, SystemClock
 from harmony.context import HarmonyContext
 from harmony.errors import (
     ConfigurationError,
+    ContextClosed,
     CredentialsError,
     DatabaseError,
     DatabaseUnavailable,
@@ -95,6 +96,7 @@ __all__ = [
     "CallbackInvalidator",
     "Clock",
     "ConfigurationError",
+    "ContextClosed",
     "CredentialsError",
     "DatabaseError",
     "DatabaseUnavailable",

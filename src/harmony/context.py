@@ -17,7 +17,7 @@ from harmony.cache.invalidator import (
 from harmony.cache.response_cache import ResponseCache
 from harmony.clock import Clock, SystemClock
 from harmony.db.engine import Database
-from harmony.errors import ConfigurationError, HarmonyError
+from harmony.errors import ConfigurationError, ContextClosed
 from harmony.events.base import EventLogger
 from harmony.events.guard import SafeEventLogger
 from harmony.events.loggers import ActivityEventLogger, LoggingEventLogger
@@ -110,13 +110,19 @@ class HarmonyContext:
         self.db = Database(settings, engine)
         self.activity = ActivityRepository(self.db, self.clock)
         host_events: EventLogger = events if events is not None else LoggingEventLogger()
-        # Every event goes through one guard: a sink that raises is counted and reported
-        # (ctx.events.failures), never allowed to change a job's, sync's or migration's outcome.
-        self.events: SafeEventLogger = SafeEventLogger(
+        persisting = (
             ActivityEventLogger(self.activity, settings.activity_events, inner=host_events)
             if settings.activity_events
-            else host_events
+            else None
         )
+        # Every event goes through one guard: it validates the event once, and a sink that
+        # raises is counted and reported (ctx.events.failures), never allowed to change a
+        # job's, sync's or migration's outcome.
+        self.events: SafeEventLogger = SafeEventLogger(
+            persisting if persisting is not None else host_events
+        )
+        if persisting is not None:
+            persisting.report_failures_to(self.events)
         self.migrations = MigrationRunner(
             self.db, self.events, schemaless_events=self.events.guarding(host_events)
         )
@@ -290,7 +296,8 @@ class HarmonyContext:
     def close(self) -> None:
         """Release the engine's connections and empty the cache it built. Idempotent.
 
-        After ``close()`` every read and write raises, cached reads included. A cache
+        After ``close()`` every read and write raises
+        :class:`~harmony.errors.ContextClosed`, cached reads included. A cache
         passed in with ``cache=`` and an engine passed in with ``engine=`` belong to the
         caller and are left as they are.
         """
@@ -305,7 +312,7 @@ class HarmonyContext:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise HarmonyError("this HarmonyContext is closed; create a new one")
+            raise ContextClosed("this HarmonyContext is closed; create a new one")
 
     def __enter__(self) -> HarmonyContext:
         return self

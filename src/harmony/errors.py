@@ -2,13 +2,51 @@
 
 Every error harmony raises on purpose derives from :class:`HarmonyError`, so a host can
 catch one base class. Messages name the offending value and how to fix it; secrets
-(credentials, database passwords) never appear in them.
+(credentials, database passwords) never appear in them. The tree (single inheritance:
+each class has one harmony parent; ``also`` names the one standard exception a class
+also is, where Python code conventionally catches that one for the same situation)::
+
+    HarmonyError
+    ├── ConfigurationError          also ValueError
+    ├── MissingExtraError           also ImportError
+    ├── InvalidInputError           also ValueError
+    │   ├── CredentialsError
+    │   ├── EventValidationError
+    │   ├── ImportFileError
+    │   ├── JobStateError
+    │   └── UnknownProviderError
+    ├── NotFoundError               also LookupError
+    ├── ContextClosed
+    ├── DatabaseError
+    │   └── DatabaseUnavailable
+    ├── MigrationError
+    │   ├── SchemaDriftError
+    │   └── UnknownRevisionError
+    ├── ProviderError
+    │   └── RateLimited
+    ├── SyncFailed
+    ├── LeaseLost
+    ├── RetryLater
+    └── DiagnosticsUnavailable
+
+Why these standard bases and no others: a bad argument or setting value is a
+``ValueError`` everywhere in Python (pydantic's ``ValidationError`` is one too); a missing
+optional package makes ``import harmony.contrib.fastapi`` fail, and import failures are
+``ImportError`` (``pytest.importorskip`` and ``try: import ... except ImportError`` rely on
+it); a row that is not there is a failed lookup, as ``KeyError`` is. ``harmony.http``
+gives every class its HTTP status (``ERROR_STATUS``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harmony.services.sync import SyncReport
+
 __all__ = [
     "ConfigurationError",
+    "ContextClosed",
     "CredentialsError",
     "DatabaseError",
     "DatabaseUnavailable",
@@ -40,11 +78,11 @@ class ConfigurationError(HarmonyError, ValueError):
     """Settings are invalid: the message names the field and the expected form."""
 
 
-class MissingExtraError(ConfigurationError, ImportError):
+class MissingExtraError(HarmonyError, ImportError):
     """An optional dependency is not installed; the message names the extra to install.
 
     Also an :class:`ImportError`, so ``except ImportError`` around an optional import keeps
-    working.
+    working. (Not a :class:`ConfigurationError`: a missing package is no bad value.)
     """
 
 
@@ -66,6 +104,11 @@ class NotFoundError(HarmonyError, LookupError):
 
 class JobStateError(InvalidInputError):
     """The job is not in a state that allows the operation (e.g. retrying a completed job)."""
+
+
+class ContextClosed(HarmonyError):
+    """The :class:`~harmony.HarmonyContext` was closed: every read, write, sync, search
+    and worker of it raises this from then on (cached reads included). Create a new one."""
 
 
 class DatabaseError(HarmonyError):
@@ -120,7 +163,8 @@ class RetryLater(HarmonyError):
 
 
 class ProviderError(HarmonyError):
-    """A playlist or search provider failed or is unknown."""
+    """A playlist or search provider failed (an unknown provider name is an
+    :class:`UnknownProviderError`, a failed sync a :class:`SyncFailed`)."""
 
 
 class RateLimited(ProviderError):
@@ -132,20 +176,26 @@ class RateLimited(ProviderError):
         self.retry_after = retry_after
 
 
-class UnknownProviderError(ProviderError, InvalidInputError):
-    """A provider name that is not registered on the context."""
+class UnknownProviderError(InvalidInputError):
+    """A provider name that is not registered on the context (the caller's input, not a
+    provider's failure)."""
 
 
-class SyncFailed(ProviderError):
+class SyncFailed(HarmonyError):
     """A sync could not finish for at least one provider; ``report`` holds what did finish.
 
     Nothing was written for a failed provider: its database rows and cache entries are as
-    they were before the sync.
+    they were before the sync. ``report.failed`` names each failed provider with its error.
+    The exception is raised from the first provider's own failure (a
+    :class:`ProviderError` or whatever the provider raised) or, when only the database
+    failed, from the :class:`DatabaseError`: ``exc.__cause__`` tells which.
     """
 
-    def __init__(self, message: str, report: object, *, retry_in: float | None = None) -> None:
+    def __init__(
+        self, message: str, report: SyncReport, *, retry_in: float | None = None
+    ) -> None:
         super().__init__(message)
-        self.report = report
+        self.report: SyncReport = report
         #: Set when every failed provider was rate-limited: seconds until a retry may work.
         self.retry_in = retry_in
 

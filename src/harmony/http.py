@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harmony.errors import (
     ConfigurationError,
+    ContextClosed,
     CredentialsError,
     DatabaseError,
     DatabaseUnavailable,
@@ -73,8 +74,10 @@ __all__ = [
 #: ``HarmonyError`` is 500.
 ERROR_STATUS: Mapping[type[HarmonyError], int] = MappingProxyType(
     {
-        # Base: harmony cannot serve this now (a closed context, a host's own error).
+        # Base: harmony cannot serve this now ("not running", a host's own error).
         HarmonyError: 503,
+        # The context was closed (the app is shutting down): not available now.
+        ContextClosed: 503,
         # The server's settings or installation are wrong; retrying will not help.
         ConfigurationError: 500,
         MissingExtraError: 500,
@@ -98,6 +101,8 @@ ERROR_STATUS: Mapping[type[HarmonyError], int] = MappingProxyType(
         DiagnosticsUnavailable: 503,
         # The provider upstream failed: a gateway error.
         ProviderError: 502,
+        # A provider failed: a gateway error too (503 when only the database failed,
+        # see status_for).
         SyncFailed: 502,
         # The provider asked us to wait: the service cannot answer now, later it can.
         RateLimited: 503,
@@ -112,7 +117,14 @@ _INTERNAL_MESSAGE = "internal server error"
 
 
 def status_for(exc: BaseException) -> int:
-    """The HTTP status for ``exc``: from :data:`ERROR_STATUS`, 500 for anything else."""
+    """The HTTP status for ``exc``: from :data:`ERROR_STATUS`, 500 for anything else.
+
+    A :class:`~harmony.errors.SyncFailed` raised because only the database failed (its
+    ``__cause__`` is a :class:`~harmony.errors.DatabaseError`) answers with that error's
+    status (503), not the 502 of a failed provider.
+    """
+    if isinstance(exc, SyncFailed) and isinstance(exc.__cause__, DatabaseError):
+        return status_for(exc.__cause__)
     for cls in type(exc).__mro__:
         status = ERROR_STATUS.get(cls)
         if status is not None:
@@ -151,9 +163,7 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         return {"error": {"type": INTERNAL_ERROR_TYPE, "message": _INTERNAL_MESSAGE}}
     detail: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
     if isinstance(exc, SyncFailed):
-        dump = getattr(exc.report, "model_dump", None)
-        if callable(dump):
-            detail["report"] = dump(mode="json")
+        detail["report"] = exc.report.model_dump(mode="json")
     return {"error": detail}
 
 

@@ -21,7 +21,7 @@ from harmony.contrib.flask import (
     get_worker,
     init_app,
 )
-from harmony.errors import ConfigurationError
+from harmony.errors import ConfigurationError, ContextClosed
 from harmony.http import ERROR_STATUS, parse_http_date
 from harmony.testing import InMemoryProvider
 from tests.http_support import CASES, harmony_error_classes, make_error
@@ -105,7 +105,7 @@ def test_init_app_owns_the_context_and_its_worker(
     assert ctx.closed
     assert not any(t.is_alive() for t in threading.enumerate() if worker.worker_id in t.name)
     close_app(app)  # idempotent
-    with pytest.raises(HarmonyError, match="close_app"):
+    with pytest.raises(ContextClosed, match="close_app"):
         get_context(app)
 
 

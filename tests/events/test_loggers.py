@@ -1,4 +1,8 @@
-"""The event logger implementations: logging, recording, null, fan-out and activity."""
+"""The event sinks: logging, recording, null, fan-out and activity.
+
+They receive events that ``ctx.events`` validated; a bad event is refused there, before any
+sink sees it.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from harmony.events import (
     LoggingEventLogger,
     NullEventLogger,
     RecordingEventLogger,
+    SafeEventLogger,
 )
-from harmony.testing import ManualClock
+from harmony.testing import ManualClock, capture_events
 from harmony.testing.pytest_plugin import SettingsFactory
 
 
@@ -30,13 +35,16 @@ def _fields(event: str, **extra: Any) -> dict[str, Any]:
 
 
 class _ListSink:
-    """An EventLogger that stores whatever it gets, without validating."""
+    """An EventLogger that stores whatever it gets."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
 
     def emit(self, event: str, /, **fields: Any) -> None:
         self.events.append((event, fields))
+
+    def wants(self, event: str, status: str | None = None) -> bool:
+        return True
 
 
 class _BrokenSink:
@@ -47,6 +55,9 @@ class _BrokenSink:
 
     def emit(self, event: str, /, **fields: Any) -> None:
         raise self.error
+
+    def wants(self, event: str, status: str | None = None) -> bool:
+        return True
 
 
 def _new_rows(ctx: HarmonyContext, before: set[int]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -122,12 +133,30 @@ def test_logging_logger_prefix_changes_logger_names(caplog: pytest.LogCaptureFix
     assert [r.name for r in caplog.records] == ["host.harmony.orchestrator.metrics"]
 
 
-def test_logging_logger_rejects_bad_event_and_logs_nothing(
+@pytest.mark.parametrize(
+    "field", ["msg", "name", "args", "created", "process", "module", "message", "harmony_event"]
+)
+def test_a_field_named_like_a_record_attribute_is_kept_in_harmony_event_only(
+    caplog: pytest.LogCaptureFixture, field: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="harmony")
+    SafeEventLogger(LoggingEventLogger()).emit("api.x", status="ok", **{field: "from the event"})
+    (record,) = caplog.records
+    assert record.harmony_event == {  # type: ignore[attr-defined]
+        "event": "api.x", "status": "ok", field: "from the event",
+    }  # fmt: skip
+    assert record.name == "harmony.api" and record.getMessage() == "api.x"
+    assert record.status == "ok"  # type: ignore[attr-defined]
+    if field != "harmony_event":
+        assert getattr(record, field, None) != "from the event"
+
+
+def test_the_guard_refuses_a_bad_event_before_the_logging_logger_sees_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(EventValidationError):
-        LoggingEventLogger().emit("api.x", msg="clashes with LogRecord.msg")
+        SafeEventLogger(LoggingEventLogger()).emit("api.x", payload=["not", "flat"])
     assert caplog.records == []
 
 
@@ -171,11 +200,19 @@ def test_recording_logger_events_is_a_snapshot() -> None:
     assert len(rec.events) == 1
 
 
-def test_recording_logger_rejects_bad_event_and_records_nothing() -> None:
+def test_recording_logger_keeps_fields_read_only() -> None:
     rec = RecordingEventLogger()
-    with pytest.raises(EventValidationError):
-        rec.emit("a.b", payload=[1, 2])
-    assert rec.events == []
+    rec.emit("a.b", status="ok")
+    with pytest.raises(TypeError):
+        rec.events[0].fields["status"] = "changed"  # type: ignore[index]
+
+
+def test_a_bad_event_reaches_no_recording_through_ctx_events(
+    harmony_context: HarmonyContext, harmony_events: RecordingEventLogger
+) -> None:
+    with capture_events(harmony_context) as captured, pytest.raises(EventValidationError):
+        harmony_context.events.emit("a.b", payload=[1, 2])
+    assert captured.events == [] and harmony_events.named("a.*") == []
 
 
 def test_recording_logger_keeps_every_event_from_concurrent_threads() -> None:
@@ -204,11 +241,10 @@ def test_recording_logger_keeps_every_event_from_concurrent_threads() -> None:
 # --- NullEventLogger and FanOutEventLogger --------------------------------------------
 
 
-def test_null_logger_accepts_valid_events_and_rejects_bad_ones() -> None:
+def test_null_logger_drops_events_and_wants_none() -> None:
     null = NullEventLogger()
     null.emit("a.b", status="ok")
-    with pytest.raises(EventValidationError):
-        null.emit("nodot")
+    assert not null.wants("a.b", "ok")
 
 
 def test_fan_out_forwards_each_event_to_every_logger() -> None:
@@ -218,11 +254,11 @@ def test_fan_out_forwards_each_event_to_every_logger() -> None:
     assert second.events == [("a.b", {"status": "ok"})]
 
 
-def test_fan_out_validates_once_so_a_bad_event_reaches_no_sink() -> None:
-    unvalidated, rec = _ListSink(), RecordingEventLogger()
+def test_behind_the_guard_a_bad_event_reaches_no_sink_of_a_fan_out() -> None:
+    plain, rec = _ListSink(), RecordingEventLogger()
     with pytest.raises(EventValidationError):
-        FanOutEventLogger(unvalidated, rec).emit("a.b", name="reserved")
-    assert unvalidated.events == []
+        SafeEventLogger(FanOutEventLogger(plain, rec)).emit("a.b", event="reserved")
+    assert plain.events == []
     assert rec.events == []
 
 
@@ -312,16 +348,56 @@ def test_activity_logger_reports_a_database_failure_and_does_not_raise(
     assert "\n" not in failure["error"]
 
 
-def test_activity_logger_rejects_bad_event_before_inner_or_storage(
+def test_behind_the_guard_a_bad_event_reaches_neither_inner_nor_storage(
     harmony_context: HarmonyContext,
 ) -> None:
     inner = _ListSink()
     logger = ActivityEventLogger(harmony_context.activity, ["import.*"], inner=inner)
     before = _ids(harmony_context)
     with pytest.raises(EventValidationError):
-        logger.emit("import.run", status="ok", payload={"nested": True})
+        SafeEventLogger(logger).emit("import.run", status="ok", payload={"nested": True})
     assert inner.events == []
     assert _new_rows(harmony_context, before) == []
+
+
+def test_activity_logger_stores_the_event_when_inner_raises_then_reraises(
+    harmony_context: HarmonyContext,
+) -> None:
+    broken = _BrokenSink()
+    logger = ActivityEventLogger(harmony_context.activity, ["import.*"], inner=broken)
+    before = _ids(harmony_context)
+    with pytest.raises(RuntimeError) as info:
+        logger.emit("import.run", status="ok", playlists=3)
+    assert info.value is broken.error
+    assert _new_rows(harmony_context, before) == [("import.run", "ok", {"playlists": 3})]
+
+
+def test_a_context_stores_its_events_when_the_hosts_logger_is_down(
+    harmony_settings_factory: SettingsFactory,
+) -> None:
+    settings = harmony_settings_factory(activity_events=("import.*",))
+    with HarmonyContext(settings, events=_BrokenSink()) as ctx:
+        ctx.migrate()
+        failures = ctx.events.failures
+        ctx.events.emit("import.run", status="ok")
+        assert [e.type for e in ctx.activity.list(type="import.run")] == ["import.run"]
+        assert ctx.events.failures == failures + 1
+
+
+def test_a_context_reports_a_refused_row_through_ctx_events(
+    harmony_settings_factory: SettingsFactory,
+) -> None:
+    settings = harmony_settings_factory(activity_events=("import.*", "events.*"))
+    rec = RecordingEventLogger()
+    with HarmonyContext(settings, events=rec) as ctx:
+        ctx.migrate()
+        with capture_events(ctx) as captured:
+            ctx.events.emit("import.run", status="s" * 40)  # longer than the status column
+        names = ["import.run", "events.persist_failed"]
+        assert [e.name for e in captured] == names
+        assert [e.name for e in rec.named("[ie]*.*")] == names
+        (stored,) = ctx.activity.list(type="events.persist_failed")
+        assert stored.details["failed_event"] == "import.run"
 
 
 # --- isolation ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -14,28 +15,60 @@ from harmony import (
     LoggingEventLogger,
     NullEventLogger,
     RecordingEventLogger,
+    SafeEventLogger,
     Worker,
 )
-from harmony.events.base import wants
+from harmony.events import EventLogger
 
 
 def test_logging_logger_wants_what_its_level_lets_through(caplog: pytest.LogCaptureFixture) -> None:
     logger = LoggingEventLogger()
     caplog.set_level(logging.WARNING, logger="harmony.orchestrator.metrics")
-    assert not wants(logger, "orchestrator.commit", "completed")
-    assert wants(logger, "orchestrator.commit", "failed")
+    assert not logger.wants("orchestrator.commit", "completed")
+    assert logger.wants("orchestrator.commit", "failed")
     caplog.set_level(logging.INFO, logger="harmony.orchestrator.metrics")
-    assert wants(logger, "orchestrator.commit", "completed")
+    assert logger.wants("orchestrator.commit", "completed")
 
 
 def test_null_recording_and_composite_loggers() -> None:
     recording = RecordingEventLogger()
-    assert not wants(NullEventLogger(), "a.b")
-    assert wants(recording, "a.b")  # no wants(): receives everything
-    assert wants(FanOutEventLogger(NullEventLogger(), recording), "a.b")
-    assert not wants(FanOutEventLogger(NullEventLogger()), "a.b")
+    assert not NullEventLogger().wants("a.b")
+    assert recording.wants("a.b")
+    assert FanOutEventLogger(NullEventLogger(), recording).wants("a.b")
+    assert not FanOutEventLogger(NullEventLogger()).wants("a.b")
     activity = ActivityEventLogger(_Sink(), ["sync.*"], inner=NullEventLogger())
-    assert wants(activity, "sync.run") and not wants(activity, "orchestrator.lease")
+    assert activity.wants("sync.run") and not activity.wants("orchestrator.lease")
+
+
+def test_every_shipped_logger_implements_the_whole_protocol() -> None:
+    loggers: list[EventLogger] = [
+        LoggingEventLogger(), RecordingEventLogger(), NullEventLogger(),
+        FanOutEventLogger(), ActivityEventLogger(_Sink(), ["a.*"]),
+        SafeEventLogger(NullEventLogger()),
+    ]  # fmt: skip
+    assert all(isinstance(logger, EventLogger) for logger in loggers)
+
+
+class _EmitOnly:
+    """A sink written before wants() joined the protocol."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def emit(self, event: str, /, **fields: Any) -> None:
+        self.names.append(event)
+
+
+def test_a_sink_without_wants_still_receives_everything_with_a_deprecation_warning() -> None:
+    old = _EmitOnly()
+    with pytest.warns(DeprecationWarning, match=r"_EmitOnly has no wants\(\)"):
+        guard = SafeEventLogger(old)
+    with pytest.warns(DeprecationWarning):
+        fan_out = FanOutEventLogger(NullEventLogger(), old)
+    assert guard.wants("orchestrator.commit", "completed")
+    assert fan_out.wants("orchestrator.commit", "completed")
+    guard.emit("a.b", status="ok")
+    assert old.names == ["a.b"]
 
 
 class _Sink:

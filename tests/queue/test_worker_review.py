@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from harmony import (
-    DatabaseError,
+    ContextClosed,
     HarmonyContext,
     HarmonySettings,
     InvalidInputError,
@@ -84,7 +84,7 @@ def test_errors_of_worker_threads_reach_the_caller(harmony_settings: HarmonySett
     ctx.jobs.enqueue("x.job", {})
     worker = Worker(ctx, {"x.job": lambda job, session: None}, concurrency=2)
     ctx.close()
-    with pytest.raises(DatabaseError):
+    with pytest.raises(ContextClosed):
         worker.run_until_idle()
 
 

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from harmony.context import HarmonyContext
 from harmony.contrib import _host
-from harmony.errors import HarmonyError, MissingExtraError
+from harmony.errors import ContextClosed, HarmonyError, MissingExtraError
 from harmony.http import (
     ErrorBody,
     Preconditions,
@@ -117,11 +117,13 @@ def lifespan(
 def get_context(request: Request) -> HarmonyContext:
     """The app's context (a FastAPI dependency); 503 while the lifespan has not started it."""
     ctx = getattr(request.app.state, "harmony", None)
-    if not isinstance(ctx, HarmonyContext) or ctx.closed:
+    if not isinstance(ctx, HarmonyContext):
         raise HarmonyError(
             "harmony is not running: the app's lifespan has not started it "
             "(FastAPI(lifespan=harmony.contrib.fastapi.lifespan(...)))"
         )
+    if ctx.closed:
+        raise ContextClosed("harmony is not running: the app's context has been closed")
     return ctx
 
 
@@ -221,7 +223,7 @@ _DESCRIPTIONS = {
     412: "If-Match or If-Unmodified-Since does not hold.",
     500: "Internal server error; details are in the server's log only.",
     502: "A provider failed (harmony's ProviderError, SyncFailed).",
-    503: "harmony cannot serve this now (DatabaseUnavailable, DiagnosticsUnavailable, ...).",
+    503: "harmony cannot serve this now (DatabaseUnavailable, ContextClosed, RateLimited, ...).",
 }
 
 

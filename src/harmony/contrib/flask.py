@@ -30,7 +30,12 @@ from typing import Any
 
 from harmony.context import HarmonyContext
 from harmony.contrib import _host
-from harmony.errors import ConfigurationError, HarmonyError, MissingExtraError
+from harmony.errors import (
+    ConfigurationError,
+    ContextClosed,
+    HarmonyError,
+    MissingExtraError,
+)
 from harmony.http import (
     Preconditions,
     check_conditional,
@@ -130,7 +135,7 @@ def get_context(app: Flask | None = None) -> HarmonyContext:
     """The context of ``app`` (by default the app handling the request)."""
     ctx = _extension(app).context
     if ctx.closed:
-        raise HarmonyError("harmony is not running: close_app() has closed this app's context")
+        raise ContextClosed("harmony is not running: close_app() has closed this app's context")
     return ctx
 
 

@@ -25,7 +25,12 @@ from tenacity import (
 )
 
 from harmony.db.watch import DatabaseWatcher
-from harmony.errors import DatabaseError, DatabaseUnavailable, MissingExtraError
+from harmony.errors import (
+    ContextClosed,
+    DatabaseError,
+    DatabaseUnavailable,
+    MissingExtraError,
+)
 from harmony.settings import HarmonySettings
 
 __all__ = ["Database", "build_engine", "sqlite_write_lock_held", "translate_db_errors"]
@@ -444,10 +449,10 @@ class Database:
             self.engine.dispose()
 
     def check_open(self) -> None:
-        """Raise :class:`DatabaseError` when the database was closed (``ctx.close()``)."""
+        """Raise :class:`ContextClosed` when the database was closed (``ctx.close()``)."""
         self._check_open()
 
     def _check_open(self) -> None:
         # A disposed engine would silently open new connections: refuse instead.
         if self._closed:
-            raise DatabaseError("this database is closed; create a new HarmonyContext")
+            raise ContextClosed("this HarmonyContext is closed; create a new one")

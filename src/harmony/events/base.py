@@ -1,59 +1,103 @@
-"""The event-logger protocol and the validation every implementation shares."""
+"""The event-logger protocol and the event contract, checked once where events are emitted.
+
+Validation happens in one place: ``ctx.events`` (a :class:`~harmony.events.SafeEventLogger`)
+checks each event with an :class:`EventValidator` and hands it on; the loggers behind it
+(the *sinks*) only receive events that already passed.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from harmony.errors import EventValidationError
 from harmony.events.registry import EVENTS
 
-__all__ = ["EventLogger", "EventValidator", "FieldValue", "validate_event", "wants"]
+__all__ = [
+    "RESERVED_FIELDS",
+    "EventLogger",
+    "EventValidator",
+    "FieldValue",
+    "validate_event",
+    "wants_of",
+]
 
 FieldValue = str | int | float | bool | None
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
 
-# Attributes of logging.LogRecord (plus what formatters add): an event field with one of
-# these names would clash when the fields are passed to logging as ``extra``.
-RESERVED_FIELDS = frozenset(
-    {
-        "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName",
-        "levelname", "levelno", "lineno", "message", "module", "msecs", "msg", "name",
-        "pathname", "process", "processName", "relativeCreated", "stack_info", "taskName",
-        "thread", "threadName", "event", "harmony_event",
-    }
-)  # fmt: skip
+#: Field names the contract refuses: every serialised form of an event (a logging record,
+#: a JSON line, a stored row's export) carries the event's name under ``event``. Names that
+#: clash with :class:`logging.LogRecord` attributes are no longer refused here:
+#: :class:`~harmony.events.LoggingEventLogger` handles them itself.
+RESERVED_FIELDS = frozenset({"event"})
 
 
 @runtime_checkable
 class EventLogger(Protocol):
-    """Receives harmony's structured events.
+    """Receives harmony's structured events: a *sink*.
 
     ``event`` is a dotted name (``orchestrator.lease``); fields are flat JSON values
-    (str, int, float, bool, None) and ``meta`` may hold a JSON mapping. Implementations
-    call :func:`validate_event` and raise :class:`~harmony.errors.EventValidationError` on
-    bad input.
+    (str, int, float, bool, None) and ``meta`` may hold a JSON mapping. Events reach a
+    sink through ``ctx.events``, which has checked them against the contract already
+    (:func:`validate_event`): a sink only receives, it does not validate.
+
+    ``wants(event, status)`` tells whether the sink would do anything with such an event
+    right now; hot paths (an event per job) ask once per batch and skip building events
+    nobody receives. A sink that keeps everything returns ``True``.
     """
 
     def emit(self, event: str, /, **fields: Any) -> None:
-        """Record one event."""
+        """Receive one event."""
         ...
+
+    def wants(self, event: str, status: str | None = None) -> bool:
+        """Whether an ``event`` with ``status`` would be used by this sink now."""
+        ...
+
+
+WantsFunction = Callable[[str, "str | None"], bool]
+
+
+def _wants_everything(event: str, status: str | None = None) -> bool:
+    return True
+
+
+def wants_of(logger: EventLogger) -> WantsFunction:
+    """``logger.wants``, looked up once when a sink is wired in (not on every event).
+
+    A sink written before ``wants`` joined the protocol (one with ``emit`` only) still
+    works: it is assumed to want every event, with a :class:`DeprecationWarning` (the
+    method will be required in a later release).
+    """
+    method = getattr(logger, "wants", None)
+    if callable(method):
+        return method  # type: ignore[no-any-return]
+    warnings.warn(
+        f"{type(logger).__name__} has no wants() method; harmony assumes it wants every "
+        "event. Add `def wants(self, event, status=None): return True` to it: the "
+        "EventLogger protocol requires wants() and this fallback will be removed",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return _wants_everything
 
 
 def validate_event(event: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
     """Check ``event`` and ``fields`` against the event contract; return the fields, frozen.
 
     Rules: the name is lowercase dotted words with at least one dot; field names are
-    lowercase identifiers that do not clash with :mod:`logging` record attributes; values
-    are flat JSON (``str``, ``int``, finite ``float``, ``bool``, ``None``); ``meta`` is a
-    JSON-serialisable mapping with string keys; events listed in
-    :data:`harmony.events.registry.EVENTS` carry all their required fields.
+    lowercase identifiers other than ``event``; values are flat JSON (``str``, ``int``,
+    finite ``float``, ``bool``, ``None``); ``meta`` is a JSON-serialisable mapping with
+    string keys; events listed in :data:`harmony.events.registry.EVENTS` carry all their
+    required fields. ``ctx.events`` applies these rules to every event; call this
+    function to check an event yourself (a sink used on its own checks nothing).
 
     Raises:
         EventValidationError: naming the event, the field and what was wrong.
@@ -67,7 +111,8 @@ def validate_event(event: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
         if not _FIELD.match(name) or name in RESERVED_FIELDS:
             raise EventValidationError(
                 f"event {event!r}: field name {name!r} is not allowed; use a lowercase "
-                f"identifier that is not a logging record attribute ({', '.join(sorted(RESERVED_FIELDS))})"
+                "identifier (a-z, 0-9, underscore) other than 'event', which holds the "
+                "event's name wherever an event is written out"
             )
         _check_value(event, name, value)
     _check_required(event, fields)
@@ -96,7 +141,7 @@ def _check_required(event: str, fields: Mapping[str, Any]) -> None:
 
 
 class EventValidator:
-    """:func:`validate_event` with a memory: each logger owns one.
+    """:func:`validate_event` with a memory: each emitter (``ctx.events``) owns one.
 
     Event names and field names are checked once per event name; after that only the
     values (and required fields) are, which keeps hot paths that emit an event per job
@@ -146,12 +191,3 @@ def _check_meta(event: str, value: Any) -> None:
             f"event {event!r}: 'meta' is not JSON-serialisable ({exc})"
         ) from exc
 
-
-def wants(logger: EventLogger, event: str, status: str | None = None) -> bool:
-    """Whether ``logger`` would do anything with ``event`` of ``status`` right now.
-
-    Hot paths (an event per job) ask once per batch and skip building events nobody
-    receives. A logger without a ``wants`` method is assumed to want everything.
-    """
-    check = getattr(logger, "wants", None)
-    return True if check is None else bool(check(event, status))

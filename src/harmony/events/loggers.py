@@ -1,4 +1,7 @@
-"""Event logger implementations: stdlib logging, recording, fan-out, null, activity."""
+"""Event sinks: stdlib logging, recording, fan-out, null, activity.
+
+They receive events that ``ctx.events`` has validated already and check nothing again.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from types import MappingProxyType
 from typing import Any, Protocol
 
-from harmony.events.base import EventLogger, EventValidator, wants
+from harmony.events.base import EventLogger, WantsFunction, wants_of
 from harmony.events.registry import logger_name_for
 
 __all__ = [
@@ -24,6 +28,15 @@ __all__ = [
 
 _WARNING_STATUSES = frozenset({"failed", "error", "partial", "lost", "dlq"})
 
+# What a field may not be called on a logging.LogRecord: its own attributes (read from a
+# real record, so a new Python's additions such as taskName are included), the two that
+# formatters add, and the two this logger sets. Such fields are left off the record's
+# attributes (``extra`` would raise KeyError or overwrite them) and kept in
+# record.harmony_event, which holds every field.
+_RECORD_ATTRIBUTES = frozenset(
+    logging.LogRecord("harmony", logging.INFO, __file__, 0, "", None, None).__dict__
+) | {"message", "asctime", "event", "harmony_event"}
+
 
 class LoggingEventLogger:
     """Sends events to stdlib :mod:`logging`, one logger per event family.
@@ -32,8 +45,10 @@ class LoggingEventLogger:
     ``worker.*`` to ``harmony.worker`` and any other ``family.*`` to ``harmony.family``. The
     record's message is the event name; the fields travel as ``extra`` (so ``caplog`` and
     JSON formatters see ``record.event``, ``record.status``, ...), and ``record.harmony_event``
-    holds the whole event as one dict. Events whose ``status`` is failed, error, partial,
-    lost or dlq log at WARNING, the rest at INFO.
+    holds the whole event as one dict. A field named like a :class:`logging.LogRecord`
+    attribute (``name``, ``msg``, ``created``, ``process``, ...) would clash with it: it is
+    not set as an attribute and is found in ``record.harmony_event`` only. Events whose
+    ``status`` is failed, error, partial, lost or dlq log at WARNING, the rest at INFO.
     """
 
     def __init__(
@@ -44,7 +59,6 @@ class LoggingEventLogger:
     ) -> None:
         self._prefix = prefix
         self._get_logger = get_logger
-        self._validate = EventValidator()
         self._loggers: dict[str, logging.Logger] = {}
 
     def __repr__(self) -> str:
@@ -62,14 +76,17 @@ class LoggingEventLogger:
         return self._logger(event).isEnabledFor(level)
 
     def emit(self, event: str, /, **fields: Any) -> None:
-        """Validate and log one event."""
-        checked = self._validate(event, fields)
+        """Log one event."""
         logger = self._logger(event)
-        level = logging.WARNING if checked.get("status") in _WARNING_STATUSES else logging.INFO
+        level = logging.WARNING if fields.get("status") in _WARNING_STATUSES else logging.INFO
         if not logger.isEnabledFor(level):
             return
-        payload = {"event": event, **checked}
-        extra = dict(payload)
+        payload = {"event": event, **fields}
+        if _RECORD_ATTRIBUTES.isdisjoint(fields):
+            extra = dict(payload)
+        else:
+            extra = {"event": event}
+            extra.update((k, v) for k, v in fields.items() if k not in _RECORD_ATTRIBUTES)
         extra["harmony_event"] = payload
         logger.log(level, event, extra=extra)
 
@@ -91,16 +108,19 @@ class RecordingEventLogger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: list[RecordedEvent] = []
-        self._validate = EventValidator()
 
     def __repr__(self) -> str:
         return f"RecordingEventLogger(events={len(self)})"
 
     def emit(self, event: str, /, **fields: Any) -> None:
-        """Validate and record one event."""
-        checked = self._validate(event, fields)
+        """Record one event (its fields as a read-only mapping)."""
+        recorded = RecordedEvent(event, MappingProxyType(fields))
         with self._lock:
-            self._events.append(RecordedEvent(event, checked))
+            self._events.append(recorded)
+
+    def wants(self, event: str, status: str | None = None) -> bool:
+        """Always: a recording keeps every event."""
+        return True
 
     @property
     def events(self) -> list[RecordedEvent]:
@@ -126,14 +146,10 @@ class RecordingEventLogger:
 
 
 class NullEventLogger:
-    """Validates events and drops them."""
-
-    def __init__(self) -> None:
-        self._validate = EventValidator()
+    """Drops every event."""
 
     def emit(self, event: str, /, **fields: Any) -> None:
-        """Validate one event and discard it."""
-        self._validate(event, fields)
+        """Discard one event."""
 
     def wants(self, event: str, status: str | None = None) -> bool:
         """Never: callers that ask may skip the event."""
@@ -146,25 +162,23 @@ class NullEventLogger:
 class FanOutEventLogger:
     """Sends each event to several loggers.
 
-    The event is validated once up front, so a bad event reaches none of them. Every
-    logger gets the event even if an earlier one raised; the first error is re-raised
-    after all have been called.
+    Every logger gets the event even if an earlier one raised; the first error is
+    re-raised after all have been called (``ctx.events`` then counts it).
     """
 
     def __init__(self, *loggers: EventLogger) -> None:
         self.loggers: tuple[EventLogger, ...] = loggers
-        self._validate = EventValidator()
+        self._wants: tuple[WantsFunction, ...] = tuple(wants_of(logger) for logger in loggers)
 
     def __repr__(self) -> str:
         return f"FanOutEventLogger({', '.join(map(repr, self.loggers))})"
 
     def wants(self, event: str, status: str | None = None) -> bool:
         """Whether any of the loggers wants the event."""
-        return any(wants(logger, event, status) for logger in self.loggers)
+        return any(wants(event, status) for wants in self._wants)
 
     def emit(self, event: str, /, **fields: Any) -> None:
-        """Validate once and forward to every logger."""
-        self._validate(event, fields)
+        """Forward the event to every logger."""
         first_error: Exception | None = None
         for logger in self.loggers:
             try:
@@ -189,9 +203,11 @@ class ActivityEventLogger:
 
     ``names`` are event names or ``fnmatch`` patterns (``"sync.*"``). The stored entry has
     ``type`` = event name, ``status`` = the event's ``status`` field (``"ok"`` when absent)
-    and ``details`` = the other fields. Storing must not break the operation that emitted
-    the event: when the database refuses the row, an ``events.persist_failed`` event goes
-    to ``inner`` instead.
+    and ``details`` = the other fields. A chosen event is stored even when ``inner``
+    raised (the error is re-raised afterwards). Storing must not break the operation that
+    emitted the event: when the database refuses the row, an ``events.persist_failed``
+    event goes to ``inner`` instead (to the context's ``ctx.events`` in a context, see
+    :meth:`report_failures_to`).
     """
 
     def __init__(
@@ -200,11 +216,23 @@ class ActivityEventLogger:
         self._sink = sink
         self._patterns = tuple(names)
         self._inner: EventLogger = inner if inner is not None else NullEventLogger()
-        self._validate = EventValidator()
+        self._inner_wants = wants_of(self._inner)
+        self._report: EventLogger = self._inner
         self._persisted: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"ActivityEventLogger(names={self._patterns!r}, inner={self._inner!r})"
+
+    @property
+    def inner(self) -> EventLogger:
+        """The logger every event is forwarded to."""
+        return self._inner
+
+    def report_failures_to(self, events: EventLogger) -> None:
+        """Emit ``events.persist_failed`` through ``events`` rather than straight to
+        ``inner``: a context passes its ``ctx.events``, so the report is validated and
+        reaches teed sinks (:func:`harmony.testing.capture_events`) like any event."""
+        self._report = events
 
     def persists(self, event: str) -> bool:
         """Whether ``event`` is stored in ``activity_events``."""
@@ -217,20 +245,27 @@ class ActivityEventLogger:
 
     def wants(self, event: str, status: str | None = None) -> bool:
         """Whether the event is stored or the inner logger wants it."""
-        return self.persists(event) or wants(self._inner, event, status)
+        return self.persists(event) or self._inner_wants(event, status)
 
     def emit(self, event: str, /, **fields: Any) -> None:
-        """Validate, forward to ``inner`` and, for chosen names, store."""
-        checked = self._validate(event, fields)
-        self._inner.emit(event, **fields)
+        """Forward to ``inner`` and, for chosen names, store."""
         if not self.persists(event):
+            self._inner.emit(event, **fields)
             return
-        details = {k: v for k, v in checked.items() if k != "status"}
-        status = checked.get("status")
+        try:
+            self._inner.emit(event, **fields)
+        finally:  # ctx.activity and ctx.system.health() read the row: a failing log must not lose it
+            self._store(event, fields)
+
+    def _store(self, event: str, fields: Mapping[str, Any]) -> None:
+        details = {k: v for k, v in fields.items() if k != "status"}
+        status = fields.get("status")
         try:
             self._sink.record(event, str(status) if status is not None else "ok", details)
         except Exception as exc:  # reported, not raised: the emitting operation succeeded
-            self._inner.emit(
+            if event == "events.persist_failed":
+                return  # storing the report failed too: it reached inner, go no further
+            self._report.emit(
                 "events.persist_failed",
                 failed_event=event,
                 status="failed",

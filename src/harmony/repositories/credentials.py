@@ -16,6 +16,7 @@ from harmony.clock import Clock
 from harmony.db.engine import Database
 from harmony.errors import (
     ConfigurationError,
+    ContextClosed,
     CredentialsError,
     DatabaseError,
     DatabaseUnavailable,
@@ -325,7 +326,7 @@ def _no_leaks(action: str, provider: str, call: Callable[[], _T]) -> _T:
     refused, the values themselves (PostgreSQL: ``CONTEXT: JSON data ...``)."""
     try:
         return call()
-    except CredentialsError:
+    except (CredentialsError, ContextClosed):  # neither quotes a value
         raise
     except (HarmonyError, SQLAlchemyError) as exc:
         failure = _withheld(action, provider, exc)

@@ -16,7 +16,7 @@ from harmony.clock import Clock, ensure_utc
 from harmony.db.engine import Database, translate_db_errors
 from harmony.db.models import JOB_STATUSES, QueueJobRow
 from harmony.errors import InvalidInputError, JobStateError, LeaseLost, NotFoundError
-from harmony.events.base import EventLogger, wants
+from harmony.events.base import EventLogger
 from harmony.repositories.job_sql import (
     JOB_COLUMNS,
     OWN_EXPIRY,
@@ -319,7 +319,7 @@ class JobQueue:
                 status="skipped", priority=None, lease_timeout=seconds, duration_ms=duration,
                 worker_id=worker_id,
             )  # fmt: skip
-        for job in leased if wants(self._events, "orchestrator.lease", "leased") else ():
+        for job in leased if self._events.wants("orchestrator.lease", "leased") else ():
             self._events.emit(
                 "orchestrator.lease", entity_id=job.id, job_type=job.type, status="leased",
                 priority=job.priority, lease_timeout=seconds, duration_ms=duration,
@@ -380,7 +380,7 @@ class JobQueue:
                     ).scalars()
                 )
                 out += [_replace_expiry(job, expires) for job in group if job.id in extended]
-        if wants(self._events, "orchestrator.heartbeat", "extended"):
+        if self._events.wants("orchestrator.heartbeat", "extended"):
             for job in out:
                 self._events.emit(
                     "orchestrator.heartbeat", entity_id=job.id, job_type=job.type,

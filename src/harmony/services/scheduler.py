@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from harmony.clock import Clock
 from harmony.errors import InvalidInputError
-from harmony.events.base import EventLogger, wants
+from harmony.events.base import EventLogger
 from harmony.repositories.job_types import Job, LeasedJob
 from harmony.repositories.jobs import JobQueue
 from harmony.settings import HarmonySettings
@@ -191,7 +191,7 @@ class LeaseScheduler:
                 types, limit=limit - len(leased), lease_seconds=seconds, worker_id=worker_id,
                 conn=conn,
             )  # fmt: skip
-        if not leased or not wants(self._events, "orchestrator.schedule", "ready"):
+        if not leased or not self._events.wants("orchestrator.schedule", "ready"):
             return leased
         now = self._clock.now()
         for job in leased:

@@ -14,7 +14,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from harmony._checks import as_int
-from harmony.errors import HarmonyError, InvalidInputError, MissingExtraError
+from harmony.errors import (
+    ContextClosed,
+    HarmonyError,
+    InvalidInputError,
+    MissingExtraError,
+)
 from harmony.events.base import EventLogger
 from harmony.providers.base import (
     ProviderTrack,
@@ -188,6 +193,8 @@ class SearchService:
             try:
                 found = self._local(prepared.words, need) if source == LOCAL_SOURCE else \
                     self._remote(source, query, need)  # fmt: skip
+            except ContextClosed:
+                raise  # no source failed: the context is gone
             except Exception as exc:  # one failing source never fails the search
                 errors[source] = _describe(exc)
                 continue

@@ -24,6 +24,8 @@ from harmony.cache.invalidator import CacheInvalidator
 from harmony.clock import Clock
 from harmony.db.engine import Database
 from harmony.errors import (
+    ContextClosed,
+    DatabaseError,
     HarmonyError,
     InvalidInputError,
     RateLimited,
@@ -168,14 +170,21 @@ class SyncEngine:
         """
         names = self._names(provider)
         report = SyncReport()
+        errors: list[Exception] = []
         for name in names:
-            report = report + self._run_provider(name, self.providers[name], full, progress)
+            part, error = self._run_provider(name, self.providers[name], full, progress)
+            report = report + part
+            if error is not None:
+                errors.append(error)
         if report.failed:
             failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
             # Only rate limits: the whole sync can work once the longest wait is over.
             later = (max(report.retry_after.values())
                      if set(report.retry_after) == set(report.failed) else None)  # fmt: skip
-            raise SyncFailed(f"sync failed for {failures}", report, retry_in=later)
+            # A provider's own failure if there is one, else the database's: __cause__
+            # (and harmony.http's status) tells a host which side to look at.
+            cause = next((e for e in errors if not isinstance(e, DatabaseError)), errors[0])
+            raise SyncFailed(f"sync failed for {failures}", report, retry_in=later) from cause
         return report
 
     def plan(
@@ -198,6 +207,8 @@ class SyncEngine:
                 plans, updates, still = describe_changes(
                     self._preview, name, stored, changes, removed, unchanged
                 )
+            except ContextClosed:
+                raise
             except Exception as exc:  # a provider or the database failed
                 part = SyncPlan(providers=(name,), failed={name: _describe(exc)},
                                 rejected=run.rejected, rejections=tuple(run.rejections),
@@ -270,7 +281,8 @@ class SyncEngine:
     def _run_provider(
         self, name: str, provider: PlaylistProvider, full: bool,
         progress: ProgressCallback | None,
-    ) -> SyncReport:  # fmt: skip
+    ) -> tuple[SyncReport, Exception | None]:  # fmt: skip
+        """One provider's sync: its report, and the exception that failed it (if any)."""
         started = time.perf_counter()
         run = _Run(name, self._events, progress, full)
         try:
@@ -278,6 +290,8 @@ class SyncEngine:
             changes, removed, unchanged = self._fetch(run, provider)
             run.report("write")
             applied = self._apply(name, changes, removed, ticket)
+        except ContextClosed:
+            raise  # not this provider's failure: nothing can run on a closed context
         except Exception as exc:  # a provider or the database failed: nothing was written
             error = _describe(exc)
             duration = _ms(started)
@@ -286,13 +300,14 @@ class SyncEngine:
                 unchanged_count=0, removed_count=0, rejected_count=run.rejected,
                 invalidated_entries=0, duration_ms=duration, error=error,
             )  # fmt: skip
-            return SyncReport(
+            failed = SyncReport(
                 providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
                 duration_ms=duration, failed={name: error},
                 retry_after={name: exc.retry_after} if isinstance(exc, RateLimited) else {},
             )  # fmt: skip
+            return failed, exc
         if applied.superseded:
-            return self._superseded(name, run, started)
+            return self._superseded(name, run, started), None
         affected = applied.affected
         invalidated = self._invalidate(affected)
         run.report("done")
@@ -309,7 +324,7 @@ class SyncEngine:
             removed_count=report.removed, rejected_count=report.rejected,
             invalidated_entries=invalidated, duration_ms=report.duration_ms,
         )  # fmt: skip
-        return report
+        return report, None
 
     def _apply(
         self, name: str, changes: list[PlaylistChange], removed: list[str], ticket: int

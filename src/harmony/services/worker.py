@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from harmony.clock import Clock
 from harmony.db.engine import Database, sqlite_write_lock_held
 from harmony.errors import HarmonyError, InvalidInputError, LeaseLost, RetryLater
-from harmony.events.base import EventLogger, wants
+from harmony.events.base import EventLogger
 from harmony.events.guard import SafeEventLogger
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
@@ -283,6 +283,7 @@ class Worker:
 
     def start(self) -> Worker:
         """Run in a background thread; returns at once."""
+        self._db.check_open()  # in the caller's thread: a background thread would hide it
         thread = threading.Thread(
             target=self._run_forever, name=f"harmony-worker-{self.worker_id}", daemon=True
         )
@@ -354,6 +355,7 @@ class Worker:
                 "the worker has no handlers; register one with worker.handler(type) or "
                 "@ctx.jobs.handler(type)"
             )
+        self._db.check_open()
         unsubscribe: Callable[[], None] | None = None
         watcher = None if until_idle else self._db.watcher
         if watcher is not None:  # a long-running worker: woken by enqueues anywhere
@@ -406,9 +408,12 @@ class Worker:
                 )  # fmt: skip
                 failures = 0
             except (HarmonyError, SQLAlchemyError) as exc:
-                if self._db.closed and self._stop.is_set():
-                    # The context was closed under a running worker (which stopped it).
+                if self._db.closed:
+                    # Closed under a running worker: close() stops it, and waiting will not
+                    # open it again. run_until_idle() did not finish its work: it says so.
                     auto.discard()
+                    if until_idle and not self._stop.is_set():
+                        raise
                     return
                 # A failed lease is not "idle": back off and try again; a script waiting in
                 # run_until_idle() gets the error once it keeps failing.
@@ -452,8 +457,8 @@ class Worker:
 
     def _process(self, jobs: Sequence[LeasedJob], auto: _AutocommitConnection) -> None:
         # Asked once per batch: per-job events nobody receives are not built at all.
-        self._emit_dispatch = wants(self._events, "orchestrator.dispatch", "dispatched")
-        self._emit_completed = wants(self._events, "orchestrator.commit", "completed")
+        self._emit_dispatch = self._events.wants("orchestrator.dispatch", "dispatched")
+        self._emit_completed = self._events.wants("orchestrator.commit", "completed")
         self._heartbeat.track(jobs)
         pending: list[tuple[LeasedJob, float]] = []  # completed, no writes, no result
         window_started = batch_started = time.perf_counter()

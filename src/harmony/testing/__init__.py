@@ -16,6 +16,7 @@ See ``docs/testing.md``.
 """
 
 from harmony.events.loggers import RecordedEvent, RecordingEventLogger
+from harmony.testing.capture import capture_events
 from harmony.testing.clock import ManualClock
 from harmony.testing.postgres import (
     POSTGRES_URL_ENV,
@@ -46,6 +47,7 @@ __all__ = [
     "RecordedEvent",
     "RecordedRequest",
     "RecordingEventLogger",
+    "capture_events",
     "postgres_url_from_env",
     "temporary_schema",
 ]
