@@ -1,11 +1,14 @@
-"""The result of an in-process CLI run, and the one JSON style it checks."""
+"""The result of an in-process CLI run, the one JSON style it checks, and row counts."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from harmony import ActivityEvent, HarmonyContext, HarmonySettings
 
 #: How every ``--json`` output is written: compact, ASCII, one document per line.
 JSON_STYLE: dict[str, Any] = {"separators": (",", ":")}
@@ -49,3 +52,20 @@ def _styled(line: str) -> Any:
 
 
 Run = Callable[..., Result]
+
+
+def counts(settings: HarmonySettings) -> tuple[int, int]:
+    """How many playlists (of any status) and tracks the database holds."""
+    with HarmonyContext(settings) as ctx:
+        return ctx.playlists.count(status="all"), ctx.tracks.count()
+
+
+@dataclass(frozen=True)
+class SeededDatabase:
+    """A migrated SQLite file with a few activity entries, newest first in ``entries``,
+    and their CSV export."""
+
+    path: Path
+    url: str
+    entries: list[ActivityEvent]
+    csv: str

@@ -63,14 +63,13 @@ def test_a_failing_sync_waits_for_its_retry_and_jobs_list_says_when_and_why(
     assert row["last_error"].startswith("SyncFailed") and row["available_at"].startswith("20")
 
 
-def test_the_worker_command_runs_until_sigterm(tmp_path: Path, exports: Path) -> None:
+def test_the_worker_command_runs_until_sigterm(cli: Run, tmp_path: Path, exports: Path) -> None:
     """Smoke test of the console script: a long-running worker stops cleanly."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONY_")}
     env.update(HARMONY_DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
                HARMONY_SCHEDULER_POLL_INTERVAL="0.1", HARMONY_SCHEDULER_MAX_POLL_INTERVAL="0.2")  # fmt: skip
     harmony = [sys.executable, "-m", "harmony"]
-    subprocess.run([*harmony, "import", str(exports), "--name", "mine"], env=env, check=True,
-                   capture_output=True, timeout=120)  # fmt: skip
+    cli("import", str(exports), "--name", "mine", "--url", env["HARMONY_DATABASE_URL"]).ok()
     settings = HarmonySettings(database_url=env["HARMONY_DATABASE_URL"])
     (job,) = _enqueue(settings, {"provider": "mine"})
     worker = subprocess.Popen([*harmony, "worker"], env=env, stdout=subprocess.PIPE,

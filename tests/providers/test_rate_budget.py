@@ -15,7 +15,7 @@ from harmony import ConfigurationError, HarmonyContext
 from harmony.providers import RateBudget
 from harmony.providers.spotify import SpotifyProvider
 from harmony.testing import FakeSpotifyServer, ManualClock
-from tests.queue.worker_support import wait_until
+from tests.queue.worker.support import wait_until
 
 TOKEN = "budget-t0ken"
 

@@ -26,6 +26,7 @@ import pytest
 from harmony.context import HarmonyContext
 from harmony.events.loggers import RecordingEventLogger
 from harmony.settings import HarmonySettings
+from harmony.testing._migrated import MigratedTemplates
 from harmony.testing.clock import ManualClock
 from harmony.testing.postgres import (
     POSTGRES_URL_ENV,
@@ -157,15 +158,24 @@ def harmony_clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture(scope="session")
+def _harmony_migrated(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
+    """The process's migrated template databases: a fresh database of a fixture gets a
+    copy instead of a migration run (see :mod:`harmony.testing._migrated`)."""
+    return MigratedTemplates(tmp_path_factory.mktemp("harmony-template"))
+
+
 @pytest.fixture
 def harmony_context(
     harmony_settings: HarmonySettings,
     harmony_events: RecordingEventLogger,
     harmony_clock: ManualClock,
+    _harmony_migrated: MigratedTemplates,
 ) -> Iterator[HarmonyContext]:
     """A migrated context on a fresh database, with recording events and a manual clock."""
+    prepared = _harmony_migrated.prepare(harmony_settings)
     with HarmonyContext(harmony_settings, events=harmony_events, clock=harmony_clock) as ctx:
-        ctx.migrate()
+        _harmony_migrated.migrate(ctx, prepared)
         harmony_events.clear()
         yield ctx
 
@@ -192,6 +202,7 @@ def harmony_context_factory(
     harmony_settings_factory: SettingsFactory,
     harmony_events: RecordingEventLogger,
     harmony_clock: ManualClock,
+    _harmony_migrated: MigratedTemplates,
 ) -> Iterator[ContextFactory]:
     """``harmony_context_factory(providers=..., settings=..., **collaborators)``: a context
     on a new database of the test's backend for every call, closed when the test ends.
@@ -222,12 +233,12 @@ def harmony_context_factory(
             )
         collaborators.setdefault("events", harmony_events)
         collaborators.setdefault("clock", harmony_clock)
-        ctx = HarmonyContext(
-            harmony_settings_factory(**dict(settings or {})), providers=providers, **collaborators
-        )
+        fresh = harmony_settings_factory(**dict(settings or {}))
+        prepared = migrate and _harmony_migrated.prepare(fresh)
+        ctx = HarmonyContext(fresh, providers=providers, **collaborators)
         contexts.append(ctx)
         if migrate:
-            ctx.migrate()
+            _harmony_migrated.migrate(ctx, prepared)
             if collaborators["events"] is harmony_events:
                 harmony_events.clear()
         return ctx

@@ -10,8 +10,6 @@ from tenacity import wait_fixed
 from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
 from harmony.testing import ManualClock
 
-from .worker_support import ctx, harmony_settings  # noqa: F401 (fixtures)
-
 
 def test_the_report_counts_jobs_waiting_for_a_retry(ctx: HarmonyContext, harmony_clock: ManualClock) -> None:
     tries: dict[int, int] = {}

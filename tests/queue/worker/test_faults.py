@@ -1,6 +1,6 @@
 """Faults in one job, in an event sink or in the database's idea of a storable value
-never change another job's outcome (in-process workers; see test_process_faults.py for
-workers killed outright)."""
+never change another job's outcome (in-process workers; workers killed outright are in
+tests/queue/test_process_faults.py)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,7 @@ from tenacity import wait_fixed
 from harmony import HarmonyContext, LeasedJob, RetryPolicy, SystemClock, Worker
 from harmony.testing.pytest_plugin import ContextFactory
 from tests.events.test_guard import RaisingEventLogger
-from tests.queue.worker_support import (  # noqa: F401 (fixtures)
-    create_writes_table,
-    ctx,
-    harmony_settings,
-    record_write,
-    written_ids,
-)
+from tests.queue.worker.support import create_writes_table, record_write, written_ids
 
 RETRY = RetryPolicy(max_attempts=2, wait=wait_fixed(0))
 

@@ -1,19 +1,15 @@
 """The CLI with a stray HARMONY_* variable (a warning, still works) and a missing extra
-(one line, exit code 1). In-process, against the test's database."""
+(one line, exit code 1)."""
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import pytest
 
 from harmony import HarmonyContext, HarmonySettings, MissingExtraError
-from harmony.cli import main
-from tests.cli_support import CliRun, cli, one_error_line
-
-__all__ = ["cli"]  # the fixture, imported for this module's tests
+from tests.cli.support import Run
 
 
 @pytest.mark.parametrize(
@@ -24,7 +20,7 @@ __all__ = ["cli"]  # the fixture, imported for this module's tests
     ],
 )
 def test_an_unknown_variable_is_one_warning_line_and_the_command_still_runs(
-    cli: CliRun, monkeypatch: pytest.MonkeyPatch, variable: str, hint: str
+    harmony_cli: Run, monkeypatch: pytest.MonkeyPatch, variable: str, hint: str
 ) -> None:
     monkeypatch.setenv(variable, "whatever")
     monkeypatch.setenv("HARMONY_PG_BINDIR", "/usr/lib/postgresql/15/bin")  # pg.sh's: silent
@@ -34,20 +30,18 @@ def test_an_unknown_variable_is_one_warning_line_and_the_command_still_runs(
         f"is ignored; {hint}\n"
     )
     for command in (("migrate", "upgrade"), ("activity", "list")):
-        code, out, err = cli(*command)
-        assert (code, err) == (0, warning), command
+        run = harmony_cli(*command)
+        assert (run.code, run.err) == (0, warning), run
 
 
 def test_a_postgresql_url_without_psycopg_is_one_line_naming_the_extra(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)  # what an install without the extra sees
-    for key in [k for k in os.environ if k.startswith("HARMONY_")]:
-        monkeypatch.delenv(key)
-    code = main(["info", "--url", "postgresql://app@db.invalid/music"])
-    captured = capsys.readouterr()
-    one_error_line(code, captured.out, captured.err, contains="pip install 'harmony[postgres]'")
-    assert "psycopg" in captured.err
+    line = cli("info", "--url", "postgresql://app@db.invalid/music").error(
+        "pip install 'harmony[postgres]'"
+    )
+    assert "psycopg" in line
 
 
 def test_a_postgresql_context_without_psycopg_raises_missing_extra(

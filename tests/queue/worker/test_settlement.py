@@ -1,33 +1,17 @@
-"""Worker edge cases found in review: handler commits, commit-time failures, stop races,
-thread errors, and pool sizing."""
+"""How a batch's tries are settled: a handler may not commit its session, a failure at
+commit time fails only its own try, and a batch whose settlement breaks is reported lost
+and runs again once its leases expire. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from harmony import (
-    ContextClosed,
-    HarmonyContext,
-    HarmonySettings,
-    InvalidInputError,
-    LeasedJob,
-    RetryPolicy,
-    Worker,
-)
+from harmony import HarmonyContext, HarmonySettings, LeasedJob, RetryPolicy, Worker
 from harmony.events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
-from harmony.testing.pytest_plugin import SettingsFactory
-
-from .worker_support import (  # noqa: F401 (fixtures)
-    create_writes_table,
-    ctx,
-    harmony_settings,
-    written_ids,
-)
+from tests.queue.worker.support import written_ids
 
 
 def test_a_handler_that_commits_is_refused_and_its_write_rolled_back(ctx: HarmonyContext) -> None:
@@ -62,41 +46,6 @@ def test_a_failure_at_commit_time_is_a_failed_try_not_a_stalled_batch(
     assert ctx.jobs.get(bad.id).status == "failed"
     assert [ctx.jobs.get(j.id).status for j in good] == ["completed", "completed"]
     assert (report.completed, report.dead_lettered) == (2, 1)
-
-
-def test_cancelling_run_async_at_once_still_stops_the_worker(ctx: HarmonyContext) -> None:
-    worker = Worker(ctx, {"any.job": lambda job, session: None})
-
-    async def cancel_right_away() -> None:
-        task = asyncio.ensure_future(worker.run_async())
-        await asyncio.sleep(0)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=30)
-
-    for _ in range(5):
-        asyncio.run(cancel_right_away())
-
-
-def test_errors_of_worker_threads_reach_the_caller(harmony_settings: HarmonySettings) -> None:
-    ctx = HarmonyContext(harmony_settings)
-    ctx.migrate()
-    ctx.jobs.enqueue("x.job", {})
-    worker = Worker(ctx, {"x.job": lambda job, session: None}, concurrency=2)
-    ctx.close()
-    with pytest.raises(ContextClosed):
-        worker.run_until_idle()
-
-
-def test_a_postgres_worker_needs_a_pool_big_enough_for_its_threads(
-    harmony_settings_factory: SettingsFactory, harmony_backend: str
-) -> None:
-    with HarmonyContext(harmony_settings_factory(pool_size=2, max_overflow=0)) as small:
-        if harmony_backend == "postgresql":
-            with pytest.raises(InvalidInputError, match="pool_size"):
-                Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
-        else:
-            Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
 
 
 class _WaitFailsOnce:

@@ -2,7 +2,7 @@
 unknown types, events and reports, on SQLite and PostgreSQL.
 
 Running workers (threads, stop, asyncio, heartbeats, lost leases) are in
-``test_worker_lifecycle.py``.
+``test_lifecycle.py``; how a batch's tries are settled in ``test_settlement.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from tenacity import wait_fixed
 
 from harmony import (
     HarmonyContext,
-    HarmonySettings,
     InvalidInputError,
     LeasedJob,
     RetryPolicy,
@@ -25,13 +24,8 @@ from harmony import (
 from harmony.events.loggers import RecordingEventLogger
 from harmony.events.registry import EVENTS
 from harmony.testing import ManualClock
-from harmony.testing.pytest_plugin import SettingsFactory
-
-from .worker_support import (  # noqa: F401 (fixtures)
-    create_writes_table,
-    ctx,
+from tests.queue.worker.support import (
     events_for,
-    harmony_settings,
     record_write,
     written_ids,
 )

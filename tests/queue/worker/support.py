@@ -1,18 +1,18 @@
-"""Helpers shared by the worker tests: a table handlers write to, and bounded waits."""
+"""Helpers shared by the worker tests: a table handlers write to, and bounded waits.
+
+The fixtures (``harmony_settings``, ``ctx``) are in ``conftest.py``."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from harmony import HarmonyContext, HarmonySettings
+from harmony import HarmonyContext
 from harmony.events.loggers import RecordedEvent, RecordingEventLogger
 from harmony.repositories.job_types import Job, LeasedJob
-from harmony.testing.pytest_plugin import SettingsFactory
 
 #: Generous upper bound for waits on other threads; tests never assert on durations.
 WAIT_SECONDS = 30.0
@@ -22,21 +22,6 @@ def create_writes_table(ctx: HarmonyContext) -> None:
     """A table handlers insert their job id into; the primary key refuses a second insert."""
     with ctx.db.write() as conn:
         conn.execute(text("CREATE TABLE worker_writes (job_id BIGINT PRIMARY KEY)"))
-
-
-@pytest.fixture
-def harmony_settings(harmony_settings_factory: SettingsFactory) -> HarmonySettings:
-    """Worker tests: store no events in the activity log; poll fast when idle."""
-    return harmony_settings_factory(
-        activity_events=(), scheduler_poll_interval=0.01, scheduler_max_poll_interval=0.05
-    )
-
-
-@pytest.fixture
-def ctx(harmony_context: HarmonyContext) -> HarmonyContext:
-    """The migrated context, with the ``worker_writes`` table handlers write to."""
-    create_writes_table(harmony_context)
-    return harmony_context
 
 
 def record_write(job: LeasedJob, session: Session) -> None:

@@ -13,8 +13,6 @@ from harmony.errors import RetryLater
 from harmony.events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
 
-from .worker_support import ctx, harmony_settings  # noqa: F401 (fixtures)
-
 
 def test_retry_later_reschedules_without_counting_the_try(
     ctx: HarmonyContext, harmony_clock: ManualClock, harmony_events: RecordingEventLogger,

@@ -1,5 +1,6 @@
-"""Running workers: concurrency, graceful stop, background thread, asyncio, heartbeats,
-lost leases and crashed tries, on SQLite and PostgreSQL.
+"""Running workers: concurrency, graceful stop, background thread, asyncio, errors of
+worker threads, pool sizing, heartbeats, lost leases and crashed tries, on SQLite and
+PostgreSQL.
 
 Waits on other threads are bounded polling loops; nothing asserts on durations.
 """
@@ -15,8 +16,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from harmony import (
+    ContextClosed,
     HarmonyContext,
     HarmonySettings,
+    InvalidInputError,
     LeasedJob,
     RetryPolicy,
     Worker,
@@ -25,13 +28,9 @@ from harmony import (
 from harmony.events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory
-
-from .worker_support import (  # noqa: F401 (fixtures)
+from tests.queue.worker.support import (
     WAIT_SECONDS,
-    create_writes_table,
-    ctx,
     events_for,
-    harmony_settings,
     record_write,
     wait_for_status,
     wait_until,
@@ -116,6 +115,41 @@ def test_cancelling_run_async_stops_the_worker_after_the_in_flight_job(ctx: Harm
 
     assert ctx.jobs.get(job.id).status == "completed"
     assert written_ids(ctx) == [job.id]
+
+
+def test_cancelling_run_async_at_once_still_stops_the_worker(ctx: HarmonyContext) -> None:
+    worker = Worker(ctx, {"any.job": lambda job, session: None})
+
+    async def cancel_right_away() -> None:
+        task = asyncio.ensure_future(worker.run_async())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=30)
+
+    for _ in range(5):
+        asyncio.run(cancel_right_away())
+
+
+def test_errors_of_worker_threads_reach_the_caller(harmony_settings: HarmonySettings) -> None:
+    ctx = HarmonyContext(harmony_settings)
+    ctx.migrate()
+    ctx.jobs.enqueue("x.job", {})
+    worker = Worker(ctx, {"x.job": lambda job, session: None}, concurrency=2)
+    ctx.close()
+    with pytest.raises(ContextClosed):
+        worker.run_until_idle()
+
+
+def test_a_postgres_worker_needs_a_pool_big_enough_for_its_threads(
+    harmony_settings_factory: SettingsFactory, harmony_backend: str
+) -> None:
+    with HarmonyContext(harmony_settings_factory(pool_size=2, max_overflow=0)) as small:
+        if harmony_backend == "postgresql":
+            with pytest.raises(InvalidInputError, match="pool_size"):
+                Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
+        else:
+            Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
 
 
 # --- leases while a handler runs --------------------------------------------------------------
