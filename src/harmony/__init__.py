@@ -67,7 +67,15 @@ from harmony.repositories.playlist_types import (
     Track,
 )
 from harmony.repositories.playlists import MAX_PAGE_SIZE
-from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
+from harmony.services import (
+    Exponential,
+    Fixed,
+    JobContext,
+    LeaseScheduler,
+    RetryPolicy,
+    Worker,
+    WorkerReport,
+)
 from harmony.services.export import ExportReport, MissingEntry
 from harmony.services.providers import ProviderStatus
 from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
@@ -94,8 +102,10 @@ __all__ = [
     "DiagnosticsUnavailable",
     "EventLogger",
     "EventValidationError",
+    "Exponential",
     "ExportReport",
     "FanOutEventLogger",
+    "Fixed",
     "HarmonyContext",
     "HarmonyError",
     "HarmonySettings",
@@ -104,6 +114,7 @@ __all__ = [
     "ImportFileError",
     "InvalidInputError",
     "Job",
+    "JobContext",
     "JobPage",
     "JobSpec",
     "JobStateError",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Engine,
     Integer,
     String,
     Update,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
 from harmony.db.models import QueueJobRow
@@ -47,6 +49,7 @@ __all__ = [
     "claim_statement",
     "heartbeat_statement",
     "idempotent_insert",
+    "insert_one_postgres",
     "lease_params",
     "lease_token",
     "mark_started_statement",
@@ -281,6 +284,59 @@ def bulk_insert(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime)
         return sorted(ids)
     stmt = insert(J).returning(J.id, sort_by_parameter_order=True)
     return list(conn.execute(stmt, list(rows)).scalars())
+
+
+_PG_INSERT_ONE = (
+    "INSERT INTO queue_jobs (type, payload, priority, status, attempts, available_at, "
+    "lease_seconds, created_at, updated_at) "
+    "VALUES (%s, %s::jsonb, %s, 'pending', 0, %s, %s, %s, %s) RETURNING id"
+)
+
+
+def insert_one_postgres(engine: Engine, row: dict[str, Any], payload_json: str) -> int:
+    """Insert one job (no idempotency key) on PostgreSQL and commit it; return its id.
+
+    The hot path of ``ctx.jobs.enqueue``: a pooled connection's driver runs one prepared
+    ``INSERT ... RETURNING id`` in autocommit mode, so an enqueue is one round trip and
+    the payload is sent as the JSON text validation already produced. Going through
+    SQLAlchemy's Connection cost about as much client time again as the round trip
+    itself (execution context, result metadata, a second JSON encoding). Driver errors
+    come back as SQLAlchemy's ``DBAPIError`` (for ``translate_db_errors``), and a
+    connection that broke is dropped from the pool.
+    """
+    params = (
+        row["type"],
+        payload_json,
+        row["priority"],
+        row["available_at"],
+        row["lease_seconds"],
+        row["created_at"],
+        row["updated_at"],
+    )
+    dbapi_error: Any = engine.dialect.loaded_dbapi.Error
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        driver.autocommit = True
+        try:
+            return int(driver.execute(_PG_INSERT_ONE, params, prepare=True).fetchone()[0])
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except dbapi_error as exc:
+        invalidated = engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
+        if invalidated:
+            raw.invalidate(exc)
+        raise DBAPIError.instance(
+            _PG_INSERT_ONE,
+            params,
+            exc,
+            dbapi_error,
+            connection_invalidated=invalidated,
+            dialect=engine.dialect,
+        ) from exc
+    finally:
+        raw.close()
 
 
 #: Gives leased jobs with a visibility timeout of their own the expiry it asks for

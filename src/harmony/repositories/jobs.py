@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from harmony.repositories.job_sql import (
     claim_statement,
     heartbeat_statement,
     idempotent_insert,
+    insert_one_postgres,
     lease_params,
     mark_started_statement,
     recover_expired_statement,
@@ -45,8 +46,10 @@ from harmony.validation import (
 if TYPE_CHECKING:  # the registry is a service; the queue only hands it to workers
     from collections.abc import Callable
 
-    from harmony.services.handlers import Handler, HandlerRegistry
+    from harmony.services.handlers import Handler, HandlerRegistry, LegacyHandler
     from harmony.services.retry import RetryPolicy
+
+    _H = TypeVar("_H", bound=Callable[..., Any])
 
 __all__ = ["JobQueue"]
 
@@ -65,6 +68,8 @@ _CREDIT = (
     .values(lease_expires_at=bindparam("b_expires", type_=J.lease_expires_at.type))
 )
 _TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+#: One job without an idempotency key; everything but the id is known before the insert.
+_INSERT_ONE = insert(J).returning(J.id)
 _MAX_BATCH = 1000
 _ERROR_LIMIT = 8000
 #: Longest visibility timeout (about 115 days) and retry delay (about 3 years) accepted.
@@ -101,18 +106,21 @@ class JobQueue:
 
     def handler(
         self, job_type: str, *, retry: RetryPolicy | None = None
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[_H], _H]:
         """Register the decorated function as the handler of ``job_type`` on the context::
 
             @ctx.jobs.handler("report.build", retry=RetryPolicy(max_attempts=3))
-            def build(job, session): ...
+            def build(job: JobContext): ...
 
         Every :class:`~harmony.Worker` built on the context runs it.
         """
         return self._registry().handler(job_type, retry=retry)
 
-    def register(self, job_type: str, fn: Handler, *, retry: RetryPolicy | None = None) -> Handler:
-        """Register ``fn(job, session)`` as the handler of ``job_type`` on the context."""
+    def register(
+        self, job_type: str, fn: Handler | LegacyHandler, *, retry: RetryPolicy | None = None
+    ) -> Handler | LegacyHandler:
+        """Register ``fn(job_context)`` as the handler of ``job_type`` on the context
+        (the deprecated ``fn(job, session)`` form warns once, here)."""
         return self._registry().register(job_type, fn, retry=retry)
 
     def _registry(self) -> HandlerRegistry:
@@ -233,29 +241,35 @@ class JobQueue:
         return [job for job in out if job is not None]
 
     def _enqueue(self, spec: JobSpec, *, session: Session | None, rearm: bool) -> Job:
-        spec = _spec(spec, self.payload_max_bytes)
+        spec, encoded = _checked(spec, self.payload_max_bytes)
         row = _row(spec, self._clock.now())
         if session is not None:
             job = self._store_one(session.connection(), row, rearm=rearm)
+        elif row["idempotency_key"] is None and self._db.backend == "postgresql":
+            # The common case, one plain INSERT, on the driver: see insert_one_postgres.
+            self._db.check_open()
+            with translate_db_errors(self._db.settings):
+                job = _new_job(insert_one_postgres(self._db.write_engine, row, encoded), row)
         else:
             # One INSERT (or upsert, then a read of the existing job): atomic on its own.
             with self._db.autocommit() as conn:
                 job = self._store_one(conn, row, rearm=rearm)
-        self._events.emit(
-            "worker.job",
-            entity_id=job.id,
-            job_type=job.type,
-            status=job.status if job.deduped else "enqueued",
-            priority=job.priority,
-            deduped=job.deduped,
-            transactional=session is not None,
-        )
+        status = job.status if job.deduped else "enqueued"
+        if wants(self._events, "worker.job", status):
+            self._events.emit(
+                "worker.job",
+                entity_id=job.id,
+                job_type=job.type,
+                status=status,
+                priority=job.priority,
+                deduped=job.deduped,
+                transactional=session is not None,
+            )
         return job
 
     def _store_one(self, conn: Connection, row: dict[str, Any], *, rearm: bool) -> Job:
         if row["idempotency_key"] is None:
-            stmt = insert(J).returning(*JOB_COLUMNS)
-            return _job(conn.execute(stmt, row).one())
+            return _new_job(conn.execute(_INSERT_ONE, row).scalar_one(), row)
         return self._upsert(conn, row, rearm=rearm)
 
     def _upsert(self, conn: Connection, row: dict[str, Any], *, rearm: bool) -> Job:
@@ -744,6 +758,12 @@ def _check_type(name: Any) -> None:
 
 
 def _spec(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> JobSpec:
+    """``item`` as a checked :class:`JobSpec` (see :func:`_checked`)."""
+    return _checked(item, max_bytes)[0]
+
+
+def _checked(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> tuple[JobSpec, str]:
+    """``item`` as a checked :class:`JobSpec`, with its payload encoded as JSON."""
     if isinstance(item, Mapping):
         fields = dict(item)
         try:
@@ -760,14 +780,14 @@ def _spec(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> Jo
         raise InvalidInputError(
             f"payload must be a JSON object (a mapping), got {type(item.payload).__name__}"
         )
-    check_json("payload", item.payload, max_bytes=max_bytes)
+    encoded = check_json("payload", item.payload, max_bytes=max_bytes)
     if item.available_at is not None:
         check_datetime("available_at", item.available_at)
     if item.idempotency_key is not None:
         check_text("idempotency_key", item.idempotency_key, max_length=255)
     if item.lease_seconds is not None:
         check_seconds("lease_seconds", item.lease_seconds, high=_MAX_LEASE_SECONDS, hint=" (or None)")
-    return item
+    return item, encoded
 
 
 def _payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
