@@ -56,7 +56,14 @@ from _report import command_line, host, postgres_server, write_section
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
-from harmony import HarmonyContext, HarmonySettings, JobContext, JobSpec, NullEventLogger, Worker
+from harmony import (
+    HarmonyContext,
+    HarmonySettings,
+    JobContext,
+    JobSpec,
+    NullEventLogger,
+    Worker,
+)
 
 T = TypeVar("T")
 

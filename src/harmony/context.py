@@ -30,8 +30,8 @@ from harmony.repositories.change_feed import ChangeFeed
 from harmony.repositories.credentials import CredentialStore
 from harmony.repositories.diagnostics import DatabaseProbe
 from harmony.repositories.jobs import JobQueue
-from harmony.repositories.settings import OptionStore
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
+from harmony.repositories.settings import OptionStore
 from harmony.repositories.track_lookup import TrackLookup
 from harmony.repositories.track_search import TrackSearchRepository
 from harmony.services.coherence import CacheCoherence

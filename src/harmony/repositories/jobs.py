@@ -291,6 +291,7 @@ class JobQueue:
         lease_seconds: float | None = None,
         worker_id: str | None = None,
         conn: Connection | None = None,
+        recover: bool = True,
     ) -> list[LeasedJob]:
         """Lease up to ``limit`` ready jobs of ``types`` (``None``: any type).
 
@@ -305,6 +306,8 @@ class JobQueue:
 
         ``conn`` is an autocommit connection a polling loop keeps for its leases (each
         statement commits by itself); without it the lease runs in its own transaction.
+        ``recover=False`` leaves expired leases alone (a worker's lane recovers them
+        separately, see :meth:`recover_expired`).
         """
         wanted = _types(types)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
@@ -322,10 +325,10 @@ class JobQueue:
             params["types"] = list(wanted)
         if conn is not None:
             with translate_db_errors(self._db.settings):
-                leased = _claim(conn, wanted is not None, params, seconds)
+                leased = _claim(conn, wanted is not None, params, seconds, recover)
         else:
             with self._db.write() as own:
-                leased = _claim(own, wanted is not None, params, seconds)
+                leased = _claim(own, wanted is not None, params, seconds, recover)
         duration = _ms(started)
         if not leased:
             self._events.emit(
@@ -340,6 +343,22 @@ class JobQueue:
                 attempts=job.attempts, worker_id=worker_id,
             )  # fmt: skip
         return leased
+
+    def recover_expired(
+        self, types: str | Sequence[str] | None = None, *, conn: Connection | None = None
+    ) -> int:
+        """Put jobs (of ``types``; ``None``: any) whose lease expired back in line, marked
+        recovered, as every :meth:`lease` call does first; return how many."""
+        wanted = _types(types)
+        params: dict[str, Any] = {"now": self._clock.now()}
+        if wanted is not None:
+            params["types"] = list(wanted)
+        stmt = recover_expired_statement(wanted is not None)
+        if conn is not None:
+            with translate_db_errors(self._db.settings):
+                return int(conn.execute(stmt, params).rowcount)
+        with self._db.write() as own:
+            return int(own.execute(stmt, params).rowcount)
 
     def _lease_length(self, lease_seconds: float | None) -> float:
         if lease_seconds is None:
@@ -699,10 +718,11 @@ class JobQueue:
 
 
 def _claim(
-    conn: Connection, typed: bool, params: dict[str, Any], seconds: float
+    conn: Connection, typed: bool, params: dict[str, Any], seconds: float, recover: bool = True
 ) -> list[LeasedJob]:
     # Recovery first, so the claim sees (and may take) the jobs it put back in line.
-    conn.execute(recover_expired_statement(typed), params)
+    if recover:
+        conn.execute(recover_expired_statement(typed), params)
     rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
     leased = sorted(
         (_leased(row, seconds, params["now"]) for row in rows),

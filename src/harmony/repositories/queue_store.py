@@ -15,6 +15,8 @@ settlement, so the worker (a service) only calls lease / run / settle / fail.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -34,6 +36,8 @@ __all__ = ["Batch", "Lane", "QueueStore", "Ran"]
 #: live lease before it commits (one SELECT and one UPDATE, only for such transactions).
 _CREDIT_LOCK_AFTER = 0.1
 _WORKER_COMMIT = "harmony_worker_commit"
+#: A busy lane puts expired leases back in line at most this often (seconds).
+RECOVER_EVERY = 1.0
 
 #: Outcomes of :meth:`Batch.run`.
 COMPLETED, PENDING, LOST, FAILED = "completed", "pending", "lost", "failed"
@@ -147,6 +151,7 @@ class Lane:
         self._db = db
         self._jobs = jobs
         self._conn: Connection | None = None
+        self._recovered_at = -math.inf
 
     def _auto(self) -> Connection | None:
         """The autocommit connection (opened on first use), or ``None`` on SQLite."""
@@ -164,15 +169,40 @@ class Lane:
         lease_seconds: float | None = None,
         worker_id: str | None = None,
     ) -> list[LeasedJob]:
-        """Lease ready jobs (as :meth:`JobQueue.lease`) on this lane's connection."""
+        """Lease ready jobs (as :meth:`JobQueue.lease`) on this lane's connection.
+
+        Expired leases are put back in line before the claim at most every
+        :data:`RECOVER_EVERY` seconds, and whenever a claim comes back short of ``limit``
+        (then the claim is repeated if any were recovered): a busy lane saves a round trip
+        per batch, an idle one never misses a recoverable job. So a job whose worker died
+        waits at most that much longer while other jobs keep every lane busy.
+        """
+        conn = self._auto()
+        now = time.monotonic()
+        recover = now - self._recovered_at >= RECOVER_EVERY
         try:
-            return self._jobs.lease(
+            leased = self._jobs.lease(
                 types,
                 limit=limit,
                 lease_seconds=lease_seconds,
                 worker_id=worker_id,
-                conn=self._auto(),
+                conn=conn,
+                recover=recover,
             )
+            if recover:
+                self._recovered_at = now
+            elif len(leased) < limit:
+                self._recovered_at = now
+                if self._jobs.recover_expired(types, conn=conn):
+                    leased += self._jobs.lease(
+                        types,
+                        limit=limit - len(leased),
+                        lease_seconds=lease_seconds,
+                        worker_id=worker_id,
+                        conn=conn,
+                        recover=False,
+                    )
+            return leased
         except SQLAlchemyError as exc:  # not a driver error (those are translated)
             raise DatabaseError(f"leasing failed: {type(exc).__name__}: {exc}") from exc
 

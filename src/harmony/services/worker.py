@@ -23,7 +23,14 @@ from harmony.events.base import EventLogger, wants
 from harmony.events.guard import SafeEventLogger
 from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
-from harmony.repositories.queue_store import FAILED, LOST, PENDING, Batch, Lane, QueueStore
+from harmony.repositories.queue_store import (
+    FAILED,
+    LOST,
+    PENDING,
+    Batch,
+    Lane,
+    QueueStore,
+)
 from harmony.services.handlers import Handler, JobContext, LegacyHandler, Registration
 from harmony.services.heartbeat import Heartbeat
 from harmony.services.retry import RetryPolicy
@@ -410,11 +417,16 @@ class Worker:
             self._heartbeat.untrack(jobs)
 
     def _settle(self, batch: Batch) -> None:
+        completed = 0
         for job, started, lost in batch.settle():
             if lost:
                 self._commit_event(job, "lost", started, error="lease lost before completion")
-            else:
+            elif self._emit_completed:
                 self._commit_event(job, "completed", started)
+            else:
+                completed += 1  # counted below in one go: most jobs of a batch end here
+        if completed:
+            self.report.add("completed", completed)
 
     def _run_one(self, batch: Batch, lane: Lane, job: LeasedJob, batch_started: float) -> None:
         registration = self._registration(job.type)
