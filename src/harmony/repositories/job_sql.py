@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    Select,
     String,
     Update,
     any_,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -54,6 +56,7 @@ __all__ = [
     "lease_token",
     "mark_started_statement",
     "recover_expired_statement",
+    "settle_and_claim_statement",
     "settle_statement",
 ]
 
@@ -82,7 +85,11 @@ _RECOVERED = J.last_error == literal_column("'" + EXPIRED_LEASE_ERROR + "'")
 def lease_token(dialect: str) -> ColumnElement[str]:
     """A fresh random token per row: ``gen_random_uuid()`` or ``randomblob(16)`` in hex."""
     if dialect == "postgresql":
-        return func.replace(func.cast(func.gen_random_uuid(), J.lease_token.type), "-", "")
+        return func.replace(
+            func.cast(func.gen_random_uuid(), J.lease_token.type),
+            literal_column("'-'"),
+            literal_column("''"),
+        )
     return func.lower(func.hex(func.randomblob(16)))
 
 
@@ -148,7 +155,10 @@ def _claim(dialect: str, typed: bool) -> Update:
         update(J)
         .where(J.id.in_(picked.scalar_subquery()))
         .values(
-            status="leased",
+            # Constants as SQL literals, not bound values: the statement is also used as a
+            # CTE (settle_and_claim_statement), where anonymous bound values are not
+            # carried through SQLAlchemy's statement cache.
+            status=literal_column("'leased'"),
             lease_token=lease_token(dialect),
             leased_by=bindparam("worker_id", type_=J.leased_by.type),
             lease_expires_at=bindparam("expires", type_=J.lease_expires_at.type),
@@ -224,7 +234,7 @@ def _live(dialect: str) -> list[ColumnElement[bool]]:
 def _settle(dialect: str) -> Update:
     """Complete many leased jobs (with no result) in one statement; returns the ids settled.
 
-    Bind ``ids``, ``tokens`` (see :func:`lease_params`), ``attempts`` (the try number of
+    Bind ``ids``, ``tokens`` (see :func:`lease_params`), ``try_number`` (the try number of
     every job bound, which the caller groups by) and ``now``. Only rows whose lease token
     still matches are touched, so a lost lease is never completed; the caller compares
     the returned ids with what it asked for.
@@ -233,12 +243,14 @@ def _settle(dialect: str) -> Update:
         update(J)
         .where(*_live(dialect), LEASED)
         .values(
-            status="completed",
-            attempts=bindparam("attempts", type_=Integer()),
+            status=literal_column("'completed'"),
+            # Not named "attempts": a bound name equal to a column's would also be set by
+            # every other UPDATE compiled into the same statement (settle_and_claim).
+            attempts=bindparam("try_number", type_=Integer()),
             result=null(),
-            lease_token=None,
-            leased_by=None,
-            lease_expires_at=None,
+            lease_token=null(),
+            leased_by=null(),
+            lease_expires_at=null(),
             updated_at=_now(),
         )
         .returning(J.id)
@@ -404,6 +416,27 @@ _HEARTBEAT = MappingProxyType({d: _heartbeat(d) for d in _DIALECTS})
 _MARK_STARTED = MappingProxyType({d: _mark_started(d) for d in _DIALECTS})
 
 
+def _settle_and_claim(typed: bool) -> Select[Any]:
+    """PostgreSQL: complete a batch (as :func:`settle_statement`) and lease the next (as
+    :func:`claim_statement`) in one statement, so a busy worker commits once per batch
+    (one WAL flush, one round trip) instead of twice. The two touch different rows
+    (leased ones with our tokens; pending ones). Always one row at least: the claimed
+    jobs (all NULL when none) each with ``settled_ids``, the ids completed."""
+    settled = _settle("postgresql").cte("settled")
+    claimed = _claim("postgresql", typed).cte("claimed")
+    done = select(func.array_agg(settled.c.id).label("settled_ids")).subquery("done")
+    return select(claimed, done.c.settled_ids).select_from(done.outerjoin(claimed, true()))
+
+
+_SETTLE_AND_CLAIM = MappingProxyType({typed: _settle_and_claim(typed) for typed in (False, True)})
+
+
+def settle_and_claim_statement(typed: bool) -> Select[Any]:
+    """PostgreSQL: settle leased jobs and lease ready ones in one statement; bind what
+    :func:`settle_statement` and :func:`claim_statement` take."""
+    return _SETTLE_AND_CLAIM[typed]
+
+
 def recover_expired_statement(typed: bool) -> Update:
     """Put jobs whose lease expired back in line; bind ``now`` (and ``types`` when ``typed``)."""
     return _RECOVER[typed]
@@ -416,7 +449,7 @@ def claim_statement(dialect: str, typed: bool) -> Update:
 
 
 def settle_statement(dialect: str) -> Update:
-    """Complete leased jobs with no result; bind ``ids``, ``tokens``, ``attempts`` and ``now``."""
+    """Complete leased jobs with no result; bind ``ids``, ``tokens``, ``try_number`` and ``now``."""
     return _SETTLE[dialect]
 
 

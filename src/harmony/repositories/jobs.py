@@ -28,6 +28,7 @@ from harmony.repositories.job_sql import (
     lease_params,
     mark_started_statement,
     recover_expired_statement,
+    settle_and_claim_statement,
     settle_statement,
 )
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
@@ -309,6 +310,55 @@ class JobQueue:
         ``recover=False`` leaves expired leases alone (a worker's lane recovers them
         separately, see :meth:`recover_expired`).
         """
+        return self._lease(types, limit, lease_seconds, worker_id, conn, recover, {})[0]
+
+    def settle_and_lease(
+        self,
+        done: Sequence[LeasedJob],
+        types: str | Sequence[str] | None,
+        *,
+        limit: int = 1,
+        lease_seconds: float | None = None,
+        worker_id: str | None = None,
+        conn: Connection | None = None,
+        recover: bool = True,
+    ) -> tuple[list[LeasedJob], list[int]]:
+        """Complete the leased jobs ``done`` with no result (as :meth:`complete_many`)
+        and lease ready ones (as :meth:`lease`); return the leased jobs and the ids of
+        ``done`` whose lease was lost (not completed).
+
+        On PostgreSQL, given the autocommit ``conn`` of a polling loop, both happen in one
+        statement when every job of ``done`` is at the same try number (the usual
+        batch): one commit instead of two.
+        """
+        attempts = {job.attempts for job in done}
+        if not done or len(attempts) != 1 or conn is None or conn.dialect.name != "postgresql":
+            lost = self.complete_many(done, conn=conn) if done else []
+            leased = self.lease(
+                types,
+                limit=limit,
+                lease_seconds=lease_seconds,
+                worker_id=worker_id,
+                conn=conn,
+                recover=recover,
+            )
+            return leased, lost
+        for job in done:
+            _owned(job)
+        settle = {**lease_params(done), "try_number": attempts.pop()}
+        leased, settled = self._lease(types, limit, lease_seconds, worker_id, conn, recover, settle)
+        return leased, [job.id for job in done if job.id not in settled]
+
+    def _lease(
+        self,
+        types: str | Sequence[str] | None,
+        limit: int,
+        lease_seconds: float | None,
+        worker_id: str | None,
+        conn: Connection | None,
+        recover: bool,
+        settle: Mapping[str, Any],
+    ) -> tuple[list[LeasedJob], set[int]]:
         wanted = _types(types)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
             raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}")
@@ -325,10 +375,10 @@ class JobQueue:
             params["types"] = list(wanted)
         if conn is not None:
             with translate_db_errors(self._db.settings):
-                leased = _claim(conn, wanted is not None, params, seconds, recover)
+                leased, settled = _claim(conn, wanted is not None, params, seconds, recover, settle)
         else:
             with self._db.write() as own:
-                leased = _claim(own, wanted is not None, params, seconds, recover)
+                leased, settled = _claim(own, wanted is not None, params, seconds, recover, settle)
         duration = _ms(started)
         if not leased:
             self._events.emit(
@@ -342,7 +392,7 @@ class JobQueue:
                 priority=job.priority, lease_timeout=seconds, duration_ms=duration,
                 attempts=job.attempts, worker_id=worker_id,
             )  # fmt: skip
-        return leased
+        return leased, settled
 
     def recover_expired(
         self, types: str | Sequence[str] | None = None, *, conn: Connection | None = None
@@ -564,7 +614,7 @@ class JobQueue:
         now = self._clock.now()
         done: set[int] = set()
         for attempts, group in _by_attempts(jobs).items():
-            params = {**lease_params(group), "attempts": attempts, "now": now}
+            params = {**lease_params(group), "try_number": attempts, "now": now}
             if conn is not None:
                 done.update(conn.execute(settle_statement(conn.dialect.name), params).scalars())
             else:
@@ -718,12 +768,23 @@ class JobQueue:
 
 
 def _claim(
-    conn: Connection, typed: bool, params: dict[str, Any], seconds: float, recover: bool = True
-) -> list[LeasedJob]:
+    conn: Connection,
+    typed: bool,
+    params: dict[str, Any],
+    seconds: float,
+    recover: bool,
+    settle: Mapping[str, Any],
+) -> tuple[list[LeasedJob], set[int]]:
     # Recovery first, so the claim sees (and may take) the jobs it put back in line.
     if recover:
         conn.execute(recover_expired_statement(typed), params)
-    rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
+    settled: set[int] = set()
+    if settle:
+        rows = conn.execute(settle_and_claim_statement(typed), {**params, **settle}).all()
+        settled = set(rows[0].settled_ids or ())
+        rows = [row for row in rows if row.id is not None]
+    else:
+        rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
     leased = sorted(
         (_leased(row, seconds, params["now"]) for row in rows),
         key=lambda j: (-j.priority, j.available_at, j.id),
@@ -735,7 +796,7 @@ def _claim(
     ]
     if own:  # jobs with a visibility timeout of their own
         conn.execute(OWN_EXPIRY, own)
-    return leased
+    return leased, settled
 
 
 def _owned(job: LeasedJob) -> Any:

@@ -152,6 +152,10 @@ class Lane:
         self._jobs = jobs
         self._conn: Connection | None = None
         self._recovered_at = -math.inf
+        #: Writeless completions of the last batch, settled by the next lease (defer()).
+        self._deferred: list[tuple[LeasedJob, float]] = []
+        self._settled: list[tuple[LeasedJob, float, bool]] = []
+        self._unsettled: list[tuple[LeasedJob, float]] = []
 
     def _auto(self) -> Connection | None:
         """The autocommit connection (opened on first use), or ``None`` on SQLite."""
@@ -180,8 +184,10 @@ class Lane:
         conn = self._auto()
         now = time.monotonic()
         recover = now - self._recovered_at >= RECOVER_EVERY
+        deferred, self._deferred = self._deferred, []
         try:
-            leased = self._jobs.lease(
+            leased, lost = self._jobs.settle_and_lease(
+                [job for job, _ in deferred],
                 types,
                 limit=limit,
                 lease_seconds=lease_seconds,
@@ -189,22 +195,64 @@ class Lane:
                 conn=conn,
                 recover=recover,
             )
-            if recover:
-                self._recovered_at = now
-            elif len(leased) < limit:
-                self._recovered_at = now
-                if self._jobs.recover_expired(types, conn=conn):
-                    leased += self._jobs.lease(
-                        types,
-                        limit=limit - len(leased),
-                        lease_seconds=lease_seconds,
-                        worker_id=worker_id,
-                        conn=conn,
-                        recover=False,
-                    )
-            return leased
         except SQLAlchemyError as exc:  # not a driver error (those are translated)
+            self._unsettled += deferred
             raise DatabaseError(f"leasing failed: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            self._unsettled += deferred
+            raise
+        if deferred:
+            gone = set(lost)
+            self._settled += [(job, tag, job.id in gone) for job, tag in deferred]
+        if recover:
+            self._recovered_at = now
+        elif len(leased) < limit:
+            self._recovered_at = now
+            if self._jobs.recover_expired(types, conn=conn):
+                leased += self._jobs.lease(
+                    types,
+                    limit=limit - len(leased),
+                    lease_seconds=lease_seconds,
+                    worker_id=worker_id,
+                    conn=conn,
+                    recover=False,
+                )
+        return leased
+
+    def defer(self, pending: list[tuple[LeasedJob, float]]) -> bool:
+        """Keep writeless completions for the next :meth:`lease`, which settles them in
+        its own statement (PostgreSQL: one commit per batch instead of two). Returns
+        whether they were taken (not on SQLite)."""
+        if self._db.backend != "postgresql":
+            return False
+        self._deferred += pending
+        return True
+
+    def take_settled(self) -> list[tuple[LeasedJob, float, bool]]:
+        """Deferred completions settled since the last call: each job with its tag and
+        whether its lease was lost."""
+        settled, self._settled = self._settled, []
+        return settled
+
+    def take_unsettled(self) -> list[tuple[LeasedJob, float]]:
+        """Deferred completions whose statement failed (they were not settled; their jobs
+        run again once their leases expire)."""
+        unsettled, self._unsettled = self._unsettled, []
+        return unsettled
+
+    def settle_deferred(self) -> None:
+        """Settle what :meth:`defer` kept, on its own (a lane about to stop); the
+        outcome is in :meth:`take_settled` / :meth:`take_unsettled`."""
+        deferred, self._deferred = self._deferred, []
+        if not deferred:
+            return
+        try:
+            with translate_db_errors(self._db.settings):
+                lost = set(self._jobs.complete_many([job for job, _ in deferred], conn=self._auto()))
+        except BaseException:
+            self._unsettled += deferred
+            raise
+        self._settled += [(job, tag, job.id in lost) for job, tag in deferred]
 
     def mark_started(self, jobs: Sequence[LeasedJob]) -> list[int]:
         """Record that these jobs' handlers start now (see :meth:`JobQueue.mark_started`)."""
@@ -325,10 +373,17 @@ class Batch:
             session=self._conn,
         )
 
-    def settle(self) -> list[tuple[LeasedJob, float, bool]]:
+    def settle(self, *, defer: bool = False) -> list[tuple[LeasedJob, float, bool]]:
         """Complete the pending jobs and commit what the batch wrote; return each pending
-        job with its tag and whether its lease was lost (not completed)."""
+        job with its tag and whether its lease was lost (not completed).
+
+        With ``defer`` (the end of a batch, another lease to follow), writeless
+        completions are handed to the lane's next lease when nothing else waits to be
+        committed (see :meth:`Lane.defer`) and come back from :meth:`Lane.take_settled`.
+        """
         pending, self.pending = self.pending, []
+        if defer and pending and not self._conn.in_transaction() and self._lane.defer(pending):
+            return []
         lost: set[int] = set()
         conn = self._conn
         if pending:

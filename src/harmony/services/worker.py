@@ -325,7 +325,32 @@ class Worker:
 
     def _loop(self, until_idle: bool, max_batches: int | None) -> None:
         with self._store.lane() as lane:
-            self._poll(lane, until_idle, max_batches)
+            try:
+                self._poll(lane, until_idle, max_batches)
+            finally:
+                try:
+                    lane.settle_deferred()
+                except Exception as exc:  # reported; those jobs run again after their leases
+                    lane.discard()
+                    self._settled(lane, exc)
+                else:
+                    self._settled(lane)
+
+    def _settled(self, lane: Lane, exc: Exception | None = None) -> None:
+        """Report what the lane settled for earlier batches (and what it could not)."""
+        completed = 0
+        for job, started, lost in lane.take_settled():
+            if lost:
+                self._commit_event(job, "lost", started, error="lease lost before completion")
+            elif self._emit_completed:
+                self._commit_event(job, "completed", started)
+            else:
+                completed += 1
+        if completed:
+            self.report.add("completed", completed)
+        unsettled = lane.take_unsettled()
+        if unsettled:
+            self._batch_lost([job for job, _ in unsettled], exc or RuntimeError("settlement failed"))
 
     def _poll(self, lane: Lane, until_idle: bool, max_batches: int | None) -> None:
         backoff = self._scheduler.backoff()
@@ -343,7 +368,9 @@ class Worker:
                     source=lane,
                 )
                 failures = 0
+                self._settled(lane)
             except HarmonyError as exc:
+                self._settled(lane, exc)
                 if self._store.closed and self._stop.is_set():
                     # The context was closed under a running worker (which stopped it).
                     lane.discard()
@@ -412,13 +439,14 @@ class Worker:
                     if batch.pending and time.perf_counter() - window_started >= self.commit_interval:
                         self._settle(batch)
                         window_started = time.perf_counter()
-                self._settle(batch)
+                # The last completions go with the next lease unless the worker stops.
+                self._settle(batch, defer=not self._stop.is_set())
         finally:
             self._heartbeat.untrack(jobs)
 
-    def _settle(self, batch: Batch) -> None:
+    def _settle(self, batch: Batch, *, defer: bool = False) -> None:
         completed = 0
-        for job, started, lost in batch.settle():
+        for job, started, lost in batch.settle(defer=defer):
             if lost:
                 self._commit_event(job, "lost", started, error="lease lost before completion")
             elif self._emit_completed:
