@@ -923,7 +923,7 @@ pgqueuer `enqueue` with lists); and draining {args.jobs:,} jobs with a no-op han
 timed from releasing the warmed-up worker processes until the last one finds the queue
 empty (every job is checked done in the database afterwards). Workers run as each
 library is meant to be run: harmony `Worker(ctx, {{"noop": handler}}, concurrency=N,
-batch_size={BATCH})` (N threads in one process), and also N processes with
+batch_size={BATCH})` with a `JobContext` handler (N threads in one process), and also N processes with
 `concurrency=1`; procrastinate one worker with `concurrency=N` and an async task;
 pgqueuer one `QueueManager` per process (`batch_size={BATCH}`, drain mode, asyncpg driver
 when installed). The reference limit is a raw psycopg loop: one `UPDATE ... WHERE id IN
@@ -933,7 +933,7 @@ marks it done, one commit. harmony runs with its default event logger
 NullEventLogger rows. procrastinate, pgqueuer and asyncpg are installed for the benchmark
 only, never as harmony dependencies; the script skips a peer that is missing. The
 machine was shared with other work, so figures move by 20% or more between runs."""
-    write_section(SECTION, about, f"{machine} {_versions()}.", command, table)
+    write_section(SECTION, about, f"{machine} {_versions()}.", command, table, args.notes)
 
 
 def main() -> None:
@@ -957,6 +957,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--profile", metavar="DIR", help="write cProfile stats of the 1-worker harmony drains to DIR")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument("--notes", help="a Markdown file appended to the section written")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -15,6 +15,7 @@ settlement, so the worker (a service) only calls lease / run / settle / fail.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,7 @@ __all__ = ["Batch", "Lane", "QueueStore", "Ran"]
 #: live lease before it commits (one SELECT and one UPDATE, only for such transactions).
 _CREDIT_LOCK_AFTER = 0.1
 _WORKER_COMMIT = "harmony_worker_commit"
+_log = logging.getLogger("harmony.worker")
 #: A busy lane puts expired leases back in line at most this often (seconds).
 RECOVER_EVERY = 1.0
 
@@ -184,6 +186,8 @@ class Lane:
         conn = self._auto()
         now = time.monotonic()
         recover = now - self._recovered_at >= RECOVER_EVERY
+        if len({job.attempts for job, _ in self._deferred}) > 1:
+            self.settle_deferred()  # one statement settles one try number only
         deferred, self._deferred = self._deferred, []
         try:
             leased, lost = self._jobs.settle_and_lease(
@@ -208,15 +212,18 @@ class Lane:
             self._recovered_at = now
         elif len(leased) < limit:
             self._recovered_at = now
-            if self._jobs.recover_expired(types, conn=conn):
-                leased += self._jobs.lease(
-                    types,
-                    limit=limit - len(leased),
-                    lease_seconds=lease_seconds,
-                    worker_id=worker_id,
-                    conn=conn,
-                    recover=False,
-                )
+            try:
+                if self._jobs.recover_expired(types, conn=conn):
+                    leased += self._jobs.lease(
+                        types,
+                        limit=limit - len(leased),
+                        lease_seconds=lease_seconds,
+                        worker_id=worker_id,
+                        conn=conn,
+                        recover=False,
+                    )
+            except HarmonyError as exc:  # the jobs in hand stay leased; the next lease retries
+                _log.warning("harmony could not recover expired leases: %s", exc)
         return leased
 
     def defer(self, pending: list[tuple[LeasedJob, float]]) -> bool:
