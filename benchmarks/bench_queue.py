@@ -970,12 +970,17 @@ def main() -> None:
     machine = _machine(args)
     print(machine)
     print(_versions(), "\n", flush=True)
+    load_start = os.getloadavg()[0]
+    print(f"Load average at start: {load_start:.2f}.", flush=True)
     began = time.perf_counter()
     drains, enqueues = run(args)
+    took = time.perf_counter() - began
     table = _table(args, drains, enqueues)
-    print(f"\n{table}\n\n(took {time.perf_counter() - began:.0f} s)")
+    # The machine is shared: the load says how much the figures may have been disturbed.
+    load = f"Load average (1 min) {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end; the run took {took:.0f} s."
+    print(f"\n{table}\n\n{load}")
     if args.write:
-        _write_docs(args, command, machine, table)
+        _write_docs(args, command, f"{machine} {load}", table)
 
 
 if __name__ == "__main__":
