@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -56,7 +56,14 @@ from _report import command_line, host, postgres_server, write_section
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
-from harmony import HarmonyContext, HarmonySettings, JobSpec, NullEventLogger, Worker
+from harmony import (
+    HarmonyContext,
+    HarmonySettings,
+    JobContext,
+    JobSpec,
+    NullEventLogger,
+    Worker,
+)
 
 T = TypeVar("T")
 
@@ -440,7 +447,11 @@ def _finished(processed: int) -> None:
     print(json.dumps({"end": time.monotonic(), "processed": processed}), flush=True)
 
 
-def _harmony_noop(job: Any, session: Any) -> None:
+def _harmony_noop(job: JobContext) -> None:
+    return None
+
+
+def _raw_noop(row: Any) -> None:
     return None
 
 
@@ -520,7 +531,7 @@ def _child_raw(spec: dict[str, Any]) -> None:
                 conn.commit()
                 break
             for row in rows:
-                _harmony_noop(row, None)  # the "handler"
+                _raw_noop(row)  # the "handler"
             conn.execute(RAW_DONE, ([row[0] for row in rows],))
             conn.commit()
             processed += len(rows)
@@ -635,12 +646,63 @@ def _measure(
     return results
 
 
+#: harmony with its queue_jobs NOTIFY triggers dropped (scratch database): what they cost.
+NO_TRIGGERS = "harmony, NOTIFY triggers dropped"
+
+
+def _single_enqueues(args: argparse.Namespace, admin: str) -> dict[str, float]:
+    """Enqueue one by one, for every PostgreSQL queue, in ``--single-rounds`` interleaved
+    rounds (so a stretch of slow disk flushes hits them all alike); the best round counts.
+    Returns jobs/s by queue label."""
+    makers: list[tuple[str, Callable[[str], Queue]]] = [
+        ("harmony", lambda dsn: HarmonyQueue(_sqlalchemy(args.postgres, _dsn_database(dsn)), "harmony")),
+        (NO_TRIGGERS, lambda dsn: _without_triggers(HarmonyQueue(_sqlalchemy(args.postgres, _dsn_database(dsn)), NO_TRIGGERS))),
+        ("procrastinate", ProcrastinateQueue),
+        ("pgqueuer", PgqueuerQueue),
+        ("raw", RawQueue),
+    ]
+    best: dict[str, float] = {}
+    with ExitStack() as stack:
+        queues: list[Queue] = []
+        for i, (key, make) in enumerate(makers):
+            if key in ("procrastinate", "pgqueuer") and not _installed(key):
+                continue
+            name = stack.enter_context(_database(admin, f"{DB_PREFIX}single_{i}"))
+            queue = make(_libpq(args.postgres, name))
+            stack.callback(queue.close)
+            queues.append(queue)
+        for _ in range(args.single_rounds):
+            for queue in queues:
+                queue.reset()
+                rate = args.single / queue.enqueue_single(args.single)
+                best[queue.label] = max(best.get(queue.label, 0.0), rate)
+    for label, rate in best.items():
+        print(f"  enqueue one by one, {label}: {rate:,.0f} jobs/s (best of {args.single_rounds})", flush=True)
+    return best
+
+
+def _dsn_database(dsn: str) -> str:
+    return str(make_url(dsn).database)
+
+
+def _without_triggers(queue: HarmonyQueue) -> HarmonyQueue:
+    _pg_exec(
+        _libpq(queue.url),
+        "DROP TRIGGER queue_jobs_notify_inserted ON queue_jobs",
+        "DROP TRIGGER queue_jobs_notify_rearmed ON queue_jobs",
+    )
+    return queue
+
+
 def run(args: argparse.Namespace) -> tuple[list[Drain], dict[str, Enqueue]]:
     """Every measurement; returns the drains and the enqueue rates by queue."""
     n = args.workers
     admin = _libpq(args.postgres)
     drains: list[Drain] = []
     enqueues: dict[str, Enqueue] = {}
+    print("enqueue one by one (PostgreSQL)", flush=True)
+    for label, rate in _single_enqueues(args, admin).items():
+        enqueues.setdefault(label, Enqueue()).single = rate
 
     def profiled(tag: str) -> dict[str, Any]:
         if not args.profile:
@@ -779,6 +841,15 @@ def _table(args: argparse.Namespace, drains: list[Drain], enqueues: dict[str, En
             f"{other.how}) = {ratio:.2f}x | {'met' if ratio >= target else 'missed'} |"
         )
 
+    def single(label: str, other: str, target: float | None) -> str:
+        mine = enqueues.get("harmony", Enqueue()).single
+        theirs = enqueues.get(other, Enqueue()).single
+        if not mine or not theirs:
+            return f"| {label} | not measured | - |"
+        ratio = mine / theirs
+        verdict = "-" if target is None else ("met" if ratio >= target else "missed")
+        return f"| {label} | {_fmt(mine)} / {_fmt(theirs)} ({other}) = {ratio:.2f}x | {verdict} |"
+
     def absolute(label: str, value: float | None, target: float) -> str:
         if value is None:
             return f"| {label} | not measured | - |"
@@ -804,7 +875,19 @@ def _table(args: argparse.Namespace, drains: list[Drain], enqueues: dict[str, En
             20_000,
         ),
         absolute("SQLite drain, 1 process: >= 5,000 jobs/s", sqlite.rate if sqlite else None, 5_000),
+        single("PostgreSQL enqueue one by one: >= pgqueuer's", "pgqueuer", 1.0),
+        single("PostgreSQL enqueue one by one: against the raw insert loop", RawQueue.label, None),
     ]
+    with_triggers = enqueues.get("harmony", Enqueue()).single
+    without = enqueues.get(NO_TRIGGERS, Enqueue()).single
+    if with_triggers and without:
+        cost = (1 / with_triggers - 1 / without) * 1e6
+        lines += [
+            "",
+            f"NOTIFY triggers (migration 0005): harmony enqueues one by one at {_fmt(with_triggers)} "
+            f"jobs/s with them and {_fmt(without)} jobs/s with them dropped (a scratch database), "
+            f"{cost:+.0f} us per enqueue.",
+        ]
     return "\n".join(lines)
 
 
@@ -832,13 +915,15 @@ def _versions() -> str:
 def _write_docs(args: argparse.Namespace, command: str, machine: str, table: str) -> None:
     about = f"""\
 What it measures, in one run against one PostgreSQL server, each queue in its own
-database: enqueueing {args.single:,} jobs one call (and one commit) at a time; bulk enqueue
+database: enqueueing {args.single:,} jobs one call (and one commit) at a time, the queues
+taking turns for {args.single_rounds} rounds (best round counts; harmony also with its
+`NOTIFY` triggers dropped, to show what they cost); bulk enqueue
 of {args.jobs:,} jobs (harmony `ctx.jobs.enqueue_many`, procrastinate `batch_defer_async`,
 pgqueuer `enqueue` with lists); and draining {args.jobs:,} jobs with a no-op handler,
 timed from releasing the warmed-up worker processes until the last one finds the queue
 empty (every job is checked done in the database afterwards). Workers run as each
 library is meant to be run: harmony `Worker(ctx, {{"noop": handler}}, concurrency=N,
-batch_size={BATCH})` (N threads in one process), and also N processes with
+batch_size={BATCH})` with a `JobContext` handler (N threads in one process), and also N processes with
 `concurrency=1`; procrastinate one worker with `concurrency=N` and an async task;
 pgqueuer one `QueueManager` per process (`batch_size={BATCH}`, drain mode, asyncpg driver
 when installed). The reference limit is a raw psycopg loop: one `UPDATE ... WHERE id IN
@@ -848,7 +933,7 @@ marks it done, one commit. harmony runs with its default event logger
 NullEventLogger rows. procrastinate, pgqueuer and asyncpg are installed for the benchmark
 only, never as harmony dependencies; the script skips a peer that is missing. The
 machine was shared with other work, so figures move by 20% or more between runs."""
-    write_section(SECTION, about, f"{machine} {_versions()}.", command, table)
+    write_section(SECTION, about, f"{machine} {_versions()}.", command, table, args.notes)
 
 
 def main() -> None:
@@ -860,6 +945,9 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs per drain and per bulk enqueue")
     parser.add_argument("--single", type=int, default=2_000, help="jobs enqueued one call at a time")
+    parser.add_argument(
+        "--single-rounds", type=int, default=3, help="interleaved rounds of enqueue one by one; the best counts"
+    )
     parser.add_argument("--workers", type=int, default=4, help="workers of the multi-worker drains")
     parser.add_argument("--repeat", type=int, default=3, help="drains per setup; the fastest counts")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a drain is given up")
@@ -869,6 +957,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--profile", metavar="DIR", help="write cProfile stats of the 1-worker harmony drains to DIR")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument("--notes", help="a Markdown file appended to the section written")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -881,12 +970,17 @@ def main() -> None:
     machine = _machine(args)
     print(machine)
     print(_versions(), "\n", flush=True)
+    load_start = os.getloadavg()[0]
+    print(f"Load average at start: {load_start:.2f}.", flush=True)
     began = time.perf_counter()
     drains, enqueues = run(args)
+    took = time.perf_counter() - began
     table = _table(args, drains, enqueues)
-    print(f"\n{table}\n\n(took {time.perf_counter() - began:.0f} s)")
+    # The machine is shared: the load says how much the figures may have been disturbed.
+    load = f"Load average (1 min) {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end; the run took {took:.0f} s."
+    print(f"\n{table}\n\n{load}")
     if args.write:
-        _write_docs(args, command, machine, table)
+        _write_docs(args, command, f"{machine} {load}", table)
 
 
 if __name__ == "__main__":

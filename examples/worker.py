@@ -17,23 +17,21 @@ import argparse
 import logging
 from typing import Any
 
-from sqlalchemy.orm import Session
-from tenacity import wait_exponential_jitter
-
 from harmony import (
     SYNC_JOB_TYPE,
+    Exponential,
     HarmonyContext,
     HarmonySettings,
-    LeasedJob,
+    JobContext,
     RetryPolicy,
     Worker,
 )
 from harmony.providers import open_export, sample_provider
 
 
-def build_report(job: LeasedJob, session: Session) -> dict[str, Any]:
-    """A handler: its writes through ``session`` commit together with the completion."""
-    return {"kind": job.payload.get("kind", "daily"), "attempt": job.attempts}
+def build_report(job: JobContext) -> dict[str, Any]:
+    """A handler: its writes through ``job.session`` commit together with the completion."""
+    return {"kind": job.payload.get("kind", "daily"), "attempt": job.attempt}
 
 
 def main() -> None:
@@ -60,7 +58,7 @@ def main() -> None:
         ctx.jobs.register(
             "report.build",
             build_report,
-            retry=RetryPolicy(max_attempts=5, wait=wait_exponential_jitter(max=60)),
+            retry=RetryPolicy(max_attempts=5, wait=Exponential(maximum=60)),
         )
         worker = Worker(ctx, concurrency=args.concurrency, batch_size=50)
         if args.until_idle:

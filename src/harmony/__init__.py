@@ -74,7 +74,15 @@ from harmony.repositories.playlist_types import (
     Track,
 )
 from harmony.repositories.playlists import MAX_PAGE_SIZE
-from harmony.services import LeaseScheduler, RetryPolicy, Worker, WorkerReport
+from harmony.services import (
+    Exponential,
+    Fixed,
+    JobContext,
+    LeaseScheduler,
+    RetryPolicy,
+    Worker,
+    WorkerReport,
+)
 from harmony.services.export import ExportReport, MissingEntry
 from harmony.services.matching import MATCH_JOB_TYPE
 from harmony.services.providers import ProviderStatus
@@ -103,8 +111,10 @@ __all__ = [
     "DiagnosticsUnavailable",
     "EventLogger",
     "EventValidationError",
+    "Exponential",
     "ExportReport",
     "FanOutEventLogger",
+    "Fixed",
     "HarmonyContext",
     "HarmonyError",
     "HarmonySettings",
@@ -113,6 +123,7 @@ __all__ = [
     "ImportFileError",
     "InvalidInputError",
     "Job",
+    "JobContext",
     "JobPage",
     "JobSpec",
     "JobStateError",

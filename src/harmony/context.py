@@ -28,8 +28,10 @@ from harmony.providers.registry import ProviderRegistry
 from harmony.repositories.activity import ActivityRepository
 from harmony.repositories.change_feed import ChangeFeed
 from harmony.repositories.credentials import CredentialStore
+from harmony.repositories.diagnostics import DatabaseProbe
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.playlists import PlaylistRepository, TrackRepository
+from harmony.repositories.settings import OptionStore
 from harmony.repositories.track_lookup import TrackLookup
 from harmony.repositories.track_search import TrackSearchRepository
 from harmony.services.coherence import CacheCoherence
@@ -150,9 +152,16 @@ class HarmonyContext:
         )  # fmt: skip
         self.psutil = psutil
         self.system = SystemService(
-            self.db, self.migrations, self.clock, psutil=psutil,
+            DatabaseProbe(self.db),
+            self.migrations,
+            self.clock,
+            jobs=self.jobs,
+            activity=self.activity,
+            psutil=psutil,
             disk_path=settings.diagnostics_disk_path,
-        )  # fmt: skip
+        )
+        #: Non-secret key/value rows of the settings table (e.g. the CLI's sources).
+        self.options = OptionStore(self.db, self.clock)
         self._providers = registry
         #: The registered providers by name (read-only; see :meth:`add_provider`).
         self.provider_registry: Mapping[str, PlaylistProvider] = registry

@@ -13,7 +13,8 @@ from harmony.cli._output import print_json, print_json_lines
 from harmony.cli.library import stored_sources
 from harmony.context import HarmonyContext
 from harmony.errors import InvalidInputError
-from harmony.repositories.job_types import Job, LeasedJob
+from harmony.repositories.job_types import Job
+from harmony.services.handlers import JobContext
 from harmony.services.retry import RetryPolicy
 from harmony.services.sync import SYNC_JOB_TYPE
 from harmony.services.worker import Worker, WorkerReport
@@ -137,9 +138,9 @@ def _worker(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
                     ctx.add_provider(name, provider, replace=True)
                     registered.add(name)
 
-    def sync(job: LeasedJob, session: Any) -> Any:
+    def sync(job: JobContext) -> Any:
         refresh_sources()
-        return ctx.sync.handle_job(job, session)
+        return ctx.sync.handle_job(job)
 
     # As SyncEngine.register: a bad payload or an unknown source cannot succeed later.
     worker.register(SYNC_JOB_TYPE, sync, retry=RetryPolicy(give_up_on=(InvalidInputError,)))

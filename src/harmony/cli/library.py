@@ -24,7 +24,6 @@ from harmony.errors import HarmonyError, UnknownProviderError
 from harmony.providers.base import PlaylistProvider
 from harmony.providers.files import open_export
 from harmony.providers.sample import sample_provider
-from harmony.repositories.settings import get_setting, keys_with_prefix, upsert_setting
 from harmony.services.sync import (
     SYNC_JOB_TYPE,
     ProgressCallback,
@@ -137,17 +136,15 @@ def stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
     that fails with that error, so it fails its own sync without blocking the others.
     """
     providers: dict[str, PlaylistProvider] = {}
-    with ctx.db.read() as session:
-        for key in keys_with_prefix(session, _SOURCE_PREFIX):
-            source = get_setting(session, key) or {}
-            name = key[len(_SOURCE_PREFIX):]
-            try:
-                if source.get("kind") == "file":
-                    providers[name] = open_export(_source_path(source), name=name)
-                elif source.get("kind") == "sample":
-                    providers[name] = sample_provider(name)
-            except HarmonyError as exc:
-                providers[name] = _UnavailableSource(name, exc)
+    for key, source in ctx.options.with_prefix(_SOURCE_PREFIX).items():
+        name = key[len(_SOURCE_PREFIX):]
+        try:
+            if source.get("kind") == "file":
+                providers[name] = open_export(_source_path(source), name=name)
+            elif source.get("kind") == "sample":
+                providers[name] = sample_provider(name)
+        except HarmonyError as exc:
+            providers[name] = _UnavailableSource(name, exc)
     return providers
 
 
@@ -184,9 +181,7 @@ def _source_path(source: Mapping[str, Any]) -> str:
 
 
 def _remember(ctx: HarmonyContext, name: str, source: dict[str, Any]) -> None:
-    with ctx.db.transaction() as session:
-        upsert_setting(session, _SOURCE_PREFIX + name, source, is_secret=False,
-                       now=ctx.clock.now())  # fmt: skip
+    ctx.options.set(_SOURCE_PREFIX + name, source)
 
 
 @contextmanager

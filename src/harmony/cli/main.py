@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import func, inspect, select
-
 from harmony import __version__
 from harmony.cli._checks import require_head
 from harmony.cli._output import print_json, print_json_lines, text_value
@@ -26,7 +24,6 @@ from harmony.cli.match import add_match_commands
 from harmony.cli.playlists import add_playlist_commands
 from harmony.cli.sources import add_source_commands
 from harmony.context import HarmonyContext
-from harmony.db.models import metadata
 from harmony.errors import ConfigurationError, HarmonyError
 from harmony.events.loggers import NullEventLogger
 from harmony.settings import HarmonySettings, UnknownSettingWarning
@@ -252,12 +249,7 @@ def _check(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 def _info(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     current = ctx.migrations.current()
     head = ctx.migrations.head()
-    with ctx.db.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        tables = sorted((t for t in metadata.sorted_tables if t.name in present),
-                        key=lambda t: t.name)  # fmt: skip
-        rows = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in tables}  # fmt: skip
+    rows = ctx.system.table_rows()
     if args.json:
         print_json({
             "database": ctx.settings.safe_database_url, "backend": ctx.db.backend,
@@ -270,7 +262,7 @@ def _info(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         print(f"schema:   {ctx.settings.database_schema}", file=out)
     state = "up to date" if current == head else f"head is {head}; run 'harmony migrate upgrade'"
     print(f"revision: {current or 'base (empty)'} ({state})", file=out)
-    print(f"tables:   {len(tables)}", file=out)
+    print(f"tables:   {len(rows)}", file=out)
     for name, count in rows.items():
         print(f"  {name:<18} {count:>8} rows", file=out)
     return 0

@@ -16,7 +16,6 @@ from typing import Any, TextIO
 from harmony.cli._output import print_json_lines
 from harmony.context import HarmonyContext
 from harmony.errors import UnknownProviderError
-from harmony.repositories.settings import delete_setting, get_setting, keys_with_prefix
 
 __all__ = [
     "SOURCE_PREFIX",
@@ -50,11 +49,10 @@ def add_source_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def remembered_sources(ctx: HarmonyContext) -> dict[str, dict[str, Any]]:
     """Every remembered source by name, as stored (``kind``, ``path``)."""
-    with ctx.db.read() as session:
-        return {
-            key[len(SOURCE_PREFIX):]: dict(get_setting(session, key) or {})
-            for key in keys_with_prefix(session, SOURCE_PREFIX)
-        }  # fmt: skip
+    return {
+        key[len(SOURCE_PREFIX):]: source
+        for key, source in ctx.options.with_prefix(SOURCE_PREFIX).items()
+    }
 
 
 def default_source_name(path: Path, kind: str, remembered: dict[str, dict[str, Any]]) -> str:
@@ -116,8 +114,7 @@ def _forget(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         # failure leaves the source remembered.
         with with_providers(ctx, {args.name: _EmptySource(args.name)}) as forgetting:
             removed = forgetting.sync.run_once(args.name).removed
-    with ctx.db.transaction() as session:
-        delete_setting(session, SOURCE_PREFIX + args.name)
+    ctx.options.delete(SOURCE_PREFIX + args.name)
     kept = "" if args.remove_playlists else "; its playlists stay (--remove-playlists removes them)"
     extra = f"; {removed} playlists removed" if args.remove_playlists else ""
     print(f"forgot source {args.name!r}{extra}{kept}", file=out)

@@ -106,6 +106,10 @@ FAMILIES: Mapping[str, MetricFamily] = MappingProxyType(
             ("source",), _DURATION,
             {"invalidated_entries": "cache_entries_invalidated", "playlist_count": "playlists"},
         ),
+        "match.run": MetricFamily(
+            ("source", "target"), _DURATION, {"checked_count": "tracks_checked"}
+        ),
+        "match.override": MetricFamily(("target",)),
         "api.request": MetricFamily(("component",), _DURATION),
         "events.persist_failed": MetricFamily(("failed_event",)),
     }

@@ -18,7 +18,9 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Engine,
     Integer,
+    Select,
     String,
     Update,
     any_,
@@ -30,11 +32,13 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
 from harmony.db.models import QueueJobRow
@@ -47,10 +51,12 @@ __all__ = [
     "claim_statement",
     "heartbeat_statement",
     "idempotent_insert",
+    "insert_one_postgres",
     "lease_params",
     "lease_token",
     "mark_started_statement",
     "recover_expired_statement",
+    "settle_and_claim_statement",
     "settle_statement",
 ]
 
@@ -79,7 +85,11 @@ _RECOVERED = J.last_error == literal_column("'" + EXPIRED_LEASE_ERROR + "'")
 def lease_token(dialect: str) -> ColumnElement[str]:
     """A fresh random token per row: ``gen_random_uuid()`` or ``randomblob(16)`` in hex."""
     if dialect == "postgresql":
-        return func.replace(func.cast(func.gen_random_uuid(), J.lease_token.type), "-", "")
+        return func.replace(
+            func.cast(func.gen_random_uuid(), J.lease_token.type),
+            literal_column("'-'"),
+            literal_column("''"),
+        )
     return func.lower(func.hex(func.randomblob(16)))
 
 
@@ -145,7 +155,10 @@ def _claim(dialect: str, typed: bool) -> Update:
         update(J)
         .where(J.id.in_(picked.scalar_subquery()))
         .values(
-            status="leased",
+            # Constants as SQL literals, not bound values: the statement is also used as a
+            # CTE (settle_and_claim_statement), where anonymous bound values are not
+            # carried through SQLAlchemy's statement cache.
+            status=literal_column("'leased'"),
             lease_token=lease_token(dialect),
             leased_by=bindparam("worker_id", type_=J.leased_by.type),
             lease_expires_at=bindparam("expires", type_=J.lease_expires_at.type),
@@ -221,7 +234,7 @@ def _live(dialect: str) -> list[ColumnElement[bool]]:
 def _settle(dialect: str) -> Update:
     """Complete many leased jobs (with no result) in one statement; returns the ids settled.
 
-    Bind ``ids``, ``tokens`` (see :func:`lease_params`), ``attempts`` (the try number of
+    Bind ``ids``, ``tokens`` (see :func:`lease_params`), ``try_number`` (the try number of
     every job bound, which the caller groups by) and ``now``. Only rows whose lease token
     still matches are touched, so a lost lease is never completed; the caller compares
     the returned ids with what it asked for.
@@ -230,12 +243,14 @@ def _settle(dialect: str) -> Update:
         update(J)
         .where(*_live(dialect), LEASED)
         .values(
-            status="completed",
-            attempts=bindparam("attempts", type_=Integer()),
+            status=literal_column("'completed'"),
+            # Not named "attempts": a bound name equal to a column's would also be set by
+            # every other UPDATE compiled into the same statement (settle_and_claim).
+            attempts=bindparam("try_number", type_=Integer()),
             result=null(),
-            lease_token=None,
-            leased_by=None,
-            lease_expires_at=None,
+            lease_token=null(),
+            leased_by=null(),
+            lease_expires_at=null(),
             updated_at=_now(),
         )
         .returning(J.id)
@@ -281,6 +296,59 @@ def bulk_insert(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime)
         return sorted(ids)
     stmt = insert(J).returning(J.id, sort_by_parameter_order=True)
     return list(conn.execute(stmt, list(rows)).scalars())
+
+
+_PG_INSERT_ONE = (
+    "INSERT INTO queue_jobs (type, payload, priority, status, attempts, available_at, "
+    "lease_seconds, created_at, updated_at) "
+    "VALUES (%s, %s::jsonb, %s, 'pending', 0, %s, %s, %s, %s) RETURNING id"
+)
+
+
+def insert_one_postgres(engine: Engine, row: dict[str, Any], payload_json: str) -> int:
+    """Insert one job (no idempotency key) on PostgreSQL and commit it; return its id.
+
+    The hot path of ``ctx.jobs.enqueue``: a pooled connection's driver runs one prepared
+    ``INSERT ... RETURNING id`` in autocommit mode, so an enqueue is one round trip and
+    the payload is sent as the JSON text validation already produced. Going through
+    SQLAlchemy's Connection cost about as much client time again as the round trip
+    itself (execution context, result metadata, a second JSON encoding). Driver errors
+    come back as SQLAlchemy's ``DBAPIError`` (for ``translate_db_errors``), and a
+    connection that broke is dropped from the pool.
+    """
+    params = (
+        row["type"],
+        payload_json,
+        row["priority"],
+        row["available_at"],
+        row["lease_seconds"],
+        row["created_at"],
+        row["updated_at"],
+    )
+    dbapi_error: Any = engine.dialect.loaded_dbapi.Error
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        driver.autocommit = True
+        try:
+            return int(driver.execute(_PG_INSERT_ONE, params, prepare=True).fetchone()[0])
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except dbapi_error as exc:
+        invalidated = engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
+        if invalidated:
+            raw.invalidate(exc)
+        raise DBAPIError.instance(
+            _PG_INSERT_ONE,
+            params,
+            exc,
+            dbapi_error,
+            connection_invalidated=invalidated,
+            dialect=engine.dialect,
+        ) from exc
+    finally:
+        raw.close()
 
 
 #: Gives leased jobs with a visibility timeout of their own the expiry it asks for
@@ -348,6 +416,27 @@ _HEARTBEAT = MappingProxyType({d: _heartbeat(d) for d in _DIALECTS})
 _MARK_STARTED = MappingProxyType({d: _mark_started(d) for d in _DIALECTS})
 
 
+def _settle_and_claim(typed: bool) -> Select[Any]:
+    """PostgreSQL: complete a batch (as :func:`settle_statement`) and lease the next (as
+    :func:`claim_statement`) in one statement, so a busy worker commits once per batch
+    (one WAL flush, one round trip) instead of twice. The two touch different rows
+    (leased ones with our tokens; pending ones). Always one row at least: the claimed
+    jobs (all NULL when none) each with ``settled_ids``, the ids completed."""
+    settled = _settle("postgresql").cte("settled")
+    claimed = _claim("postgresql", typed).cte("claimed")
+    done = select(func.array_agg(settled.c.id).label("settled_ids")).subquery("done")
+    return select(claimed, done.c.settled_ids).select_from(done.outerjoin(claimed, true()))
+
+
+_SETTLE_AND_CLAIM = MappingProxyType({typed: _settle_and_claim(typed) for typed in (False, True)})
+
+
+def settle_and_claim_statement(typed: bool) -> Select[Any]:
+    """PostgreSQL: settle leased jobs and lease ready ones in one statement; bind what
+    :func:`settle_statement` and :func:`claim_statement` take."""
+    return _SETTLE_AND_CLAIM[typed]
+
+
 def recover_expired_statement(typed: bool) -> Update:
     """Put jobs whose lease expired back in line; bind ``now`` (and ``types`` when ``typed``)."""
     return _RECOVER[typed]
@@ -360,7 +449,7 @@ def claim_statement(dialect: str, typed: bool) -> Update:
 
 
 def settle_statement(dialect: str) -> Update:
-    """Complete leased jobs with no result; bind ``ids``, ``tokens``, ``attempts`` and ``now``."""
+    """Complete leased jobs with no result; bind ``ids``, ``tokens``, ``try_number`` and ``now``."""
     return _SETTLE[dialect]
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session
@@ -24,9 +24,11 @@ from harmony.repositories.job_sql import (
     claim_statement,
     heartbeat_statement,
     idempotent_insert,
+    insert_one_postgres,
     lease_params,
     mark_started_statement,
     recover_expired_statement,
+    settle_and_claim_statement,
     settle_statement,
 )
 from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
@@ -45,8 +47,10 @@ from harmony.validation import (
 if TYPE_CHECKING:  # the registry is a service; the queue only hands it to workers
     from collections.abc import Callable
 
-    from harmony.services.handlers import Handler, HandlerRegistry
+    from harmony.services.handlers import Handler, HandlerRegistry, LegacyHandler
     from harmony.services.retry import RetryPolicy
+
+    _H = TypeVar("_H", bound=Callable[..., Any])
 
 __all__ = ["JobQueue"]
 
@@ -65,6 +69,8 @@ _CREDIT = (
     .values(lease_expires_at=bindparam("b_expires", type_=J.lease_expires_at.type))
 )
 _TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+#: One job without an idempotency key; everything but the id is known before the insert.
+_INSERT_ONE = insert(J).returning(J.id)
 _MAX_BATCH = 1000
 _ERROR_LIMIT = 8000
 #: Longest visibility timeout (about 115 days) and retry delay (about 3 years) accepted.
@@ -101,18 +107,21 @@ class JobQueue:
 
     def handler(
         self, job_type: str, *, retry: RetryPolicy | None = None
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[_H], _H]:
         """Register the decorated function as the handler of ``job_type`` on the context::
 
             @ctx.jobs.handler("report.build", retry=RetryPolicy(max_attempts=3))
-            def build(job, session): ...
+            def build(job: JobContext): ...
 
         Every :class:`~harmony.Worker` built on the context runs it.
         """
         return self._registry().handler(job_type, retry=retry)
 
-    def register(self, job_type: str, fn: Handler, *, retry: RetryPolicy | None = None) -> Handler:
-        """Register ``fn(job, session)`` as the handler of ``job_type`` on the context."""
+    def register(
+        self, job_type: str, fn: Handler | LegacyHandler, *, retry: RetryPolicy | None = None
+    ) -> Handler | LegacyHandler:
+        """Register ``fn(job_context)`` as the handler of ``job_type`` on the context
+        (the deprecated ``fn(job, session)`` form warns once, here)."""
         return self._registry().register(job_type, fn, retry=retry)
 
     def _registry(self) -> HandlerRegistry:
@@ -233,29 +242,35 @@ class JobQueue:
         return [job for job in out if job is not None]
 
     def _enqueue(self, spec: JobSpec, *, session: Session | None, rearm: bool) -> Job:
-        spec = _spec(spec, self.payload_max_bytes)
+        spec, encoded = _checked(spec, self.payload_max_bytes)
         row = _row(spec, self._clock.now())
         if session is not None:
             job = self._store_one(session.connection(), row, rearm=rearm)
+        elif row["idempotency_key"] is None and self._db.backend == "postgresql":
+            # The common case, one plain INSERT, on the driver: see insert_one_postgres.
+            self._db.check_open()
+            with translate_db_errors(self._db.settings):
+                job = _new_job(insert_one_postgres(self._db.write_engine, row, encoded), row)
         else:
             # One INSERT (or upsert, then a read of the existing job): atomic on its own.
             with self._db.autocommit() as conn:
                 job = self._store_one(conn, row, rearm=rearm)
-        self._events.emit(
-            "worker.job",
-            entity_id=job.id,
-            job_type=job.type,
-            status=job.status if job.deduped else "enqueued",
-            priority=job.priority,
-            deduped=job.deduped,
-            transactional=session is not None,
-        )
+        status = job.status if job.deduped else "enqueued"
+        if self._events.wants("worker.job", status):
+            self._events.emit(
+                "worker.job",
+                entity_id=job.id,
+                job_type=job.type,
+                status=status,
+                priority=job.priority,
+                deduped=job.deduped,
+                transactional=session is not None,
+            )
         return job
 
     def _store_one(self, conn: Connection, row: dict[str, Any], *, rearm: bool) -> Job:
         if row["idempotency_key"] is None:
-            stmt = insert(J).returning(*JOB_COLUMNS)
-            return _job(conn.execute(stmt, row).one())
+            return _new_job(conn.execute(_INSERT_ONE, row).scalar_one(), row)
         return self._upsert(conn, row, rearm=rearm)
 
     def _upsert(self, conn: Connection, row: dict[str, Any], *, rearm: bool) -> Job:
@@ -277,6 +292,7 @@ class JobQueue:
         lease_seconds: float | None = None,
         worker_id: str | None = None,
         conn: Connection | None = None,
+        recover: bool = True,
     ) -> list[LeasedJob]:
         """Lease up to ``limit`` ready jobs of ``types`` (``None``: any type).
 
@@ -291,7 +307,58 @@ class JobQueue:
 
         ``conn`` is an autocommit connection a polling loop keeps for its leases (each
         statement commits by itself); without it the lease runs in its own transaction.
+        ``recover=False`` leaves expired leases alone (a worker's lane recovers them
+        separately, see :meth:`recover_expired`).
         """
+        return self._lease(types, limit, lease_seconds, worker_id, conn, recover, {})[0]
+
+    def settle_and_lease(
+        self,
+        done: Sequence[LeasedJob],
+        types: str | Sequence[str] | None,
+        *,
+        limit: int = 1,
+        lease_seconds: float | None = None,
+        worker_id: str | None = None,
+        conn: Connection | None = None,
+        recover: bool = True,
+    ) -> tuple[list[LeasedJob], list[int]]:
+        """Complete the leased jobs ``done`` with no result (as :meth:`complete_many`)
+        and lease ready ones (as :meth:`lease`); return the leased jobs and the ids of
+        ``done`` whose lease was lost (not completed).
+
+        On PostgreSQL, given the autocommit ``conn`` of a polling loop, both happen in one
+        statement when every job of ``done`` is at the same try number (the usual
+        batch): one commit instead of two.
+        """
+        attempts = {job.attempts for job in done}
+        if not done or len(attempts) != 1 or conn is None or conn.dialect.name != "postgresql":
+            lost = self.complete_many(done, conn=conn) if done else []
+            leased = self.lease(
+                types,
+                limit=limit,
+                lease_seconds=lease_seconds,
+                worker_id=worker_id,
+                conn=conn,
+                recover=recover,
+            )
+            return leased, lost
+        for job in done:
+            _check_leased(job)  # building _owned(job)'s UPDATE would cost ~0.2 ms a job
+        settle = {**lease_params(done), "try_number": attempts.pop()}
+        leased, settled = self._lease(types, limit, lease_seconds, worker_id, conn, recover, settle)
+        return leased, [job.id for job in done if job.id not in settled]
+
+    def _lease(
+        self,
+        types: str | Sequence[str] | None,
+        limit: int,
+        lease_seconds: float | None,
+        worker_id: str | None,
+        conn: Connection | None,
+        recover: bool,
+        settle: Mapping[str, Any],
+    ) -> tuple[list[LeasedJob], set[int]]:
         wanted = _types(types)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
             raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}")
@@ -308,10 +375,10 @@ class JobQueue:
             params["types"] = list(wanted)
         if conn is not None:
             with translate_db_errors(self._db.settings):
-                leased = _claim(conn, wanted is not None, params, seconds)
+                leased, settled = _claim(conn, wanted is not None, params, seconds, recover, settle)
         else:
             with self._db.write() as own:
-                leased = _claim(own, wanted is not None, params, seconds)
+                leased, settled = _claim(own, wanted is not None, params, seconds, recover, settle)
         duration = _ms(started)
         if not leased:
             self._events.emit(
@@ -325,7 +392,23 @@ class JobQueue:
                 priority=job.priority, lease_timeout=seconds, duration_ms=duration,
                 attempts=job.attempts, worker_id=worker_id,
             )  # fmt: skip
-        return leased
+        return leased, settled
+
+    def recover_expired(
+        self, types: str | Sequence[str] | None = None, *, conn: Connection | None = None
+    ) -> int:
+        """Put jobs (of ``types``; ``None``: any) whose lease expired back in line, marked
+        recovered, as every :meth:`lease` call does first; return how many."""
+        wanted = _types(types)
+        params: dict[str, Any] = {"now": self._clock.now()}
+        if wanted is not None:
+            params["types"] = list(wanted)
+        stmt = recover_expired_statement(wanted is not None)
+        if conn is not None:
+            with translate_db_errors(self._db.settings):
+                return int(conn.execute(stmt, params).rowcount)
+        with self._db.write() as own:
+            return int(own.execute(stmt, params).rowcount)
 
     def _lease_length(self, lease_seconds: float | None) -> float:
         if lease_seconds is None:
@@ -399,7 +482,7 @@ class JobQueue:
         Raises:
             LeaseLost: the token is stale; nothing is changed.
         """
-        _owned(job)  # a LeasedJob, before anything else is looked at
+        _check_leased(job)  # before anything else is looked at
         stored = None if result is None else result
         if stored is not None:
             check_json("result", stored, max_bytes=self.payload_max_bytes)
@@ -436,7 +519,7 @@ class JobQueue:
         Raises:
             LeaseLost: the token is stale; nothing is changed.
         """
-        _owned(job)
+        _check_leased(job)
         now = self._clock.now()
         message = _error_text(error)
         if retry_in is not None:
@@ -531,7 +614,7 @@ class JobQueue:
         now = self._clock.now()
         done: set[int] = set()
         for attempts, group in _by_attempts(jobs).items():
-            params = {**lease_params(group), "attempts": attempts, "now": now}
+            params = {**lease_params(group), "try_number": attempts, "now": now}
             if conn is not None:
                 done.update(conn.execute(settle_statement(conn.dialect.name), params).scalars())
             else:
@@ -685,11 +768,23 @@ class JobQueue:
 
 
 def _claim(
-    conn: Connection, typed: bool, params: dict[str, Any], seconds: float
-) -> list[LeasedJob]:
+    conn: Connection,
+    typed: bool,
+    params: dict[str, Any],
+    seconds: float,
+    recover: bool,
+    settle: Mapping[str, Any],
+) -> tuple[list[LeasedJob], set[int]]:
     # Recovery first, so the claim sees (and may take) the jobs it put back in line.
-    conn.execute(recover_expired_statement(typed), params)
-    rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
+    if recover:
+        conn.execute(recover_expired_statement(typed), params)
+    settled: set[int] = set()
+    if settle:
+        rows = conn.execute(settle_and_claim_statement(typed), {**params, **settle}).all()
+        settled = set(rows[0].settled_ids or ())
+        rows = [row for row in rows if row.id is not None]
+    else:
+        rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
     leased = sorted(
         (_leased(row, seconds, params["now"]) for row in rows),
         key=lambda j: (-j.priority, j.available_at, j.id),
@@ -701,15 +796,19 @@ def _claim(
     ]
     if own:  # jobs with a visibility timeout of their own
         conn.execute(OWN_EXPIRY, own)
-    return leased
+    return leased, settled
 
 
-def _owned(job: LeasedJob) -> Any:
-    """An UPDATE of ``job`` that matches only while its lease token is live."""
+def _check_leased(job: LeasedJob) -> None:
     if not isinstance(job, LeasedJob):
         raise InvalidInputError(
             f"expected the LeasedJob returned by lease(), got {type(job).__name__}"
         )
+
+
+def _owned(job: LeasedJob) -> Any:
+    """An UPDATE of ``job`` that matches only while its lease token is live."""
+    _check_leased(job)
     return update(J).where(J.id == job.id, J.lease_token == job.token, J.status == "leased")
 
 
@@ -744,6 +843,12 @@ def _check_type(name: Any) -> None:
 
 
 def _spec(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> JobSpec:
+    """``item`` as a checked :class:`JobSpec` (see :func:`_checked`)."""
+    return _checked(item, max_bytes)[0]
+
+
+def _checked(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> tuple[JobSpec, str]:
+    """``item`` as a checked :class:`JobSpec`, with its payload encoded as JSON."""
     if isinstance(item, Mapping):
         fields = dict(item)
         try:
@@ -760,14 +865,14 @@ def _spec(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> Jo
         raise InvalidInputError(
             f"payload must be a JSON object (a mapping), got {type(item.payload).__name__}"
         )
-    check_json("payload", item.payload, max_bytes=max_bytes)
+    encoded = check_json("payload", item.payload, max_bytes=max_bytes)
     if item.available_at is not None:
         check_datetime("available_at", item.available_at)
     if item.idempotency_key is not None:
         check_text("idempotency_key", item.idempotency_key, max_length=255)
     if item.lease_seconds is not None:
         check_seconds("lease_seconds", item.lease_seconds, high=_MAX_LEASE_SECONDS, hint=" (or None)")
-    return item
+    return item, encoded
 
 
 def _payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:

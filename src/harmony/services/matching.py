@@ -21,19 +21,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from harmony._checks import as_int
 from harmony.clock import Clock
 from harmony.db.engine import Database
 from harmony.errors import (
     HarmonyError,
+    MissingExtraError,
     InvalidInputError,
     NotFoundError,
     UnknownProviderError,
 )
 from harmony.events.base import EventLogger
-from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.match_pairs import MatchPairs
 from harmony.repositories.match_store import MatchStore
@@ -45,6 +44,7 @@ from harmony.repositories.match_types import (
 )
 from harmony.repositories.playlist_types import Track
 from harmony.repositories.track_search import TrackSearchRepository
+from harmony.services.handlers import JobContext
 from harmony.services.match_keys import MatchKey, match_key
 from harmony.services.retry import RetryPolicy
 
@@ -87,7 +87,7 @@ class MatchingService:
         Both are provider names (the ``provider`` of stored tracks). Raises
         :class:`~harmony.errors.UnknownProviderError` for a name that is neither registered
         nor has stored tracks, :class:`~harmony.errors.InvalidInputError` when they are the
-        same, and :class:`~harmony.errors.HarmonyError` without rapidfuzz (the ``search``
+        same, and :class:`~harmony.errors.MissingExtraError` without rapidfuzz (the ``search``
         extra). A failed run writes nothing and emits ``match.run`` with status ``failed``.
         """
         started = time.perf_counter()
@@ -288,13 +288,14 @@ class MatchingService:
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def handle_job(self, job: LeasedJob, session: Session) -> dict[str, Any]:
+    def handle_job(self, job: JobContext) -> dict[str, Any]:
         """The ``match.run`` handler: payload ``{"source": name, "target": name}``.
 
-        The run commits its own transactions; the job's completion follows them. Delivery
-        is at least once, and a repeated run with nothing changed writes nothing.
+        The run commits its own transactions (so it does not write through
+        ``job.session``); the job's completion follows them. Delivery is at least once,
+        and a repeated run with nothing changed writes nothing.
         """
-        payload = job.payload
+        payload = job.job.payload
         source, target = payload.get("source"), payload.get("target")
         for role, value in (("source", source), ("target", target)):
             if not isinstance(value, str):
@@ -317,18 +318,14 @@ class MatchingService:
 
 
 def _default_retry() -> RetryPolicy:
-    return RetryPolicy(give_up_on=(InvalidInputError, UnknownProviderError, _MissingExtra))
-
-
-class _MissingExtra(HarmonyError):
-    """rapidfuzz is not installed."""
+    return RetryPolicy(give_up_on=(InvalidInputError, UnknownProviderError, MissingExtraError))
 
 
 def _rules(tolerance_ms: int) -> Any:
     try:  # rapidfuzz is the optional "search" extra
         from harmony.services.match_rules import MatchRules
     except ImportError as exc:
-        raise _MissingExtra("track matching needs rapidfuzz: pip install 'harmony[search]'") from exc
+        raise MissingExtraError("track matching needs rapidfuzz: pip install 'harmony[search]'") from exc
     return MatchRules(tolerance_ms)
 
 

@@ -8,7 +8,7 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -23,7 +23,22 @@ from harmony.validation import check_seconds
 #: Longest period of a periodic job: about ten years.
 _MAX_PERIOD_SECONDS = 315_360_000.0
 
-__all__ = ["LeaseScheduler", "PeriodicJob", "PollBackoff"]
+__all__ = ["JobSource", "LeaseScheduler", "PeriodicJob", "PollBackoff"]
+
+
+class JobSource(Protocol):
+    """Where a tick leases from: the queue, or a worker thread's lane of the queue store."""
+
+    def lease(
+        self,
+        types: Sequence[str] | None,
+        *,
+        limit: int,
+        lease_seconds: float | None = None,
+        worker_id: str | None = None,
+    ) -> list[LeasedJob]:
+        """Lease up to ``limit`` ready jobs of ``types`` (``None``: any)."""
+        ...
 
 
 class PollBackoff:
@@ -172,25 +187,31 @@ class LeaseScheduler:
         lease_seconds: float | None = None,
         worker_id: str | None = None,
         conn: Connection | None = None,
+        source: JobSource | None = None,
     ) -> list[LeasedJob]:
         """One tick: enqueue due periodic jobs, then lease up to ``limit`` ready jobs.
 
-        Emits ``orchestrator.schedule`` per leased job (with how long it had been ready);
-        the queue emits ``orchestrator.lease`` for every attempt.
+        ``source`` is where to lease from (a worker passes its thread's lane of the queue
+        store; default: the queue, on ``conn`` when given). Emits
+        ``orchestrator.schedule`` per leased job (with how long it had been ready); the
+        queue emits ``orchestrator.lease`` for every attempt.
         """
         if self._periodic:
             self.enqueue_due()
         seconds = self.visibility_timeout if lease_seconds is None else lease_seconds
         leased: list[LeasedJob] = []
-        for job_types, slots in self._shares(types, limit):
-            leased += self._jobs.lease(
+
+        def lease(job_types: Sequence[str] | None, slots: int) -> list[LeasedJob]:
+            if source is not None:
+                return source.lease(job_types, limit=slots, lease_seconds=seconds, worker_id=worker_id)
+            return self._jobs.lease(
                 job_types, limit=slots, lease_seconds=seconds, worker_id=worker_id, conn=conn
             )
+
+        for job_types, slots in self._shares(types, limit):
+            leased += lease(job_types, slots)
         if len(leased) < limit and types and len(types) > 1 and self._weighted(types):
-            leased += self._jobs.lease(
-                types, limit=limit - len(leased), lease_seconds=seconds, worker_id=worker_id,
-                conn=conn,
-            )  # fmt: skip
+            leased += lease(types, limit - len(leased))
         if not leased or not self._events.wants("orchestrator.schedule", "ready"):
             return leased
         now = self._clock.now()

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from harmony.cache.invalidator import CacheInvalidator
 from harmony.clock import Clock
@@ -45,7 +44,6 @@ from harmony.providers.base import (
     coerce_track,
 )
 from harmony.repositories.change_feed import ChangeFeed
-from harmony.repositories.job_types import LeasedJob
 from harmony.repositories.jobs import JobQueue
 from harmony.repositories.sync_preview import SyncPreviewReader
 from harmony.repositories.sync_store import (
@@ -55,6 +53,7 @@ from harmony.repositories.sync_store import (
     SyncStore,
 )
 from harmony.services.coherence import CacheCoherence
+from harmony.services.handlers import JobContext
 from harmony.services.retry import RetryPolicy
 from harmony.services.sync_plan import SyncPlan, describe_changes
 from harmony.services.sync_types import REPORTED_REJECTIONS, RejectedItem
@@ -223,16 +222,19 @@ class SyncEngine:
             run.report("done")
         return plan
 
-    def handle_job(self, job: LeasedJob, session: Session) -> dict[str, Any]:
+    def handle_job(self, job: JobContext) -> dict[str, Any]:
         """The ``playlist.sync`` handler: payload ``{"provider": name}`` or ``{}`` for all.
 
-        The sync commits its own transaction; the job's completion follows it. Delivery is
+        The sync commits its own transactions (one per changed playlist, with the cache
+        invalidation after each commit), so it does not write through ``job.session``;
+        the job's completion follows it. Delivery is
         at least once, and a repeated sync of unchanged playlists writes nothing. When every
         failed provider was rate-limited beyond its wait limit
         (:class:`~harmony.errors.RateLimited`), the job is rescheduled for after the wait
         (:class:`~harmony.errors.RetryLater`) instead of failing.
         """
-        provider, full = job.payload.get("provider"), job.payload.get("full", False)
+        payload = job.job.payload
+        provider, full = payload.get("provider"), payload.get("full", False)
         if provider is not None and not isinstance(provider, str):
             raise InvalidInputError(
                 f"playlist.sync payload 'provider' must be a provider name, got {provider!r}"

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import importlib
 import os
-import time
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, text
 
 from harmony.clock import Clock
-from harmony.db.engine import Database
-from harmony.db.models import ActivityEventRow, QueueJobRow
 from harmony.errors import DiagnosticsUnavailable, HarmonyError
 from harmony.migrations.runner import MigrationRunner
+from harmony.repositories.activity import ActivityRepository
+from harmony.repositories.diagnostics import DatabaseProbe
+from harmony.repositories.jobs import JobQueue
 from harmony.validation import check_seconds
 
 __all__ = [
@@ -132,18 +131,22 @@ class HealthReport(_Model):
 
 
 class SystemService:
-    """``ctx.system``: :meth:`stats` and :meth:`health`."""
+    """``ctx.system``: :meth:`stats`, :meth:`health` and :meth:`table_rows`."""
 
     def __init__(
         self,
-        db: Database,
+        probe: DatabaseProbe,
         migrations: MigrationRunner,
         clock: Clock,
         *,
+        jobs: JobQueue,
+        activity: ActivityRepository,
         psutil: PsutilLike | None = None,
         disk_path: str = "/",
     ) -> None:
-        self._db = db
+        self._probe = probe
+        self._jobs = jobs
+        self._activity = activity
         self._migrations = migrations
         self._clock = clock
         self._psutil = psutil
@@ -221,19 +224,16 @@ class SystemService:
         return HealthReport(ready=ready, checked_at=self._clock.now(), parts=parts)
 
     def _database(self, timeout: float) -> HealthPart:
-        started = time.perf_counter()
         try:
-            with self._db.connect() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout * 1000):d}"))
-                conn.execute(text("SELECT 1"))
+            elapsed = self._probe.ping(timeout)
         except HarmonyError as exc:
             return _down(True, str(exc))
-        elapsed = round((time.perf_counter() - started) * 1000, 3)
         return HealthPart(
-            status="up", required=True, detail=f"{self._db.backend} answered",
+            status="up",
+            required=True,
+            detail=f"{self._probe.backend} answered",
             data={"latency_ms": elapsed},
-        )  # fmt: skip
+        )
 
     def _schema(self) -> HealthPart:
         try:
@@ -248,43 +248,34 @@ class SystemService:
         return HealthPart(status="up", required=True, detail=f"schema at head {head}", data={"current": current})
 
     def _queue(self) -> HealthPart:
-        now = self._clock.now()
         try:
-            with self._db.connect() as conn:
-                pending = conn.execute(
-                    select(func.count()).where(QueueJobRow.status == "pending")
-                ).scalar_one()
-                oldest = conn.execute(
-                    select(func.min(QueueJobRow.available_at)).where(
-                        QueueJobRow.status == "pending", QueueJobRow.available_at <= now
-                    )
-                ).scalar()
+            stats = self._jobs.stats()
         except HarmonyError as exc:
             return _down(False, str(exc))
-        age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
+        pending = stats.total("pending")
         return HealthPart(
-            status="up", required=False, detail=f"{pending} pending jobs",
-            data={"pending": int(pending), "oldest_ready_age_seconds": age},
-        )  # fmt: skip
+            status="up",
+            required=False,
+            detail=f"{pending} pending jobs",
+            data={"pending": pending, "oldest_ready_age_seconds": stats.oldest_ready_age_seconds},
+        )
 
     def _sync(self) -> HealthPart:
         try:
             last: dict[str, str] = {}
-            with self._db.connect() as conn:
-                # Newest first through the (type, status, timestamp) index; the first row
-                # seen per provider is its last sync.
-                for row in conn.execute(
-                    select(ActivityEventRow.timestamp, ActivityEventRow.details)
-                    .where(ActivityEventRow.type == "sync.run")
-                    .order_by(ActivityEventRow.timestamp.desc())
-                    .limit(500)
-                ):
-                    provider = str((row.details or {}).get("provider", "*"))
-                    last.setdefault(provider, row.timestamp.isoformat())
+            # Newest first; the first entry seen per provider is its last sync.
+            for entry in self._activity.list(type="sync.run", limit=500):
+                provider = str((entry.details or {}).get("provider", "*"))
+                last.setdefault(provider, entry.timestamp.isoformat())
         except HarmonyError as exc:
             return _down(False, str(exc))
         detail = f"last sync recorded for {len(last)} provider(s)" if last else "no sync recorded yet"
         return HealthPart(status="up", required=False, detail=detail, data={"last_sync": last})
+
+    def table_rows(self) -> dict[str, int]:
+        """Rows in each of harmony's tables present in the database, by table name (for
+        ``harmony info``; counting is a full scan of each table)."""
+        return self._probe.row_counts()
 
 
 def _down(required: bool, detail: str, data: dict[str, Any] | None = None) -> HealthPart:

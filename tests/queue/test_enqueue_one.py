@@ -1,0 +1,78 @@
+"""Enqueueing one job per call (PostgreSQL: a prepared INSERT on the driver): the job
+returned is the job stored, database failures come back as harmony errors, and a pooled
+connection the server dropped costs no error; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from harmony import ContextClosed, DatabaseError, HarmonyContext, HarmonySettings
+from harmony.testing.pytest_plugin import SettingsFactory
+
+PAYLOADS: list[dict[str, Any]] = [
+    {},
+    {"provider": "spotify", "full": True},
+    {"nested": {"list": [1, 2.5, None, "x"], "deep": {"a": {"b": []}}}},
+    {"text": "naïve café — 東京 🎵", "quote": "it's \"quoted\"", "backslash": "a\\b"},
+    {"big": 2**62, "negative": -(2**40), "small": 1e-7},
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=["empty", "flat", "nested", "unicode", "numbers"])
+def test_the_job_enqueue_returns_is_the_job_stored(harmony_context: HarmonyContext, payload: dict[str, Any]) -> None:
+    later = harmony_context.clock.now() + timedelta(minutes=5)
+    job = harmony_context.jobs.enqueue("one.job", payload, priority=7, available_at=later, lease_seconds=12.5)
+    stored = harmony_context.jobs.get(job.id)
+    assert stored == job
+    assert (stored.priority, stored.available_at, stored.lease_seconds) == (7, later, 12.5)
+
+
+def test_ids_grow_and_every_enqueue_commits_on_its_own(harmony_context: HarmonyContext) -> None:
+    ids = [harmony_context.jobs.enqueue("one.job", {"i": i}).id for i in range(20)]
+    assert ids == sorted(ids) and len(set(ids)) == 20
+    with harmony_context.db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM queue_jobs")).scalar_one() == 20
+
+
+def test_a_database_that_refuses_the_insert_raises_a_database_error_on_both_backends(
+    harmony_context: HarmonyContext,
+) -> None:
+    with harmony_context.db.write() as conn:
+        conn.execute(text("DROP TABLE queue_jobs"))
+    with pytest.raises(DatabaseError, match="queue_jobs"):
+        harmony_context.jobs.enqueue("one.job", {"i": 1})
+    with pytest.raises(DatabaseError, match="queue_jobs"):  # the connection is still usable
+        harmony_context.jobs.enqueue("one.job", {"i": 2})
+    harmony_context.db.ping()
+
+
+def test_enqueue_after_close_raises_context_closed(harmony_settings: HarmonySettings) -> None:
+    with HarmonyContext(harmony_settings) as ctx:
+        ctx.migrate()
+    with pytest.raises(ContextClosed, match="closed"):
+        ctx.jobs.enqueue("one.job")
+
+
+def test_an_enqueue_after_the_server_dropped_the_pooled_connections_succeeds(
+    harmony_settings_factory: SettingsFactory, harmony_backend: str
+) -> None:
+    if harmony_backend != "postgresql":
+        pytest.skip("connections dropped by the server are PostgreSQL's")
+    settings = harmony_settings_factory(application_name="harmony-enqueue-test")
+    with HarmonyContext(settings) as ctx, HarmonyContext(harmony_settings_factory()) as admin:
+        ctx.migrate()
+        first = ctx.jobs.enqueue("one.job", {"i": 1})
+        with admin.db.connect() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'harmony-enqueue-test'"
+                )
+            ).scalar_one()
+        assert killed >= 1
+        second = ctx.jobs.enqueue("one.job", {"i": 2})
+        assert [ctx.jobs.get(j.id).payload for j in (first, second)] == [{"i": 1}, {"i": 2}]
