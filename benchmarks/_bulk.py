@@ -2,7 +2,7 @@
 that need a million tracks (a sync through provider objects would take longer than the
 thing measured).
 
-Rows get the same ``search_key`` the sync writes (``harmony.textnorm.search_key``); the
+Rows get the same ``search_key`` the sync writes (``harmony._textnorm.search_key``); the
 candidate index follows on its own (SQLite: its triggers fire for every row; PostgreSQL:
 the GIN index is maintained by the server), exactly as it does for a sync. Loading a
 million rows that way takes minutes on SQLite (each trigger call indexes one row);
@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import insert
 
 from harmony import HarmonyContext
-from harmony.db.candidate_index import drop_candidate_index
-from harmony.db.models import TrackRow
-from harmony.textnorm import search_key
+from harmony._db.candidate_index import drop_candidate_index
+from harmony._db.models import TrackRow
+from harmony._textnorm import search_key
 
 _COLUMNS = ("provider", "provider_id", "title", "artists", "album", "duration_ms", "isrc", "year",
             "search_key", "created_at", "updated_at")  # fmt: skip

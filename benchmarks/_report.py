@@ -23,7 +23,7 @@ import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from harmony.settings import HarmonySettings, parse_database_url
+from harmony._settings import HarmonySettings, parse_database_url
 from harmony.testing import temporary_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.db.models import ActivityEventRow
+from harmony._db.models import ActivityEventRow
 from harmony.testing import temporary_schema
 
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from sqlalchemy import Engine, create_engine, text
 
 from harmony import HarmonySettings
-from harmony.db import engine as engine_module
-from harmony.db.engine import build_engine
+from harmony._db import engine as engine_module
+from harmony._db.engine import build_engine
 
 
 def _per_call_us(n: int, body: Callable[[], None]) -> float:

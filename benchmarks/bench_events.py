@@ -27,14 +27,14 @@ from typing import Any
 
 from _report import command_line, host, write_section
 
-import harmony.events.base as events_base
+import harmony._events.base as events_base
 from harmony import (
     HarmonyContext,
     LoggingEventLogger,
     NullEventLogger,
     RecordingEventLogger,
 )
-from harmony.events import EventLogger
+from harmony._events import EventLogger
 
 FIELDS: dict[str, Any] = {
     "entity_id": 42, "job_type": "playlist.sync", "status": "completed", "attempts": 1,

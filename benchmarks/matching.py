@@ -58,10 +58,10 @@ from search import _fold, make_library, typo
 from sqlalchemy import select, update
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.db.models import TrackRow
-from harmony.repositories.match_pairs import MatchPairs
-from harmony.repositories.match_store import MatchStore
-from harmony.services.match_engine import MatchEngine
+from harmony._db.models import TrackRow
+from harmony._repositories.match_pairs import MatchPairs
+from harmony._repositories.match_store import MatchStore
+from harmony._services.match_engine import MatchEngine
 
 SCRIPT = "benchmarks/matching.py"
 SECTION = f"## Track matching (`{SCRIPT}`)"

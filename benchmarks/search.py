@@ -89,8 +89,8 @@ from _report import (
 from sqlalchemy import and_, func, literal, or_, select
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.db.candidate_index import drop_candidate_index
-from harmony.db.models import TrackRow
+from harmony._db.candidate_index import drop_candidate_index
+from harmony._db.models import TrackRow
 
 SCRIPT = "benchmarks/search.py"
 SECTION = f"## Track search (`{SCRIPT}`)"
@@ -529,7 +529,7 @@ def search(ctx: HarmonyContext, query: str) -> Any:
 
 def count_matches(ctx: HarmonyContext, timed: list[Timed]) -> None:
     """Fill in how many rows contain any / every word the pre-filter looks for."""
-    from harmony.services.ranking import prepare_query
+    from harmony._services.ranking import prepare_query
 
     contains = func.strpos if ctx.db.backend == "postgresql" else func.instr
     with ctx.db.connect() as conn:
@@ -548,9 +548,9 @@ PARTS = ("SQL pre-filter", "Track models", "scoring", "SearchHit models", "rest"
 def wrapped(ctx: HarmonyContext) -> Iterator[dict[str, float] | None]:
     """Adds up, into the yielded dict, the time spent in the parts of a search, by wrapping
     the functions it calls; yields None when the service's internals are not as expected."""
-    import harmony.repositories.track_search as repo_module
-    import harmony.services.ranking as ranking_module
-    import harmony.services.search as search_module
+    import harmony._repositories.track_search as repo_module
+    import harmony._services.ranking as ranking_module
+    import harmony._services.search as search_module
 
     repo: Any = getattr(ctx.search, "_tracks", None)
     #: (owner, attribute, part): what is wrapped, restored afterwards

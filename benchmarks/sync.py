@@ -20,7 +20,7 @@ iterators (measured in the same run by a thin wrapper): the in-memory provider h
 each playlist's content into its snapshot id on every listing, a cost of this fake (a
 real provider has its own: network round trips), not of harmony's sync engine.
 
-Cache invalidation: a :class:`~harmony.cache.ResponseCache` filled with ``--small``
+Cache invalidation: a :class:`~harmony._cache.ResponseCache` filled with ``--small``
 (1,000) and ``--large`` (100,000) entries: 20 list entries tagged ``PLAYLIST_LIST_TAG``
 and detail entries (2 variants per playlist) keyed ``playlist_detail_key(id, variant)`` and
 tagged ``playlist_tag(id)``. Timed: ``ResponseCacheInvalidator(cache).invalidate(ids)``
@@ -67,13 +67,13 @@ from harmony import (
     ResponseCacheInvalidator,
     SyncReport,
 )
-from harmony.cache import (
+from harmony._cache import (
     PLAYLIST_LIST_TAG,
     playlist_detail_key,
     playlist_list_key,
     playlist_tag,
 )
-from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
+from harmony._db.models import PlaylistRow, PlaylistTrackRow, TrackRow
 from harmony.testing import InMemoryProvider
 
 SCRIPT = "benchmarks/sync.py"

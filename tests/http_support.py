@@ -107,7 +107,7 @@ CASES: tuple[Case, ...] = (
 
 
 # Modules that run when imported: the CLI entry point, Alembic's environment and revisions.
-_SCRIPTS = ("harmony.migrations.env", "harmony.migrations.versions")
+_SCRIPTS = ("harmony._migrations.env", "harmony._migrations.versions")
 
 
 def harmony_error_classes() -> list[type[HarmonyError]]:

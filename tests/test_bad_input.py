@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from harmony import HarmonyContext, HarmonySettings, JobSpec, LeasedJob
-from harmony.db.models import metadata
+from harmony._db.models import metadata
 from harmony.errors import ConfigurationError, InvalidInputError
 
 

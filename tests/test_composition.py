@@ -18,8 +18,8 @@ from harmony import (
     UnknownProviderError,
     Worker,
 )
-from harmony.cli.library import with_providers
-from harmony.db.engine import build_engine
+from harmony._cli.library import with_providers
+from harmony._db.engine import build_engine
 from harmony.testing import InMemoryProvider
 from harmony.testing.pytest_plugin import ContextFactory, SettingsFactory
 

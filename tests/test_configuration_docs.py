@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harmony import HarmonySettings
-from harmony.settings import ENV_PREFIX
+from harmony._settings import ENV_PREFIX
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 _ROW = re.compile(r"^\| `(?P<field>[a-z_]+)` \| `(?P<var>[A-Z_]+)` \|(?P<rest>.*)$")

@@ -18,7 +18,7 @@ from harmony import (
     RecordingEventLogger,
     SystemClock,
 )
-from harmony.settings import parse_database_url
+from harmony._settings import parse_database_url
 from harmony.testing import ManualClock
 from harmony.testing.postgres import temporary_schema
 from harmony.testing.pytest_plugin import SettingsFactory, require_postgres_url

@@ -8,7 +8,7 @@ Construct one :class:`HarmonyContext` and use its services::
         ctx.migrate()
 """
 
-from harmony.cache import (
+from harmony._cache import (
     CacheEntry,
     CacheInvalidator,
     CallbackInvalidator,
@@ -16,8 +16,55 @@ from harmony.cache import (
     ResponseCache,
     ResponseCacheInvalidator,
 )
-from harmony.clock import Clock, SystemClock
-from harmony.context import HarmonyContext
+from harmony._clock import Clock, SystemClock
+from harmony._context import HarmonyContext
+from harmony._events import (
+    ActivityEventLogger,
+    EventLogger,
+    FanOutEventLogger,
+    LoggingEventLogger,
+    NullEventLogger,
+    RecordingEventLogger,
+    SafeEventLogger,
+)
+from harmony._repositories import ActivityEvent, ActivityPage, ProviderCredentials
+from harmony._repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony._repositories.match_types import (
+    MatchCandidate,
+    MatchReport,
+    TrackMatch,
+    UnmatchedTrack,
+)
+from harmony._repositories.playlist_types import (
+    Playlist,
+    PlaylistDetail,
+    PlaylistPage,
+    PlaylistTrack,
+    Track,
+)
+from harmony._repositories.playlists import MAX_PAGE_SIZE
+from harmony._services import (
+    Exponential,
+    Fixed,
+    JobContext,
+    LeaseScheduler,
+    RetryPolicy,
+    Worker,
+    WorkerReport,
+)
+from harmony._services.export import ExportReport, MissingEntry
+from harmony._services.matching import MATCH_JOB_TYPE
+from harmony._services.providers import ProviderStatus
+from harmony._services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
+from harmony._services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
+from harmony._services.sync_plan import (
+    PlannedTrack,
+    PlaylistPlan,
+    SyncPlan,
+    TrackUpdate,
+)
+from harmony._services.system import HealthPart, HealthReport, SystemStats
+from harmony._settings import HarmonySettings, ProviderRateLimit, UnknownSettingWarning
 from harmony.errors import (
     ConfigurationError,
     ContextClosed,
@@ -42,15 +89,6 @@ from harmony.errors import (
     UnknownProviderError,
     UnknownRevisionError,
 )
-from harmony.events import (
-    ActivityEventLogger,
-    EventLogger,
-    FanOutEventLogger,
-    LoggingEventLogger,
-    NullEventLogger,
-    RecordingEventLogger,
-    SafeEventLogger,
-)
 from harmony.providers import (
     PlaylistProvider,
     ProviderPlaylist,
@@ -58,39 +96,6 @@ from harmony.providers import (
     RateBudget,
     TrackSearchProvider,
 )
-from harmony.repositories import ActivityEvent, ActivityPage, ProviderCredentials
-from harmony.repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
-from harmony.repositories.match_types import (
-    MatchCandidate,
-    MatchReport,
-    TrackMatch,
-    UnmatchedTrack,
-)
-from harmony.repositories.playlist_types import (
-    Playlist,
-    PlaylistDetail,
-    PlaylistPage,
-    PlaylistTrack,
-    Track,
-)
-from harmony.repositories.playlists import MAX_PAGE_SIZE
-from harmony.services import (
-    Exponential,
-    Fixed,
-    JobContext,
-    LeaseScheduler,
-    RetryPolicy,
-    Worker,
-    WorkerReport,
-)
-from harmony.services.export import ExportReport, MissingEntry
-from harmony.services.matching import MATCH_JOB_TYPE
-from harmony.services.providers import ProviderStatus
-from harmony.services.search import MAX_SEARCH_OFFSET, SearchHit, SearchResult
-from harmony.services.sync import SYNC_JOB_TYPE, RejectedItem, SyncProgress, SyncReport
-from harmony.services.sync_plan import PlannedTrack, PlaylistPlan, SyncPlan, TrackUpdate
-from harmony.services.system import HealthPart, HealthReport, SystemStats
-from harmony.settings import HarmonySettings, ProviderRateLimit, UnknownSettingWarning
 
 __version__ = "0.1.0.dev0"
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from harmony.cli import main
+from harmony._cli import main
 
 sys.exit(main())

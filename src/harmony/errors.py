@@ -42,7 +42,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harmony.services.sync import SyncReport
+    from harmony._services.sync import SyncReport
 
 __all__ = [
     "ConfigurationError",

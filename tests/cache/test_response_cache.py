@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from harmony import HarmonyContext, HarmonySettings, InvalidInputError
-from harmony.cache import (
+from harmony._cache import (
     PLAYLIST_LIST_TAG,
     CacheEntry,
     NullInvalidator,

@@ -1,6 +1,6 @@
 """An in-process runner for the ``harmony`` command, in the spirit of click's CliRunner.
 
-``cli("info", "--url", url)`` runs :func:`harmony.cli.main` in this process, in the
+``cli("info", "--url", url)`` runs :func:`harmony._cli.main` in this process, in the
 test's ``tmp_path`` with no ``HARMONY_*`` variable set, and returns the exit code and
 what was printed (:class:`tests.cli.support.Result`); ``harmony_cli(...)`` does the same
 against the test's database (a SQLite file or a PostgreSQL schema). No interpreter start
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.cli import main
+from harmony._cli import main
 from harmony.providers.sample import sample_path
 from harmony.testing import ManualClock
 from tests.cli.support import Result, Run, SeededDatabase

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from harmony import HarmonyContext
-from harmony.db import metadata
+from harmony._db import metadata
 from tests.cli.support import Run, SeededDatabase
 
 HARMONY_TABLES = frozenset(metadata.tables)

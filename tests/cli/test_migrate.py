@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.db import metadata
-from harmony.migrations import VERSION_TABLE
-from harmony.settings import parse_database_url
+from harmony._db import metadata
+from harmony._migrations import VERSION_TABLE
+from harmony._settings import parse_database_url
 from harmony.testing import temporary_schema
 from harmony.testing.pytest_plugin import require_postgres_url
 from tests.cli.support import Run, SeededDatabase

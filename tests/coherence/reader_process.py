@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from harmony import HarmonyContext, HarmonySettings, NotFoundError
-from harmony.events.loggers import RecordingEventLogger
+from harmony._events.loggers import RecordingEventLogger
 
 
 def _serve(ctx: HarmonyContext, events: RecordingEventLogger, request: dict[str, Any]) -> Any:

@@ -21,8 +21,8 @@ from harmony import (
     HarmonyContext,
     RecordingEventLogger,
 )
-from harmony.db.models import ChangeFeedHeadRow, ChangeFeedRow
-from harmony.repositories.change_feed import ChangeFeed
+from harmony._db.models import ChangeFeedHeadRow, ChangeFeedRow
+from harmony._repositories.change_feed import ChangeFeed
 from harmony.testing import InMemoryProvider
 from harmony.testing.pytest_plugin import SettingsFactory
 

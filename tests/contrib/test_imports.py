@@ -14,7 +14,7 @@ FRAMEWORKS = ("fastapi", "starlette", "flask", "werkzeug", "uvicorn")
 
 SCRIPT = f"""
 import sys
-import harmony, harmony.http, harmony.contrib, harmony.testing, harmony.cli
+import harmony, harmony.http, harmony.contrib, harmony.testing, harmony._cli
 loaded = [name for name in {FRAMEWORKS!r} if name in sys.modules]
 assert not loaded, loaded
 import harmony.contrib.flask

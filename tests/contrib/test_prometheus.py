@@ -26,8 +26,8 @@ from harmony import (
     RetryPolicy,
     Worker,
 )
+from harmony._events import EVENTS
 from harmony.contrib.prometheus import FAMILIES, PrometheusEventLogger
-from harmony.events import EVENTS
 from harmony.testing import InMemoryProvider
 from harmony.testing.pytest_plugin import ContextFactory
 

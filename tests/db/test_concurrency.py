@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from harmony import HarmonyContext
-from harmony.db.models import SettingRow
-from harmony.repositories.settings import get_setting, upsert_setting
+from harmony._db.models import SettingRow
+from harmony._repositories.settings import get_setting, upsert_setting
 
 
 def test_threads_recording_activity_concurrently_lose_nothing(harmony_context: HarmonyContext) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from harmony import HarmonyContext
-from harmony.db import engine as engine_module
+from harmony._db import engine as engine_module
 
 from ..conftest import pg_script
 

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from harmony import DatabaseError, HarmonyContext
-from harmony.db.models import (
+from harmony._db.models import (
     ActivityEventRow,
     PlaylistRow,
     PlaylistTrackRow,

@@ -16,7 +16,7 @@ from harmony import (
     RecordingEventLogger,
     Worker,
 )
-from harmony.events import EventLogger
+from harmony._events import EventLogger
 from harmony.testing import capture_events
 from harmony.testing.pytest_plugin import ContextFactory
 

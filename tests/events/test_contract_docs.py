@@ -1,4 +1,4 @@
-"""docs/observability.md and harmony.events.registry.EVENTS document the same events."""
+"""docs/observability.md and harmony._events.registry.EVENTS document the same events."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harmony.events import EVENTS, logger_name_for
+from harmony._events import EVENTS, logger_name_for
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
 _HEADER = re.compile(r"^\|\s*Event\s*\|\s*Required fields\s*\|")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from harmony import HarmonyContext, SafeEventLogger
+from harmony._events.loggers import RecordingEventLogger
 from harmony.errors import EventValidationError
-from harmony.events.loggers import RecordingEventLogger
 from harmony.testing import InMemoryProvider
 from harmony.testing.pytest_plugin import ContextFactory
 

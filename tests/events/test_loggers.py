@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from harmony import HarmonyContext
-from harmony.errors import EventValidationError
-from harmony.events import (
+from harmony._events import (
     EVENTS,
     ActivityEventLogger,
     FanOutEventLogger,
@@ -23,6 +22,7 @@ from harmony.events import (
     RecordingEventLogger,
     SafeEventLogger,
 )
+from harmony.errors import EventValidationError
 from harmony.testing import ManualClock, capture_events
 from harmony.testing.pytest_plugin import SettingsFactory
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import harmony.events.base as events_base
+import harmony._events.base as events_base
 from harmony import (
     ActivityEventLogger,
     FanOutEventLogger,
@@ -16,7 +16,7 @@ from harmony import (
     NullEventLogger,
     RecordingEventLogger,
 )
-from harmony.events import EventLogger
+from harmony._events import EventLogger
 from harmony.testing import capture_events
 from harmony.testing.pytest_plugin import SettingsFactory
 

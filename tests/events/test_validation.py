@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from harmony._events import EVENTS, validate_event
 from harmony.errors import EventValidationError, HarmonyError, InvalidInputError
-from harmony.events import EVENTS, validate_event
 
 _REQUIRED_PAIRS = [(name, field) for name, spec in EVENTS.items() for field in spec.required]
 

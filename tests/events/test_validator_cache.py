@@ -10,7 +10,7 @@ from harmony import (
     RecordingEventLogger,
     SafeEventLogger,
 )
-from harmony.events import EventLogger
+from harmony._events import EventLogger
 
 LEASE = {
     "entity_id": 1, "job_type": "a.b", "status": "leased", "priority": 0,

@@ -18,7 +18,7 @@ from harmony import (
     SafeEventLogger,
     Worker,
 )
-from harmony.events import EventLogger
+from harmony._events import EventLogger
 
 
 def test_logging_logger_wants_what_its_level_lets_through(caplog: pytest.LogCaptureFixture) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, text
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.db.models import TrackRow
+from harmony._db.models import TrackRow
 
 
 def test_upgrading_to_0004_backfills_search_keys_and_downgrade_drops_them(

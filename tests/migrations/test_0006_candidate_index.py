@@ -14,9 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.db.candidate_index import FTS_TABLE, drop_candidate_index
+from harmony._db.candidate_index import FTS_TABLE, drop_candidate_index
+from harmony._settings import parse_database_url
 from harmony.providers.sample import sample_provider
-from harmony.settings import parse_database_url
 from harmony.testing import InMemoryProvider, ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory, require_postgres_url
 

@@ -17,8 +17,8 @@ from harmony import (
     SchemaDriftError,
     UnknownRevisionError,
 )
-from harmony.db.models import metadata as harmony_metadata
-from harmony.migrations import VERSION_TABLE, MigrationRunner, script_location
+from harmony._db.models import metadata as harmony_metadata
+from harmony._migrations import VERSION_TABLE, MigrationRunner, script_location
 from harmony.testing.pytest_plugin import SettingsFactory
 
 HARMONY_TABLES = {

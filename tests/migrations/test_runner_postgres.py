@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from harmony import HarmonyContext, HarmonySettings
-from harmony.settings import parse_database_url
+from harmony._settings import parse_database_url
 from harmony.testing.postgres import temporary_schema
 from harmony.testing.pytest_plugin import require_postgres_url
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from harmony import HarmonyContext, Job, JobSpec
-from harmony.db.models import QueueJobRow
+from harmony._db.models import QueueJobRow
 from harmony.errors import InvalidInputError, NotFoundError
 from harmony.testing import ManualClock, RecordingEventLogger
 

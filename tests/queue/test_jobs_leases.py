@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from harmony import HarmonyContext, HarmonySettings, Job, LeasedJob
+from harmony._events.registry import EVENTS
+from harmony._repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.errors import InvalidInputError
-from harmony.events.registry import EVENTS
-from harmony.repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.testing import ManualClock, RecordingEventLogger
 
 LEASE_FIELDS = EVENTS["orchestrator.lease"].required

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from harmony import HarmonyContext, Job, LeasedJob
+from harmony._repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.errors import InvalidInputError, LeaseLost
-from harmony.repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.testing import ManualClock
 
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from harmony import HarmonyContext, LeasedJob
+from harmony._repositories import queue_store
+from harmony._repositories.job_sql import EXPIRED_LEASE_ERROR
+from harmony._repositories.queue_store import Lane, QueueStore
 from harmony.errors import InvalidInputError
-from harmony.repositories import queue_store
-from harmony.repositories.job_sql import EXPIRED_LEASE_ERROR
-from harmony.repositories.queue_store import Lane, QueueStore
 from harmony.testing import ManualClock
 
 

@@ -32,8 +32,8 @@ from harmony import (
     LeaseLost,
     Worker,
 )
-from harmony.db.models import QueueJobRow
-from harmony.repositories.job_sql import EXPIRED_LEASE_ERROR
+from harmony._db.models import QueueJobRow
+from harmony._repositories.job_sql import EXPIRED_LEASE_ERROR
 from harmony.testing import temporary_schema
 from harmony.testing.pytest_plugin import require_postgres_url
 

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from harmony import HarmonyContext, HarmonySettings, Job
+from harmony._events.registry import EVENTS
+from harmony._services import PollBackoff
 from harmony.errors import InvalidInputError
-from harmony.events.registry import EVENTS
-from harmony.services import PollBackoff
 from harmony.testing import ManualClock, RecordingEventLogger
 from harmony.testing.pytest_plugin import SettingsFactory
 

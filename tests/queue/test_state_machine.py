@@ -30,7 +30,7 @@ from hypothesis.stateful import (
 from sqlalchemy import delete, select
 
 from harmony import HarmonyContext, HarmonySettings, LeasedJob
-from harmony.db.models import QueueJobRow
+from harmony._db.models import QueueJobRow
 from harmony.errors import JobStateError, LeaseLost
 from harmony.testing import ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory

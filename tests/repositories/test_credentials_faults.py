@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
 from harmony import HarmonyContext
-from harmony.db.models import SettingRow
+from harmony._db.models import SettingRow
 from harmony.errors import ConfigurationError, CredentialsError, DatabaseError
 from harmony.testing.pytest_plugin import ContextFactory
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from harmony import HarmonyContext
-from harmony.db.models import TrackRow
+from harmony._db.models import TrackRow
 from harmony.testing import InMemoryProvider, ManualClock
 
 Library = Callable[..., "Catalogues"]

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from harmony._services._export_formats import Entry, render_csv
 from harmony.providers import ExportifyProvider, ProviderTrack, coerce_track
-from harmony.services._export_formats import Entry, render_csv
 from harmony.testing.strategies import provider_tracks
 
 

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harmony.services.match_keys import (
+from harmony._services.match_keys import (
     KeyMaker,
     canonical_isrc,
     match_key,
     split_artists,
 )
-from harmony.services.match_rules import MatchRules
+from harmony._services.match_rules import MatchRules
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from harmony import HarmonyContext
-from harmony.db.models import MatchCheckRow, TrackMatchKeyRow, TrackMatchRow
+from harmony._db.models import MatchCheckRow, TrackMatchKeyRow, TrackMatchRow
 from tests.services.matching_support import Library, song
 
 SPOTIFY = [song(f"s{n}", f"Song Number {word}", ["Ada Lovelace"], 200_000 + n * 10_000)

@@ -21,7 +21,7 @@ from harmony import (
     UnknownProviderError,
     Worker,
 )
-from harmony.db.models import MatchRunRow, TrackMatchRow
+from harmony._db.models import MatchRunRow, TrackMatchRow
 from harmony.testing import RecordingEventLogger
 from tests.services.matching_support import (
     Catalogues,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from harmony import HarmonyContext
-from harmony.db.models import (
+from harmony._db.models import (
     MatchCheckRow,
     MatchRunRow,
     PlaylistRow,
@@ -20,7 +20,7 @@ from harmony.db.models import (
     TrackMatchRow,
     TrackRow,
 )
-from harmony.services.match_keys import canonical_isrc
+from harmony._services.match_keys import canonical_isrc
 from harmony.testing import InMemoryProvider
 from harmony.testing.pytest_plugin import ContextFactory
 

@@ -13,7 +13,7 @@ from harmony import (
     HarmonySettings,
     InvalidInputError,
 )
-from harmony.cache import provider_status_key, provider_tag
+from harmony._cache import provider_status_key, provider_tag
 from harmony.providers.sample import sample_provider
 from harmony.testing import RecordingEventLogger
 

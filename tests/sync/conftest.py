@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from harmony import HarmonyContext
-from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
+from harmony._db.models import PlaylistRow, PlaylistTrackRow, TrackRow
 from harmony.testing import ManualClock, RecordingEventLogger
 from harmony.testing.pytest_plugin import SettingsFactory
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from harmony import HarmonyContext, NotFoundError, SyncFailed
-from harmony.db.models import PlaylistRow, PlaylistTrackRow, TrackRow
+from harmony._db.models import PlaylistRow, PlaylistTrackRow, TrackRow
 from harmony.testing import InMemoryProvider
 from tests.sync.conftest import MakeContext
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harmony import HarmonyContext, NotFoundError, SyncFailed, UnknownProviderError
-from harmony.cache import CallbackInvalidator
+from harmony._cache import CallbackInvalidator
 from harmony.testing import InMemoryProvider, ManualClock, RecordingEventLogger
 from tests.sync.conftest import MakeContext, dump, track
 

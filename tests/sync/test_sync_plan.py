@@ -18,10 +18,10 @@ from harmony import (
     SyncReport,
     UnknownProviderError,
 )
-from harmony.db.models import ActivityEventRow, PlaylistRow, PlaylistTrackRow, TrackRow
+from harmony._db.models import ActivityEventRow, PlaylistRow, PlaylistTrackRow, TrackRow
+from harmony._repositories.sync_preview import StoredSlot
+from harmony._services.sync_plan import diff_tracks
 from harmony.providers.base import ProviderTrack
-from harmony.repositories.sync_preview import StoredSlot
-from harmony.services.sync_plan import diff_tracks
 from harmony.testing import InMemoryProvider, RecordingEventLogger
 from tests.sync.conftest import MakeContext, dump, track
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from harmony import HarmonyContext, RecordingEventLogger
-from harmony.db.models import metadata
-from harmony.migrations import VERSION_TABLE
+from harmony._db.models import metadata
+from harmony._migrations import VERSION_TABLE
 from harmony.testing.pytest_plugin import ContextFactory, SettingsFactory
 
 #: What PostgreSQL's catalog says about a schema's objects, its name written as ``{}``.

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from harmony.settings import parse_database_url
+from harmony._settings import parse_database_url
 from harmony.testing import POSTGRES_URL_ENV, postgres_url_from_env
 
 pytest_plugins = ["pytester"]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harmony import HarmonyContext
-from harmony.events import EVENTS, validate_event
+from harmony._events import EVENTS, validate_event
 from harmony.providers.base import (
     ProviderPlaylist,
     ProviderTrack,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harmony.context import HarmonyContext
+from harmony._context import HarmonyContext
+from harmony._services.sync import SYNC_JOB_TYPE
+from harmony._services.worker import Worker
+from harmony._settings import HarmonySettings
 from harmony.errors import ConfigurationError
-from harmony.services.sync import SYNC_JOB_TYPE
-from harmony.services.worker import Worker
-from harmony.settings import HarmonySettings
 
 __all__ = ["ContextFactory", "WorkerFactory", "build_context", "start", "stop"]
 

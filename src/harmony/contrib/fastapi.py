@@ -28,7 +28,9 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from harmony.context import HarmonyContext
+from harmony._context import HarmonyContext
+from harmony._services.worker import Worker
+from harmony._settings import HarmonySettings
 from harmony.contrib import _host
 from harmony.errors import ContextClosed, HarmonyError, MissingExtraError
 from harmony.http import (
@@ -39,8 +41,6 @@ from harmony.http import (
     precondition_failed_body,
     status_for,
 )
-from harmony.services.worker import Worker
-from harmony.settings import HarmonySettings
 
 try:
     from fastapi import Depends, FastAPI, Request, Response

@@ -28,7 +28,9 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-from harmony.context import HarmonyContext
+from harmony._context import HarmonyContext
+from harmony._services.worker import Worker
+from harmony._settings import HarmonySettings
 from harmony.contrib import _host
 from harmony.errors import (
     ConfigurationError,
@@ -43,8 +45,6 @@ from harmony.http import (
     precondition_failed_body,
     status_for,
 )
-from harmony.services.worker import Worker
-from harmony.settings import HarmonySettings
 
 try:
     from flask import Flask, Response, current_app, jsonify, request

@@ -74,7 +74,7 @@ class MetricFamily:
 _DURATION = MappingProxyType({"duration_ms": "duration"})
 
 #: The metric families of harmony's documented events (every name in
-#: :data:`harmony.events.EVENTS` has one; a test checks it).
+#: :data:`harmony._events.EVENTS` has one; a test checks it).
 FAMILIES: Mapping[str, MetricFamily] = MappingProxyType(
     {
         "db.migrate": MetricFamily(("direction",), _DURATION),
@@ -137,7 +137,7 @@ class PrometheusEventLogger:
         buckets: histogram buckets in seconds.
 
     Thread-safe (prometheus-client's metrics are); it wants every event. Combine it with
-    other sinks through :class:`~harmony.events.FanOutEventLogger`; a context's
+    other sinks through :class:`~harmony._events.FanOutEventLogger`; a context's
     ``ctx.events`` guard keeps any failure of it from changing an operation's outcome.
     """
 

@@ -3,7 +3,7 @@
 Why not a library: pyrate-limiter (a sliding-window log) and limits (fixed and moving
 windows) decide *whether* a call may go; waiting is left to ``time.sleep`` inside
 pyrate-limiter and to the caller with limits, and neither caps concurrency. harmony needs
-the wait to run on the context's :class:`~harmony.clock.Clock` with an injectable
+the wait to run on the context's :class:`~harmony._clock.Clock` with an injectable
 ``sleep``, so that a test with :class:`~harmony.testing.ManualClock` measures the rate
 without sleeping. A token bucket with reservations is a few lines on that clock.
 """
@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from harmony.clock import Clock, SystemClock
-from harmony.settings import ProviderRateLimit
+from harmony._clock import Clock, SystemClock
+from harmony._settings import ProviderRateLimit
 
 __all__ = ["DEFAULT_RATE_LIMITS", "RateBudget"]
 
@@ -76,7 +76,7 @@ class RateBudget:
     @classmethod
     def from_limit(cls, limit: ProviderRateLimit, *, clock: Clock | None = None,
                    sleep: Callable[[float], None] | None = None) -> RateBudget:  # fmt: skip
-        """A budget for a :class:`~harmony.settings.ProviderRateLimit` from the settings."""
+        """A budget for a :class:`~harmony._settings.ProviderRateLimit` from the settings."""
         return cls(limit.requests_per_second, burst=limit.burst,
                    max_concurrency=limit.max_concurrency, clock=clock, sleep=sleep)  # fmt: skip
 

@@ -15,7 +15,7 @@ Importing this package needs nothing beyond harmony itself. Three submodules nee
 See ``docs/testing.md``.
 """
 
-from harmony.events.loggers import RecordedEvent, RecordingEventLogger
+from harmony._events.loggers import RecordedEvent, RecordingEventLogger
 from harmony.testing.capture import capture_events
 from harmony.testing.clock import ManualClock
 from harmony.testing.postgres import (

@@ -12,7 +12,7 @@ first migration of a process is the template, and later fresh databases get its 
   The result is what Alembic would have built, statement for statement.
 
 The ``db.migrate`` event is then emitted through the context's events, as
-:meth:`MigrationRunner.upgrade <harmony.migrations.MigrationRunner.upgrade>` would: the
+:meth:`MigrationRunner.upgrade <harmony._migrations.MigrationRunner.upgrade>` would: the
 host logger hears it and ``activity_events`` stores it per the context's settings and
 clock. Anything that is not a plain fresh database (an existing SQLite file, a
 PostgreSQL schema that exists or needs quoting, an in-memory or ``uri`` SQLite URL, the
@@ -32,9 +32,9 @@ from typing import Any
 
 from sqlalchemy import Connection, event, text
 
-from harmony.context import HarmonyContext
-from harmony.events.loggers import NullEventLogger
-from harmony.settings import HarmonySettings
+from harmony._context import HarmonyContext
+from harmony._events.loggers import NullEventLogger
+from harmony._settings import HarmonySettings
 from harmony.testing.postgres import temporary_schema
 
 __all__ = ["MigratedTemplates"]

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from harmony._events.guard import SafeEventLogger
+from harmony._events.loggers import RecordingEventLogger
 from harmony.errors import InvalidInputError
-from harmony.events.guard import SafeEventLogger
-from harmony.events.loggers import RecordingEventLogger
 
 if TYPE_CHECKING:
-    from harmony.context import HarmonyContext
+    from harmony._context import HarmonyContext
 
 __all__ = ["capture_events"]
 

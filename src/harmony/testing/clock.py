@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-from harmony.clock import ensure_utc
+from harmony._clock import ensure_utc
 
 __all__ = ["ManualClock"]
 
 
 class ManualClock:
-    """A :class:`~harmony.clock.Clock` for tests: frozen until :meth:`advance` or :meth:`set`.
+    """A :class:`~harmony._clock.Clock` for tests: frozen until :meth:`advance` or :meth:`set`.
 
     ``ManualClock()`` starts at the current time, ``ManualClock(start)`` at ``start`` (an
     aware datetime). Thread-safe.

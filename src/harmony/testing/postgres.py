@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from harmony.settings import parse_database_url
+from harmony._settings import parse_database_url
 
 __all__ = ["POSTGRES_URL_ENV", "postgres_url_from_env", "temporary_schema"]
 

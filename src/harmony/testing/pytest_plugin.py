@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 import pytest
 
-from harmony.context import HarmonyContext
-from harmony.events.loggers import RecordingEventLogger
-from harmony.settings import HarmonySettings
+from harmony._context import HarmonyContext
+from harmony._events.loggers import RecordingEventLogger
+from harmony._settings import HarmonySettings
 from harmony.testing._migrated import MigratedTemplates
 from harmony.testing.clock import ManualClock
 from harmony.testing.postgres import (

@@ -23,8 +23,8 @@ from typing import Any, Literal, NamedTuple, overload
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, SearchStrategy
 
-from harmony.events.base import RESERVED_FIELDS
-from harmony.events.registry import EVENTS
+from harmony._events.base import RESERVED_FIELDS
+from harmony._events.registry import EVENTS
 from harmony.providers.base import ProviderPlaylist, ProviderTrack
 from harmony.testing.provider import InMemoryProvider
 
@@ -329,7 +329,7 @@ def event_fields(
     Values are also storable (see :func:`json_values`) and a ``status`` field is a short
     word such as ``"ok"``, so an ``ActivityEventLogger`` can persist the event unchanged.
 
-    For an ``event`` in :data:`harmony.events.EVENTS` its required fields are included, so
+    For an ``event`` in :data:`harmony._events.EVENTS` its required fields are included, so
     the fields are valid for that event; otherwise they suit any custom event (see
     :func:`event_names`).
     """

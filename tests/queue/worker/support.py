@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from harmony import HarmonyContext
-from harmony.events.loggers import RecordedEvent, RecordingEventLogger
-from harmony.repositories.job_types import Job, LeasedJob
+from harmony._events.loggers import RecordedEvent, RecordingEventLogger
+from harmony._repositories.job_types import Job, LeasedJob
 
 #: Generous upper bound for waits on other threads; tests never assert on durations.
 WAIT_SECONDS = 30.0

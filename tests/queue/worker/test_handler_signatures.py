@@ -146,7 +146,7 @@ def _annotated_two(job: JobContext, tag: Any) -> None:
     ids=["callable-object", "bound-method", "partial-one-left", "default-second", "lambda-two", "partial-two-left"],
 )
 def test_a_handler_form_is_recognised_by_its_positional_parameters(make: Any, legacy: bool) -> None:
-    from harmony.services.handlers import HandlerRegistry
+    from harmony._services.handlers import HandlerRegistry
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

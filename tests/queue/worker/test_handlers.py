@@ -21,8 +21,8 @@ from harmony import (
     RetryPolicy,
     Worker,
 )
-from harmony.events.loggers import RecordingEventLogger
-from harmony.events.registry import EVENTS
+from harmony._events.loggers import RecordingEventLogger
+from harmony._events.registry import EVENTS
 from harmony.testing import ManualClock
 from tests.queue.worker.support import (
     events_for,

@@ -25,7 +25,7 @@ from harmony import (
     Worker,
     WorkerReport,
 )
-from harmony.events.loggers import RecordingEventLogger
+from harmony._events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory
 from tests.queue.worker.support import (

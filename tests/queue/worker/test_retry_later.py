@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
+from harmony._events.loggers import RecordingEventLogger
 from harmony.errors import RetryLater
-from harmony.events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
 
 

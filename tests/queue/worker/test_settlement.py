@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from harmony import HarmonyContext, HarmonySettings, LeasedJob, RetryPolicy, Worker
-from harmony.events.loggers import RecordingEventLogger
+from harmony._events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
 from tests.queue.worker.support import written_ids
 
