@@ -8,6 +8,7 @@ Construct one :class:`HarmonyContext` and use its services::
         ctx.migrate()
 """
 
+from harmony import _exports
 from harmony._cache import (
     CacheEntry,
     CacheInvalidator,
@@ -27,6 +28,7 @@ from harmony._events import (
     RecordingEventLogger,
     SafeEventLogger,
 )
+from harmony._exports import *  # noqa: F403 -- the names are listed in _exports.__all__
 from harmony._repositories import ActivityEvent, ActivityPage, ProviderCredentials
 from harmony._repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
 from harmony._repositories.match_types import (
@@ -191,3 +193,4 @@ __all__ = [
     "Worker",
     "WorkerReport",
 ]
+__all__ += _exports.__all__
