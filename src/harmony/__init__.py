@@ -8,7 +8,7 @@ Construct one :class:`HarmonyContext` and use its services::
         ctx.migrate()
 """
 
-from harmony import _exports
+from harmony import _compat, _exports
 from harmony._cache import (
     CacheEntry,
     CacheInvalidator,
@@ -100,6 +100,10 @@ from harmony.providers import (
 )
 
 __version__ = "0.1.0.dev0"
+
+# The module paths from before the underscore (see harmony._compat) keep importing for one
+# release, with a DeprecationWarning.
+_compat.install()
 
 __all__ = [
     "__version__",
