@@ -50,7 +50,7 @@ from harmony import (
 )
 from harmony.errors import HarmonyError, InvalidInputError, NotFoundError, SyncFailed
 from harmony.providers import PlaylistProvider, sample_provider
-from harmony.testing import InMemoryProvider, ManualClock, RecordedEvent
+from harmony.testing import InMemoryProvider, ManualClock, RecordedEvent, capture_events
 
 
 def build_context(url: str, events: EventLogger) -> HarmonyContext:
@@ -152,6 +152,8 @@ def testing_helpers() -> HarmonyError | None:
     sample: PlaylistProvider = sample_provider()
     recorder = RecordingEventLogger()
     with HarmonyContext.from_url("sqlite://", events=recorder, clock=clock) as ctx:
-        sync(ctx, provider)
-        print(sample, harmony.__version__)
+        with capture_events(ctx) as captured:
+            sync(ctx, provider)
+        runs: list[RecordedEvent] = captured.named("sync.run")
+        print(sample, harmony.__version__, len(runs))
     return None
