@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from harmony import HarmonyContext
+from harmony import EXPORT_FORMATS, ExportFormat, ExportReport, HarmonyContext
 from harmony._cli._output import print_json
 from harmony._cli.library import stored_sources, with_providers
-from harmony._services.export import EXPORT_FORMATS, ExportFormat, ExportReport
 from harmony.errors import HarmonyError, InvalidInputError, NotFoundError
 
 __all__ = ["add_export_commands", "resolve_playlist"]

@@ -15,17 +15,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from harmony import HarmonyContext, Worker
+from harmony import (
+    SYNC_JOB_TYPE,
+    HarmonyContext,
+    ProgressCallback,
+    SyncProgress,
+    SyncReport,
+    Worker,
+)
 from harmony._cli._checks import require_head
 from harmony._cli._output import print_json
 from harmony._cli.plan import print_plan
 from harmony._cli.sources import SOURCE_PREFIX, default_source_name, remembered_sources
-from harmony._services.sync import (
-    SYNC_JOB_TYPE,
-    ProgressCallback,
-    SyncProgress,
-    SyncReport,
-)
 from harmony._validation import unstorable_reason
 from harmony.errors import HarmonyError, UnknownProviderError
 from harmony.providers.base import PlaylistProvider
