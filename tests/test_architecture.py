@@ -107,32 +107,11 @@ ALLOWED: dict[str, str] = {
     # retry policy are type-only imports (under TYPE_CHECKING) of the services layer.
     "harmony._repositories.jobs -> harmony._services.handlers:Handler": "queue store",
     "harmony._repositories.jobs -> harmony._services.handlers:HandlerRegistry": "queue store",
+    "harmony._repositories.jobs -> harmony._services.handlers:LegacyHandler": "queue store",
     "harmony._repositories.jobs -> harmony._services.retry:RetryPolicy": "queue store",
-    # Item 3 (queue store): the worker and the scheduler manage connections, savepoints and
-    # dialect choices themselves; the queue store takes them over.
-    "harmony._services.worker -> sqlalchemy:Connection": "queue store",
-    "harmony._services.worker -> sqlalchemy:event": "queue store",
+    # The scheduler's lease_ready_jobs takes the queue store's lease connection as a
+    # parameter (a type only); it should take the lane.
     "harmony._services.scheduler -> sqlalchemy:Connection": "queue store",
-    # Item 3: SystemService queries the job and activity tables itself (duplicating
-    # JobQueue.stats()); it should read through the repositories.
-    "harmony._services.system -> sqlalchemy:func": "system reads through repositories",
-    "harmony._services.system -> sqlalchemy:select": "system reads through repositories",
-    "harmony._services.system -> sqlalchemy:text": "system reads through repositories",
-    # The change follower's catch-up query and the matching service's dialect statements
-    # belong in _repositories (change_feed, match_store).
-    "harmony._services.coherence -> sqlalchemy:select": "move to _repositories.change_feed",
-    "harmony._services.matching -> sqlalchemy:text": "move to _repositories.match_store",
-    # Item 3: the CLI counts rows itself and keeps its remembered sources in the settings
-    # table through repository helpers; both should be context methods.
-    "harmony._cli.main -> sqlalchemy:func": "CLI counts through the context",
-    "harmony._cli.main -> sqlalchemy:inspect": "CLI counts through the context",
-    "harmony._cli.main -> sqlalchemy:select": "CLI counts through the context",
-    "harmony._cli.library -> harmony._repositories.settings:get_setting": "context method",
-    "harmony._cli.library -> harmony._repositories.settings:keys_with_prefix": "context method",
-    "harmony._cli.library -> harmony._repositories.settings:upsert_setting": "context method",
-    "harmony._cli.sources -> harmony._repositories.settings:delete_setting": "context method",
-    "harmony._cli.sources -> harmony._repositories.settings:get_setting": "context method",
-    "harmony._cli.sources -> harmony._repositories.settings:keys_with_prefix": "context method",
     # The CLI checks a playlist name the way harmony stores text; a public helper (or the
     # error of the write itself) would do.
     "harmony._cli.library -> harmony._validation:unstorable_reason": "public text check",

@@ -207,4 +207,4 @@ def test_postgres_column_types_and_index_from_the_catalog() -> None:
     assert types["details"] == "jsonb"
     assert types["timestamp"] == "timestamp with time zone"
     assert "(type, status, \"timestamp\")" in indexdef
-    assert tables == 10  # nine tables and harmony_alembic_version, all inside the schema
+    assert tables == 14  # thirteen tables and harmony_alembic_version, all inside the schema

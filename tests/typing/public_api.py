@@ -18,11 +18,14 @@ from harmony import (
     CacheEntry,
     Database,
     EventLogger,
+    Exponential,
     ExportReport,
+    Fixed,
     Handler,
     HarmonyContext,
     HarmonySettings,
     Job,
+    JobContext,
     JobQueue,
     LeasedJob,
     MatchReport,
@@ -100,12 +103,15 @@ def read(ctx: HarmonyContext, provider_id: str) -> PlaylistDetail | None:
 def jobs(ctx: HarmonyContext) -> WorkerReport:
     queue: JobQueue = ctx.jobs
 
-    @queue.handler("report.build", retry=RetryPolicy(max_attempts=3))
-    def build(job: LeasedJob, session: Session) -> dict[str, Any]:
-        return {"id": job.id, "attempts": job.attempts}
+    @queue.handler("report.build", retry=RetryPolicy(max_attempts=3, wait=Exponential(initial=1, maximum=60)))
+    def build(job: JobContext) -> dict[str, Any]:
+        leased: LeasedJob = job.job
+        session: Session = job.session
+        print(session.bind is not None, job.attempt, job.worker_id)
+        return {"id": leased.id, "attempts": leased.attempts}
 
     handler: Handler = build
-    queue.register("report.other", handler)
+    queue.register("report.other", handler, retry=RetryPolicy(wait=Fixed(5)))
     job: Job = queue.enqueue("report.build", {"week": 12}, priority=1)
     queue.enqueue(SYNC_JOB_TYPE, {"provider": "memory"})
     queue.enqueue(MATCH_JOB_TYPE, {"source": "memory", "target": "local"})

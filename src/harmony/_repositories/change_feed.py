@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Text, cast, delete, func, insert, select, update
 
-from harmony._db.models import ChangeFeedHeadRow, ChangeFeedRow
+from harmony._db.models import ChangeFeedHeadRow, ChangeFeedRow, PlaylistRow
 from harmony._db.watch import CHANGES_CHANNEL, channel_name
 
 __all__ = [
@@ -89,6 +89,12 @@ class ChangeFeed:
     def head(self, conn: Connection) -> int:
         """The newest committed change number (0 before the first change)."""
         return int(conn.execute(select(H.last).where(H.id == 1)).scalar_one())
+
+    @staticmethod
+    def playlist_ids(conn: Connection) -> frozenset[int]:
+        """Every stored playlist's id (what a host's cache must drop when freshness cannot
+        be proven)."""
+        return frozenset(conn.execute(select(PlaylistRow.id)).scalars())
 
     def since(
         self, conn: Connection, after: int, upto: int, *, exclude: Collection[int] = ()

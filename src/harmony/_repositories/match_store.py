@@ -10,6 +10,7 @@ and writes are in :mod:`harmony._repositories.match_sql`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -134,6 +136,21 @@ class MatchStore:
         return f"MatchStore({self._db!r})"
 
     # -- catalogues and runs --------------------------------------------------------------
+
+    @contextmanager
+    def pair_lock(self, name: str) -> Iterator[None]:
+        """PostgreSQL: hold a session advisory lock named ``name`` for the block, so runs of
+        one source -> target pair wait for each other. SQLite: no lock (its single writer
+        serialises the writes; concurrent runs of a pair write the same results)."""
+        if self._db.backend != "postgresql":
+            yield
+            return
+        with self._db.autocommit_connection() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
 
     def has_tracks(self, provider: str) -> bool:
         """Whether any track of ``provider`` is stored."""

@@ -23,13 +23,10 @@ import time
 from collections.abc import Callable, Collection
 from typing import Literal
 
-from sqlalchemy import select
-
 from harmony._cache.invalidator import CacheInvalidator
 from harmony._cache.keys import PLAYLIST_LIST_TAG, playlist_tag
 from harmony._cache.response_cache import ResponseCache
 from harmony._db.engine import Database
-from harmony._db.models import PlaylistRow
 from harmony._events.base import EventLogger
 from harmony._repositories.change_feed import HEAD_SQL, ChangeFeed, FeedSlice
 
@@ -266,7 +263,7 @@ class CacheCoherence:
         assert self._host is not None
         try:
             with self._db.connect() as conn:
-                ids = frozenset(conn.execute(select(PlaylistRow.id)).scalars())
+                ids = self._feed.playlist_ids(conn)
             removed = int(self._host.invalidate(ids)) if ids else 0
         except Exception as exc:
             self._emit("notify", "error", known, head, 0, 0, started, error=_describe(exc),

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import text
-
 from harmony._checks import as_int
 from harmony._clock import Clock
 from harmony._db.engine import Database
@@ -152,16 +150,9 @@ class MatchingService:
     def _pair_lock(self, source: str, target: str) -> Iterator[None]:
         """PostgreSQL: runs of one pair wait for each other (the later one then finds
         nothing to do). SQLite: concurrent runs of a pair both write the same results."""
-        if self._db.backend != "postgresql":
-            yield
-            return
         name = f"harmony.match:{self._db.settings.database_schema or 'public'}:{source}>{target}"
-        with self._db.autocommit_connection() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
+        with self._store.pair_lock(name):
+            yield
 
     # -- reading and setting matches -------------------------------------------------------
 
