@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -27,20 +27,39 @@ from harmony._db.candidate_index import drop_candidate_index
 from harmony._db.models import TrackRow
 from harmony._textnorm import search_key
 
-_COLUMNS = ("provider", "provider_id", "title", "artists", "album", "duration_ms", "isrc", "year",
-            "search_key", "created_at", "updated_at")  # fmt: skip
+_COLUMNS = (
+    "provider",
+    "provider_id",
+    "title",
+    "artists",
+    "album",
+    "duration_ms",
+    "isrc",
+    "year",
+    "search_key",
+    "created_at",
+    "updated_at",
+)
 _CHUNK = 20_000
 
 
-def _rows(provider: str, tracks: Iterable[Mapping[str, Any]], now: datetime) -> Iterator[dict[str, Any]]:
+def _rows(
+    provider: str, tracks: Iterable[Mapping[str, Any]], now: datetime
+) -> Iterator[dict[str, Any]]:
     for t in tracks:
         yield {
-            "provider": provider, "provider_id": t["id"], "title": t["title"],
-            "artists": list(t["artists"]), "album": t.get("album"),
-            "duration_ms": t.get("duration_ms"), "isrc": t.get("isrc"), "year": t.get("year"),
+            "provider": provider,
+            "provider_id": t["id"],
+            "title": t["title"],
+            "artists": list(t["artists"]),
+            "album": t.get("album"),
+            "duration_ms": t.get("duration_ms"),
+            "isrc": t.get("isrc"),
+            "year": t.get("year"),
             "search_key": search_key(t["title"], t["artists"], t.get("album")),
-            "created_at": now, "updated_at": now,
-        }  # fmt: skip
+            "created_at": now,
+            "updated_at": now,
+        }
 
 
 def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -49,23 +68,29 @@ def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def load_tracks(
-    ctx: HarmonyContext, provider: str, tracks: Sequence[Mapping[str, Any]], *,
+    ctx: HarmonyContext,
+    provider: str,
+    tracks: Sequence[Mapping[str, Any]],
+    *,
     now: datetime | None = None,
-) -> float:  # fmt: skip
+) -> float:
     """Insert ``tracks`` (dicts with ``id``, ``title``, ``artists``, ``album``,
     ``duration_ms``, ``isrc``, ``year``) as ``provider``'s; returns the seconds it took.
     PostgreSQL: ``COPY``; SQLite: ``executemany`` in one transaction."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     began = time.perf_counter()
     rows = _rows(provider, tracks, now)
     if ctx.db.backend == "postgresql":
         with ctx.db.write() as conn:
             raw: Any = conn.connection.driver_connection
-            with raw.cursor() as cursor, cursor.copy(
-                f"COPY tracks ({', '.join(_COLUMNS)}) FROM STDIN"
-            ) as copy:
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY tracks ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+            ):
                 for row in rows:
-                    copy.write_row([json.dumps(row[c]) if c == "artists" else row[c] for c in _COLUMNS])
+                    copy.write_row(
+                        [json.dumps(row[c]) if c == "artists" else row[c] for c in _COLUMNS]
+                    )
     else:
         with ctx.db.write() as conn:
             for chunk in _chunks(rows):

@@ -90,7 +90,9 @@ def machine(postgres: str | None) -> str:
 # -- command line ----------------------------------------------------------------------
 
 
-def command_line(script: str, argv: Sequence[str], hidden: Sequence[str] = ("--postgres", "--notes")) -> str:
+def command_line(
+    script: str, argv: Sequence[str], hidden: Sequence[str] = ("--postgres", "--notes")
+) -> str:
     """``script`` and the arguments as run, without the options in ``hidden`` and their
     values (the database URL may hold a password)."""
     prefixes = tuple(f"{option}=" for option in hidden)

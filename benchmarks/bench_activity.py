@@ -19,7 +19,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ class _NullWriter(io.TextIOBase):
 
 
 def _seed(ctx: HarmonyContext, rows: int) -> float:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     batch = 5_000
     began = time.perf_counter()
     for offset in range(0, rows, batch):
@@ -97,7 +97,9 @@ def run(settings: HarmonySettings, rows: int, label: str) -> list[str]:
             ctx.activity.list(type="sync.run", status="ok", limit=50)
             timings.append(time.perf_counter() - began)
         median = statistics.median(timings)
-        lines.append(f"| {label} | newest page of 50, filtered (median of 21) | {median * 1000:.2f} ms | |")
+        lines.append(
+            f"| {label} | newest page of 50, filtered (median of 21) | {median * 1000:.2f} ms | |"
+        )
         t, _, seen = _measure(lambda: _page_all(ctx))
         assert seen == rows, (seen, rows)
         lines.append(f"| {label} | keyset paging through all | {rows / t:,.0f} rows/s | |")
@@ -116,7 +118,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--postgres", default=os.environ.get("HARMONY_TEST_POSTGRES_URL"))
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"rows: {args.rows:,}\n")
     print("| backend | operation | throughput / latency | peak heap |")
     print("| --- | --- | --- | --- |")

@@ -56,9 +56,12 @@ def main() -> None:
     print("| --- | ---: | ---: |")
     idle_only = build_engine(HarmonySettings(database_url=url))
     spoke = engine_module._server_spoke
-    for name, engine in (("no check", bare), ("harmony: ping after 2 s idle only", idle_only),
-                         ("harmony: and select() on the socket", harmony),
-                         ("pool_pre_ping=True", pre_ping)):
+    for name, engine in (
+        ("no check", bare),
+        ("harmony: ping after 2 s idle only", idle_only),
+        ("harmony: and select() on the socket", harmony),
+        ("pool_pre_ping=True", pre_ping),
+    ):
         if engine is idle_only:
             engine_module._server_spoke = lambda _connection: False  # type: ignore[assignment]
         checkout, statement = _measure(engine, args.n)

@@ -64,8 +64,15 @@ def _library() -> InMemoryProvider:
         tracks = []
         for _ in range(size):
             track += 1
-            tracks.append({"id": f"t{track}", "title": f"Song {track}", "artists": [f"Artist {track % 97}"],
-                           "album": f"Album {track % 31}", "duration_ms": 180_000 + track})  # fmt: skip
+            tracks.append(
+                {
+                    "id": f"t{track}",
+                    "title": f"Song {track}",
+                    "artists": [f"Artist {track % 97}"],
+                    "album": f"Album {track % 31}",
+                    "duration_ms": 180_000 + track,
+                }
+            )
         provider.set_playlist(f"p{n}", f"Playlist {n}", tracks)
     return provider
 
@@ -86,14 +93,21 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def reads(backend: str, settings: HarmonySettings, reps: int) -> list[tuple[str, str, float, float]]:
+def reads(
+    backend: str, settings: HarmonySettings, reps: int
+) -> list[tuple[str, str, float, float]]:
     provider = _library()
     rows = []
-    with HarmonyContext(settings, providers={"bench": provider}) as writer, HarmonyContext(settings) as web:
+    with (
+        HarmonyContext(settings, providers={"bench": provider}) as writer,
+        HarmonyContext(settings) as web,
+    ):
         writer.migrate()
         writer.sync.run_once()
         detail_id = next(
-            p.id for p in writer.playlists.repository.list_page(limit=500).items if p.provider_id == "p0"
+            p.id
+            for p in writer.playlists.repository.list_page(limit=500).items
+            if p.provider_id == "p0"
         )
         assert len(web.playlists.get(detail_id).tracks) == 100
 
@@ -101,18 +115,26 @@ def reads(backend: str, settings: HarmonySettings, reps: int) -> list[tuple[str,
             writer.activity.record("bench.tick", "ok")
 
         for name, cached, uncached in (
-            ("list page (50)", lambda: web.playlists.list_page(limit=50),
-             lambda: web.playlists.repository.list_page(limit=50)),
-            ("detail (100 tracks)", lambda: web.playlists.get(detail_id),
-             lambda: web.playlists.repository.get(detail_id)),
-        ):  # fmt: skip
+            (
+                "list page (50)",
+                lambda: web.playlists.list_page(limit=50),
+                lambda: web.playlists.repository.list_page(limit=50),
+            ),
+            (
+                "detail (100 tracks)",
+                lambda: web.playlists.get(detail_id),
+                lambda: web.playlists.repository.get(detail_id),
+            ),
+        ):
             cached()  # warm
             for label, samples in (
                 ("uncached", _time(uncached, reps)),
                 ("cached, nothing changed", _time(cached, reps)),
                 ("cached, another connection committed", _time(cached, reps, unrelated_commit)),
             ):
-                rows.append((f"{backend}: {name}", label, statistics.median(samples), _pct(samples, 0.95)))
+                rows.append(
+                    (f"{backend}: {name}", label, statistics.median(samples), _pct(samples, 0.95))
+                )
     return rows
 
 
@@ -128,8 +150,9 @@ def wakeups(settings: HarmonySettings, notify: bool, samples: int) -> list[float
     with tempfile.TemporaryDirectory() as folder, HarmonyContext(settings) as ctx:
         ctx.migrate()
         ready = Path(folder) / "ready"
-        proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(fields), str(ready)],
-                                stdin=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER, json.dumps(fields), str(ready)], stdin=subprocess.PIPE
+        )
         try:
             while not ready.exists():
                 time.sleep(0.05)
@@ -151,12 +174,18 @@ def wakeups(settings: HarmonySettings, notify: bool, samples: int) -> list[float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reps", type=int, default=2000, help="timed reads per case")
-    parser.add_argument("--wakeups", type=int, default=100, help="wake-ups measured with notifications")
+    parser.add_argument(
+        "--wakeups", type=int, default=100, help="wake-ups measured with notifications"
+    )
     parser.add_argument("--polled", type=int, default=20, help="wake-ups measured by polling only")
     parser.add_argument("--postgres", default=os.environ.get("HARMONY_TEST_POSTGRES_URL"))
-    parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write the section into docs/benchmarks.md"
+    )
     args = parser.parse_args()
 
     read_rows: list[tuple[str, str, float, float]] = []
@@ -171,16 +200,27 @@ def main() -> None:
             with make() as settings:
                 label = "notification" if notify else "polling only (back-off 0.5 s to 10 s)"
                 wake_rows.append((backend, label, wakeups(settings, notify, count)))
-                print(wake_rows[-1][0], wake_rows[-1][1], f"p50 {statistics.median(wake_rows[-1][2]):.1f} ms")
+                print(
+                    wake_rows[-1][0],
+                    wake_rows[-1][1],
+                    f"p50 {statistics.median(wake_rows[-1][2]):.1f} ms",
+                )
 
-    lines = ["| read | case | median | p95 | cached / uncached (median) |", "| --- | --- | ---: | ---: | ---: |"]
+    lines = [
+        "| read | case | median | p95 | cached / uncached (median) |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     uncached: dict[str, float] = {}
     for what, case, median, p95 in read_rows:
         if case == "uncached":
             uncached[what] = median
         ratio = "" if case == "uncached" else f"{median / uncached[what]:.0%}"
         lines.append(f"| {what} | {case} | {median:.0f} us | {p95:.0f} us | {ratio} |")
-    lines += ["", "| backend | wake-up by | samples | p50 | p95 | max |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "| backend | wake-up by | samples | p50 | p95 | max |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for backend, label, samples in wake_rows:
         lines.append(
             f"| {backend} | {label} | {len(samples)} | {statistics.median(samples):.1f} ms | "
@@ -193,7 +233,9 @@ def main() -> None:
         write_section(
             "## Cross-process coherence and wake-ups (`benchmarks/bench_coherence.py`)",
             "\n".join(__import__("textwrap").wrap("What it measures: " + about, 90)),
-            machine(args.postgres), command_line("benchmarks/bench_coherence.py", sys.argv[1:]), table,
+            machine(args.postgres),
+            command_line("benchmarks/bench_coherence.py", sys.argv[1:]),
+            table,
         )
 
 

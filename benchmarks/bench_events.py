@@ -37,9 +37,15 @@ from harmony import (
 from harmony._events import EventLogger
 
 FIELDS: dict[str, Any] = {
-    "entity_id": 42, "job_type": "playlist.sync", "status": "completed", "attempts": 1,
-    "duration_ms": 3.25, "retry_in": None, "error": None, "worker_id": "host:1:abc123",
-}  # fmt: skip
+    "entity_id": 42,
+    "job_type": "playlist.sync",
+    "status": "completed",
+    "attempts": 1,
+    "duration_ms": 3.25,
+    "retry_in": None,
+    "error": None,
+    "worker_id": "host:1:abc123",
+}
 
 
 class _Discard(logging.Handler):
@@ -107,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def measure(label: str, events: EventLogger, level: int | None = None) -> None:
         clear = getattr(events, "clear", lambda: None)
-        with HarmonyContext.from_url("sqlite://", events=events) as ctx, _harmony_logging(
-            level if level is not None else logging.WARNING
+        with (
+            HarmonyContext.from_url("sqlite://", events=events) as ctx,
+            _harmony_logging(level if level is not None else logging.WARNING),
         ):
             checks = _checks_per_event(ctx)
             per_event = _time(ctx.events.emit, args.n, args.repeat, clear)
@@ -116,15 +123,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{label:<58} {per_event:7.2f} us/event  {checks:.0f} check(s)", flush=True)
 
     measure("default context, logging at WARNING (INFO dropped)", LoggingEventLogger())
-    measure("default context, logging at INFO (discarding handler)", LoggingEventLogger(), logging.INFO)
+    measure(
+        "default context, logging at INFO (discarding handler)", LoggingEventLogger(), logging.INFO
+    )
     measure("RecordingEventLogger", RecordingEventLogger())
     measure("NullEventLogger", NullEventLogger())
 
     table = "\n".join(
-        ["| `ctx.events` over | µs per event | contract checks per event |",
-         "| --- | ---: | ---: |"]
+        [
+            "| `ctx.events` over | µs per event | contract checks per event |",
+            "| --- | ---: | ---: |",
+        ]
         + [f"| {label} | {cost:.2f} | {checks:.0f} |" for label, cost, checks in rows]
-    )  # fmt: skip
+    )
     print()
     print(table)
     if args.write:

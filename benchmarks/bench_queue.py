@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -86,8 +86,10 @@ def _libpq(url: str, database: str | None = None) -> str:
 
 
 def _sqlalchemy(url: str, database: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg", database=database).render_as_string(
-        hide_password=False
+    return (
+        make_url(url)
+        .set(drivername="postgresql+psycopg", database=database)
+        .render_as_string(hide_password=False)
     )
 
 
@@ -229,7 +231,9 @@ def _procrastinate_app(dsn: str, pool_size: int) -> tuple[Any, Any]:
     # same app and task), so keep the benchmark's output clean.
     logging.getLogger("procrastinate.blueprints").setLevel(logging.ERROR)
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=dsn, min_size=pool_size, max_size=pool_size)
+        connector=procrastinate.PsycopgConnector(
+            conninfo=dsn, min_size=pool_size, max_size=pool_size
+        )
     )
 
     async def noop(i: int) -> None:
@@ -282,7 +286,11 @@ class ProcrastinateQueue(Queue):
         _pg_exec(self.dsn, "VACUUM ANALYZE procrastinate_jobs")
 
     def done(self) -> int:
-        return int(_pg_scalar(self.dsn, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"))
+        return int(
+            _pg_scalar(
+                self.dsn, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+            )
+        )
 
     def child(self, concurrency: int, **extra: Any) -> dict[str, Any]:
         return {"lib": "procrastinate", "dsn": self.dsn, "concurrency": concurrency, **extra}
@@ -484,7 +492,9 @@ def _child_procrastinate(spec: dict[str, Any]) -> None:
         async with app.open_async():
             await app.check_connection_async()
             await asyncio.to_thread(_ready_then_wait)
-            await app.run_worker_async(concurrency=concurrency, wait=False, install_signal_handlers=False)
+            await app.run_worker_async(
+                concurrency=concurrency, wait=False, install_signal_handlers=False
+            )
             _finished(-1)
 
     _run(main())
@@ -573,7 +583,9 @@ class Enqueue:
 Setup = tuple[int, str, list[dict[str, Any]]]  # workers, how they run, one spec per child
 
 
-def _drain(queue: Queue, specs: list[dict[str, Any]], n: int, timeout: float) -> tuple[float | None, str]:
+def _drain(
+    queue: Queue, specs: list[dict[str, Any]], n: int, timeout: float
+) -> tuple[float | None, str]:
     """Run one drain with one child process per spec; return (seconds or None, note)."""
     lib = specs[0]["lib"]
     children = [
@@ -637,12 +649,17 @@ def _measure(
                 notes.append(note)
             elif seconds is not None and (best is None or seconds < best):
                 best = seconds
-        row = Drain(queue.label, backend, workers, how, best, args.jobs, "; ".join(sorted(set(notes))))
+        row = Drain(
+            queue.label, backend, workers, how, best, args.jobs, "; ".join(sorted(set(notes)))
+        )
         results.append(row)
         rate = "failed" if row.rate is None else f"{row.rate:,.0f} jobs/s"
         print(f"  drain, {how}: {rate} {row.note}".rstrip(), flush=True)
     if enqueue.bulk:
-        print(f"  bulk enqueue: {max(enqueue.bulk):,.0f} jobs/s (best of {len(enqueue.bulk)})", flush=True)
+        print(
+            f"  bulk enqueue: {max(enqueue.bulk):,.0f} jobs/s (best of {len(enqueue.bulk)})",
+            flush=True,
+        )
     return results
 
 
@@ -655,8 +672,16 @@ def _single_enqueues(args: argparse.Namespace, admin: str) -> dict[str, float]:
     rounds (so a stretch of slow disk flushes hits them all alike); the best round counts.
     Returns jobs/s by queue label."""
     makers: list[tuple[str, Callable[[str], Queue]]] = [
-        ("harmony", lambda dsn: HarmonyQueue(_sqlalchemy(args.postgres, _dsn_database(dsn)), "harmony")),
-        (NO_TRIGGERS, lambda dsn: _without_triggers(HarmonyQueue(_sqlalchemy(args.postgres, _dsn_database(dsn)), NO_TRIGGERS))),
+        (
+            "harmony",
+            lambda dsn: HarmonyQueue(_sqlalchemy(args.postgres, _dsn_database(dsn)), "harmony"),
+        ),
+        (
+            NO_TRIGGERS,
+            lambda dsn: _without_triggers(
+                HarmonyQueue(_sqlalchemy(args.postgres, _dsn_database(dsn)), NO_TRIGGERS)
+            ),
+        ),
         ("procrastinate", ProcrastinateQueue),
         ("pgqueuer", PgqueuerQueue),
         ("raw", RawQueue),
@@ -677,7 +702,10 @@ def _single_enqueues(args: argparse.Namespace, admin: str) -> dict[str, float]:
                 rate = args.single / queue.enqueue_single(args.single)
                 best[queue.label] = max(best.get(queue.label, 0.0), rate)
     for label, rate in best.items():
-        print(f"  enqueue one by one, {label}: {rate:,.0f} jobs/s (best of {args.single_rounds})", flush=True)
+        print(
+            f"  enqueue one by one, {label}: {rate:,.0f} jobs/s (best of {args.single_rounds})",
+            flush=True,
+        )
     return best
 
 
@@ -719,15 +747,23 @@ def run(args: argparse.Namespace) -> tuple[list[Drain], dict[str, Enqueue]]:
                 (n, f"1 process, concurrency={n} (threads)", [h.child(n)]),
                 (n, f"{n} processes, concurrency=1", [h.child(1) for _ in range(n)]),
             ]
-            drains += _measure(h, "PostgreSQL", setups, enqueues.setdefault("harmony", Enqueue()), args)
+            drains += _measure(
+                h, "PostgreSQL", setups, enqueues.setdefault("harmony", Enqueue()), args
+            )
             if args.null_events:
                 h.label = "harmony, NullEventLogger"
                 setups = [
                     (1, "1 worker", [h.child(1, events="null")]),
                     (n, f"1 process, concurrency={n} (threads)", [h.child(n, events="null")]),
-                    (n, f"{n} processes, concurrency=1", [h.child(1, events="null") for _ in range(n)]),
+                    (
+                        n,
+                        f"{n} processes, concurrency=1",
+                        [h.child(1, events="null") for _ in range(n)],
+                    ),
                 ]
-                drains += _measure(h, "PostgreSQL", setups, enqueues.setdefault("harmony", Enqueue()), args)
+                drains += _measure(
+                    h, "PostgreSQL", setups, enqueues.setdefault("harmony", Enqueue()), args
+                )
         finally:
             h.close()
 
@@ -784,7 +820,9 @@ def run(args: argparse.Namespace) -> tuple[list[Drain], dict[str, Enqueue]]:
                 (1, "1 worker", [s.child(1, **profiled("harmony_sqlite_1"))]),
                 (n, f"1 process, concurrency={n} (threads)", [s.child(n)]),
             ]
-            drains += _measure(s, "SQLite", setups, enqueues.setdefault("harmony SQLite", Enqueue()), args)
+            drains += _measure(
+                s, "SQLite", setups, enqueues.setdefault("harmony SQLite", Enqueue()), args
+            )
         finally:
             s.close()
     return drains, enqueues
@@ -797,11 +835,14 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def _best(drains: list[Drain], queue: str, workers: int, backend: str = "PostgreSQL") -> Drain | None:
+def _best(
+    drains: list[Drain], queue: str, workers: int, backend: str = "PostgreSQL"
+) -> Drain | None:
     rows = [
-        d for d in drains
+        d
+        for d in drains
         if d.queue == queue and d.workers == workers and d.backend == backend and d.rate
-    ]  # fmt: skip
+    ]
     return max(rows, key=lambda d: d.rate or 0.0, default=None)
 
 
@@ -867,14 +908,20 @@ def _table(args: argparse.Namespace, drains: list[Drain], enqueues: dict[str, En
         "| --- | --- | --- |",
         compare("PostgreSQL drain, 1 worker: >= 1.5x the faster peer", h1, faster_peer(1), 1.5),
         compare(f"PostgreSQL drain, {n} workers: >= 1.5x the faster peer", hn, faster_peer(n), 1.5),
-        compare("PostgreSQL drain, 1 worker: >= 50% of the raw loop", h1, _best(drains, raw, 1), 0.5),
-        compare(f"PostgreSQL drain, {n} workers: >= 50% of the raw loop", hn, _best(drains, raw, n), 0.5),
+        compare(
+            "PostgreSQL drain, 1 worker: >= 50% of the raw loop", h1, _best(drains, raw, 1), 0.5
+        ),
+        compare(
+            f"PostgreSQL drain, {n} workers: >= 50% of the raw loop", hn, _best(drains, raw, n), 0.5
+        ),
         absolute(
             "PostgreSQL bulk enqueue: >= 20,000 jobs/s",
             max(harmony_enqueue.bulk) if harmony_enqueue and harmony_enqueue.bulk else None,
             20_000,
         ),
-        absolute("SQLite drain, 1 process: >= 5,000 jobs/s", sqlite.rate if sqlite else None, 5_000),
+        absolute(
+            "SQLite drain, 1 process: >= 5,000 jobs/s", sqlite.rate if sqlite else None, 5_000
+        ),
         single("PostgreSQL enqueue one by one: >= pgqueuer's", "pgqueuer", 1.0),
         single("PostgreSQL enqueue one by one: against the raw insert loop", RawQueue.label, None),
     ]
@@ -905,10 +952,8 @@ def _versions() -> str:
 
     found = []
     for name in ("harmony", "procrastinate", "pgqueuer", "asyncpg", "psycopg", "sqlalchemy"):
-        try:
+        with suppress(PackageNotFoundError):
             found.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            pass
     return ", ".join(found)
 
 
@@ -937,26 +982,48 @@ machine was shared with other work, so figures move by 20% or more between runs.
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--postgres", default=os.environ.get("HARMONY_TEST_POSTGRES_URL"),
+        "--postgres",
+        default=os.environ.get("HARMONY_TEST_POSTGRES_URL"),
         help="SQLAlchemy URL of a PostgreSQL server whose user may CREATE DATABASE "
         "(default: $HARMONY_TEST_POSTGRES_URL)",
-    )  # fmt: skip
-    parser.add_argument("--jobs", type=int, default=10_000, help="jobs per drain and per bulk enqueue")
-    parser.add_argument("--single", type=int, default=2_000, help="jobs enqueued one call at a time")
+    )
     parser.add_argument(
-        "--single-rounds", type=int, default=3, help="interleaved rounds of enqueue one by one; the best counts"
+        "--jobs", type=int, default=10_000, help="jobs per drain and per bulk enqueue"
+    )
+    parser.add_argument(
+        "--single", type=int, default=2_000, help="jobs enqueued one call at a time"
+    )
+    parser.add_argument(
+        "--single-rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of enqueue one by one; the best counts",
     )
     parser.add_argument("--workers", type=int, default=4, help="workers of the multi-worker drains")
-    parser.add_argument("--repeat", type=int, default=3, help="drains per setup; the fastest counts")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a drain is given up")
     parser.add_argument(
-        "--no-null-events", dest="null_events", action="store_false",
+        "--repeat", type=int, default=3, help="drains per setup; the fastest counts"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds before a drain is given up"
+    )
+    parser.add_argument(
+        "--no-null-events",
+        dest="null_events",
+        action="store_false",
         help="skip the harmony rows with NullEventLogger",
-    )  # fmt: skip
-    parser.add_argument("--profile", metavar="DIR", help="write cProfile stats of the 1-worker harmony drains to DIR")
-    parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="write cProfile stats of the 1-worker harmony drains to DIR",
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write the section into docs/benchmarks.md"
+    )
     parser.add_argument("--notes", help="a Markdown file appended to the section written")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _bulk import index_dropped, load_tracks
@@ -69,10 +69,19 @@ SECTION = f"## Track matching (`{SCRIPT}`)"
 PRECISION, RECALL, FIRST_RUN_S, RERUN_S = 0.99, 0.95, 120.0, 2.0
 
 VARIATIONS = {  # kind: weight among sources with a counterpart
-    "none": 36, "edition suffix": 12, "feat credit": 8, "accents dropped": 8, "case and &": 8,
-    "title typo": 10, "artist typo": 6, "both typos": 2, "duration unknown": 2,
-    "duration 2.1-5 s off": 2, "other title, same ISRC": 2, "small changes only": 4,
-}  # fmt: skip
+    "none": 36,
+    "edition suffix": 12,
+    "feat credit": 8,
+    "accents dropped": 8,
+    "case and &": 8,
+    "title typo": 10,
+    "artist typo": 6,
+    "both typos": 2,
+    "duration unknown": 2,
+    "duration 2.1-5 s off": 2,
+    "other title, same ISRC": 2,
+    "small changes only": 4,
+}
 ABSENT = {"new title, known artist": 5, "cover by another artist": 3, "missing live version": 2}
 
 
@@ -107,8 +116,11 @@ def make_catalogue(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
     """The catalogue and, for each compilation copy, the index of its original."""
     rng = random.Random(args.seed + 1)
     covers = args.catalogue // 50
-    lib = make_library((args.catalogue - covers) // 100, 100, argparse.Namespace(
-        seed=args.seed, words=args.words, artists=args.artists))  # fmt: skip
+    lib = make_library(
+        (args.catalogue - covers) // 100,
+        100,
+        argparse.Namespace(seed=args.seed, words=args.words, artists=args.artists),
+    )
     tracks = lib.tracks[: args.catalogue - covers]
     same: dict[int, int] = {}
     for i, (kind, origin) in lib.editions.items():
@@ -127,12 +139,17 @@ def make_catalogue(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
     artists = sorted({a for t in tracks[:50_000] for a in t["artists"]})
     for n in range(covers):
         base = tracks[rng.randrange(len(tracks))]
-        tracks.append({
-            "id": f"cov{n:07d}", "title": base["title"].split(" (feat.")[0],
-            "artists": [rng.choice(artists)], "album": "Covers", "year": base["year"],
-            "duration_ms": base["duration_ms"] + rng.randint(-20_000, 20_000),
-            "isrc": f"CV{n:010d}" if rng.random() < 0.5 else None,
-        })  # fmt: skip
+        tracks.append(
+            {
+                "id": f"cov{n:07d}",
+                "title": base["title"].split(" (feat.")[0],
+                "artists": [rng.choice(artists)],
+                "album": "Covers",
+                "year": base["year"],
+                "duration_ms": base["duration_ms"] + rng.randint(-20_000, 20_000),
+                "isrc": f"CV{n:010d}" if rng.random() < 0.5 else None,
+            }
+        )
     return tracks, same
 
 
@@ -143,8 +160,9 @@ def _case(text_: str, rng: random.Random) -> str:
 
 def _typo_in(text_: str, rng: random.Random) -> str:
     words = text_.split(" ")
-    spots = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()] or \
-        [i for i, w in enumerate(words) if len(w) >= 3]  # fmt: skip
+    spots = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()] or [
+        i for i, w in enumerate(words) if len(w) >= 3
+    ]
     if not spots:
         return text_
     i = rng.choice(spots)
@@ -159,19 +177,33 @@ def derive(base: dict[str, Any], kind: str, rng: random.Random, words: list[str]
     # The source has its ISRC 85% of the time: the catalogue's when the file carries one,
     # else one the matcher cannot check (the file has none).
     t["isrc"] = (t["isrc"] or f"SP{rng.randrange(10**10):010d}") if rng.random() < 0.85 else None
-    jitter = rng.randint(-1000, 1000) if rng.random() < 0.95 else rng.choice((-1, 1)) * rng.randint(1000, 2000)
+    jitter = (
+        rng.randint(-1000, 1000)
+        if rng.random() < 0.95
+        else rng.choice((-1, 1)) * rng.randint(1000, 2000)
+    )
     t["duration_ms"] = max(1000, t["duration_ms"] + jitter)
     title = t["title"]
     if kind == "edition suffix":
         if " - " in title:
             t["title"] = title.split(" - ")[0] if "Remaster" in title else title
         else:
-            t["title"] = title + rng.choice((" - Remastered 2011", " - 2011 Remaster", " (Radio Edit)",
-                                             " (Album Version)", " - Mono"))  # fmt: skip
+            t["title"] = title + rng.choice(
+                (
+                    " - Remastered 2011",
+                    " - 2011 Remaster",
+                    " (Radio Edit)",
+                    " (Album Version)",
+                    " - Mono",
+                )
+            )
     elif kind == "feat credit" and " (feat. " in title:
         t["title"] = title.split(" (feat. ")[0]
-        t["artists"] = [f"{t['artists'][0]} feat. {', '.join(t['artists'][1:])}"] if rng.random() < 0.5 \
-            else t["artists"]  # fmt: skip
+        t["artists"] = (
+            [f"{t['artists'][0]} feat. {', '.join(t['artists'][1:])}"]
+            if rng.random() < 0.5
+            else t["artists"]
+        )
     elif kind == "feat credit":  # no credit in the title: the artists in one tag field
         t["artists"] = ["; ".join(t["artists"])]
     elif kind == "accents dropped":
@@ -194,11 +226,17 @@ def derive(base: dict[str, Any], kind: str, rng: random.Random, words: list[str]
 
 def make_sources(catalogue: list[dict[str, Any]], args: argparse.Namespace) -> list[Source]:
     rng = random.Random(args.seed + 2)
-    words = sorted({w for t in catalogue[:20_000] for w in t["title"].lower().split() if w.isalpha()})
+    words = sorted(
+        {w for t in catalogue[:20_000] for w in t["title"].lower().split() if w.isalpha()}
+    )
     kinds, weights = list(VARIATIONS), list(VARIATIONS.values())
     absent_kinds, absent_weights = list(ABSENT), list(ABSENT.values())
     titles = {(t["title"].lower(), t["artists"][0]) for t in catalogue}
-    live = {(t["title"].split(" - ")[0].lower(), t["artists"][0]) for t in catalogue if " - Live" in t["title"]}
+    live = {
+        (t["title"].split(" - ")[0].lower(), t["artists"][0])
+        for t in catalogue
+        if " - Live" in t["title"]
+    }
     sources: list[Source] = []
     picked = rng.sample(range(len(catalogue)), args.sources)
     for n, i in enumerate(picked):
@@ -235,9 +273,14 @@ def make_sources(catalogue: list[dict[str, Any]], args: argparse.Namespace) -> l
 @contextmanager
 def phases(into: dict[str, float]) -> Iterator[None]:
     """Time the parts of a run by wrapping the methods it calls."""
-    targets = [(MatchEngine, "refresh_keys", "keys"), (MatchStore, "sources_to_check", "work"),
-               (MatchStore, "overrides", "work"), (MatchEngine, "match", "match"),
-               (MatchStore, "save", "save"), (MatchPairs, "counts", "counts")]  # fmt: skip
+    targets = [
+        (MatchEngine, "refresh_keys", "keys"),
+        (MatchStore, "sources_to_check", "work"),
+        (MatchStore, "overrides", "work"),
+        (MatchEngine, "match", "match"),
+        (MatchStore, "save", "save"),
+        (MatchPairs, "counts", "counts"),
+    ]
     originals = [getattr(owner, name) for owner, name, _ in targets]
 
     def timing(fn: Callable[..., Any], part: str) -> Callable[..., Any]:
@@ -247,6 +290,7 @@ def phases(into: dict[str, float]) -> Iterator[None]:
                 return fn(*a, **k)
             finally:
                 into[part] = into.get(part, 0.0) + time.perf_counter() - began
+
         return call
 
     for (owner, name, part), original in zip(targets, originals):
@@ -260,12 +304,19 @@ def phases(into: dict[str, float]) -> Iterator[None]:
 
 def _ids(ctx: HarmonyContext, provider: str) -> dict[str, int]:
     with ctx.db.connect() as conn:
-        rows = conn.execute(select(TrackRow.provider_id, TrackRow.id).where(TrackRow.provider == provider))
-        return {pid: tid for pid, tid in rows}
+        rows = conn.execute(
+            select(TrackRow.provider_id, TrackRow.id).where(TrackRow.provider == provider)
+        )
+        return dict(rows)
 
 
-def run_backend(name: str, settings: HarmonySettings, catalogue: list[dict[str, Any]],
-                same: dict[int, int], sources: list[Source]) -> Result:  # fmt: skip
+def run_backend(
+    name: str,
+    settings: HarmonySettings,
+    catalogue: list[dict[str, Any]],
+    same: dict[int, int],
+    sources: list[Source],
+) -> Result:
     result = Result(name)
     with HarmonyContext(settings) as ctx:
         ctx.migrate()
@@ -275,7 +326,10 @@ def run_backend(name: str, settings: HarmonySettings, catalogue: list[dict[str, 
             load_tracks(ctx, "spotify", [s.track for s in sources])
         result.load_s = time.perf_counter() - began
         gc.collect()
-        print(f"{name}: loaded {len(catalogue):,} + {len(sources):,} tracks in {result.load_s:.0f} s", flush=True)
+        print(
+            f"{name}: loaded {len(catalogue):,} + {len(sources):,} tracks in {result.load_s:.0f} s",
+            flush=True,
+        )
 
         began = time.perf_counter()
         with phases(result.phases):
@@ -296,23 +350,33 @@ def run_backend(name: str, settings: HarmonySettings, catalogue: list[dict[str, 
             result.expected += source.truth is not None
             match = found.get(track_id)
             if match is None:
-                if source.truth is not None and len(result.misses) < 12 and source.kind != "duration 2.1-5 s off":
+                if (
+                    source.truth is not None
+                    and len(result.misses) < 12
+                    and source.kind != "duration 2.1-5 s off"
+                ):
                     base = catalogue[source.truth]
-                    result.misses.append(f"[{source.kind}] {source.track['title']!r} / {source.track['artists']} "
-                                         f"{source.track['duration_ms']} vs {base['title']!r} / {base['artists']} {base['duration_ms']}")  # fmt: skip
+                    result.misses.append(
+                        f"[{source.kind}] {source.track['title']!r} / {source.track['artists']} "
+                        f"{source.track['duration_ms']} vs {base['title']!r} / {base['artists']} {base['duration_ms']}"
+                    )
                 continue
             result.matched += 1
             kind[1] += 1
             result.methods[match.method] += 1
             got = index_of[local[match.target_track_id]]
             truth = source.truth
-            ok = truth is not None and (got == truth or same.get(got, got) == same.get(truth, truth))
+            ok = truth is not None and (
+                got == truth or same.get(got, got) == same.get(truth, truth)
+            )
             result.correct += ok
             kind[2] += ok
             if not ok and len(result.misses) < 24:
                 want = catalogue[truth]["title"] if truth is not None else None
-                result.misses.append(f"WRONG [{source.kind}] {source.track['title']!r} / {source.track['artists']} -> "
-                                     f"{catalogue[got]['title']!r} / {catalogue[got]['artists']} (want {want!r}); {match.reasons}")  # fmt: skip
+                result.misses.append(
+                    f"WRONG [{source.kind}] {source.track['title']!r} / {source.track['artists']} -> "
+                    f"{catalogue[got]['title']!r} / {catalogue[got]['artists']} (want {want!r}); {match.reasons}"
+                )
 
         for _ in range(3):
             began = time.perf_counter()
@@ -321,11 +385,14 @@ def run_backend(name: str, settings: HarmonySettings, catalogue: list[dict[str, 
             assert again.checked == 0, again
         print(f"{name}: re-runs {', '.join(f'{ms:.0f}' for ms in result.rerun_ms)} ms", flush=True)
 
-        now = datetime.now(timezone.utc) + timedelta(seconds=1)
+        now = datetime.now(UTC) + timedelta(seconds=1)
         with ctx.db.write() as conn:
             for track_id in ids[:100]:
-                conn.execute(update(TrackRow).where(TrackRow.id == track_id).values(
-                    title=TrackRow.title + " (Remastered)", updated_at=now))  # fmt: skip
+                conn.execute(
+                    update(TrackRow)
+                    .where(TrackRow.id == track_id)
+                    .values(title=TrackRow.title + " (Remastered)", updated_at=now)
+                )
         load_tracks(ctx, "local", [{**catalogue[i], "id": f"new{i}"} for i in range(100)], now=now)
         began = time.perf_counter()
         changed = ctx.matching.run("spotify", "local")
@@ -366,9 +433,14 @@ def table(args: argparse.Namespace, sources: list[Source], results: list[Result]
             f"{_pct(r.correct, r.expected)} | {r.matched:,} ({r.methods['isrc']:,} / {r.methods['fuzzy']:,}) | "
             f"{statistics.median(r.rerun_ms):.0f} ms | {r.changed_ms:.0f} ms ({r.changed_checked} checked) |"
         )
-    lines += ["", "By variation (first backend; the others agree unless listed below): sources, matched, "
-              "correct, and recall (or, for sources without a counterpart, false matches):", "",
-              "| variation | sources | matched | correct | recall / false |", "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    lines += [
+        "",
+        "By variation (first backend; the others agree unless listed below): sources, matched, "
+        "correct, and recall (or, for sources without a counterpart, false matches):",
+        "",
+        "| variation | sources | matched | correct | recall / false |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     first = results[0]
     for kind in [*VARIATIONS, *(f"absent: {k}" for k in ABSENT)]:
         n, matched, correct = first.by_kind.get(kind, [0, 0, 0])
@@ -387,36 +459,49 @@ def table(args: argparse.Namespace, sources: list[Source], results: list[Result]
             f"| {r.backend}: recall >= 95% | {recall:.2%} | {'met' if recall >= RECALL else 'missed'} |",
             f"| {r.backend}: 100k x 1M run < 2 min | {r.first_s:.1f} s | {'met' if r.first_s < FIRST_RUN_S else 'missed'} |",
             f"| {r.backend}: re-run with nothing changed < 2 s | {rerun * 1000:.0f} ms | {'met' if rerun < RERUN_S else 'missed'} |",
-        ]  # fmt: skip
+        ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--postgres", default=os.environ.get("HARMONY_TEST_POSTGRES_URL"))
     parser.add_argument("--catalogue", type=int, default=1_000_000)
     parser.add_argument("--sources", type=int, default=100_000)
-    parser.add_argument("--absent", type=float, default=0.1, help="share of sources without a counterpart")
+    parser.add_argument(
+        "--absent", type=float, default=0.1, help="share of sources without a counterpart"
+    )
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--notes", help="a Markdown file appended to the written section")
-    parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write the section into docs/benchmarks.md"
+    )
     args = parser.parse_args()
     scale = args.catalogue / 100_000
     args.words, args.artists = round(3_000 * max(1.0, scale) ** 0.5), max(50, round(5_000 * scale))
     if args.sqlite_only:
         args.postgres = None
     if args.write and not args.postgres:
-        parser.error("--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
+        parser.error(
+            "--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL"
+        )
     command, machine_line = command_line(SCRIPT, sys.argv[1:]), machine(args.postgres)
     args.load = [os.getloadavg()[0], 0.0]
     print(machine_line, f"Load average at start: {args.load[0]:.2f}.", flush=True)
     began = time.perf_counter()
     catalogue, same = make_catalogue(args)
     sources = make_sources(catalogue, args)
-    print(f"generated {len(catalogue):,} + {len(sources):,} tracks ({time.perf_counter() - began:.0f} s)", flush=True)
-    backends: list[tuple[str, Callable[[], Any]]] = [] if args.postgres_only else [("SQLite", sqlite_settings)]
+    print(
+        f"generated {len(catalogue):,} + {len(sources):,} tracks ({time.perf_counter() - began:.0f} s)",
+        flush=True,
+    )
+    backends: list[tuple[str, Callable[[], Any]]] = (
+        [] if args.postgres_only else [("SQLite", sqlite_settings)]
+    )
     if args.postgres:
         backends.append(("PostgreSQL", lambda: postgres_settings(args.postgres)))
     results = []
@@ -429,17 +514,22 @@ def main() -> None:
         print(f"\n{r.backend}: misses and wrong matches (first ones)")
         for miss in r.misses:
             print("  " + miss)
-    print(f"\n{output}\n\n(took {time.perf_counter() - began:.0f} s; load average now {os.getloadavg()[0]:.2f})")
+    print(
+        f"\n{output}\n\n(took {time.perf_counter() - began:.0f} s; load average now {os.getloadavg()[0]:.2f})"
+    )
     if args.write:
         about = textwrap.fill(
-            f"What it measures: `ctx.matching.run(\"spotify\", \"local\")` of {len(sources):,} source "
+            f'What it measures: `ctx.matching.run("spotify", "local")` of {len(sources):,} source '
             f"tracks against a catalogue of {args.catalogue:,}, on a fresh database, split into its "
             "phases (keys: normalising and storing both catalogues' matching keys; work: finding the "
             "source tracks to look at; match: candidate lookups and rules; save: one transaction of "
             "results); precision and recall on a labelled set with realistic variations (editions, "
             "credits, accents, case, typos, unknown and far-off durations, missing ISRCs, covers and "
             "live versions the catalogue lacks); incremental re-runs. The script's docstring has the "
-            "details.", 90, break_on_hyphens=False)  # fmt: skip
+            "details.",
+            90,
+            break_on_hyphens=False,
+        )
         write_section(SECTION, about, machine_line, command, output, args.notes)
 
 

@@ -104,47 +104,328 @@ P50_SQLITE_MS = 20.0
 # -- vocabulary ------------------------------------------------------------------------
 
 #: The head of the title vocabulary, most frequent first (Zipf rank 1, 2, ...).
-COMMON_WORDS = (
-    "love you the me my night heart baby time girl world life dream fire light home "
-    "down blue rain dance summer gold sun moon star road river tonight forever wild "
-    "young free city one little again stay run alone never beautiful crazy sweet "
-    "true black hold lost"
-).split()
+COMMON_WORDS = [
+    "love",
+    "you",
+    "the",
+    "me",
+    "my",
+    "night",
+    "heart",
+    "baby",
+    "time",
+    "girl",
+    "world",
+    "life",
+    "dream",
+    "fire",
+    "light",
+    "home",
+    "down",
+    "blue",
+    "rain",
+    "dance",
+    "summer",
+    "gold",
+    "sun",
+    "moon",
+    "star",
+    "road",
+    "river",
+    "tonight",
+    "forever",
+    "wild",
+    "young",
+    "free",
+    "city",
+    "one",
+    "little",
+    "again",
+    "stay",
+    "run",
+    "alone",
+    "never",
+    "beautiful",
+    "crazy",
+    "sweet",
+    "true",
+    "black",
+    "hold",
+    "lost",
+]
 #: Real accented words, placed in the vocabulary's middle ranks.
-ACCENTED_WORDS = (
-    "café corazón canción mañana niño señorita fiancé naïve über déjà été amour cœur "
-    "mélodie rêve chérie árbol bésame música días adiós sueño pájaro ça fête même "
-    "où noël père mère fräulein schön straße mädchen för kärlek så ånga mörk søster "
-    "ljós hjarta żegnaj miłość jaś"
-).split()
-_ONSETS = "b c d f g h j k l m n p r s t v w z br cr dr fl gr kl pl pr st tr sh ch th".split()
-_VOWELS = "a e i o u a e i o ai ea ou".split()
+ACCENTED_WORDS = [
+    "café",
+    "corazón",
+    "canción",
+    "mañana",
+    "niño",
+    "señorita",
+    "fiancé",
+    "naïve",
+    "über",
+    "déjà",
+    "été",
+    "amour",
+    "cœur",
+    "mélodie",
+    "rêve",
+    "chérie",
+    "árbol",
+    "bésame",
+    "música",
+    "días",
+    "adiós",
+    "sueño",
+    "pájaro",
+    "ça",
+    "fête",
+    "même",
+    "où",
+    "noël",
+    "père",
+    "mère",
+    "fräulein",
+    "schön",
+    "straße",
+    "mädchen",
+    "för",
+    "kärlek",
+    "så",
+    "ånga",
+    "mörk",
+    "søster",
+    "ljós",
+    "hjarta",
+    "żegnaj",
+    "miłość",
+    "jaś",
+]
+_ONSETS = [
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "w",
+    "z",
+    "br",
+    "cr",
+    "dr",
+    "fl",
+    "gr",
+    "kl",
+    "pl",
+    "pr",
+    "st",
+    "tr",
+    "sh",
+    "ch",
+    "th",
+]
+_VOWELS = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ou"]
 _CODAS = ["", "", "", "n", "r", "s", "l", "m", "t", "nd", "st", "x"]
 _ACCENTS = {"a": "áàâä", "e": "éèêë", "i": "íï", "o": "óôöø", "u": "úüù", "n": "ñ", "c": "ç"}
 
-FIRST_NAMES = (
-    "James John Robert Michael David William Mary Patricia Linda Barbara Elizabeth Jennifer "
-    "Maria Susan Carlos Juan Luis Ana Sofia Lucia Marco Luca Giulia Anna Emma Olivia Noah "
-    "Liam Mia Lena Jonas Felix Nina Ivan Olga Yuki Kenji Ravi Priya Omar Leila Kofi Amara "
-    "Sam Alex Max Ella Ruby Grace Jack Harry Oscar Leo Theo Ada Iris Nora Hugo Elena Paul "
-    "José Zoë Renée Chloé André Søren Łukasz Agnès Joaquín Inés Björn Åsa Thérèse "
-    "Héloïse François Mónica Jürgen Dvořák Ólafur Sinéad Beyoncé Rosalía Jõao"
-).split()
-LAST_NAMES = (
-    "Smith Johnson Williams Brown Jones Miller Davis Wilson Anderson Taylor Thomas Moore "
-    "Martin Jackson White Harris Clark Lewis Walker Young King Wright Hill Green Adams "
-    "Baker Nelson Carter Mitchell Turner Parker Collins Edwards Stewart Morris Rossi "
-    "Bianchi Romano Costa Silva Santos Pereira Kowalski Novak Horvat Petrov Ivanova "
-    "Tanaka Sato Suzuki Kim Lee Park Chen Wang Singh Patel Khan Okafor Mensah Diallo "
-    "Núñez Gómez Müller Ødegaard Sigurðsson Nováková Fernández Béranger Jiménez "
-    "Løvland Björklund Ó'Connor Šimić Çelik Öztürk Fauré Brontë Zúñiga Lefèvre"
-).split()
-BAND_SUFFIXES = "Lights Boys Kings Riders Machine Club Collective Brothers Sisters Band Echoes Wolves".split()
+FIRST_NAMES = [
+    "James",
+    "John",
+    "Robert",
+    "Michael",
+    "David",
+    "William",
+    "Mary",
+    "Patricia",
+    "Linda",
+    "Barbara",
+    "Elizabeth",
+    "Jennifer",
+    "Maria",
+    "Susan",
+    "Carlos",
+    "Juan",
+    "Luis",
+    "Ana",
+    "Sofia",
+    "Lucia",
+    "Marco",
+    "Luca",
+    "Giulia",
+    "Anna",
+    "Emma",
+    "Olivia",
+    "Noah",
+    "Liam",
+    "Mia",
+    "Lena",
+    "Jonas",
+    "Felix",
+    "Nina",
+    "Ivan",
+    "Olga",
+    "Yuki",
+    "Kenji",
+    "Ravi",
+    "Priya",
+    "Omar",
+    "Leila",
+    "Kofi",
+    "Amara",
+    "Sam",
+    "Alex",
+    "Max",
+    "Ella",
+    "Ruby",
+    "Grace",
+    "Jack",
+    "Harry",
+    "Oscar",
+    "Leo",
+    "Theo",
+    "Ada",
+    "Iris",
+    "Nora",
+    "Hugo",
+    "Elena",
+    "Paul",
+    "José",
+    "Zoë",
+    "Renée",
+    "Chloé",
+    "André",
+    "Søren",
+    "Łukasz",
+    "Agnès",
+    "Joaquín",
+    "Inés",
+    "Björn",
+    "Åsa",
+    "Thérèse",
+    "Héloïse",
+    "François",
+    "Mónica",
+    "Jürgen",
+    "Dvořák",
+    "Ólafur",
+    "Sinéad",
+    "Beyoncé",
+    "Rosalía",
+    "Jõao",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Jackson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
+    "King",
+    "Wright",
+    "Hill",
+    "Green",
+    "Adams",
+    "Baker",
+    "Nelson",
+    "Carter",
+    "Mitchell",
+    "Turner",
+    "Parker",
+    "Collins",
+    "Edwards",
+    "Stewart",
+    "Morris",
+    "Rossi",
+    "Bianchi",
+    "Romano",
+    "Costa",
+    "Silva",
+    "Santos",
+    "Pereira",
+    "Kowalski",
+    "Novak",
+    "Horvat",
+    "Petrov",
+    "Ivanova",
+    "Tanaka",
+    "Sato",
+    "Suzuki",
+    "Kim",
+    "Lee",
+    "Park",
+    "Chen",
+    "Wang",
+    "Singh",
+    "Patel",
+    "Khan",
+    "Okafor",
+    "Mensah",
+    "Diallo",
+    "Núñez",
+    "Gómez",
+    "Müller",
+    "Ødegaard",
+    "Sigurðsson",
+    "Nováková",
+    "Fernández",
+    "Béranger",
+    "Jiménez",
+    "Løvland",
+    "Björklund",
+    "Ó'Connor",
+    "Šimić",
+    "Çelik",
+    "Öztürk",
+    "Fauré",
+    "Brontë",
+    "Zúñiga",
+    "Lefèvre",
+]
+BAND_SUFFIXES = [
+    "Lights",
+    "Boys",
+    "Kings",
+    "Riders",
+    "Machine",
+    "Club",
+    "Collective",
+    "Brothers",
+    "Sisters",
+    "Band",
+    "Echoes",
+    "Wolves",
+]
 
 
 def _fold(text_: str) -> str:
     """``text_`` without accents (what someone types on a plain keyboard)."""
-    folded = unicodedata.normalize("NFKD", text_.translate(str.maketrans("øØłŁæÆœŒðß", "oOlLaAoOds")))
+    folded = unicodedata.normalize(
+        "NFKD", text_.translate(str.maketrans("øØłŁæÆœŒðß", "oOlLaAoOds"))
+    )
     return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
@@ -159,7 +440,9 @@ def make_vocabulary(size: int, rng: random.Random) -> list[str]:
     seen = set(words) | set(ACCENTED_WORDS)
     invented: list[str] = []
     while len(words) + len(invented) + len(ACCENTED_WORDS) < size:
-        word = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.choice((1, 2, 2, 3))))
+        word = "".join(
+            rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.choice((1, 2, 2, 3)))
+        )
         word += rng.choice(_CODAS)
         if len(word) < 3 or word in seen:
             continue
@@ -181,7 +464,9 @@ class Zipf:
 
     def __init__(self, items: Sequence[Any], s: float, offset: float, rng: random.Random) -> None:
         self.items = list(items)
-        self.cum = list(itertools.accumulate(1.0 / (r + offset) ** s for r in range(1, len(items) + 1)))
+        self.cum = list(
+            itertools.accumulate(1.0 / (r + offset) ** s for r in range(1, len(items) + 1))
+        )
         self.rng = rng
 
     def __call__(self, k: int = 1) -> list[Any]:
@@ -245,12 +530,21 @@ def make_library(playlists: int, per_playlist: int, args: argparse.Namespace) ->
     originals: list[int] = []
     is_original: set[int] = set()
 
-    def add(title: str, names: list[str], album: str, year: int, origin: tuple[str, int] | None) -> None:
+    def add(
+        title: str, names: list[str], album: str, year: int, origin: tuple[str, int] | None
+    ) -> None:
         i = len(tracks)
-        tracks.append({
-            "id": f"trk{i:07d}", "title": title, "artists": names, "album": album,
-            "duration_ms": rng.randrange(90_000, 420_000), "isrc": f"XX{i:010d}", "year": year,
-        })  # fmt: skip
+        tracks.append(
+            {
+                "id": f"trk{i:07d}",
+                "title": title,
+                "artists": names,
+                "album": album,
+                "duration_ms": rng.randrange(90_000, 420_000),
+                "isrc": f"XX{i:010d}",
+                "year": year,
+            }
+        )
         if origin is None:
             originals.append(i)
             is_original.add(i)
@@ -280,11 +574,15 @@ def make_library(playlists: int, per_playlist: int, args: argparse.Namespace) ->
             main = tracks[base]["artists"][0]
             songs = [base] + [rng.choice(originals) for _ in range(rng.randint(2, 9))]
             songs = [i for i in dict.fromkeys(songs) if tracks[i]["artists"][0] == main] or [base]
-            songs += [i for i in range(max(0, base - 6), base + 6) if i in is_original
-                      and tracks[i]["artists"][0] == main and i not in songs][:8]  # fmt: skip
+            songs += [
+                i
+                for i in range(max(0, base - 6), base + 6)
+                if i in is_original and tracks[i]["artists"][0] == main and i not in songs
+            ][:8]
             origin = tracks[base]
-            kind = rng.choices(("live", "remaster", "acoustic", "remix", "compilation"),
-                               weights=(40, 40, 6, 6, 8))[0]  # fmt: skip
+            kind = rng.choices(
+                ("live", "remaster", "acoustic", "remix", "compilation"), weights=(40, 40, 6, 6, 8)
+            )[0]
             later = min(2025, origin["year"] + rng.randint(1, 30))
             if kind == "live":
                 album = f"Live at the {rng.choice(words[40:800]).title()} {later}"
@@ -302,7 +600,9 @@ def make_library(playlists: int, per_playlist: int, args: argparse.Namespace) ->
                 if kind == "live":
                     title += " - Live"
                 elif kind == "remaster":
-                    title += f" - {later} Remaster" if rng.random() < 0.7 else f" - Remastered {later}"
+                    title += (
+                        f" - {later} Remaster" if rng.random() < 0.7 else f" - Remastered {later}"
+                    )
                 elif kind == "acoustic":
                     title += " - Acoustic"
                 elif kind == "remix":
@@ -313,14 +613,26 @@ def make_library(playlists: int, per_playlist: int, args: argparse.Namespace) ->
     # Sync order: one playlist per 100 tracks of a shuffled library.
     order = list(range(total))
     rng.shuffle(order)
-    lists = [[tracks[i] for i in order[p * per_playlist : (p + 1) * per_playlist]] for p in range(playlists)]
+    lists = [
+        [tracks[i] for i in order[p * per_playlist : (p + 1) * per_playlist]]
+        for p in range(playlists)
+    ]
     return Library(tracks, lists, words, editions)
 
 
 # -- queries ---------------------------------------------------------------------------
 
-KINDS = ("title words", "title + artist", "typo", "accent-free", "feat", "live", "remaster",
-         "year", "common word")  # fmt: skip
+KINDS = (
+    "title words",
+    "title + artist",
+    "typo",
+    "accent-free",
+    "feat",
+    "live",
+    "remaster",
+    "year",
+    "common word",
+)
 _FEAT = re.compile(r"\s*\(feat\. ([^)]*)\)")
 _SUFFIX = re.compile(r" - .*$")
 
@@ -371,7 +683,7 @@ def _with_typo(words: list[str], rng: random.Random) -> list[str] | None:
     if not spots:
         return None
     i = rng.choice(spots)
-    return words[:i] + [typo(words[i], rng)] + words[i + 1 :]
+    return [*words[:i], typo(words[i], rng), *words[i + 1 :]]
 
 
 def make_queries(library: Library, per_kind: int, seed: int) -> list[Query]:
@@ -383,10 +695,14 @@ def make_queries(library: Library, per_kind: int, seed: int) -> list[Query]:
         by_kind.setdefault(kind, []).append(i)
     originals = [i for i in range(len(tracks)) if i not in library.editions]
     featured = [i for i in originals if _FEAT.search(tracks[i]["title"])]
-    accented = [i for i in originals if _accented(tracks[i]["title"]) or _accented(tracks[i]["artists"][0])]
+    accented = [
+        i for i in originals if _accented(tracks[i]["title"]) or _accented(tracks[i]["artists"][0])
+    ]
     queries: list[Query] = []
 
-    def make(kind: str, pool: list[int], build: Callable[[dict[str, Any]], list[str] | None]) -> None:
+    def make(
+        kind: str, pool: list[int], build: Callable[[dict[str, Any]], list[str] | None]
+    ) -> None:
         made = 0
         while made < per_kind:
             t = tracks[rng.choice(pool)]
@@ -395,12 +711,23 @@ def make_queries(library: Library, per_kind: int, seed: int) -> list[Query]:
                 queries.append(Query(kind, " ".join(words), t["id"]))
                 made += 1
 
-    make("title words", originals, lambda t: _some_words(_words(_plain_title(t["title"])), rng, 1, 4))
-    make("title + artist", originals,
-         lambda t: _some_words(_words(_plain_title(t["title"])), rng, 1, 3) + [_last_name(t)])  # fmt: skip
-    make("typo", originals, lambda t: _with_typo(
-        _some_words(_words(_plain_title(t["title"])), rng, 1, 3)
-        + ([_last_name(t)] if rng.random() < 0.5 else []), rng))  # fmt: skip
+    make(
+        "title words", originals, lambda t: _some_words(_words(_plain_title(t["title"])), rng, 1, 4)
+    )
+    make(
+        "title + artist",
+        originals,
+        lambda t: [*_some_words(_words(_plain_title(t["title"])), rng, 1, 3), _last_name(t)],
+    )
+    make(
+        "typo",
+        originals,
+        lambda t: _with_typo(
+            _some_words(_words(_plain_title(t["title"])), rng, 1, 3)
+            + ([_last_name(t)] if rng.random() < 0.5 else []),
+            rng,
+        ),
+    )
 
     def accent_free(t: dict[str, Any]) -> list[str] | None:
         words = _words(_plain_title(t["title"])) + _words(t["artists"][0])
@@ -415,18 +742,29 @@ def make_queries(library: Library, per_kind: int, seed: int) -> list[Query]:
 
     def feat(t: dict[str, Any]) -> list[str]:
         guest = _FEAT.search(t["title"]).group(1)  # type: ignore[union-attr]
-        return _some_words(_words(_plain_title(t["title"])), rng, 1, 2) + ["feat", guest.split()[-1]]
+        return [
+            *_some_words(_words(_plain_title(t["title"])), rng, 1, 2),
+            "feat",
+            guest.split()[-1],
+        ]
 
     make("feat", featured, feat)
-    make("live", by_kind["live"], lambda t: _some_words(_words(_plain_title(t["title"])), rng, 1, 3) + ["live"])
+    make(
+        "live",
+        by_kind["live"],
+        lambda t: [*_some_words(_words(_plain_title(t["title"])), rng, 1, 3), "live"],
+    )
 
     def remaster(t: dict[str, Any]) -> list[str]:
         tail = ["remaster"] if rng.random() < 0.6 else [str(t["year"]), "remaster"]
         return _some_words(_words(_plain_title(t["title"])), rng, 1, 4 - len(tail)) + tail
 
     make("remaster", by_kind["remaster"], remaster)
-    make("year", originals,
-         lambda t: _some_words(_words(_plain_title(t["title"])), rng, 1, 3) + [str(t["year"])])  # fmt: skip
+    make(
+        "year",
+        originals,
+        lambda t: [*_some_words(_words(_plain_title(t["title"])), rng, 1, 3), str(t["year"])],
+    )
     head = [w for w in library.words[:40] if len(w) >= 3][:25]
     for n in range(per_kind):
         queries.append(Query("common word", head[n % len(head)].capitalize()))
@@ -457,20 +795,33 @@ def make_cases(library: Library, count: int, seed: int) -> list[Case]:
 
     def case(group: str, query: str, i: int) -> Case:
         t = tracks[i]
-        return Case(group, query, frozenset({t["id"]}), frozenset(same[key_of[i]]),
-                    f"{t['title']!r} by {', '.join(t['artists'])} ({t['year']}, {t['album']!r})")  # fmt: skip
+        return Case(
+            group,
+            query,
+            frozenset({t["id"]}),
+            frozenset(same[key_of[i]]),
+            f"{t['title']!r} by {', '.join(t['artists'])} ({t['year']}, {t['album']!r})",
+        )
 
     def full(t: dict[str, Any]) -> str:
         return f"{t['title']} {t['artists'][0]}"
 
-    cases = [case("full title + artist", full(tracks[i]), i) for i in rng.sample(range(len(tracks)), count)]
+    cases = [
+        case("full title + artist", full(tracks[i]), i)
+        for i in rng.sample(range(len(tracks)), count)
+    ]
     originals = [i for i in range(len(tracks)) if i not in library.editions]
     accented = [i for i in originals if _accented(full(tracks[i]))]
-    cases += [case("full title + artist, no accents", _fold(full(tracks[i])), i)
-              for i in rng.sample(accented, count // 2)]  # fmt: skip
+    cases += [
+        case("full title + artist, no accents", _fold(full(tracks[i])), i)
+        for i in rng.sample(accented, count // 2)
+    ]
     for i in rng.sample(originals, count):
         words = _with_typo(full(tracks[i]).split(), rng)
-        if words and len([c for c in cases if c.group == "full title + artist, one typo"]) < count // 2:
+        if (
+            words
+            and len([c for c in cases if c.group == "full title + artist, one typo"]) < count // 2
+        ):
             cases.append(case("full title + artist, one typo", " ".join(words), i))
     # Songs with an original and both a live and a remastered version (any of them counts).
     versions: dict[int, dict[str, set[str]]] = {}
@@ -555,9 +906,11 @@ def wrapped(ctx: HarmonyContext) -> Iterator[dict[str, float] | None]:
     repo: Any = getattr(ctx.search, "_tracks", None)
     #: (owner, attribute, part): what is wrapped, restored afterwards
     targets: list[tuple[Any, str, str]] = [
-        (repo, "candidates", "SQL pre-filter"), (repo_module, "Track", "Track models"),
-        (ranking_module, "score", "scoring"), (search_module, "_hit", "SearchHit models"),
-    ]  # fmt: skip
+        (repo, "candidates", "SQL pre-filter"),
+        (repo_module, "Track", "Track models"),
+        (ranking_module, "score", "scoring"),
+        (search_module, "_hit", "SearchHit models"),
+    ]
     if any(getattr(owner, name, None) is None for owner, name, _ in targets):
         yield None
         return
@@ -586,9 +939,14 @@ def wrapped(ctx: HarmonyContext) -> Iterator[dict[str, float] | None]:
 
 
 def run_backend(
-    backend: str, settings: HarmonySettings, library: Library, queries: list[Query],
-    cases: list[Case], args: argparse.Namespace, counted: list[Timed] | None = None,
-) -> BackendResult:  # fmt: skip
+    backend: str,
+    settings: HarmonySettings,
+    library: Library,
+    queries: list[Query],
+    cases: list[Case],
+    args: argparse.Namespace,
+    counted: list[Timed] | None = None,
+) -> BackendResult:
     """Load, time the queries, measure their parts, check the ranking. ``counted``: the
     timed queries of an earlier backend, whose matching-row counts (same data, same
     substring test) are reused instead of counted again."""
@@ -605,13 +963,20 @@ def run_backend(
                 load_tracks(ctx, PROVIDER, library.tracks)
         result.load_seconds = time.perf_counter() - began
         with ctx.db.connect() as conn:
-            result.tracks = int(conn.execute(select(func.count()).select_from(TrackRow)).scalar_one())
+            result.tracks = int(
+                conn.execute(select(func.count()).select_from(TrackRow)).scalar_one()
+            )
         if result.tracks != len(library.tracks):
-            raise SystemExit(f"{backend}: stored {result.tracks:,} tracks of {len(library.tracks):,}")
+            raise SystemExit(
+                f"{backend}: stored {result.tracks:,} tracks of {len(library.tracks):,}"
+            )
         result.index = ctx.search.index_state()
         gc.collect()
-        print(f"{backend}: loaded {result.tracks:,} tracks in {result.load_seconds:.1f} s, candidate "
-              f"index {result.index}", flush=True)  # fmt: skip
+        print(
+            f"{backend}: loaded {result.tracks:,} tracks in {result.load_seconds:.1f} s, candidate "
+            f"index {result.index}",
+            flush=True,
+        )
 
         phase = time.perf_counter()
         for q in queries[: args.warmup]:
@@ -623,8 +988,11 @@ def run_backend(
             found = search(ctx, q.text)
             elapsed, elapsed_cpu = clock() - began, cpu() - began_cpu
             result.timed.append(Timed(q, elapsed * 1000, found.total, elapsed_cpu * 1000))
-        print(f"{backend}: timed {len(queries)} queries, p50 {_pct([t.ms for t in result.timed], 50):.1f} ms "
-              f"({clock() - phase:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"{backend}: timed {len(queries)} queries, p50 {_pct([t.ms for t in result.timed], 50):.1f} ms "
+            f"({clock() - phase:.0f} s)",
+            flush=True,
+        )
         phase = clock()
 
         if counted is None:
@@ -640,13 +1008,18 @@ def run_backend(
                     began = clock()
                     search(ctx, q.text)
                     whole = clock() - began
-                    spent["rest"] = max(0.0, whole - sum(v for k, v in spent.items() if k != "rest"))
+                    spent["rest"] = max(
+                        0.0, whole - sum(v for k, v in spent.items() if k != "rest")
+                    )
                     spent["SQL pre-filter"] -= spent["Track models"]
                     into = result.parts.setdefault(q.kind, dict.fromkeys(PARTS, 0.0))
                     for part, seconds in spent.items():
                         into[part] += seconds * 1000
-        print(f"{backend}: {'matching rows counted, ' if counted is None else ''}parts measured "
-              f"({clock() - phase:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"{backend}: {'matching rows counted, ' if counted is None else ''}parts measured "
+            f"({clock() - phase:.0f} s)",
+            flush=True,
+        )
         phase = clock()
 
         for c in cases:
@@ -681,7 +1054,9 @@ def _print_profile(backend: str, profile: cProfile.Profile, args: argparse.Names
     Path(args.profile).mkdir(parents=True, exist_ok=True)
     path = Path(args.profile) / f"search_{backend.lower()}_slowest.pstats"
     profile.dump_stats(str(path))
-    print(f"\n-- cProfile, {backend}, the {args.slowest} slowest queries ({path}), top {args.top} by own time --")
+    print(
+        f"\n-- cProfile, {backend}, the {args.slowest} slowest queries ({path}), top {args.top} by own time --"
+    )
     pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(args.top)
     print(f"-- same, top {args.top} by cumulative time --")
     pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(args.top)
@@ -709,8 +1084,13 @@ def _spread(timed: list[Timed], name: str, digits: int = 0) -> str:
     return f"{_pct(values, 50):,.{digits}f} / {_pct(values, 90):,.{digits}f}"
 
 
-def table(args: argparse.Namespace, library: Library, queries: list[Query], cases: list[Case],
-          results: list[BackendResult]) -> str:  # fmt: skip
+def table(
+    args: argparse.Namespace,
+    library: Library,
+    queries: list[Query],
+    cases: list[Case],
+    results: list[BackendResult],
+) -> str:
     t = library.tracks
     feats = sum(1 for x in t if "(feat. " in x["title"])
     accented = sum(1 for x in t if _accented(x["title"]) or any(_accented(a) for a in x["artists"]))
@@ -723,17 +1103,19 @@ def table(args: argparse.Namespace, library: Library, queries: list[Query], case
         f"{library.count('acoustic') + library.count('remix'):,} acoustic or remix, "
         f"{library.count('compilation'):,} compilation copies. Bulk load (not the subject here; "
         "it includes building the candidate index once): "
-        + ", ".join(f"{r.backend} {r.load_seconds:.1f} s" for r in results) + ". Candidate index: "
+        + ", ".join(f"{r.backend} {r.load_seconds:.1f} s" for r in results)
+        + ". Candidate index: "
         + ", ".join(f"{r.backend} {r.index}" for r in results)
-        + (" (dropped on purpose: `--no-index`)" if args.no_index else "") + ".",
+        + (" (dropped on purpose: `--no-index`)" if args.no_index else "")
+        + ".",
         "",
         f"Queries: {len(queries)} ({args.per_kind} of each of {len(KINDS)} kinds, shuffled), "
-        f"`ctx.search.tracks(q, sources=[\"local\"], limit={LIMIT})`, each timed once after "
+        f'`ctx.search.tracks(q, sources=["local"], limit={LIMIT})`, each timed once after '
         f"{args.warmup} untimed warm-up calls. 1-minute load average at the start / end of the "
         f"run: {args.load[0]:.2f} / {args.load[1]:.2f}. Candidates = `SearchResult.total` (tracks "
         f"ranked; the service ranks at most 200 for limit {LIMIT}); matching = rows whose "
         "`search_key` contains any of the words the pre-filter looks for (words of 2+ "
-        "letters), of which \"every\" contain all of them (counted separately, untimed). CPU = "
+        'letters), of which "every" contain all of them (counted separately, untimed). CPU = '
         "CPU time of the calling thread in ms: all of the work on SQLite, which runs in it "
         "(so it shows what the machine's other load added to the wall time), the client's "
         "part only on PostgreSQL.",
@@ -751,8 +1133,14 @@ def table(args: argparse.Namespace, library: Library, queries: list[Query], case
             f"{_spread(r.timed, 'total')} | "
             f"{_spread(r.timed, 'matching')} | {_spread(r.timed, 'every')} |"
         )
-    lines += ["", "By kind of query, p50 / p90 in ms; candidates, matching and every as above (p50 / p90):", ""]
-    header = "| kind | " + " | ".join(r.backend for r in results) + " | candidates | matching | every |"
+    lines += [
+        "",
+        "By kind of query, p50 / p90 in ms; candidates, matching and every as above (p50 / p90):",
+        "",
+    ]
+    header = (
+        "| kind | " + " | ".join(r.backend for r in results) + " | candidates | matching | every |"
+    )
     lines += [header, "| --- |" + " ---: |" * (len(results) + 3)]
     for kind in KINDS:
         cells = []
@@ -763,51 +1151,75 @@ def table(args: argparse.Namespace, library: Library, queries: list[Query], case
         counts = " | ".join(_spread(mine, name) for name in ("total", "matching", "every"))
         lines.append(f"| {kind} | " + " | ".join(cells) + f" | {counts} |")
     if any(r.parts for r in results):
-        lines += ["", "Where the time goes (second pass over the same queries, functions wrapped), "
-                  "share of the total:", "",
-                  "| backend | " + " | ".join(PARTS) + " | total per query |",
-                  "| --- |" + " ---: |" * (len(PARTS) + 1)]  # fmt: skip
+        lines += [
+            "",
+            "Where the time goes (second pass over the same queries, functions wrapped), "
+            "share of the total:",
+            "",
+            "| backend | " + " | ".join(PARTS) + " | total per query |",
+            "| --- |" + " ---: |" * (len(PARTS) + 1),
+        ]
         for r in results:
             if not r.parts:
                 continue
             sums = {p: sum(k[p] for k in r.parts.values()) for p in PARTS}
             whole = sum(sums.values())
-            lines.append(f"| {r.backend} | " + " | ".join(f"{sums[p] / whole:.0%}" for p in PARTS)
-                         + f" | {whole / len(queries):.1f} ms |")  # fmt: skip
+            lines.append(
+                f"| {r.backend} | "
+                + " | ".join(f"{sums[p] / whole:.0%}" for p in PARTS)
+                + f" | {whole / len(queries):.1f} ms |"
+            )
         for r in results:
             if not r.parts:
                 continue
-            lines += ["", f"{r.backend}, per kind, mean ms per query:", "",
-                      "| kind | " + " | ".join(PARTS) + " |", "| --- |" + " ---: |" * len(PARTS)]  # fmt: skip
+            lines += [
+                "",
+                f"{r.backend}, per kind, mean ms per query:",
+                "",
+                "| kind | " + " | ".join(PARTS) + " |",
+                "| --- |" + " ---: |" * len(PARTS),
+            ]
             per_kind = {k: sum(1 for q in queries if q.kind == k) for k in KINDS}
             for kind in KINDS:
                 of_kind = r.parts.get(kind, {})
                 row = " | ".join(f"{of_kind.get(p, 0) / per_kind[kind]:.1f}" for p in PARTS)
                 lines.append(f"| {kind} | {row} |")
-    lines += ["", "Ranking sanity (reported, not asserted): hit@1 = the queried track first; "
-              "\"or equivalent\" also counts a track the query cannot tell from it (same title "
-              "and artists: a compilation copy, or the same title recorded twice) first; hit@5 = "
-              "the queried or an equivalent track among the first five.", "",
-              "| check | " + " | ".join(f"{r.backend} hit@1 (or equivalent) | hit@5" for r in results) + " |",
-              "| --- |" + " ---: | ---: |" * len(results)]  # fmt: skip
+    lines += [
+        "",
+        "Ranking sanity (reported, not asserted): hit@1 = the queried track first; "
+        '"or equivalent" also counts a track the query cannot tell from it (same title '
+        "and artists: a compilation copy, or the same title recorded twice) first; hit@5 = "
+        "the queried or an equivalent track among the first five.",
+        "",
+        "| check | "
+        + " | ".join(f"{r.backend} hit@1 (or equivalent) | hit@5" for r in results)
+        + " |",
+        "| --- |" + " ---: | ---: |" * len(results),
+    ]
     for group in dict.fromkeys(c.group for c in cases):
         cells = []
         for r in results:
             s = r.sanity[group]
-            cells.append(f"{s.hit1}/{s.count} = {s.hit1 / s.count:.0%} ({s.same1 / s.count:.0%}) | "
-                         f"{s.hit5 / s.count:.0%}")  # fmt: skip
+            cells.append(
+                f"{s.hit1}/{s.count} = {s.hit1 / s.count:.0%} ({s.same1 / s.count:.0%}) | "
+                f"{s.hit5 / s.count:.0%}"
+            )
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
     lines += ["", "| target | measured | result |", "| --- | --- | --- |"]
     sqlite = next((r for r in results if r.backend == "SQLite"), None)
     if sqlite is not None:
         p50 = _pct([x.ms for x in sqlite.timed], 50)
-        lines.append(f"| p50 per query on SQLite < {P50_SQLITE_MS:.0f} ms ({args.size:,} tracks) | {_ms(p50)} | "
-                     f"{'met' if p50 < P50_SQLITE_MS else 'missed'} |")  # fmt: skip
+        lines.append(
+            f"| p50 per query on SQLite < {P50_SQLITE_MS:.0f} ms ({args.size:,} tracks) | {_ms(p50)} | "
+            f"{'met' if p50 < P50_SQLITE_MS else 'missed'} |"
+        )
     for r in results:
         if r.backend != "SQLite":
             p50 = _pct([x.ms for x in r.timed], 50)
-            lines.append(f"| (reported) p50 per query on {r.backend} | {_ms(p50)} | "
-                         f"{'under' if p50 < P50_SQLITE_MS else 'over'} {P50_SQLITE_MS:.0f} ms |")  # fmt: skip
+            lines.append(
+                f"| (reported) p50 per query on {r.backend} | {_ms(p50)} | "
+                f"{'under' if p50 < P50_SQLITE_MS else 'over'} {P50_SQLITE_MS:.0f} ms |"
+            )
     return "\n".join(lines)
 
 
@@ -823,49 +1235,76 @@ def _print_details(results: list[BackendResult]) -> None:
 
 def _write_docs(args: argparse.Namespace, command: str, machine_line: str, body_table: str) -> None:
     about = (
-        "What it measures: `ctx.search.tracks(query, sources=[\"local\"], limit=20)` on a "
+        'What it measures: `ctx.search.tracks(query, sources=["local"], limit=20)` on a '
         f"library of {args.size:,} tracks loaded with bulk SQL into a fresh, migrated database "
         "(the candidate index of migration 0006 built once after the load). "
         f"Generated metadata: titles of 1-5 words from a {args.words:,}-word vocabulary drawn "
-        "with a Zipf law (common song words such as \"love\", \"night\", \"you\" at the head, "
+        'with a Zipf law (common song words such as "love", "night", "you" at the head, '
         "invented words in the tail, some accented), artists from a pool of "
         f"{args.artists:,} (people, some with accented names, and bands) with a power-law "
-        "popularity, albums of 8-14 tracks with release years, \"(feat. X)\" credits, and "
-        "editions of earlier tracks (\"- Live\", \"- 2011 Remaster\", \"- Remastered 2009\", a "
+        'popularity, albums of 8-14 tracks with release years, "(feat. X)" credits, and '
+        'editions of earlier tracks ("- Live", "- 2011 Remaster", "- Remastered 2009", a '
         "few acoustic and remix versions, compilation copies). The query mix: 1-4 words of a "
         "track's title, with or without the artist's last name, misspelt, typed without "
-        "accents, with \"feat X\", \"live\", \"remaster\" or a year, and single common words "
+        'accents, with "feat X", "live", "remaster" or a year, and single common words '
         "that match thousands of tracks. A second, untimed pass splits each call into its "
         "parts by wrapping the functions the service calls. The script's docstring has the "
         "details."
     )
     write_section(
-        SECTION, textwrap.fill(about, 90, break_on_hyphens=False), machine_line, command, body_table, args.notes
+        SECTION,
+        textwrap.fill(about, 90, break_on_hyphens=False),
+        machine_line,
+        command,
+        body_table,
+        args.notes,
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--postgres", default=os.environ.get("HARMONY_TEST_POSTGRES_URL"),
+        "--postgres",
+        default=os.environ.get("HARMONY_TEST_POSTGRES_URL"),
         help="SQLAlchemy URL of a PostgreSQL server (default: $HARMONY_TEST_POSTGRES_URL)",
-    )  # fmt: skip
+    )
     parser.add_argument("--size", type=int, default=1_000_000, help="tracks in the library")
-    parser.add_argument("--words", type=int, help="vocabulary of the titles (default: 3,000 per "
-                        "100,000 tracks x the square root of size / 100,000)")  # fmt: skip
-    parser.add_argument("--artists", type=int, help="artist pool (default: 5,000 per 100,000 tracks)")
-    parser.add_argument("--no-index", action="store_true",
-                        help="drop the candidate index first: measure the scan it replaces")  # fmt: skip
-    parser.add_argument("--per-kind", type=int, default=30, help=f"timed queries of each of the {len(KINDS)} kinds")
+    parser.add_argument(
+        "--words",
+        type=int,
+        help="vocabulary of the titles (default: 3,000 per "
+        "100,000 tracks x the square root of size / 100,000)",
+    )
+    parser.add_argument(
+        "--artists", type=int, help="artist pool (default: 5,000 per 100,000 tracks)"
+    )
+    parser.add_argument(
+        "--no-index",
+        action="store_true",
+        help="drop the candidate index first: measure the scan it replaces",
+    )
+    parser.add_argument(
+        "--per-kind", type=int, default=30, help=f"timed queries of each of the {len(KINDS)} kinds"
+    )
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls first")
     parser.add_argument("--sanity", type=int, default=60, help="tracks for the ranking checks")
-    parser.add_argument("--slowest", type=int, default=8, help="slowest queries listed (and profiled)")
+    parser.add_argument(
+        "--slowest", type=int, default=8, help="slowest queries listed (and profiled)"
+    )
     parser.add_argument("--seed", type=int, default=20261127)
-    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL even when a URL is set")
-    parser.add_argument("--profile", metavar="DIR", help="profile the slowest queries (extra pass); stats go to DIR")
+    parser.add_argument(
+        "--sqlite-only", action="store_true", help="skip PostgreSQL even when a URL is set"
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="profile the slowest queries (extra pass); stats go to DIR"
+    )
     parser.add_argument("--top", type=int, default=25, help="profile entries to print")
     parser.add_argument("--notes", help="a Markdown file appended to the written section")
-    parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write the section into docs/benchmarks.md"
+    )
     args = parser.parse_args()
     scale = args.size / 100_000
     args.words = args.words or round(3_000 * max(1.0, scale) ** 0.5)
@@ -873,7 +1312,9 @@ def main() -> None:
     if args.sqlite_only:
         args.postgres = None
     if args.write and not args.postgres:
-        parser.error("--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
+        parser.error(
+            "--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL"
+        )
 
     command = command_line(SCRIPT, sys.argv[1:])
     machine_line = machine(args.postgres)
@@ -883,8 +1324,11 @@ def main() -> None:
     library = make_library(args.size // 100, 100, args)
     queries = make_queries(library, args.per_kind, args.seed)
     cases = make_cases(library, args.sanity, args.seed)
-    print(f"library: {len(library.tracks):,} tracks, {len(queries)} timed queries, {len(cases)} "
-          f"sanity cases ({time.perf_counter() - began:.1f} s)", flush=True)  # fmt: skip
+    print(
+        f"library: {len(library.tracks):,} tracks, {len(queries)} timed queries, {len(cases)} "
+        f"sanity cases ({time.perf_counter() - began:.1f} s)",
+        flush=True,
+    )
     backends: list[tuple[str, Callable[[], Any]]] = [("SQLite", sqlite_settings)]
     if args.postgres:
         backends.append(("PostgreSQL", lambda: postgres_settings(args.postgres)))

@@ -118,10 +118,13 @@ def _track(i: int, rng: random.Random) -> dict[str, Any]:
     artist = f"Artist {i % 4_000:04d}"
     artists = [artist] if rng.random() < 0.8 else [artist, f"Artist {rng.randrange(4_000):04d}"]
     return {
-        "id": f"trk{i:07d}", "title": f"Song {i}", "artists": artists,
-        "album": f"Album {i // 12:05d}", "duration_ms": rng.randrange(90_000, 420_000),
+        "id": f"trk{i:07d}",
+        "title": f"Song {i}",
+        "artists": artists,
+        "album": f"Album {i // 12:05d}",
+        "duration_ms": rng.randrange(90_000, 420_000),
         "isrc": f"XX{i:010d}",
-    }  # fmt: skip
+    }
 
 
 def make_library(playlists: int, per_playlist: int, distinct: int, seed: int) -> Library:
@@ -137,7 +140,9 @@ def make_library(playlists: int, per_playlist: int, distinct: int, seed: int) ->
     slots = playlists * per_playlist
     if distinct > slots:
         raise SystemExit(f"--distinct {distinct:,} exceeds the {slots:,} track slots")
-    pool = list(range(distinct)) + [int(distinct * rng.random() ** 3) for _ in range(slots - distinct)]
+    pool = list(range(distinct)) + [
+        int(distinct * rng.random() ** 3) for _ in range(slots - distinct)
+    ]
     rng.shuffle(pool)
     result: list[list[dict[str, Any]]] = []
     for p in range(playlists):
@@ -247,15 +252,21 @@ def _count_rows(ctx: HarmonyContext) -> dict[str, int]:
     with ctx.db.connect() as conn:
         return {
             name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-            for name, table in (("playlists", PlaylistRow), ("tracks", TrackRow),
-                                ("playlist_tracks", PlaylistTrackRow))
-        }  # fmt: skip
+            for name, table in (
+                ("playlists", PlaylistRow),
+                ("tracks", TrackRow),
+                ("playlist_tracks", PlaylistTrackRow),
+            )
+        }
 
 
 def run_sync(
-    backend: str, settings: HarmonySettings, library: Library, args: argparse.Namespace,
+    backend: str,
+    settings: HarmonySettings,
+    library: Library,
+    args: argparse.Namespace,
     profiles: dict[str, cProfile.Profile] | None = None,
-) -> SyncResult:  # fmt: skip
+) -> SyncResult:
     """One fresh database: initial sync, unchanged re-syncs, re-sync after changes."""
     n = len(library.playlists)
     inner = make_provider(library)
@@ -270,7 +281,11 @@ def run_sync(
         result.initial, report = _timed_sync(ctx, provider, profile("initial"))
         _expect(report, "initial sync", created=n, updated=0, unchanged=0)
         result.rows = _count_rows(ctx)
-        if result.rows != {"playlists": n, "tracks": library.distinct, "playlist_tracks": library.slots}:
+        if result.rows != {
+            "playlists": n,
+            "tracks": library.distinct,
+            "playlist_tracks": library.slots,
+        }:
             raise SystemExit(f"initial sync stored {result.rows}")
         for _ in range(args.resyncs):
             seconds, report = _timed_sync(ctx, provider, profile("unchanged"))
@@ -278,7 +293,13 @@ def run_sync(
             result.unchanged.append(seconds)
         change_provider(inner, library, args.seed)
         result.changed, report = _timed_sync(ctx, provider, profile("changed"))
-        _expect(report, "re-sync after changes", created=0, updated=2 * CHANGED, unchanged=n - 2 * CHANGED)
+        _expect(
+            report,
+            "re-sync after changes",
+            created=0,
+            updated=2 * CHANGED,
+            unchanged=n - 2 * CHANGED,
+        )
     return result
 
 
@@ -305,7 +326,10 @@ def _fill(cache: ResponseCache, entries: int) -> list[tuple[str, dict[str, Any]]
         for variant in VARIANTS:
             if len(made) < entries:
                 made.append(
-                    (playlist_detail_key(playlist_id, variant), {"tags": (playlist_tag(playlist_id),)})
+                    (
+                        playlist_detail_key(playlist_id, variant),
+                        {"tags": (playlist_tag(playlist_id),)},
+                    )
                 )
     for key, kwargs in made:
         cache.set(key, body, etag='"bench"', **kwargs)
@@ -352,7 +376,9 @@ def _s(seconds: float) -> str:
     return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
 
 
-def table(args: argparse.Namespace, library: Library, syncs: list[SyncResult], caches: list[CacheResult]) -> str:
+def table(
+    args: argparse.Namespace, library: Library, syncs: list[SyncResult], caches: list[CacheResult]
+) -> str:
     lines = [
         f"Sync: {len(library.playlists):,} playlists x {args.tracks} tracks = {library.slots:,} "
         f"entries, {library.distinct:,} distinct tracks, {library.repeats} repeated within a "
@@ -367,7 +393,11 @@ def table(args: argparse.Namespace, library: Library, syncs: list[SyncResult], c
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in syncs:
-        (initial, initial_p), (resync, resync_p), (changed, changed_p) = r.initial, r.resync, r.changed
+        (initial, initial_p), (resync, resync_p), (changed, changed_p) = (
+            r.initial,
+            r.resync,
+            r.changed,
+        )
         lines.append(
             f"| {r.backend} | {_s(initial)} ({_s(initial_p)}) | {_s(resync)} ({_s(resync_p)}) | "
             f"{resync / initial:.1%} | {(resync - resync_p) / initial:.1%} | "
@@ -428,11 +458,18 @@ def _write_docs(args: argparse.Namespace, command: str, machine_line: str, body_
         "timed, and the removed entries are put back, untimed, between repetitions."
     )
     write_section(
-        SECTION, textwrap.fill(about, 90, break_on_hyphens=False), machine_line, command, body_table, args.notes
+        SECTION,
+        textwrap.fill(about, 90, break_on_hyphens=False),
+        machine_line,
+        command,
+        body_table,
+        args.notes,
     )
 
 
-def _print_profiles(backend: str, profiles: dict[str, cProfile.Profile], folder: str, top: int) -> None:
+def _print_profiles(
+    backend: str, profiles: dict[str, cProfile.Profile], folder: str, top: int
+) -> None:
     Path(folder).mkdir(parents=True, exist_ok=True)
     for name, profile in profiles.items():
         path = Path(folder) / f"sync_{backend.lower()}_{name}.pstats"
@@ -444,26 +481,43 @@ def _print_profiles(backend: str, profiles: dict[str, cProfile.Profile], folder:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--postgres", default=os.environ.get("HARMONY_TEST_POSTGRES_URL"),
+        "--postgres",
+        default=os.environ.get("HARMONY_TEST_POSTGRES_URL"),
         help="SQLAlchemy URL of a PostgreSQL server (default: $HARMONY_TEST_POSTGRES_URL)",
-    )  # fmt: skip
+    )
     parser.add_argument("--playlists", type=int, default=1_000)
     parser.add_argument("--tracks", type=int, default=100, help="tracks per playlist")
-    parser.add_argument("--distinct", type=int, default=30_000, help="distinct tracks in the library")
-    parser.add_argument("--resyncs", type=int, default=5, help="unchanged re-syncs; the median counts")
+    parser.add_argument(
+        "--distinct", type=int, default=30_000, help="distinct tracks in the library"
+    )
+    parser.add_argument(
+        "--resyncs", type=int, default=5, help="unchanged re-syncs; the median counts"
+    )
     parser.add_argument("--small", type=int, default=1_000, help="entries of the small cache")
     parser.add_argument("--large", type=int, default=100_000, help="entries of the large cache")
-    parser.add_argument("--reps", type=int, default=2_001, help="timed invalidations per cache size")
+    parser.add_argument(
+        "--reps", type=int, default=2_001, help="timed invalidations per cache size"
+    )
     parser.add_argument("--seed", type=int, default=20261125)
-    parser.add_argument("--profile", metavar="DIR", help="profile the syncs (extra pass per backend); stats go to DIR")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="profile the syncs (extra pass per backend); stats go to DIR",
+    )
     parser.add_argument("--top", type=int, default=25, help="profile entries to print")
     parser.add_argument("--notes", help="a Markdown file appended to the written section")
-    parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write the section into docs/benchmarks.md"
+    )
     args = parser.parse_args()
     if args.write and not args.postgres:
-        parser.error("--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
+        parser.error(
+            "--write needs PostgreSQL: give --postgres URL or set HARMONY_TEST_POSTGRES_URL"
+        )
 
     command = command_line(SCRIPT, sys.argv[1:])
     machine_line = machine(args.postgres)

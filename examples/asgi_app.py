@@ -104,9 +104,11 @@ class HarmonyASGI:
                 _log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             return status_for(exc), _JSON, json.dumps(error_body(exc)).encode()
         result = check_conditional(
-            Preconditions.from_headers(scope["headers"]), method=scope["method"],
-            etag=etag, last_modified=last_modified,
-        )  # fmt: skip
+            Preconditions.from_headers(scope["headers"]),
+            method=scope["method"],
+            etag=etag,
+            last_modified=last_modified,
+        )
         if result.status == 412:
             return 412, _JSON, json.dumps(precondition_failed_body()).encode()
         if result.status == 304:

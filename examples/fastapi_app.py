@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, Header, Path, Query, Request, Response
@@ -144,8 +144,10 @@ def create_app(
         return HarmonyContext(
             settings if settings is not None else HarmonySettings.from_env(),
             providers=providers if providers is not None else default_providers(),
-            events=events, clock=clock, psutil=psutil,
-        )  # fmt: skip
+            events=events,
+            clock=clock,
+            psutil=psutil,
+        )
 
     app = FastAPI(
         title="harmony example host",
@@ -162,9 +164,11 @@ def _add_routes(app: FastAPI) -> None:
     unavailable = error_responses(503)
 
     @app.get(
-        "/playlists", response_model=PlaylistList, tags=["playlists"],
+        "/playlists",
+        response_model=PlaylistList,
+        tags=["playlists"],
         responses={**conditional_responses(last_modified=False), **error_responses(400, 503)},
-    )  # fmt: skip
+    )
     def list_playlists(
         ctx: HarmonyDep,
         request: Request,
@@ -189,9 +193,11 @@ def _add_routes(app: FastAPI) -> None:
         )
 
     @app.get(
-        "/playlists/{playlist_id}", response_model=PlaylistDetail, tags=["playlists"],
+        "/playlists/{playlist_id}",
+        response_model=PlaylistDetail,
+        tags=["playlists"],
         responses={**conditional_responses(), **error_responses(400, 404, 503)},
-    )  # fmt: skip
+    )
     def get_playlist(
         ctx: HarmonyDep,
         request: Request,
@@ -201,22 +207,31 @@ def _add_routes(app: FastAPI) -> None:
     ) -> Any:
         """One playlist with its ordered tracks, its ETag and Last-Modified."""
         detail = ctx.playlists.get(playlist_id)
-        return conditional(
-            request, response, etag=detail.etag, last_modified=detail.last_modified
-        ) or detail
+        return (
+            conditional(request, response, etag=detail.etag, last_modified=detail.last_modified)
+            or detail
+        )
 
     @app.post(
-        "/sync", status_code=202, response_model=JobAccepted, tags=["jobs"],
+        "/sync",
+        status_code=202,
+        response_model=JobAccepted,
+        tags=["jobs"],
         responses={
-            202: {"headers": {"Location": {"description": "The job's URL.",
-                                           "schema": {"type": "string"}}}},
+            202: {
+                "headers": {
+                    "Location": {"description": "The job's URL.", "schema": {"type": "string"}}
+                }
+            },
             **error_responses(400, 503),
         },
-    )  # fmt: skip
+    )
     def start_sync(
-        ctx: HarmonyDep, request: Request, response: Response,
+        ctx: HarmonyDep,
+        request: Request,
+        response: Response,
         body: Annotated[SyncRequest | None, Body()] = None,
-    ) -> JobAccepted:  # fmt: skip
+    ) -> JobAccepted:
         """Queue a ``playlist.sync`` job for one provider, or for all of them."""
         provider = body.provider if body is not None else None
         if provider is not None and provider not in ctx.provider_registry:
@@ -232,9 +247,11 @@ def _add_routes(app: FastAPI) -> None:
         return JobAccepted(job_id=job.id, status=job.status, status_url=url)
 
     @app.get(
-        "/jobs/{job_id}", response_model=JobView, tags=["jobs"],
+        "/jobs/{job_id}",
+        response_model=JobView,
+        tags=["jobs"],
         responses=error_responses(404, 503),
-    )  # fmt: skip
+    )
     def get_job(ctx: HarmonyDep, job_id: Annotated[int, Path(ge=1, le=_MAX_ID)]) -> JobView:
         """A job's status and, once completed, its result."""
         return JobView.of(ctx.jobs.get(job_id))
@@ -245,25 +262,28 @@ def _add_routes(app: FastAPI) -> None:
         return ctx.system.stats()
 
     @app.get(
-        "/system/health", response_model=HealthReport, tags=["system"],
+        "/system/health",
+        response_model=HealthReport,
+        tags=["system"],
         responses={503: {"model": HealthReport, "description": "Not ready."}},
-    )  # fmt: skip
+    )
     def system_health(request: Request) -> Any:
         """Readiness: 200 when the database and schema are up, 503 (same body) otherwise."""
         try:
             report = get_context(request).system.health()
         except HarmonyError as exc:
             down = HealthPart(status="down", required=True, detail=str(exc))
-            report = HealthReport(ready=False, checked_at=datetime.now(timezone.utc),
-                                  parts={"app": down})  # fmt: skip
+            report = HealthReport(ready=False, checked_at=datetime.now(UTC), parts={"app": down})
         if report.ready:
             return report
         return JSONResponse(report.model_dump(mode="json"), status_code=503)
 
     @app.get(
-        "/providers/{name}/status", response_model=ProviderStatus, tags=["providers"],
+        "/providers/{name}/status",
+        response_model=ProviderStatus,
+        tags=["providers"],
         responses={**conditional_responses(), **error_responses(400, 503)},
-    )  # fmt: skip
+    )
     def provider_status(
         ctx: HarmonyDep,
         request: Request,
@@ -273,14 +293,17 @@ def _add_routes(app: FastAPI) -> None:
     ) -> Any:
         """What harmony can do with a provider now; changes of its credentials show at once."""
         entry = ctx.providers.cached_status(name)
-        return conditional(
-            request, response, etag=entry.etag, last_modified=entry.last_modified
-        ) or entry.value
+        return (
+            conditional(request, response, etag=entry.etag, last_modified=entry.last_modified)
+            or entry.value
+        )
 
     @app.get(
-        "/search", response_model=SearchResult, tags=["search"],
+        "/search",
+        response_model=SearchResult,
+        tags=["search"],
         responses=error_responses(400, 503),
-    )  # fmt: skip
+    )
     def search(
         ctx: HarmonyDep,
         q: Annotated[str, Query(min_length=1, max_length=500, examples=["low tide radio"])],

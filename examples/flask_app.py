@@ -60,9 +60,12 @@ def create_app(
     """
     app = Flask(__name__)
     init_app(
-        app, settings=settings, events=events, psutil=psutil,
+        app,
+        settings=settings,
+        events=events,
+        psutil=psutil,
         providers=providers if providers is not None else {"sample": sample_provider()},
-    )  # fmt: skip
+    )
     app.register_blueprint(api)
     return app
 

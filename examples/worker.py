@@ -45,7 +45,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
 
-    provider = open_export(args.exports, name="library") if args.exports else sample_provider("library")
+    provider = (
+        open_export(args.exports, name="library") if args.exports else sample_provider("library")
+    )
     settings = HarmonySettings.from_env(database_url=args.url)
     with HarmonyContext(settings, providers={"library": provider}) as ctx:
         ctx.migrate()

@@ -82,13 +82,22 @@ CASES: tuple[Case, ...] = (
     Case("ims-asctime-form", lambda e, t: [("If-Modified-Since", _asctime(t))], 304),
     Case("ims-not-a-date", lambda e, t: [("If-Modified-Since", "yesterday")], 200),
     Case("ims-lower-case-is-invalid", lambda e, t: [("If-Modified-Since", _date(t).lower())], 200),
-    Case("ims-two-dates", lambda e, t: [("If-Modified-Since", _date(t)),
-                                        ("If-Modified-Since", _date(t + HOUR))], 200),
+    Case(
+        "ims-two-dates",
+        lambda e, t: [("If-Modified-Since", _date(t)), ("If-Modified-Since", _date(t + HOUR))],
+        200,
+    ),
     # If-None-Match wins over If-Modified-Since (13.2.2 step 3 before step 4)
-    Case("inm-miss-beats-ims-hit", lambda e, t: [("If-None-Match", '"other"'),
-                                                 ("If-Modified-Since", _date(t + HOUR))], 200),
-    Case("inm-hit-beats-ims-miss", lambda e, t: [("If-None-Match", e),
-                                                 ("If-Modified-Since", _date(t - HOUR))], 304),
+    Case(
+        "inm-miss-beats-ims-hit",
+        lambda e, t: [("If-None-Match", '"other"'), ("If-Modified-Since", _date(t + HOUR))],
+        200,
+    ),
+    Case(
+        "inm-hit-beats-ims-miss",
+        lambda e, t: [("If-None-Match", e), ("If-Modified-Since", _date(t - HOUR))],
+        304,
+    ),
     # If-Match: strong comparison (13.1.1), then If-Unmodified-Since (13.1.4)
     Case("im-same-tag", lambda e, t: [("If-Match", e)], 200),
     Case("im-weak-form-fails-strong-comparison", lambda e, t: [("If-Match", _weak(e))], 412),
@@ -98,12 +107,16 @@ CASES: tuple[Case, ...] = (
     Case("ius-at-last-modified", lambda e, t: [("If-Unmodified-Since", _date(t))], 200),
     Case("ius-a-second-before", lambda e, t: [("If-Unmodified-Since", _date(t - SECOND))], 412),
     Case("ius-not-a-date", lambda e, t: [("If-Unmodified-Since", "soon")], 200),
-    Case("im-hit-makes-ius-ignored", lambda e, t: [("If-Match", e),
-                                                   ("If-Unmodified-Since", _date(t - HOUR))], 200),
-    Case("im-miss-beats-inm-hit", lambda e, t: [("If-Match", '"other"'),
-                                                ("If-None-Match", e)], 412),
+    Case(
+        "im-hit-makes-ius-ignored",
+        lambda e, t: [("If-Match", e), ("If-Unmodified-Since", _date(t - HOUR))],
+        200,
+    ),
+    Case(
+        "im-miss-beats-inm-hit", lambda e, t: [("If-Match", '"other"'), ("If-None-Match", e)], 412
+    ),
     Case("im-hit-then-inm-hit", lambda e, t: [("If-Match", e), ("If-None-Match", e)], 304),
-)  # fmt: skip
+)
 
 
 # Modules that run when imported: the CLI entry point, Alembic's environment and revisions.

@@ -36,16 +36,31 @@ SRC = ROOT / "src" / "harmony"
 
 PUBLIC_TOP = {"errors", "http", "providers", "testing", "contrib"}
 # The names before the underscore (harmony._compat keeps them importable for a release).
-OLD_PATHS = set("cache cli db events migrations repositories services".split())
-OLD_PATHS |= set("clock context settings textnorm validation".split())
+OLD_PATHS = {"cache", "cli", "db", "events", "migrations", "repositories", "services"}
+OLD_PATHS |= {"clock", "context", "settings", "textnorm", "validation"}
 SA_CONNECTION = {"create_engine", "Connection", "Engine", "inspect", "event"}
 SA_CONNECTION_MODULES = tuple(
     f"sqlalchemy.{name}" for name in ("engine", "pool", "event", "dialects")
 )
-SA_SQL = set(
-    "select text func insert update delete bindparam literal and_ or_ exists case union_all"
-    " null tuple_ column table".split()
-)
+SA_SQL = {
+    "select",
+    "text",
+    "func",
+    "insert",
+    "update",
+    "delete",
+    "bindparam",
+    "literal",
+    "and_",
+    "or_",
+    "exists",
+    "case",
+    "union_all",
+    "null",
+    "tuple_",
+    "column",
+    "table",
+}
 
 
 @dataclass(frozen=True)

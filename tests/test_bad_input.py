@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -40,14 +40,16 @@ def _nested(depth: int) -> dict[str, Any]:
 
 
 BIG = 2**31  # one past a PostgreSQL INTEGER
-NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 CASES: dict[str, Callable[[World], object]] = {
     # enqueue
     "enqueue priority beyond 32 bits": lambda w: w.ctx.jobs.enqueue("t", {}, priority=BIG),
     "enqueue priority float": lambda w: w.ctx.jobs.enqueue("t", {}, priority=1.5),  # type: ignore[arg-type]
     "enqueue available_at str": lambda w: w.ctx.jobs.enqueue("t", {}, available_at="2030-01-01"),  # type: ignore[arg-type]
-    "enqueue available_at naive": lambda w: w.ctx.jobs.enqueue("t", {}, available_at=datetime(2030, 1, 1)),
+    "enqueue available_at naive": lambda w: w.ctx.jobs.enqueue(
+        "t", {}, available_at=datetime(2030, 1, 1)
+    ),
     "enqueue payload nested 2000 deep": lambda w: w.ctx.jobs.enqueue("t", _nested(2000)),
     "enqueue payload nested 65 deep": lambda w: w.ctx.jobs.enqueue("t", _nested(65)),
     "enqueue payload lone surrogate": lambda w: w.ctx.jobs.enqueue("t", {"path": "caf\udce9"}),
@@ -59,8 +61,12 @@ CASES: dict[str, Callable[[World], object]] = {
     "enqueue payload too large": lambda w: w.ctx.jobs.enqueue("t", {"x": "y" * 70_000}),
     "enqueue payload a list": lambda w: w.ctx.jobs.enqueue("t", [1, 2]),  # type: ignore[arg-type]
     "enqueue idempotency key NUL": lambda w: w.ctx.jobs.enqueue("t", {}, idempotency_key="k\x00"),
-    "enqueue idempotency key surrogate": lambda w: w.ctx.jobs.enqueue("t", {}, idempotency_key="k\udce9"),
-    "enqueue idempotency key 256 chars": lambda w: w.ctx.jobs.enqueue("t", {}, idempotency_key="k" * 256),
+    "enqueue idempotency key surrogate": lambda w: w.ctx.jobs.enqueue(
+        "t", {}, idempotency_key="k\udce9"
+    ),
+    "enqueue idempotency key 256 chars": lambda w: w.ctx.jobs.enqueue(
+        "t", {}, idempotency_key="k" * 256
+    ),
     "enqueue lease_seconds inf": lambda w: w.ctx.jobs.enqueue("t", {}, lease_seconds=math.inf),
     "enqueue lease_seconds nan": lambda w: w.ctx.jobs.enqueue("t", {}, lease_seconds=math.nan),
     "enqueue type with surrogate": lambda w: w.ctx.jobs.enqueue("t\udce9", {}),
@@ -78,7 +84,9 @@ CASES: dict[str, Callable[[World], object]] = {
     "lease worker_id NUL": lambda w: w.ctx.jobs.lease("t", worker_id="w\x00"),
     "lease worker_id surrogate": lambda w: w.ctx.jobs.lease("t", worker_id="w\udce9"),
     "lease limit str": lambda w: w.ctx.jobs.lease("t", limit="5"),  # type: ignore[arg-type]
-    "scheduler lease lease_seconds inf": lambda w: w.ctx.scheduler.lease_ready_jobs(["t"], lease_seconds=math.inf),
+    "scheduler lease lease_seconds inf": lambda w: w.ctx.scheduler.lease_ready_jobs(
+        ["t"], lease_seconds=math.inf
+    ),
     "heartbeat lease_seconds inf": lambda w: w.ctx.jobs.heartbeat(w.leased, lease_seconds=math.inf),
     "heartbeat lease_seconds nan": lambda w: w.ctx.jobs.heartbeat(w.leased, lease_seconds=math.nan),
     # settling
@@ -120,7 +128,9 @@ CASES: dict[str, Callable[[World], object]] = {
     "activity.list cursor junk": lambda w: w.ctx.activity.list(cursor="\udce9"),
     # credentials
     "credentials value NUL": lambda w: w.ctx.credentials.set("spotify", client_secret="s\x00"),
-    "credentials value surrogate": lambda w: w.ctx.credentials.set("spotify", client_secret="s\udce9"),
+    "credentials value surrogate": lambda w: w.ctx.credentials.set(
+        "spotify", client_secret="s\udce9"
+    ),
     "credentials value not a string": lambda w: w.ctx.credentials.set("spotify", client_secret=5),  # type: ignore[arg-type]
     # reads
     "health timeout nan": lambda w: w.ctx.system.health(timeout=math.nan),
@@ -128,7 +138,9 @@ CASES: dict[str, Callable[[World], object]] = {
     "health timeout str": lambda w: w.ctx.system.health(timeout="2"),  # type: ignore[arg-type]
     "health timeout 0": lambda w: w.ctx.system.health(timeout=0),
     "playlists.list_page limit str junk": lambda w: w.ctx.playlists.list_page(limit="x"),  # type: ignore[arg-type]
-    "playlists.list_page provider surrogate": lambda w: w.ctx.playlists.list_page(provider="p\udce9"),
+    "playlists.list_page provider surrogate": lambda w: w.ctx.playlists.list_page(
+        provider="p\udce9"
+    ),
     "search query surrogate": lambda w: w.ctx.search.tracks("caf\udce9"),
 }
 
@@ -166,7 +178,10 @@ SETTINGS_CASES: dict[str, dict[str, Any]] = {
     "visibility timeout inf": {"scheduler_visibility_timeout": math.inf},
     "visibility timeout nan": {"scheduler_visibility_timeout": math.nan},
     "visibility timeout 1e12": {"scheduler_visibility_timeout": 1e12},
-    "poll interval inf": {"scheduler_poll_interval": math.inf, "scheduler_max_poll_interval": math.inf},
+    "poll interval inf": {
+        "scheduler_poll_interval": math.inf,
+        "scheduler_max_poll_interval": math.inf,
+    },
     "backoff multiplier inf": {"scheduler_backoff_multiplier": math.inf},
     "pool timeout inf": {"pool_timeout": math.inf},
     "cache ttl inf": {"cache_ttl_seconds": math.inf},

@@ -135,7 +135,9 @@ def test_the_sync_engine_registers_playlist_sync_itself(harmony_context: Harmony
     assert len(ctx.playlists.list_page(provider="mem").items) == 1
 
 
-@pytest.mark.parametrize(("job_type", "fn", "retry"), [("", len, None), ("t", 3, None), ("t", len, 5)])
+@pytest.mark.parametrize(
+    ("job_type", "fn", "retry"), [("", len, None), ("t", 3, None), ("t", len, 5)]
+)
 def test_bad_handler_registrations_are_refused(
     harmony_context: HarmonyContext, job_type: Any, fn: Any, retry: Any
 ) -> None:

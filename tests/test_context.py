@@ -90,7 +90,9 @@ def test_closed_context_refuses_to_migrate(harmony_settings: HarmonySettings) ->
         ctx.migrate()
 
 
-def test_defaults_are_logging_events_and_the_system_clock(harmony_settings: HarmonySettings) -> None:
+def test_defaults_are_logging_events_and_the_system_clock(
+    harmony_settings: HarmonySettings,
+) -> None:
     quiet = harmony_settings.model_copy(update={"activity_events": ()})
     with HarmonyContext(quiet) as ctx:
         assert isinstance(ctx.events.inner, LoggingEventLogger)  # behind the fail-safe guard
@@ -132,9 +134,8 @@ def test_unreachable_postgres_raises_database_unavailable_without_the_password()
     settings = HarmonySettings(
         database_url="postgresql://user:hunter2@127.0.0.1:9/db", connect_timeout=2
     )
-    with HarmonyContext(settings) as ctx:
-        with pytest.raises(DatabaseUnavailable) as info:
-            ctx.migrate()
+    with HarmonyContext(settings) as ctx, pytest.raises(DatabaseUnavailable) as info:
+        ctx.migrate()
     assert "127.0.0.1" in str(info.value)
     assert "hunter2" not in str(info.value)
 

@@ -33,9 +33,7 @@ from harmony.testing.pytest_plugin import ContextFactory
 from tests.http_support import harmony_error_classes
 from tests.servers import serve_asgi
 
-_TREE_LINE = re.compile(
-    r"^(?P<indent>[ │]*)(?:[├└]── )?(?P<name>\w+)(?:\s+also (?P<also>\w+))?$"
-)
+_TREE_LINE = re.compile(r"^(?P<indent>[ │]*)(?:[├└]── )?(?P<name>\w+)(?:\s+also (?P<also>\w+))?$")
 #: The standard exceptions a harmony error may also be (see the errors docstring).
 _STDLIB_BASES = {ValueError, ImportError, LookupError}
 
@@ -151,7 +149,7 @@ def test_every_call_on_a_closed_context_raises_context_closed(
     for name, call in _closed_calls(ctx, playlist_id, tmp_path).items():
         try:
             call()
-        except Exception as exc:  # noqa: BLE001 (collected to report every path at once)
+        except Exception as exc:
             raised[name] = type(exc).__name__
         else:
             raised[name] = "nothing"

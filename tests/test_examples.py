@@ -15,12 +15,16 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def test_quickstart_runs_and_never_prints_the_secret(harmony_settings: HarmonySettings) -> None:
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "quickstart.py"), harmony_settings.database_url],
-        capture_output=True, text=True, timeout=120,
-        env=dict(os.environ) | (
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ)
+        | (
             {"HARMONY_DATABASE_SCHEMA": harmony_settings.database_schema}
-            if harmony_settings.database_schema else {}
+            if harmony_settings.database_schema
+            else {}
         ),
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert "activity: import.finished ok {'playlists': 3}" in result.stdout
     assert "events: ['db.migrate', 'credentials.set']" in result.stdout
@@ -32,10 +36,20 @@ def test_worker_example_drains_its_demo_jobs(harmony_settings: HarmonySettings) 
     if harmony_settings.database_schema:
         env["HARMONY_DATABASE_SCHEMA"] = harmony_settings.database_schema
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "worker.py"), harmony_settings.database_url,
-         "--demo-jobs", "120", "--sync", "--until-idle"],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(EXAMPLES / "worker.py"),
+            harmony_settings.database_url,
+            "--demo-jobs",
+            "120",
+            "--sync",
+            "--until-idle",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "completed=121" in result.stdout and "dead_lettered=0" in result.stdout
     assert "library: 12 playlists, 89 tracks" in result.stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,7 +12,6 @@ from harmony import HarmonyError, SyncReport
 from harmony.errors import (
     ContextClosed,
     DatabaseError,
-    ImportFileError,
     InvalidInputError,
     MissingExtraError,
     NotFoundError,
@@ -35,7 +34,7 @@ from harmony.http import (
 )
 from tests.http_support import CASES, Case, harmony_error_classes, make_error
 
-LAST_MODIFIED = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=timezone.utc)
+LAST_MODIFIED = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 WHOLE_SECOND = LAST_MODIFIED.replace(microsecond=0)
 ETAG = '"v2-abc"'
 
@@ -99,7 +98,9 @@ def test_error_bodies_share_one_shape() -> None:
     assert failed["error"]["report"]["created"] == 2
     ErrorBody.model_validate(failed)
 
-    assert error_body(HarmonyError()) == {"error": {"type": "HarmonyError", "message": "HarmonyError"}}
+    assert error_body(HarmonyError()) == {
+        "error": {"type": "HarmonyError", "message": "HarmonyError"}
+    }
     assert error_body(SchemaDriftError("drift", ["x"]))["error"]["message"] == "drift"
 
 
@@ -126,15 +127,17 @@ def test_entity_tags_compare_strongly_and_weakly() -> None:
 def test_entity_tag_lists_parse_per_rfc_9110() -> None:
     assert parse_entity_tags(" * ") == "*"
     assert parse_entity_tags('"a", W/"b",,"c,d"') == [
-        EntityTag("a"), EntityTag("b", weak=True), EntityTag("c,d"),
-    ]  # fmt: skip
+        EntityTag("a"),
+        EntityTag("b", weak=True),
+        EntityTag("c,d"),
+    ]
     assert parse_entity_tags('junk, "a", "b" trailing, "c"') == [EntityTag("a"), EntityTag("c")]
     assert parse_entity_tags('"a", *') == [EntityTag("a")]
     assert parse_entity_tags("") == []
 
 
 def test_http_dates_in_all_three_forms() -> None:
-    expected = datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)
+    expected = datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)
     assert parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == expected
     assert parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT") == expected
     assert parse_http_date("Sun Nov  6 08:49:37 1994") == expected
@@ -145,18 +148,25 @@ def test_http_dates_in_all_three_forms() -> None:
 
 
 def test_two_digit_years_more_than_50_years_ahead_are_in_the_past() -> None:
-    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
     assert parse_http_date("Friday, 01-Jan-79 00:00:00 GMT", now=now).year == 2079  # type: ignore[union-attr]
     assert parse_http_date("Friday, 01-Jan-81 00:00:00 GMT", now=now).year == 1981  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
     "value",
-    ["", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC", "sun, 06 nov 1994 08:49:37 gmt",
-     "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
-     "Sun, 06 Nov 1994 08:49:60 GMT", "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT",
-     "1994-11-06T08:49:37Z"],
-)  # fmt: skip
+    [
+        "",
+        "yesterday",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "sun, 06 nov 1994 08:49:37 gmt",
+        "Sun, 31 Feb 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:49:60 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT",
+        "1994-11-06T08:49:37Z",
+    ],
+)
 def test_anything_else_is_no_http_date(value: str) -> None:
     assert parse_http_date(value) is None
 
@@ -181,8 +191,9 @@ def test_conditional_get_answers_what_rfc_9110_requires(case: Case) -> None:
     headers = case.headers(ETAG, WHOLE_SECOND)
     result = check_conditional(
         Preconditions.from_headers(headers_as_asgi(headers)),
-        etag=ETAG, last_modified=LAST_MODIFIED,
-    )  # fmt: skip
+        etag=ETAG,
+        last_modified=LAST_MODIFIED,
+    )
     assert result.status == case.status
 
 
@@ -193,19 +204,28 @@ def headers_as_asgi(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]
 def test_a_200_carries_every_validator_and_a_304_only_what_rfc_9110_asks() -> None:
     fresh = check_conditional(Preconditions(), etag=ETAG, last_modified=LAST_MODIFIED)
     assert fresh.headers == {
-        "ETag": ETAG, "Cache-Control": "no-cache",
+        "ETag": ETAG,
+        "Cache-Control": "no-cache",
         "Last-Modified": "Wed, 01 May 2024 12:00:00 GMT",
-    }  # fmt: skip
-    cached = check_conditional(Preconditions(if_none_match=ETAG), etag=ETAG, last_modified=LAST_MODIFIED)
-    assert (cached.status, dict(cached.headers)) == (304, {"ETag": ETAG, "Cache-Control": "no-cache"})
+    }
+    cached = check_conditional(
+        Preconditions(if_none_match=ETAG), etag=ETAG, last_modified=LAST_MODIFIED
+    )
+    assert (cached.status, dict(cached.headers)) == (
+        304,
+        {"ETag": ETAG, "Cache-Control": "no-cache"},
+    )
     # Without an ETag, Last-Modified is what lets a cache update its entry.
     by_date = check_conditional(
         Preconditions(if_modified_since="Wed, 01 May 2024 12:00:00 GMT"),
-        etag=None, last_modified=LAST_MODIFIED, cache_control=None,
-    )  # fmt: skip
+        etag=None,
+        last_modified=LAST_MODIFIED,
+        cache_control=None,
+    )
     assert (by_date.status, dict(by_date.headers)) == (
-        304, {"Last-Modified": "Wed, 01 May 2024 12:00:00 GMT"},
-    )  # fmt: skip
+        304,
+        {"Last-Modified": "Wed, 01 May 2024 12:00:00 GMT"},
+    )
 
 
 def test_without_last_modified_dates_decide_nothing() -> None:
@@ -222,7 +242,10 @@ def test_unsafe_methods_get_412_where_get_gets_304() -> None:
     assert check_conditional(matching, etag=ETAG, method="PUT").status == 412
     # If-Modified-Since applies to GET and HEAD only.
     dated = Preconditions(if_modified_since="Wed, 01 May 2024 12:00:00 GMT")
-    assert check_conditional(dated, etag=ETAG, last_modified=LAST_MODIFIED, method="POST").status == 200
+    assert (
+        check_conditional(dated, etag=ETAG, last_modified=LAST_MODIFIED, method="POST").status
+        == 200
+    )
 
 
 def test_a_weak_current_etag_still_answers_if_none_match() -> None:
@@ -239,6 +262,12 @@ def test_preconditions_read_every_kind_of_header_source() -> None:
 
     assert Preconditions.from_headers(Getlist()).if_none_match == '"a", "b"'
     mapping = Preconditions.from_headers({"If-Match": '"x"', "IF-MODIFIED-SINCE": "d"})
-    assert (mapping.if_match, mapping.if_modified_since, mapping.if_none_match) == ('"x"', "d", None)
-    raw = Preconditions.from_headers([(b"if-unmodified-since", b"d1"), (b"If-Unmodified-Since", b"d2")])
+    assert (mapping.if_match, mapping.if_modified_since, mapping.if_none_match) == (
+        '"x"',
+        "d",
+        None,
+    )
+    raw = Preconditions.from_headers(
+        [(b"if-unmodified-since", b"d1"), (b"If-Unmodified-Since", b"d2")]
+    )
     assert raw.if_unmodified_since == "d1, d2"

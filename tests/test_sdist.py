@@ -43,8 +43,10 @@ def test_the_sdist_installs_into_a_fresh_venv_and_its_tests_pass(tmp_path: Path)
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "hatchling", "build", "--target", "sdist", "--directory", str(dist)],
-        cwd=ROOT, check=True, capture_output=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     (sdist,) = dist.glob("harmony-*.tar.gz")
     unpacked = tmp_path / "unpacked"
     with tarfile.open(sdist) as archive:
@@ -58,31 +60,61 @@ def test_the_sdist_installs_into_a_fresh_venv_and_its_tests_pass(tmp_path: Path)
     python = env_dir / "bin" / "python"
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # Dependencies (pytest, FastAPI, ...) come from this environment's site-packages as a
     # plain path: its .pth files, the editable install of the checkout among them, are
     # not processed, so `import harmony` can only find the sdist's installed copy.
     Path(purelib, "deps.pth").write_text(_site_of_dependencies() + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-         "--no-index", "--no-build-isolation", "-q", str(sdist)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "-q",
+            str(sdist),
+        ],
+        check=True,
+        capture_output=True,
+    )
     where = subprocess.run(
         [str(python), "-c", "import harmony; print(harmony.__file__)"],
-        cwd=source, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+        cwd=source,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     assert where.startswith(str(env_dir)), where
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARMONY_", "PYTEST_"))}
     if os.environ.get(POSTGRES_URL_ENV):
         env[POSTGRES_URL_ENV] = os.environ[POSTGRES_URL_ENV]
     result = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         *SDIST_TESTS],
-        cwd=source, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            *SDIST_TESTS,
+        ],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary

@@ -111,9 +111,7 @@ def test_from_env_activity_events_accepts_a_json_list() -> None:
         ({"HARMONY_CACHE_ENABLED": "perhaps"}, "cache_enabled"),
     ],
 )
-def test_from_env_rejects_malformed_variables(
-    environ: dict[str, str], named: str
-) -> None:
+def test_from_env_rejects_malformed_variables(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
         HarmonySettings.from_env(environ)
 

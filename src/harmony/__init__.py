@@ -106,7 +106,10 @@ __version__ = "0.1.0.dev0"
 _compat.install()
 
 __all__ = [
-    "__version__",
+    "MATCH_JOB_TYPE",
+    "MAX_PAGE_SIZE",
+    "MAX_SEARCH_OFFSET",
+    "SYNC_JOB_TYPE",
     "ActivityEvent",
     "ActivityEventLogger",
     "ActivityPage",
@@ -142,9 +145,6 @@ __all__ = [
     "LeaseScheduler",
     "LeasedJob",
     "LoggingEventLogger",
-    "MATCH_JOB_TYPE",
-    "MAX_PAGE_SIZE",
-    "MAX_SEARCH_OFFSET",
     "MatchCandidate",
     "MatchReport",
     "MigrationError",
@@ -175,7 +175,6 @@ __all__ = [
     "ResponseCacheInvalidator",
     "RetryLater",
     "RetryPolicy",
-    "SYNC_JOB_TYPE",
     "SafeEventLogger",
     "SchemaDriftError",
     "SearchHit",
@@ -196,5 +195,6 @@ __all__ = [
     "UnmatchedTrack",
     "Worker",
     "WorkerReport",
+    "__version__",
 ]
 __all__ += _exports.__all__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from harmony.errors import InvalidInputError
@@ -24,7 +24,7 @@ class SystemClock:
 
     def now(self) -> datetime:
         """Return ``datetime.now(timezone.utc)``."""
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def __repr__(self) -> str:
         return "SystemClock()"
@@ -41,4 +41,4 @@ def ensure_utc(value: datetime, *, name: str = "datetime") -> datetime:
             f"{name} {value.isoformat()!r} is naive; pass a timezone-aware datetime "
             "(e.g. datetime.now(timezone.utc))"
         )
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

@@ -16,8 +16,8 @@ import importlib.machinery
 import importlib.util
 import sys
 import warnings
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Sequence
 
 __all__ = ["RENAMED", "install"]
 

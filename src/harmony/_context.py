@@ -38,7 +38,7 @@ from harmony._services.playlists import PlaylistService
 from harmony._services.providers import ProviderStatusService
 from harmony._services.scheduler import LeaseScheduler
 from harmony._services.search import SearchService
-from harmony._services.sync import SYNC_JOB_TYPE, SyncEngine
+from harmony._services.sync import SyncEngine
 from harmony._services.system import SystemService
 from harmony._settings import HarmonySettings
 from harmony.errors import ConfigurationError, ContextClosed
@@ -129,27 +129,36 @@ class HarmonyContext:
             self.db, self.events, schemaless_events=self.events.guarding(host_events)
         )
         self.credentials = CredentialStore(
-            self.db, self.clock, self.events, on_change=self._credentials_changed,
+            self.db,
+            self.clock,
+            self.events,
+            on_change=self._credentials_changed,
             key=settings.credentials_key,
-        )  # fmt: skip
+        )
         self.jobs = JobQueue(
-            self.db, self.clock, self.events, lease_seconds=settings.scheduler_visibility_timeout,
+            self.db,
+            self.clock,
+            self.events,
+            lease_seconds=settings.scheduler_visibility_timeout,
             handlers=HandlerRegistry(),
             payload_max_bytes=settings.job_payload_max_bytes,
-        )  # fmt: skip
+        )
         self.scheduler = LeaseScheduler(self.jobs, self.clock, self.events, settings)
         self._owns_cache = cache is None and settings.cache_enabled
         if cache is None and settings.cache_enabled:
             cache = ResponseCache(
-                max_entries=settings.cache_max_entries, ttl_seconds=settings.cache_ttl_seconds,
+                max_entries=settings.cache_max_entries,
+                ttl_seconds=settings.cache_ttl_seconds,
                 clock=self.clock,
-            )  # fmt: skip
+            )
         self.cache: ResponseCache | None = cache
         self.invalidator: CacheInvalidator = (
-            invalidator if invalidator is not None
-            else ResponseCacheInvalidator(cache) if cache is not None
+            invalidator
+            if invalidator is not None
+            else ResponseCacheInvalidator(cache)
+            if cache is not None
             else NullInvalidator()
-        )  # fmt: skip
+        )
         self.psutil = psutil
         self.system = SystemService(
             DatabaseProbe(self.db),
@@ -166,36 +175,53 @@ class HarmonyContext:
         #: The registered providers by name (read-only; see :meth:`add_provider`).
         self.provider_registry: Mapping[str, PlaylistProvider] = registry
         self._coherence = CacheCoherence(
-            self.db, ChangeFeed(schema=settings.database_schema,
-                                retention=settings.change_feed_retention),
-            cache, invalidator, self.events,
-        )  # fmt: skip
+            self.db,
+            ChangeFeed(schema=settings.database_schema, retention=settings.change_feed_retention),
+            cache,
+            invalidator,
+            self.events,
+        )
         self.providers = ProviderStatusService(
             self.credentials, self.provider_registry, self.clock, self.cache
         )
         track_search = TrackSearchRepository(self.db)
         self.search = SearchService(
-            track_search, self.events, self.provider_registry, settings.search_max_limit,
-        )  # fmt: skip
+            track_search,
+            self.events,
+            self.provider_registry,
+            settings.search_max_limit,
+        )
         self.matching = MatchingService(
-            self.db, self.clock, self.events, lambda: self.provider_registry,
-            settings.matching_duration_tolerance_ms, track_search,
-        )  # fmt: skip
+            self.db,
+            self.clock,
+            self.events,
+            lambda: self.provider_registry,
+            settings.matching_duration_tolerance_ms,
+            track_search,
+        )
         self.playlists = PlaylistService(PlaylistRepository(self.db), self.cache, self._coherence)
         self.tracks = TrackRepository(self.db)
         self.matching.register_on(self.jobs)
         # Cross-provider exports (a Spotify playlist as local file paths) read ctx.matching.
         self.export = ExportService(
-            PlaylistRepository(self.db), TrackLookup(self.db), self.provider_registry,
-            self.events, matches=self.matching,
-        )  # fmt: skip
+            PlaylistRepository(self.db),
+            TrackLookup(self.db),
+            self.provider_registry,
+            self.events,
+            matches=self.matching,
+        )
         self.sync = SyncEngine(
-            self.db, self.clock, self.events, self.provider_registry, self.invalidator,
+            self.db,
+            self.clock,
+            self.events,
+            self.provider_registry,
+            self.invalidator,
             settings.sync_removed_policy,
-            feed=ChangeFeed(schema=settings.database_schema,
-                            retention=settings.change_feed_retention),
+            feed=ChangeFeed(
+                schema=settings.database_schema, retention=settings.change_feed_retention
+            ),
             coherence=self._coherence,
-        )  # fmt: skip
+        )
         self.sync.register_on(self.jobs)
         self._lock = threading.Lock()
         self._closed = False
@@ -207,9 +233,7 @@ class HarmonyContext:
 
     # -- the open composition root ------------------------------------------------------
 
-    def add_provider(
-        self, name: str, provider: PlaylistProvider, *, replace: bool = False
-    ) -> None:
+    def add_provider(self, name: str, provider: PlaylistProvider, *, replace: bool = False) -> None:
         """Register ``provider`` as ``name`` on this live context.
 
         ``ctx.sync``, ``ctx.search`` and ``ctx.providers`` see it at once, and so do
@@ -247,7 +271,9 @@ class HarmonyContext:
         with self._lock:
             budget = self._budgets.get(provider)
             if budget is None:
-                limit = self.settings.provider_rate_limits.get(provider) or DEFAULT_RATE_LIMITS.get(provider)
+                limit = self.settings.provider_rate_limits.get(provider) or DEFAULT_RATE_LIMITS.get(
+                    provider
+                )
                 if limit is None:
                     return None
                 budget = self._budgets[provider] = RateBudget.from_limit(limit, clock=self.clock)
@@ -266,9 +292,13 @@ class HarmonyContext:
 
     @classmethod
     def from_engine(
-        cls, engine: Engine, /, *, settings: Mapping[str, Any] | None = None,
+        cls,
+        engine: Engine,
+        /,
+        *,
+        settings: Mapping[str, Any] | None = None,
         **collaborators: Any,
-    ) -> HarmonyContext:  # fmt: skip
+    ) -> HarmonyContext:
         """A context on a SQLAlchemy engine the host already has (left open on close).
 
         ``settings`` holds further :class:`HarmonySettings` fields (``database_schema``,
@@ -278,12 +308,15 @@ class HarmonyContext:
         it (``connect_args={"options": "-c search_path=<schema>"}``).
         """
         if not isinstance(engine, Engine):
-            raise ConfigurationError(f"engine must be a SQLAlchemy Engine, got {type(engine).__name__}")
+            raise ConfigurationError(
+                f"engine must be a SQLAlchemy Engine, got {type(engine).__name__}"
+            )
         url = engine.url.render_as_string(hide_password=False)
         return cls(
-            HarmonySettings(database_url=url, **dict(settings or {})), engine=engine,
+            HarmonySettings(database_url=url, **dict(settings or {})),
+            engine=engine,
             **collaborators,
-        )  # fmt: skip
+        )
 
     @classmethod
     def from_env(
@@ -342,17 +375,16 @@ class HarmonyContext:
 def _settings_for_engine(settings: HarmonySettings, engine: Engine) -> HarmonySettings:
     """``settings`` with the engine's URL, or an error if they name different databases."""
     if not isinstance(engine, Engine):
-        raise ConfigurationError(
-            f"engine must be a SQLAlchemy Engine, got {type(engine).__name__}"
-        )
+        raise ConfigurationError(f"engine must be a SQLAlchemy Engine, got {type(engine).__name__}")
     url = engine.url.render_as_string(hide_password=False)
     if "database_url" not in settings.model_fields_set:
         return HarmonySettings(**{**settings.model_dump(), "database_url": url})
     mine, theirs = settings.url, engine.url
-    same = (
-        mine.get_backend_name() == theirs.get_backend_name()
-        and (mine.host, mine.port, mine.database) == (theirs.host, theirs.port, theirs.database)
-    )
+    same = mine.get_backend_name() == theirs.get_backend_name() and (
+        mine.host,
+        mine.port,
+        mine.database,
+    ) == (theirs.host, theirs.port, theirs.database)
     if not same:
         raise ConfigurationError(
             f"settings.database_url ({settings.safe_database_url}) and the engine passed in "

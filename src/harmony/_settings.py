@@ -39,6 +39,7 @@ _TOOL_PREFIXES = (ENV_PREFIX + "TEST_", ENV_PREFIX + "PG_", ENV_PREFIX + "EXAMPL
 class UnknownSettingWarning(UserWarning):
     """A ``HARMONY_*`` environment variable names no setting; it is ignored."""
 
+
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CREDENTIALS_IN_URL = re.compile(r"^([A-Za-z0-9+.-]+://)?[^@]*@")
 _EVENT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.([a-z][a-z0-9_]*|\*))*$")
@@ -109,7 +110,9 @@ class ProviderRateLimit(BaseModel):
             super().__init__(**data)
         except PydanticValidationError as exc:
             raise ConfigurationError(
-                _format_validation_error(exc).replace("invalid harmony settings", "invalid rate limit")
+                _format_validation_error(exc).replace(
+                    "invalid harmony settings", "invalid rate limit"
+                )
             ) from None
 
 
@@ -136,17 +139,29 @@ class HarmonySettings(BaseModel):
     pool_size: int = Field(default=5, ge=1, le=1000, description="PostgreSQL pool size.")
     max_overflow: int = Field(default=10, ge=0, le=1000, description="Extra pooled connections.")
     pool_timeout: float = Field(
-        default=30.0, gt=0, le=3600, allow_inf_nan=False, description="Seconds to wait for a pooled connection."
+        default=30.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds to wait for a pooled connection.",
     )
     pool_recycle: int = Field(
-        default=1800, ge=-1, le=7 * 86400, description="Recycle connections older than this (s); -1 never."
+        default=1800,
+        ge=-1,
+        le=7 * 86400,
+        description="Recycle connections older than this (s); -1 never.",
     )
-    connect_timeout: int = Field(default=10, ge=1, le=600, description="Seconds to wait when connecting to PostgreSQL.")
+    connect_timeout: int = Field(
+        default=10, ge=1, le=600, description="Seconds to wait when connecting to PostgreSQL."
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, le=3_600_000, description="SQLite busy timeout in milliseconds."
     )
     application_name: str = Field(
-        default="harmony", min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_.:-]+$",
+        default="harmony",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Reported to PostgreSQL as application_name (visible in pg_stat_activity).",
     )
     echo_sql: bool = Field(default=False, description="Log every SQL statement (debugging).")
@@ -159,28 +174,45 @@ class HarmonySettings(BaseModel):
 
     # scheduler (used by the job queue)
     scheduler_poll_interval: float = Field(
-        default=0.5, gt=0, le=3600, allow_inf_nan=False, description="Seconds between polls when work is flowing."
+        default=0.5,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds between polls when work is flowing.",
     )
     scheduler_max_poll_interval: float = Field(
-        default=10.0, gt=0, le=3600, allow_inf_nan=False, description="Upper bound of the idle poll back-off."
+        default=10.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Upper bound of the idle poll back-off.",
     )
     scheduler_backoff_multiplier: float = Field(
         default=2.0, ge=1.0, le=100, allow_inf_nan=False, description="Idle poll back-off factor."
     )
     scheduler_visibility_timeout: float = Field(
-        default=60.0, gt=0, le=10_000_000, allow_inf_nan=False, description="Default lease length in seconds."
+        default=60.0,
+        gt=0,
+        le=10_000_000,
+        allow_inf_nan=False,
+        description="Default lease length in seconds.",
     )
-    scheduler_type_weights: dict[str, float] = Field(default_factory=dict, description="Per job type priority weights.")
+    scheduler_type_weights: dict[str, float] = Field(
+        default_factory=dict, description="Per job type priority weights."
+    )
     job_payload_max_bytes: int = Field(
-        default=1_048_576, ge=1024, le=268_435_456,
+        default=1_048_576,
+        ge=1024,
+        le=268_435_456,
         description="Largest job payload or result accepted, in bytes of JSON (UTF-8).",
-    )  # fmt: skip
+    )
 
     # credentials
     credentials_key: SecretStr | None = Field(
-        default=None, repr=False,
+        default=None,
+        repr=False,
         description="Fernet key(s) that encrypt stored credentials; comma-separated, newest first.",
-    )  # fmt: skip
+    )
 
     # sync
     sync_removed_policy: Literal["mark", "delete"] = Field(
@@ -195,34 +227,50 @@ class HarmonySettings(BaseModel):
 
     # cache
     cache_enabled: bool = Field(default=True, description="Build a ResponseCache for the context.")
-    cache_max_entries: int = Field(default=4096, ge=1, le=10_000_000, description="LRU bound of the response cache.")
+    cache_max_entries: int = Field(
+        default=4096, ge=1, le=10_000_000, description="LRU bound of the response cache."
+    )
     cache_ttl_seconds: float = Field(
-        default=300.0, gt=0, le=31_536_000, allow_inf_nan=False, description="Time to live of cache entries."
+        default=300.0,
+        gt=0,
+        le=31_536_000,
+        allow_inf_nan=False,
+        description="Time to live of cache entries.",
     )
     change_feed_retention: int = Field(
-        default=10_000, ge=100, le=10_000_000,
+        default=10_000,
+        ge=100,
+        le=10_000_000,
         description="Change-feed entries kept; a cache further behind drops everything.",
-    )  # fmt: skip
+    )
     listen_for_changes: bool = Field(
         default=True,
         description="Follow other processes' commits (PostgreSQL LISTEN, SQLite data_version) to wake idle workers and tell host invalidators.",
-    )  # fmt: skip
+    )
     sqlite_watch_interval: float = Field(
-        default=0.05, gt=0, le=10,
+        default=0.05,
+        gt=0,
+        le=10,
         description="Seconds between SQLite data_version polls of the change follower and idle workers.",
-    )  # fmt: skip
+    )
 
     # diagnostics
     diagnostics_disk_path: str = Field(
-        default="/", min_length=1, description="File system path whose disk usage ctx.system.stats() reports."
+        default="/",
+        min_length=1,
+        description="File system path whose disk usage ctx.system.stats() reports.",
     )
 
     # search
-    search_max_limit: int = Field(default=100, ge=1, le=10_000, description="Cap on search result limits.")
+    search_max_limit: int = Field(
+        default=100, ge=1, le=10_000, description="Cap on search result limits."
+    )
     matching_duration_tolerance_ms: int = Field(
-        default=2000, ge=0, le=60_000,
+        default=2000,
+        ge=0,
+        le=60_000,
         description="Largest duration gap (ms) of two tracks ctx.matching pairs automatically.",
-    )  # fmt: skip
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -359,7 +407,7 @@ def _env_value(key: str, name: str, raw: str) -> Any:
         except json.JSONDecodeError as exc:
             raise ConfigurationError(
                 f"{key} must be a JSON object such as "
-                "'{\"spotify\": {\"requests_per_second\": 5, \"burst\": 10, \"max_concurrency\": 4}}'"
+                '\'{"spotify": {"requests_per_second": 5, "burst": 10, "max_concurrency": 4}}\''
             ) from exc
     if name == "activity_events":
         text = raw.strip()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from harmony.errors import InvalidInputError
@@ -81,16 +81,16 @@ def check_text(
         raise error(f"{name} must not be empty")
     if len(value) > max_length:
         shown = "the value is not shown" if secret else f"got {value!r:.80}"
-        raise error(f"{name} is {len(value)} characters long; at most {max_length} are stored ({shown})")
+        raise error(
+            f"{name} is {len(value)} characters long; at most {max_length} are stored ({shown})"
+        )
     reason = unstorable_reason(value, quote=not secret)
     if reason is not None:
         raise error(f"{name} {reason}" + ("; the value is not shown" if secret else ""))
     return value
 
 
-def check_int(
-    name: str, value: Any, *, low: int = 0, high: int = INT32_MAX, hint: str = ""
-) -> int:
+def check_int(name: str, value: Any, *, low: int = 0, high: int = INT32_MAX, hint: str = "") -> int:
     """``value`` if it is an ``int`` (not a bool) from ``low`` to ``high``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInputError(f"{name} must be an integer{hint}, got {value!r:.80}")
@@ -130,7 +130,7 @@ def check_datetime(name: str, value: Any) -> datetime:
             "(e.g. datetime.now(timezone.utc))"
         )
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError as exc:
         raise InvalidInputError(f"{name} {value.isoformat()!r} is out of range in UTC") from exc
 

@@ -159,7 +159,9 @@ class RetryLater(HarmonyError):
     def __init__(self, message: str, *, retry_in: float) -> None:
         super().__init__(message)
         value = float(retry_in) if isinstance(retry_in, int | float) else float("nan")
-        self.retry_in = min(max(value, 0.0), self.MAX_RETRY_IN) if value == value else self.MAX_RETRY_IN
+        self.retry_in = (
+            min(max(value, 0.0), self.MAX_RETRY_IN) if value == value else self.MAX_RETRY_IN
+        )
 
 
 class ProviderError(HarmonyError):
@@ -191,9 +193,7 @@ class SyncFailed(HarmonyError):
     failed, from the :class:`DatabaseError`: ``exc.__cause__`` tells which.
     """
 
-    def __init__(
-        self, message: str, report: SyncReport, *, retry_in: float | None = None
-    ) -> None:
+    def __init__(self, message: str, report: SyncReport, *, retry_in: float | None = None) -> None:
         super().__init__(message)
         self.report: SyncReport = report
         #: Set when every failed provider was rate-limited: seconds until a retry may work.

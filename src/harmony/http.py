@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
@@ -213,7 +213,7 @@ def parse_http_date(value: str, *, now: datetime | None = None) -> datetime | No
             return _date(int(year), month, int(day), hh, mm, ss)
         if match := _RFC850_DATE.fullmatch(text):
             day, month, yy, hh, mm, ss = match.groups()
-            this_year = (now or datetime.now(timezone.utc)).year
+            this_year = (now or datetime.now(UTC)).year
             year = this_year - this_year % 100 + int(yy)
             if year > this_year + 50:
                 year -= 100
@@ -224,9 +224,7 @@ def parse_http_date(value: str, *, now: datetime | None = None) -> datetime | No
 
 
 def _date(year: int, month: str, day: int, hh: str, mm: str, ss: str) -> datetime:
-    return datetime(
-        year, _MONTHS.index(month) + 1, day, int(hh), int(mm), int(ss), tzinfo=timezone.utc
-    )
+    return datetime(year, _MONTHS.index(month) + 1, day, int(hh), int(mm), int(ss), tzinfo=UTC)
 
 
 def _utc(value: datetime) -> datetime:
@@ -235,7 +233,7 @@ def _utc(value: datetime) -> datetime:
             f"last_modified {value.isoformat()} has no time zone; pass an aware datetime "
             "(harmony's timestamps are UTC)"
         )
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 # -- entity-tags ------------------------------------------------------------------------------

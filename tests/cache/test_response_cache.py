@@ -58,7 +58,13 @@ def test_entries_expire_on_the_injected_clock_and_leave_the_indexes() -> None:
 
 def test_prefix_invalidation_respects_segment_boundaries() -> None:
     cache, _ = _cache()
-    for key in ("playlists:list", "playlists:list:x", "playlists:list:y:z", "playlists:listing", "other"):
+    for key in (
+        "playlists:list",
+        "playlists:list:x",
+        "playlists:list:y:z",
+        "playlists:listing",
+        "other",
+    ):
         cache.set(key, key)
     assert cache.invalidate_prefix("playlists:list") == 3
     assert "playlists:listing" in cache and "other" in cache
@@ -87,7 +93,9 @@ def test_a_value_loaded_while_an_invalidation_ran_is_not_cached() -> None:
         return CacheEntry("old", '"old"')
 
     result: list[CacheEntry[str]] = []
-    reader = threading.Thread(target=lambda: result.append(cache.get_or_load("k", slow_load, tags=["t"])))
+    reader = threading.Thread(
+        target=lambda: result.append(cache.get_or_load("k", slow_load, tags=["t"]))
+    )
     reader.start()
     started.wait(5)
     cache.invalidate_tags("t")  # a sync committed while the reader was loading
@@ -101,7 +109,9 @@ def test_a_value_loaded_while_an_invalidation_ran_is_not_cached() -> None:
 
 def test_list_keys_are_canonical_and_etags_are_quoted_and_stable() -> None:
     assert playlist_list_key(limit=5, status="all") == playlist_list_key(status="all", limit=5)
-    assert strong_etag("p", 1, 2).startswith('"') and strong_etag("p", 1, 2) == strong_etag("p", 1, 2)
+    assert strong_etag("p", 1, 2).startswith('"') and strong_etag("p", 1, 2) == strong_etag(
+        "p", 1, 2
+    )
     assert strong_etag("p", 1, 2) != strong_etag("p", 1, 3)
 
 
@@ -114,12 +124,19 @@ def test_bad_arguments_are_clear_errors() -> None:
         ResponseCache().set("", 1)
 
 
-def test_contexts_build_their_own_cache_from_settings_or_none_when_disabled(tmp_path: object) -> None:
+def test_contexts_build_their_own_cache_from_settings_or_none_when_disabled(
+    tmp_path: object,
+) -> None:
     url = f"sqlite:///{tmp_path}/c.db"
-    with HarmonyContext.from_url(url, settings={"cache_max_entries": 7}) as one, \
-            HarmonyContext.from_url(url) as two:  # fmt: skip
+    with (
+        HarmonyContext.from_url(url, settings={"cache_max_entries": 7}) as one,
+        HarmonyContext.from_url(url) as two,
+    ):
         assert one.cache is not None and two.cache is not None and one.cache is not two.cache
         assert one.cache.max_entries == 7
-        assert isinstance(one.invalidator, ResponseCacheInvalidator) and one.invalidator.cache is one.cache
+        assert (
+            isinstance(one.invalidator, ResponseCacheInvalidator)
+            and one.invalidator.cache is one.cache
+        )
     with HarmonyContext(HarmonySettings(database_url=url, cache_enabled=False)) as off:
         assert off.cache is None and isinstance(off.invalidator, NullInvalidator)

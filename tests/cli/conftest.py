@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,9 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
 
 
 @pytest.fixture
-def harmony_cli(cli: Run, harmony_settings: HarmonySettings, monkeypatch: pytest.MonkeyPatch) -> Run:
+def harmony_cli(
+    cli: Run, harmony_settings: HarmonySettings, monkeypatch: pytest.MonkeyPatch
+) -> Run:
     """Run the CLI in-process against the test's database, in ``tmp_path``."""
     monkeypatch.setenv("HARMONY_DATABASE_URL", harmony_settings.database_url)
     if harmony_settings.database_schema:
@@ -70,7 +72,7 @@ def seeded(tmp_path: Path) -> SeededDatabase:
     path = tmp_path / "db" / "seeded.db"
     path.parent.mkdir()
     url = f"sqlite:///{path}"
-    clock = ManualClock(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    clock = ManualClock(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     with HarmonyContext.from_url(url, clock=clock) as ctx:
         ctx.migrate()
         seed: list[tuple[str, str, dict[str, object]]] = [

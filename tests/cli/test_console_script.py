@@ -48,9 +48,14 @@ def harmony(
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HARMONY_")}
     environ.update(env or {})
     return subprocess.run(
-        [*command, *args], cwd=cwd, env=environ, stdout=stdout, stderr=subprocess.PIPE,
-        timeout=120, check=False,
-    )  # fmt: skip
+        [*command, *args],
+        cwd=cwd,
+        env=environ,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
 
 
 def _database_env(settings: HarmonySettings) -> dict[str, str]:
@@ -85,8 +90,12 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONY_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "harmony", "demo", "--url", "sqlite:///harmony.db"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # the reader is gone before anything is written
     stderr = process.stderr.read()
@@ -127,4 +136,6 @@ def test_importing_a_folder_whose_path_is_not_utf8_works_and_syncs_again(
     assert counts(harmony_settings)[0] == 2
 
     again = harmony("sync", cwd=tmp_path, env=env)
-    assert again.returncode == 0 and b"unchanged 2" in again.stdout, again.stderr.decode(errors="replace")
+    assert again.returncode == 0 and b"unchanged 2" in again.stdout, again.stderr.decode(
+        errors="replace"
+    )

@@ -11,18 +11,35 @@ import pytest
 from tests.cli.support import Run
 
 READ_ONLY = [
-    ("info",), ("info", "--json"), ("migrate", "current"), ("migrate", "current", "--json"),
-    ("migrate", "check"), ("migrate", "downgrade", "base"), ("playlists", "list"),
-    ("playlists", "show", "1"), ("sources", "list"), ("sources", "forget", "x"),
-    ("sync",), ("sync", "--dry-run"), ("search", "x"), ("status",), ("events", "tail"),
-    ("activity", "list"), ("activity", "export"), ("jobs", "list"), ("jobs", "stats"),
-    ("jobs", "cancel", "1"), ("jobs", "purge", "--older-than-days", "1"),
+    ("info",),
+    ("info", "--json"),
+    ("migrate", "current"),
+    ("migrate", "current", "--json"),
+    ("migrate", "check"),
+    ("migrate", "downgrade", "base"),
+    ("playlists", "list"),
+    ("playlists", "show", "1"),
+    ("sources", "list"),
+    ("sources", "forget", "x"),
+    ("sync",),
+    ("sync", "--dry-run"),
+    ("search", "x"),
+    ("status",),
+    ("events", "tail"),
+    ("activity", "list"),
+    ("activity", "export"),
+    ("jobs", "list"),
+    ("jobs", "stats"),
+    ("jobs", "cancel", "1"),
+    ("jobs", "purge", "--older-than-days", "1"),
     ("worker", "--until-idle"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("args", READ_ONLY, ids=" ".join)
-def test_a_mistyped_sqlite_path_is_an_error_and_creates_no_file(cli: Run, tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_a_mistyped_sqlite_path_is_an_error_and_creates_no_file(
+    cli: Run, tmp_path: Path, args: tuple[str, ...]
+) -> None:
     typo = tmp_path / "harmny.db"
     line = cli(*args, "--url", f"sqlite:///{typo}").error("no SQLite database at")
     assert str(typo) in line and "typo" in line and "harmony migrate upgrade" in line
@@ -43,7 +60,9 @@ def test_migrate_history_needs_no_database(cli: Run, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["", "   "])
-def test_an_empty_url_is_refused_and_nothing_is_created(cli: Run, tmp_path: Path, value: str) -> None:
+def test_an_empty_url_is_refused_and_nothing_is_created(
+    cli: Run, tmp_path: Path, value: str
+) -> None:
     cli("migrate", "upgrade", "--url", value).error("--url is empty")
     cli("--url", value, "info").error("--url is empty")
     assert list(tmp_path.iterdir()) == []
@@ -77,36 +96,43 @@ UNREACHABLE_PG = f"postgresql://user:{SECRET}@127.0.0.1:9/db"
     ("args", "env", "message"),
     [
         pytest.param(
-            ("migrate", "current", "--url", UNREACHABLE_PG), {},
+            ("migrate", "current", "--url", UNREACHABLE_PG),
+            {},
             "cannot reach PostgreSQL at postgresql+psycopg://user:***@127.0.0.1:9/db",
             id="current-unreachable-postgresql",
         ),
         pytest.param(
             ("migrate", "history", "--url", f"postgresql://user:{SECRET}@127.0.0.1:notaport/db"),
-            {}, "is not a valid URL",
+            {},
+            "is not a valid URL",
             id="history-malformed-url",
         ),
         pytest.param(
-            ("info", "--url", f"user:{SECRET}@127.0.0.1/db"), {}, "is not a valid URL",
+            ("info", "--url", f"user:{SECRET}@127.0.0.1/db"),
+            {},
+            "is not a valid URL",
             id="info-url-without-scheme",
         ),
         pytest.param(
-            ("migrate", "check", "--url", f"mysql://user:{SECRET}@127.0.0.1/db"), {},
+            ("migrate", "check", "--url", f"mysql://user:{SECRET}@127.0.0.1/db"),
+            {},
             "backend 'mysql' is not supported",
             id="check-unsupported-backend",
         ),
         pytest.param(
-            ("activity", "list"), {"HARMONY_DATABASE_URL": UNREACHABLE_PG},
+            ("activity", "list"),
+            {"HARMONY_DATABASE_URL": UNREACHABLE_PG},
             "cannot reach PostgreSQL",
             id="activity-list-unreachable-postgresql-from-env",
         ),
         pytest.param(
-            ("activity", "export", "--url", "sqlite+aiosqlite:///x.db"), {},
+            ("activity", "export", "--url", "sqlite+aiosqlite:///x.db"),
+            {},
             "driver 'sqlite+aiosqlite' is not supported",
             id="export-unsupported-driver",
         ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_fails_with_one_line(
     cli: Run,
     monkeypatch: pytest.MonkeyPatch,
@@ -126,15 +152,30 @@ def test_bad_input_fails_with_one_line(
 @pytest.mark.parametrize(
     "args",
     [
-        ("demo",), ("import", "exports/"), ("sync",), ("events", "tail"), ("stats",),
-        ("search", "x"), ("status",), ("info",), ("activity", "list"), ("jobs", "list"),
-        ("jobs", "stats"), ("jobs", "retry", "1"), ("migrate", "current"),
-        ("migrate", "current", "--json"), ("info", "--json"), ("sync", "--dry-run"),
-        ("playlists", "list"), ("playlists", "show", "1"), ("sources", "list"),
-        ("sources", "forget", "x"), ("worker", "--until-idle"),
+        ("demo",),
+        ("import", "exports/"),
+        ("sync",),
+        ("events", "tail"),
+        ("stats",),
+        ("search", "x"),
+        ("status",),
+        ("info",),
+        ("activity", "list"),
+        ("jobs", "list"),
+        ("jobs", "stats"),
+        ("jobs", "retry", "1"),
+        ("migrate", "current"),
+        ("migrate", "current", "--json"),
+        ("info", "--json"),
+        ("sync", "--dry-run"),
+        ("playlists", "list"),
+        ("playlists", "show", "1"),
+        ("sources", "list"),
+        ("sources", "forget", "x"),
+        ("worker", "--until-idle"),
     ],
     ids=lambda args: " ".join(args),
-)  # fmt: skip
+)
 def test_every_command_reports_an_unreachable_database_in_one_line(
     cli: Run, tmp_path: Path, args: tuple[str, ...]
 ) -> None:

@@ -26,22 +26,34 @@ def imported(harmony_cli: Run, tmp_path: Path) -> Path:
 
 
 def test_export_writes_a_folder_playlist_and_reports_json(harmony_cli: Run, imported: Path) -> None:
-    run = harmony_cli("export", "local:Aurora Vale/Neon Harbor", "neon.m3u8", "--base", ".", "--json")
+    run = harmony_cli(
+        "export", "local:Aurora Vale/Neon Harbor", "neon.m3u8", "--base", ".", "--json"
+    )
     report = json.loads(run.ok().out)
     assert report | {"duration_ms": 0, "playlist_id": 0} == {
-        "path": str(imported / "neon.m3u8"), "playlist_id": 0, "format": "m3u8",
-        "target": "local", "written": 5, "missing": [], "changed": True, "duration_ms": 0,
-    }  # fmt: skip
+        "path": str(imported / "neon.m3u8"),
+        "playlist_id": 0,
+        "format": "m3u8",
+        "target": "local",
+        "written": 5,
+        "missing": [],
+        "changed": True,
+        "duration_ms": 0,
+    }
     lines = (imported / "neon.m3u8").read_text(encoding="utf-8").splitlines()
     assert lines[:4] == [
-        "#EXTM3U", "#PLAYLIST:Aurora Vale/Neon Harbor", "#EXTINF:184,Aurora Vale - Afterglow",
+        "#EXTM3U",
+        "#PLAYLIST:Aurora Vale/Neon Harbor",
+        "#EXTINF:184,Aurora Vale - Afterglow",
         "music/Aurora Vale/Neon Harbor/01 Afterglow.m4a",
-    ]  # fmt: skip
+    ]
     again = harmony_cli("export", str(report["playlist_id"]), "neon.m3u8", "--base", ".").ok()
     assert again.out.startswith(f"unchanged (already up to date): {imported / 'neon.m3u8'}")
 
 
-def test_export_of_a_sample_playlist_lists_what_is_missing(harmony_cli: Run, imported: Path) -> None:
+def test_export_of_a_sample_playlist_lists_what_is_missing(
+    harmony_cli: Run, imported: Path
+) -> None:
     report = json.loads(harmony_cli("export", "sample:Sunday_Jazz", "jazz.xspf", "--json").ok().out)
     assert report["format"] == "xspf"  # from the suffix
     assert report["written"] == 0 and len(report["missing"]) == 12
@@ -64,9 +76,9 @@ def test_bad_exports_print_one_line_and_write_nothing(harmony_cli: Run, imported
     harmony_cli("export", "999999", "x.m3u8").error("no playlist with id 999999")
     harmony_cli("export", "sample:Nope", "x.m3u8").error("no playlist 'Nope' of provider 'sample'")
     harmony_cli("export", "road trip", "x.m3u8").error("neither an id nor PROVIDER:PROVIDER_ID")
-    harmony_cli(
-        "export", "sample:Road_Trip", str(imported.parent / "x.m3u8"), "--base", "."
-    ).error("is outside the export base")
+    harmony_cli("export", "sample:Road_Trip", str(imported.parent / "x.m3u8"), "--base", ".").error(
+        "is outside the export base"
+    )
     harmony_cli("export", "sample:Road_Trip", "x.m3u8", "--target", "spotify").error(
         "no provider named 'spotify' is registered"
     )

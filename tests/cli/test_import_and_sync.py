@@ -65,6 +65,8 @@ def test_a_moved_source_fails_alone_and_full_sync_rewrites(
     harmony_cli("import", str(first), "--name", "first").ok()
     harmony_cli("import", str(second), "--name", "second").ok()
     shutil.rmtree(first)
-    assert harmony_cli("sync", "--provider", "second", "--full", "--json").ok().json()["updated"] == 1
+    assert (
+        harmony_cli("sync", "--provider", "second", "--full", "--json").ok().json()["updated"] == 1
+    )
     harmony_cli("sync").error("sync failed for first:")
     assert counts(harmony_settings)[0] == 2  # nothing of either was lost

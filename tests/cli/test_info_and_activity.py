@@ -22,7 +22,7 @@ def test_info_shows_backend_revision_and_row_counts(cli: Run, seeded: SeededData
     assert lines[1] == f"revision: {head} (up to date)"
     assert lines[2] == f"tables:   {len(HARMONY_TABLES)}"
     rows = {line.split()[0]: int(line.split()[1]) for line in lines[3:]}
-    assert rows == {name: 0 for name in HARMONY_TABLES} | {"activity_events": 4, "change_feed_head": 1}
+    assert rows == dict.fromkeys(HARMONY_TABLES, 0) | {"activity_events": 4, "change_feed_head": 1}
 
 
 def test_activity_list_newest_first_and_filtered(cli: Run, seeded: SeededDatabase) -> None:
@@ -33,9 +33,17 @@ def test_activity_list_newest_first_and_filtered(cli: Run, seeded: SeededDatabas
         assert entry.status in line.split()
 
     filtered = cli(
-        "activity", "list", "--type", "sync.run", "--status", "failed", "--limit", "5",
-        "--url", seeded.url,
-    ).ok()  # fmt: skip
+        "activity",
+        "list",
+        "--type",
+        "sync.run",
+        "--status",
+        "failed",
+        "--limit",
+        "5",
+        "--url",
+        seeded.url,
+    ).ok()
     (only,) = filtered.out.splitlines()
     assert "sync.run" in only and "failed" in only and "timeout, retried" in only
 
@@ -48,8 +56,15 @@ def test_activity_export_csv_and_jsonl_to_stdout(cli: Run, seeded: SeededDatabas
     assert [json.loads(r["details"]) for r in rows] == [dict(e.details) for e in seeded.entries]
 
     as_jsonl = cli(
-        "activity", "export", "--format", "jsonl", "--type", "sync.run", "--url", seeded.url,
-    ).ok()  # fmt: skip
+        "activity",
+        "export",
+        "--format",
+        "jsonl",
+        "--type",
+        "sync.run",
+        "--url",
+        seeded.url,
+    ).ok()
     parsed = [json.loads(line) for line in as_jsonl.out.splitlines()]
     assert parsed == [e.to_dict() for e in seeded.entries if e.type == "sync.run"]
     assert len(parsed) == 2

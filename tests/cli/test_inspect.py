@@ -17,7 +17,9 @@ def demo(harmony_cli: Run) -> Run:
 def test_events_tail_shows_the_newest_entries_oldest_first(demo: Run) -> None:
     demo("sync").ok()
     lines = demo("events", "tail", "-n", "2", "--type", "sync.run").ok().out.splitlines()
-    assert len(lines) == 2 and all("sync.run" in line and "provider=sample" in line for line in lines)
+    assert len(lines) == 2 and all(
+        "sync.run" in line and "provider=sample" in line for line in lines
+    )
     assert "created_count=12" in lines[0] and "unchanged_count=12" in lines[1]
     assert demo("events", "tail", "-n", "1", "--json").ok().json()["type"] == "sync.run"
     demo("events", "tail", "-n", "0").error("--limit must be at least 1")

@@ -12,22 +12,35 @@ from tests.cli.support import Result, Run
 
 #: Commands with --json that print one document.
 DOCUMENTS = [
-    ("demo",), ("sync",), ("sync", "--dry-run"), ("search", "ocean"), ("stats",),
-    ("status",), ("jobs", "stats"), ("info",), ("migrate", "current"),
-    ("playlists", "show", "1"), ("worker", "--until-idle"),
-]  # fmt: skip
+    ("demo",),
+    ("sync",),
+    ("sync", "--dry-run"),
+    ("search", "ocean"),
+    ("stats",),
+    ("status",),
+    ("jobs", "stats"),
+    ("info",),
+    ("migrate", "current"),
+    ("playlists", "show", "1"),
+    ("worker", "--until-idle"),
+]
 #: Commands with --json that print one object per line.
 LISTINGS = [
-    ("events", "tail"), ("activity", "list"), ("jobs", "list"), ("playlists", "list"),
+    ("events", "tail"),
+    ("activity", "list"),
+    ("jobs", "list"),
+    ("playlists", "list"),
     ("sources", "list"),
-]  # fmt: skip
+]
 
 
 @pytest.fixture
 def demo(harmony_cli: Run, harmony_settings: HarmonySettings) -> Run:
     harmony_cli("demo").ok()
     with HarmonyContext(harmony_settings) as ctx:
-        ctx.activity.record("note", "ok", {"text": "naïve café", "n": 3, "tags": ["a"], "none": None})
+        ctx.activity.record(
+            "note", "ok", {"text": "naïve café", "n": 3, "tags": ["a"], "none": None}
+        )
         ctx.credentials.set("spotify", client_id="id", client_secret="s3cret")
     return harmony_cli
 

@@ -3,7 +3,6 @@ process, on SQLite and PostgreSQL: the README's music walk-through."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,9 @@ def test_match_then_export_writes_the_matched_files(harmony_cli: Run, music: Pat
     assert report["checked"] == report["matched"] + report["unmatched"]
     again = harmony_cli("match", "run", "sample", "local").ok().out
     assert "0 tracks looked at" in again and "harmony match unmatched sample local" in again
-    after = harmony_cli("export", "sample:Road_Trip", "road.m3u8", "--base", ".", "--json").ok().json()
+    after = (
+        harmony_cli("export", "sample:Road_Trip", "road.m3u8", "--base", ".", "--json").ok().json()
+    )
     assert after["changed"] and after["written"] > 0
     assert after["written"] + len(after["missing"]) == before["written"] + len(before["missing"])
     lines = (music / "road.m3u8").read_text(encoding="utf-8").splitlines()
@@ -59,6 +60,8 @@ def test_unmatched_lists_candidates_and_overrides_stick(harmony_cli: Run, music:
 
 def test_bad_match_input_is_one_error_line(harmony_cli: Run, music: Path) -> None:
     harmony_cli("match", "run", "sample", "nowhere").error("no provider named 'nowhere'")
-    harmony_cli("match", "run", "sample", "sample").error("match one provider's tracks to another's")
+    harmony_cli("match", "run", "sample", "sample").error(
+        "match one provider's tracks to another's"
+    )
     harmony_cli("match", "unmatched", "sample", "local", "--limit", "0").error("limit must be")
     harmony_cli("match", "confirm", "999999", "1").error("999999")

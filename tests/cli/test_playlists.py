@@ -51,12 +51,15 @@ def test_show_by_id_or_by_provider_id(library: Run) -> None:
     assert len(text) == 2 + road["track_count"]
 
 
-@pytest.mark.parametrize("ref, message", [
-    ("mine:Nope", "no playlist 'Nope' from provider 'mine'"),
-    ("999999", "no playlist with id 999999"),
-    ("Road_Trip", "neither harmony's id"),
-    (":x", "neither harmony's id"),
-    ("mine:", "neither harmony's id"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "ref, message",
+    [
+        ("mine:Nope", "no playlist 'Nope' from provider 'mine'"),
+        ("999999", "no playlist with id 999999"),
+        ("Road_Trip", "neither harmony's id"),
+        (":x", "neither harmony's id"),
+        ("mine:", "neither harmony's id"),
+    ],
+)
 def test_show_explains_what_it_cannot_find(library: Run, ref: str, message: str) -> None:
     library("playlists", "show", ref).error(message)

@@ -13,7 +13,9 @@ def _single(exports: Path, stem: str, into: Path) -> Path:
     return Path(shutil.copy(exports / f"{stem}.csv", into / f"{stem}.csv"))
 
 
-def test_two_single_file_imports_keep_both_playlists_active(harmony_cli: Run, exports: Path, tmp_path: Path) -> None:
+def test_two_single_file_imports_keep_both_playlists_active(
+    harmony_cli: Run, exports: Path, tmp_path: Path
+) -> None:
     road = _single(exports, "Road_Trip", tmp_path / "a")
     jazz = _single(exports, "Sunday_Jazz", tmp_path / "a")
     first = harmony_cli("import", str(road)).ok().out
@@ -22,7 +24,8 @@ def test_two_single_file_imports_keep_both_playlists_active(harmony_cli: Run, ex
     assert "as provider 'exportify-sunday_jazz'" in second and "removed 0" in second
     listed = harmony_cli("playlists", "list", "--json").ok().json_lines()
     assert sorted((p["provider"], p["status"]) for p in listed) == [
-        ("exportify-road_trip", "active"), ("exportify-sunday_jazz", "active"),
+        ("exportify-road_trip", "active"),
+        ("exportify-sunday_jazz", "active"),
     ]
     # Syncing everything again changes nothing, and removes nothing.
     report = harmony_cli("sync", "--json").ok().json()
@@ -30,7 +33,9 @@ def test_two_single_file_imports_keep_both_playlists_active(harmony_cli: Run, ex
 
 
 def test_a_path_imported_again_keeps_its_name_and_a_same_named_file_gets_its_own(
-    harmony_cli: Run, exports: Path, tmp_path: Path,
+    harmony_cli: Run,
+    exports: Path,
+    tmp_path: Path,
 ) -> None:
     one = _single(exports, "Road_Trip", tmp_path / "one")
     two = _single(exports, "Road_Trip", tmp_path / "two")
@@ -42,7 +47,8 @@ def test_a_path_imported_again_keeps_its_name_and_a_same_named_file_gets_its_own
     assert name.startswith("exportify-road_trip-") and other["created"] == 1
     sources = harmony_cli("sources", "list", "--json").ok().json_lines()
     assert {s["name"]: s["path"] for s in sources} == {
-        "exportify-road_trip": str(one.resolve()), name: str(two.resolve()),
+        "exportify-road_trip": str(one.resolve()),
+        name: str(two.resolve()),
     }
 
 
@@ -54,7 +60,9 @@ def test_an_explicit_name_wins_and_a_folder_is_named_after_the_folder(
     assert "as provider 'focus'" in harmony_cli("import", str(mine), "--name", "focus").ok().out
 
 
-def test_sources_list_shows_kind_path_and_missing_files(harmony_cli: Run, exports: Path, tmp_path: Path) -> None:
+def test_sources_list_shows_kind_path_and_missing_files(
+    harmony_cli: Run, exports: Path, tmp_path: Path
+) -> None:
     harmony_cli("migrate", "upgrade").ok()
     assert "no sources" in harmony_cli("sources", "list").ok().out
     road = _single(exports, "Road_Trip", tmp_path / "a")
@@ -65,11 +73,16 @@ def test_sources_list_shows_kind_path_and_missing_files(harmony_cli: Run, export
     road.unlink()
     assert "missing" in harmony_cli("sources", "list").ok().out
     rows = harmony_cli("sources", "list", "--json").ok().json_lines()
-    assert {r["name"]: r["available"] for r in rows} == {"exportify-road_trip": False, "sample": True}
+    assert {r["name"]: r["available"] for r in rows} == {
+        "exportify-road_trip": False,
+        "sample": True,
+    }
 
 
 def test_forget_stops_syncing_a_source_and_keeps_or_removes_its_playlists(
-    harmony_cli: Run, exports: Path, tmp_path: Path,
+    harmony_cli: Run,
+    exports: Path,
+    tmp_path: Path,
 ) -> None:
     road = _single(exports, "Road_Trip", tmp_path / "a")
     jazz = _single(exports, "Sunday_Jazz", tmp_path / "b")
@@ -88,7 +101,9 @@ def test_forget_stops_syncing_a_source_and_keeps_or_removes_its_playlists(
     assert harmony_cli("sources", "list", "--json").ok().json_lines() == []
 
 
-def test_forgetting_an_unknown_source_names_the_known_ones(harmony_cli: Run, exports: Path, tmp_path: Path) -> None:
+def test_forgetting_an_unknown_source_names_the_known_ones(
+    harmony_cli: Run, exports: Path, tmp_path: Path
+) -> None:
     harmony_cli("migrate", "upgrade").ok()
     harmony_cli("sources", "forget", "nope").error("no source named 'nope' (known: none)")
     harmony_cli("import", str(_single(exports, "Road_Trip", tmp_path / "a"))).ok()

@@ -19,7 +19,9 @@ def _change_the_export(folder: Path) -> None:
 
 
 def test_dry_run_lists_the_changes_writes_nothing_and_the_sync_agrees(
-    harmony_cli: Run, harmony_settings: HarmonySettings, exports: Path,
+    harmony_cli: Run,
+    harmony_settings: HarmonySettings,
+    exports: Path,
 ) -> None:
     harmony_cli("import", str(exports), "--name", "mine").ok()
     _change_the_export(exports)
@@ -41,7 +43,8 @@ def test_dry_run_lists_the_changes_writes_nothing_and_the_sync_agrees(
     assert [t["previous_position"] for t in road["tracks_removed"]] == [n - 2]
     report = harmony_cli("sync", "--json").ok().json()
     assert [plan[k] for k in ("created", "updated", "removed", "unchanged")] == [
-        report[k] for k in ("created", "updated", "removed", "unchanged")]  # fmt: skip
+        report[k] for k in ("created", "updated", "removed", "unchanged")
+    ]
     after = harmony_cli("sync", "--dry-run", "--json").ok().json()
     assert after["playlists"] == [] and after["unchanged"] == 11
 

@@ -20,24 +20,35 @@ def _enqueue(settings: HarmonySettings, *payloads: dict[str, str]) -> list[int]:
 
 
 def test_worker_until_idle_runs_sync_jobs_and_reports(
-    harmony_cli: Run, harmony_settings: HarmonySettings, exports: Path,
+    harmony_cli: Run,
+    harmony_settings: HarmonySettings,
+    exports: Path,
 ) -> None:
     harmony_cli("import", str(exports), "--name", "mine").ok()
     (exports / "Road_Trip.csv").unlink()
     ok, unknown = _enqueue(harmony_settings, {"provider": "mine"}, {"provider": "gone"})
     report = harmony_cli("worker", "--until-idle", "--json").ok().json()
-    assert report == {"completed": 1, "retried": 0, "dead_lettered": 1, "lost": 0,
-                      "released": 0, "waiting_retry": 0}  # fmt: skip
+    assert report == {
+        "completed": 1,
+        "retried": 0,
+        "dead_lettered": 1,
+        "lost": 0,
+        "released": 0,
+        "waiting_retry": 0,
+    }
     with HarmonyContext(harmony_settings) as ctx:
         assert ctx.jobs.get(ok).result["removed"] == 1
         assert "no provider named 'gone'" in (ctx.jobs.get(unknown).last_error or "")
     out = harmony_cli("worker", "--until-idle").ok().out
-    assert out.strip() == ("completed 0, retried 0, dead-lettered 0, lost 0, released 0; "
-                           "0 waiting for a retry")  # fmt: skip
+    assert out.strip() == (
+        "completed 0, retried 0, dead-lettered 0, lost 0, released 0; 0 waiting for a retry"
+    )
 
 
 def test_a_source_imported_while_the_worker_runs_is_synced(
-    harmony_cli: Run, harmony_settings: HarmonySettings, exports: Path,
+    harmony_cli: Run,
+    harmony_settings: HarmonySettings,
+    exports: Path,
 ) -> None:
     harmony_cli("migrate", "upgrade").ok()
     _enqueue(harmony_settings, {"provider": "late"})
@@ -47,7 +58,9 @@ def test_a_source_imported_while_the_worker_runs_is_synced(
 
 
 def test_a_failing_sync_waits_for_its_retry_and_jobs_list_says_when_and_why(
-    harmony_cli: Run, harmony_settings: HarmonySettings, exports: Path,
+    harmony_cli: Run,
+    harmony_settings: HarmonySettings,
+    exports: Path,
 ) -> None:
     harmony_cli("import", str(exports), "--name", "mine").ok()
     for path in exports.iterdir():
@@ -66,14 +79,18 @@ def test_a_failing_sync_waits_for_its_retry_and_jobs_list_says_when_and_why(
 def test_the_worker_command_runs_until_sigterm(cli: Run, tmp_path: Path, exports: Path) -> None:
     """Smoke test of the console script: a long-running worker stops cleanly."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONY_")}
-    env.update(HARMONY_DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
-               HARMONY_SCHEDULER_POLL_INTERVAL="0.1", HARMONY_SCHEDULER_MAX_POLL_INTERVAL="0.2")  # fmt: skip
+    env.update(
+        HARMONY_DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
+        HARMONY_SCHEDULER_POLL_INTERVAL="0.1",
+        HARMONY_SCHEDULER_MAX_POLL_INTERVAL="0.2",
+    )
     harmony = [sys.executable, "-m", "harmony"]
     cli("import", str(exports), "--name", "mine", "--url", env["HARMONY_DATABASE_URL"]).ok()
     settings = HarmonySettings(database_url=env["HARMONY_DATABASE_URL"])
     (job,) = _enqueue(settings, {"provider": "mine"})
-    worker = subprocess.Popen([*harmony, "worker"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    worker = subprocess.Popen(
+        [*harmony, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         with HarmonyContext(settings) as ctx:

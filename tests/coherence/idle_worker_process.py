@@ -26,9 +26,12 @@ def main() -> int:
     parser.add_argument("--ready-file", type=Path, required=True)
     args = parser.parse_args()
     settings = HarmonySettings(
-        database_url=args.url, database_schema=args.schema, activity_events=(),
-        scheduler_poll_interval=60.0, scheduler_max_poll_interval=60.0,
-    )  # fmt: skip
+        database_url=args.url,
+        database_schema=args.schema,
+        activity_events=(),
+        scheduler_poll_interval=60.0,
+        scheduler_max_poll_interval=60.0,
+    )
     with HarmonyContext(settings) as ctx:
 
         @ctx.jobs.handler("wake.job")

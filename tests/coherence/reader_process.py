@@ -33,9 +33,11 @@ def _serve(ctx: HarmonyContext, events: RecordingEventLogger, request: dict[str,
         except NotFoundError:
             return {"missing": True}
         return {
-            "etag": detail.etag, "name": detail.name, "status": detail.status,
+            "etag": detail.etag,
+            "name": detail.name,
+            "status": detail.status,
             "tracks": [[t.provider_id, t.title] for t in detail.tracks],
-        }  # fmt: skip
+        }
     if op == "stats":
         assert ctx.cache is not None
         stats = ctx.cache.stats()

@@ -46,22 +46,27 @@ class _Pair:
     """A web context (cached reads, optional host invalidator) and a worker context that
     syncs a provider, on one database."""
 
-    def __init__(self, settings: Any, *, host: Callable[[frozenset[int]], int | None] | None = None) -> None:
+    def __init__(
+        self, settings: Any, *, host: Callable[[frozenset[int]], int | None] | None = None
+    ) -> None:
         self.provider = InMemoryProvider("mem")
         self.provider.set_playlist("a", "A", [_track(1)])
         self.provider.set_playlist("b", "B", [_track(2)])
         self.web_events = RecordingEventLogger()
         self.web = HarmonyContext(
-            settings, events=self.web_events,
+            settings,
+            events=self.web_events,
             invalidator=CallbackInvalidator(host) if host is not None else None,
-        )  # fmt: skip
+        )
         self.web.migrate()
         self.worker = HarmonyContext(settings, providers={"mem": self.provider})
         self.worker.sync.run_once()
         self.ids = [p.id for p in self.web.playlists.list_page().items]
 
     def read_all(self) -> list[Any]:
-        return [self.web.playlists.list_page().etag] + [self.web.playlists.get(i).etag for i in self.ids]
+        return [self.web.playlists.list_page().etag] + [
+            self.web.playlists.get(i).etag for i in self.ids
+        ]
 
     def fresh_all(self) -> list[Any]:
         repo = self.web.playlists.repository
@@ -265,9 +270,10 @@ def test_a_lost_listen_connection_neither_serves_stale_data_nor_loses_host_inval
     provider = InMemoryProvider("mem")
     provider.set_playlist("a", "A", [_track(1)])
     invalidator = CallbackInvalidator(lambda ids: heard.append(ids) or 0)
-    with HarmonyContext(web_settings, invalidator=invalidator) as web, HarmonyContext(
-        worker_settings, providers={"mem": provider}
-    ) as worker:
+    with (
+        HarmonyContext(web_settings, invalidator=invalidator) as web,
+        HarmonyContext(worker_settings, providers={"mem": provider}) as worker,
+    ):
         web.migrate()
         worker.sync.run_once()
         [item] = web.playlists.list_page().items
@@ -280,9 +286,11 @@ def test_a_lost_listen_connection_neither_serves_stale_data_nor_loses_host_inval
         # restart or an idle-connection killer.
         with worker.db.connect() as conn:
             conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                     " WHERE application_name = 'harmony-web'")
-            )  # fmt: skip
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'harmony-web'"
+                )
+            )
         provider.rename("a", "changed while the listener was down")
         worker.sync.run_once()
         assert web.playlists.get(item.id).name == "changed while the listener was down"
@@ -300,8 +308,10 @@ def test_a_postgresql_restart_neither_fails_nor_stales_cached_reads(
     provider.set_playlist("a", "Before the restart", [_track(1)])
     invalidator = CallbackInvalidator(lambda ids: heard.append(ids) or 0)
     settings = {"activity_events": ()}
-    with HarmonyContext.from_url(url, settings=settings, invalidator=invalidator) as web, \
-            HarmonyContext.from_url(url, settings=settings, providers={"mem": provider}) as worker:  # fmt: skip
+    with (
+        HarmonyContext.from_url(url, settings=settings, invalidator=invalidator) as web,
+        HarmonyContext.from_url(url, settings=settings, providers={"mem": provider}) as worker,
+    ):
         web.migrate()
         worker.sync.run_once()
         [item] = web.playlists.list_page().items

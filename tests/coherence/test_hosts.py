@@ -68,16 +68,36 @@ class _Deployment:
         self.urls: list[str] = []
         # The worker process first: it migrates and runs every playlist.sync job.
         self._start(
-            [sys.executable, str(ROOT / "examples" / "worker.py"), settings.database_url,
-             "--exports", str(self.exports)], env, tmp_path / "worker.log",
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(ROOT / "examples" / "worker.py"),
+                settings.database_url,
+                "--exports",
+                str(self.exports),
+            ],
+            env,
+            tmp_path / "worker.log",
+        )
         for n in range(2):
             port = _free_port()
             self._start(
-                [sys.executable, "-m", "uvicorn", "web_host:app", "--app-dir", str(tmp_path),
-                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                env, tmp_path / f"web-{n}.log",
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "web_host:app",
+                    "--app-dir",
+                    str(tmp_path),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                env,
+                tmp_path / f"web-{n}.log",
+            )
             self.urls.append(f"http://127.0.0.1:{port}")
         for url in self.urls:
             self._wait_up(url)

@@ -23,20 +23,30 @@ pytestmark = pytest.mark.slow
 
 
 def _track(n: int) -> dict[str, Any]:
-    return {"id": f"t{n}", "title": f"Song {n}", "artists": [f"Artist {n % 5}"], "duration_ms": 1000 + n}
+    return {
+        "id": f"t{n}",
+        "title": f"Song {n}",
+        "artists": [f"Artist {n % 5}"],
+        "duration_ms": 1000 + n,
+    }
 
 
 def _fresh_list(ctx: HarmonyContext, provider: str) -> dict[str, Any]:
     page = ctx.playlists.repository.list_page(provider=provider, limit=500)
-    return {"etag": page.etag, "items": [[p.id, p.name, p.version, p.etag, p.status] for p in page.items]}
+    return {
+        "etag": page.etag,
+        "items": [[p.id, p.name, p.version, p.etag, p.status] for p in page.items],
+    }
 
 
 def _fresh_detail(ctx: HarmonyContext, playlist_id: int) -> dict[str, Any]:
     detail = ctx.playlists.repository.get(playlist_id)
     return {
-        "etag": detail.etag, "name": detail.name, "status": detail.status,
+        "etag": detail.etag,
+        "name": detail.name,
+        "status": detail.status,
         "tracks": [[t.provider_id, t.title] for t in detail.tracks],
-    }  # fmt: skip
+    }
 
 
 def _assert_reader_current(reader: Any, ctx: HarmonyContext, provider: str) -> None:
@@ -68,7 +78,10 @@ def test_a_reader_process_serves_new_content_and_etags_right_after_a_sync_return
             provider.set_playlist("b", "Gym", [_track(n) for n in range(3, 5 + round_)])
             ctx.sync.run_once()
             _assert_reader_current(reader, ctx, "mem")
-            assert reader.ask("get", id=reader.ask("list", provider="mem")["items"][0][0])["etag"] != old["etag"]
+            assert (
+                reader.ask("get", id=reader.ask("list", provider="mem")["items"][0][0])["etag"]
+                != old["etag"]
+            )
         provider.remove_playlist("b")
         ctx.sync.run_once()
         _assert_reader_current(reader, ctx, "mem")
@@ -147,7 +160,10 @@ def test_two_contexts_in_one_process_see_each_others_syncs(
     settings = harmony_settings_factory()
     provider = InMemoryProvider("mem")
     provider.set_playlist("a", "Before", [_track(1)])
-    with HarmonyContext(settings) as web, HarmonyContext(settings, providers={"mem": provider}) as worker:
+    with (
+        HarmonyContext(settings) as web,
+        HarmonyContext(settings, providers={"mem": provider}) as worker,
+    ):
         web.migrate()
         worker.sync.run_once()
         [item] = web.playlists.list_page().items

@@ -26,8 +26,14 @@ BOUND_SECONDS = 15.0
 
 def _start_worker(settings: object, tmp_path: Path) -> subprocess.Popen[bytes]:
     ready = tmp_path / "ready"
-    command = [sys.executable, str(SCRIPT), "--url", settings.database_url,  # type: ignore[attr-defined]
-               "--ready-file", str(ready)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--url",
+        settings.database_url,  # type: ignore[attr-defined]
+        "--ready-file",
+        str(ready),
+    ]
     if settings.database_schema:  # type: ignore[attr-defined]
         command += ["--schema", settings.database_schema]  # type: ignore[attr-defined]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=(tmp_path / "err").open("wb"))

@@ -34,9 +34,11 @@ ERRORS = {cls.__qualname__: cls for cls in harmony_error_classes()}
 
 def provider() -> InMemoryProvider:
     memory = InMemoryProvider()
-    memory.set_playlist("p1", "Road trip", [
-        {"id": f"t{n}", "title": f"Song {n}", "artists": ["Band"]} for n in range(3)
-    ])  # fmt: skip
+    memory.set_playlist(
+        "p1",
+        "Road trip",
+        [{"id": f"t{n}", "title": f"Song {n}", "artists": ["Band"]} for n in range(3)],
+    )
     return memory
 
 
@@ -89,8 +91,11 @@ def wait_for_job(ctx: HarmonyContext, job_id: int, timeout: float = 30) -> str:
 def test_the_lifespan_owns_the_context_and_its_worker(
     harmony_settings_factory: Callable[..., HarmonySettings],
 ) -> None:
-    app = make_app(settings=harmony_settings_factory(**FAST_WORKER), providers={"memory": provider()},
-                   worker=True)  # fmt: skip
+    app = make_app(
+        settings=harmony_settings_factory(**FAST_WORKER),
+        providers={"memory": provider()},
+        worker=True,
+    )
     with serve_asgi(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         ctx = app.state.harmony
         assert isinstance(ctx, HarmonyContext) and not ctx.closed
@@ -206,11 +211,15 @@ def test_every_harmony_error_answers_its_status_and_one_body_shape(
         assert teapot.json() == {"error": {"type": "ImaTeapot", "message": "short and stout"}}
         structured = client.get("/teapot", params={"structured": "true"}).json()["error"]
         assert structured["message"] == '{"why": "short and stout"}'
-        assert client.get("/nowhere").json() == {"error": {"type": "NotFound", "message": "Not Found"}}
+        assert client.get("/nowhere").json() == {
+            "error": {"type": "NotFound", "message": "Not Found"}
+        }
         refused = client.delete("/sync")
         assert (refused.status_code, refused.headers["Allow"]) == (405, "POST")
         assert refused.json()["error"]["type"] == "MethodNotAllowed"
-        documented = client.get("/openapi.json").json()["paths"]["/raise/{name}"]["get"]["responses"]
+        documented = client.get("/openapi.json").json()["paths"]["/raise/{name}"]["get"][
+            "responses"
+        ]
         assert documented["404"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ErrorBody"
         }
@@ -218,7 +227,9 @@ def test_every_harmony_error_answers_its_status_and_one_body_shape(
         # uvicorn closes the connection after an unhandled exception: ask for no reuse.
         boom = client.get("/boom", headers={"Connection": "close"})
         assert boom.status_code == 500
-        assert boom.json() == {"error": {"type": "InternalServerError", "message": "internal server error"}}
+        assert boom.json() == {
+            "error": {"type": "InternalServerError", "message": "internal server error"}
+        }
         assert "hunter2" not in boom.text
 
 

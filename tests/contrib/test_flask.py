@@ -33,9 +33,11 @@ ERRORS = {cls.__qualname__: cls for cls in harmony_error_classes()}
 
 def provider() -> InMemoryProvider:
     memory = InMemoryProvider()
-    memory.set_playlist("p1", "Road trip", [
-        {"id": f"t{n}", "title": f"Song {n}", "artists": ["Band"]} for n in range(3)
-    ])  # fmt: skip
+    memory.set_playlist(
+        "p1",
+        "Road trip",
+        [{"id": f"t{n}", "title": f"Song {n}", "artists": ["Band"]} for n in range(3)],
+    )
     return memory
 
 
@@ -91,8 +93,11 @@ def wait_for_job(ctx: HarmonyContext, job_id: int, timeout: float = 30) -> str:
 def test_init_app_owns_the_context_and_its_worker(
     apps: Callable[..., Flask], harmony_settings_factory: Callable[..., HarmonySettings]
 ) -> None:
-    app = apps(settings=harmony_settings_factory(**FAST_WORKER), providers={"memory": provider()},
-               worker=True)  # fmt: skip
+    app = apps(
+        settings=harmony_settings_factory(**FAST_WORKER),
+        providers={"memory": provider()},
+        worker=True,
+    )
     ctx, worker = get_context(app), get_worker(app)
     assert ctx.migrations.current() == ctx.migrations.head()
     assert isinstance(worker, Worker)
@@ -193,7 +198,9 @@ def test_every_harmony_error_answers_its_status_and_one_body_shape(
 
         boom = client.get("/boom")
         assert boom.status_code == 500
-        assert boom.json() == {"error": {"type": "InternalServerError", "message": "internal server error"}}
+        assert boom.json() == {
+            "error": {"type": "InternalServerError", "message": "internal server error"}
+        }
         assert "hunter2" not in boom.text
         # Flask's own errors keep their status and take the same shape.
         missing = client.get("/no/such/route")

@@ -29,9 +29,13 @@ def test_harmony_imports_no_web_framework_until_an_adapter_is_imported() -> None
 
 @pytest.mark.parametrize(
     ("adapter", "missing", "extra"),
-    [("fastapi", "fastapi", "fastapi"), ("fastapi", "starlette", "fastapi"),
-     ("flask", "flask", "flask"), ("flask", "werkzeug", "flask")],
-)  # fmt: skip
+    [
+        ("fastapi", "fastapi", "fastapi"),
+        ("fastapi", "starlette", "fastapi"),
+        ("flask", "flask", "flask"),
+        ("flask", "werkzeug", "flask"),
+    ],
+)
 def test_an_adapter_without_its_framework_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, adapter: str, missing: str, extra: str
 ) -> None:

@@ -34,9 +34,19 @@ from harmony.testing.pytest_plugin import ContextFactory
 SECRET_ERROR = "token=abc123 refused by upstream"
 #: Every label a harmony metric may carry: status and the low-cardinality fields.
 ALLOWED_LABELS = {
-    "status", "event", "job_type", "provider", "direction", "kind", "format", "target",
-    "source", "component", "failed_event", "le",
-}  # fmt: skip
+    "status",
+    "event",
+    "job_type",
+    "provider",
+    "direction",
+    "kind",
+    "format",
+    "target",
+    "source",
+    "component",
+    "failed_event",
+    "le",
+}
 
 
 class _Broken:
@@ -74,9 +84,10 @@ def _scrape(registry: CollectorRegistry) -> tuple[str, list[Sample]]:
 def _value(samples: list[Sample], name: str, **labels: str) -> float:
     """Sum of the samples called ``name`` whose labels include ``labels``."""
     return sum(
-        s.value for s in samples
+        s.value
+        for s in samples
         if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
-    )  # fmt: skip
+    )
 
 
 def _workload(ctx: HarmonyContext, provider: InMemoryProvider) -> None:
@@ -140,9 +151,11 @@ def test_a_context_workload_becomes_counters_and_histograms_in_the_hosts_registr
     for (job_type, status), count in commits.items():
         labels = {"job_type": job_type, "status": status}
         assert _value(samples, "harmony_orchestrator_commit_total", **labels) == count
-        assert _value(samples, "harmony_orchestrator_commit_duration_seconds_count", **labels) == count
+        assert (
+            _value(samples, "harmony_orchestrator_commit_duration_seconds_count", **labels) == count
+        )
     assert _value(samples, "harmony_orchestrator_dlq_total", job_type="bad.job") == 2
-    leases = [e for e in recording.named("orchestrator.lease")]
+    leases = list(recording.named("orchestrator.lease"))
     assert _value(samples, "harmony_orchestrator_lease_total") == len(leases)
     assert _value(samples, "harmony_orchestrator_lease_duration_seconds_count") == len(leases)
     assert _value(samples, "harmony_orchestrator_lease_duration_seconds_sum") == pytest.approx(
@@ -181,8 +194,9 @@ def test_an_applications_own_events_are_counted_by_name(registry: CollectorRegis
 
 def test_nothing_goes_to_the_global_registry(registry: CollectorRegistry) -> None:
     before = {m.name for m in prometheus_client.REGISTRY.collect()}
-    PrometheusEventLogger(registry).emit("api.request", component="search", entity_id="r1",
-                                         duration_ms=1.0, status="ok")  # fmt: skip
+    PrometheusEventLogger(registry).emit(
+        "api.request", component="search", entity_id="r1", duration_ms=1.0, status="ok"
+    )
     after = {m.name for m in prometheus_client.REGISTRY.collect()}
     assert after == before and not any(name.startswith("harmony") for name in after)
     assert any(m.name == "harmony_api_request" for m in registry.collect())
@@ -202,9 +216,11 @@ def test_a_taken_name_is_refused_and_leaves_the_registry_as_it_was(
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"registry": None}, "needs the host's prometheus_client.CollectorRegistry"),
-     ({"registry": CollectorRegistry(), "namespace": "2bad-name"}, "'2bad-name'")],
-)  # fmt: skip
+    [
+        ({"registry": None}, "needs the host's prometheus_client.CollectorRegistry"),
+        ({"registry": CollectorRegistry(), "namespace": "2bad-name"}, "'2bad-name'"),
+    ],
+)
 def test_bad_arguments_are_refused_clearly(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         PrometheusEventLogger(**kwargs)

@@ -11,7 +11,9 @@ from harmony._db.models import SettingRow
 from harmony._repositories.settings import get_setting, upsert_setting
 
 
-def test_threads_recording_activity_concurrently_lose_nothing(harmony_context: HarmonyContext) -> None:
+def test_threads_recording_activity_concurrently_lose_nothing(
+    harmony_context: HarmonyContext,
+) -> None:
     def write(worker: int) -> None:
         for n in range(40):
             harmony_context.activity.record("load.write", "ok", {"worker": worker, "n": n})
@@ -25,7 +27,9 @@ def test_threads_recording_activity_concurrently_lose_nothing(harmony_context: H
     }
 
 
-def test_read_modify_write_transactions_do_not_lose_updates(harmony_context: HarmonyContext) -> None:
+def test_read_modify_write_transactions_do_not_lose_updates(
+    harmony_context: HarmonyContext,
+) -> None:
     """Each transaction reads a counter and writes it back + 1. PostgreSQL serialises them
     with FOR UPDATE; SQLite (which ignores FOR UPDATE) by taking the write lock at BEGIN,
     so no transaction works from a stale read or fails to upgrade its lock."""

@@ -44,10 +44,16 @@ class _Raising:
 
 @pytest.mark.parametrize(
     "make_logger",
-    [LoggingEventLogger, NullEventLogger, RecordingEventLogger, _Counting, _Raising,
-     lambda: FanOutEventLogger(NullEventLogger(), _Counting())],
+    [
+        LoggingEventLogger,
+        NullEventLogger,
+        RecordingEventLogger,
+        _Counting,
+        _Raising,
+        lambda: FanOutEventLogger(NullEventLogger(), _Counting()),
+    ],
     ids=["logging", "null", "recording", "host-sink", "raising", "fan-out"],
-)  # fmt: skip
+)
 def test_capture_works_on_a_context_built_with_any_logger_and_restores_it(
     harmony_context_factory: ContextFactory, make_logger: Any
 ) -> None:
@@ -59,8 +65,9 @@ def test_capture_works_on_a_context_built_with_any_logger_and_restores_it(
         ctx.events.emit("probe.inside", status="ok")
     ctx.events.emit("probe.after", status="ok")
     assert [(e.name, e["status"]) for e in captured.events] == [
-        ("credentials.clear", "absent"), ("probe.inside", "ok"),
-    ]  # fmt: skip
+        ("credentials.clear", "absent"),
+        ("probe.inside", "ok"),
+    ]
     assert ctx.events.inner is sink_before
     assert ctx.events.wants("probe.after") == sink_before.wants("probe.after")
     if isinstance(logger, _Counting):  # the context's own sink got every event as before
@@ -97,9 +104,12 @@ def test_capture_records_a_workers_per_job_events_though_the_logger_wants_none(
         job.id for job in ctx.jobs.list(type="quiet.job").items
     )
     assert len(captured.named("orchestrator.dispatch")) >= 13
-    assert {e["job_type"] for e in captured.named("orchestrator.lease") if e["status"] == "leased"} == {
-        "quiet.job", "loud.job",
-    }  # fmt: skip
+    assert {
+        e["job_type"] for e in captured.named("orchestrator.lease") if e["status"] == "leased"
+    } == {
+        "quiet.job",
+        "loud.job",
+    }
 
 
 def test_overlapping_captures_each_see_what_was_emitted_while_open(

@@ -35,14 +35,17 @@ def test_a_raising_logger_is_counted_and_reported_once_per_event_name(
     guard = SafeEventLogger(sink)
     caplog.set_level(logging.DEBUG, logger="harmony.events")
     for _ in range(3):
-        guard.emit("worker.job", entity_id=1, job_type="t", status="enqueued", priority=0, deduped=False)
+        guard.emit(
+            "worker.job", entity_id=1, job_type="t", status="enqueued", priority=0, deduped=False
+        )
     guard.emit("sync.item_rejected", provider="p", kind="track", item_id=None, reason="x")
     assert guard.wants("worker.job") is True  # asking failed: emitting is tried
     assert (sink.calls, guard.failures) == (4, 5)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [r.getMessage().split(" (")[0] for r in warnings] == [
-        "harmony could not deliver worker.job", "harmony could not deliver sync.item_rejected",
-    ]  # fmt: skip
+        "harmony could not deliver worker.job",
+        "harmony could not deliver sync.item_rejected",
+    ]
     assert all(r.exc_info is not None for r in warnings)
 
 
@@ -80,7 +83,9 @@ def test_a_sync_goes_through_with_a_raising_logger_and_a_raising_progress_callba
 ) -> None:
     provider = InMemoryProvider()
     provider.set_playlist("p1", "One", tracks=[{"id": "t1", "title": "T", "artists": ["A"]}])
-    ctx: HarmonyContext = harmony_context_factory(events=RaisingEventLogger(), providers={"memory": provider})
+    ctx: HarmonyContext = harmony_context_factory(
+        events=RaisingEventLogger(), providers={"memory": provider}
+    )
 
     def progress(_: object) -> None:
         raise RuntimeError("the progress bar broke")

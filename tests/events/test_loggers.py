@@ -143,8 +143,10 @@ def test_a_field_named_like_a_record_attribute_is_kept_in_harmony_event_only(
     SafeEventLogger(LoggingEventLogger()).emit("api.x", status="ok", **{field: "from the event"})
     (record,) = caplog.records
     assert record.harmony_event == {  # type: ignore[attr-defined]
-        "event": "api.x", "status": "ok", field: "from the event",
-    }  # fmt: skip
+        "event": "api.x",
+        "status": "ok",
+        field: "from the event",
+    }
     assert record.name == "harmony.api" and record.getMessage() == "api.x"
     assert record.status == "ok"  # type: ignore[attr-defined]
     if field != "harmony_event":
@@ -291,8 +293,12 @@ def test_activity_logger_persists_only_chosen_names_and_patterns(
         logger.emit(name, status="ok")
     assert [row[0] for row in _new_rows(harmony_context, before)] == ["import.run", "probe.exact"]
     assert [e.name for e in inner] == [
-        "import.run", "probe.exact", "probe.other", "api.request_x", "importx.run",
-    ]  # fmt: skip
+        "import.run",
+        "probe.exact",
+        "probe.other",
+        "api.request_x",
+        "importx.run",
+    ]
 
 
 def test_activity_logger_maps_status_and_details(harmony_context: HarmonyContext) -> None:

@@ -21,9 +21,14 @@ from harmony.testing import capture_events
 from harmony.testing.pytest_plugin import SettingsFactory
 
 COMMIT: dict[str, Any] = {
-    "entity_id": 1, "job_type": "a.b", "status": "completed", "attempts": 1,
-    "duration_ms": 1.5, "retry_in": None, "error": None,
-}  # fmt: skip
+    "entity_id": 1,
+    "job_type": "a.b",
+    "status": "completed",
+    "attempts": 1,
+    "duration_ms": 1.5,
+    "retry_in": None,
+    "error": None,
+}
 
 
 @pytest.fixture
@@ -54,10 +59,14 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.mark.parametrize(
     "make_logger",
-    [LoggingEventLogger, RecordingEventLogger, NullEventLogger,
-     lambda: FanOutEventLogger(LoggingEventLogger(), RecordingEventLogger())],
+    [
+        LoggingEventLogger,
+        RecordingEventLogger,
+        NullEventLogger,
+        lambda: FanOutEventLogger(LoggingEventLogger(), RecordingEventLogger()),
+    ],
     ids=["logging", "recording", "null", "fan-out"],
-)  # fmt: skip
+)
 def test_the_default_context_checks_each_event_once(
     harmony_settings: HarmonySettings, checks: list[str], make_logger: Any
 ) -> None:
@@ -81,9 +90,12 @@ def test_sinks_used_on_their_own_check_nothing(
         ctx.migrate()
         checks.clear()
         sinks: list[EventLogger] = [
-            LoggingEventLogger(), recording, NullEventLogger(), FanOutEventLogger(recording),
+            LoggingEventLogger(),
+            recording,
+            NullEventLogger(),
+            FanOutEventLogger(recording),
             ActivityEventLogger(ctx.activity, ["probe.*"], inner=recording),
-        ]  # fmt: skip
+        ]
         for sink in sinks:
             sink.emit("probe.event", status="ok")
     assert checks == []

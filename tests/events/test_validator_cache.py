@@ -13,9 +13,13 @@ from harmony import (
 from harmony._events import EventLogger
 
 LEASE = {
-    "entity_id": 1, "job_type": "a.b", "status": "leased", "priority": 0,
-    "lease_timeout": 30.0, "duration_ms": 0.5,
-}  # fmt: skip
+    "entity_id": 1,
+    "job_type": "a.b",
+    "status": "leased",
+    "priority": 0,
+    "lease_timeout": 30.0,
+    "duration_ms": 0.5,
+}
 
 
 @pytest.mark.parametrize(

@@ -42,10 +42,13 @@ def test_null_recording_and_composite_loggers() -> None:
 
 def test_every_shipped_logger_implements_the_whole_protocol() -> None:
     loggers: list[EventLogger] = [
-        LoggingEventLogger(), RecordingEventLogger(), NullEventLogger(),
-        FanOutEventLogger(), ActivityEventLogger(_Sink(), ["a.*"]),
+        LoggingEventLogger(),
+        RecordingEventLogger(),
+        NullEventLogger(),
+        FanOutEventLogger(),
+        ActivityEventLogger(_Sink(), ["a.*"]),
         SafeEventLogger(NullEventLogger()),
-    ]  # fmt: skip
+    ]
     assert all(isinstance(logger, EventLogger) for logger in loggers)
 
 
@@ -96,5 +99,5 @@ def test_a_worker_emits_per_job_events_once_logging_is_enabled(
         ctx.jobs.enqueue_many([{"type": "loud.job"} for _ in range(3)])
         Worker(ctx, {"loud.job": lambda job, session: None}).run_until_idle()
     commits = [r for r in caplog.records if r.getMessage() == "orchestrator.commit"]
-    assert [getattr(r, "status") for r in commits] == ["completed"] * 3
+    assert [r.status for r in commits] == ["completed"] * 3
     assert len([r for r in caplog.records if r.getMessage() == "orchestrator.dispatch"]) == 3

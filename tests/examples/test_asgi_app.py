@@ -17,7 +17,10 @@ def test_the_plain_asgi_host_serves_playlists_with_304s_and_mapped_errors(
         listing = client.get("/playlists")
         assert listing.status_code == 200 and len(listing.json()["items"]) == 12
         assert "Last-Modified" not in listing.headers
-        assert client.get("/playlists", headers={"If-None-Match": listing.headers["ETag"]}).status_code == 304
+        assert (
+            client.get("/playlists", headers={"If-None-Match": listing.headers["ETag"]}).status_code
+            == 304
+        )
 
         detail = client.get("/playlists/1")
         assert detail.status_code == 200 and detail.json()["tracks"]
@@ -31,7 +34,9 @@ def test_the_plain_asgi_host_serves_playlists_with_304s_and_mapped_errors(
 
         missing = client.get("/playlists/999")
         assert missing.status_code == 404
-        assert missing.json() == {"error": {"type": "NotFoundError", "message": "no playlist with id 999"}}
+        assert missing.json() == {
+            "error": {"type": "NotFoundError", "message": "no playlist with id 999"}
+        }
         assert client.get("/nowhere").json()["error"]["type"] == "NotFoundError"
         refused = client.post("/playlists")
         assert (refused.status_code, refused.headers["Allow"]) == (405, "GET, HEAD")

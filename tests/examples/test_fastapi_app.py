@@ -151,11 +151,16 @@ def test_etags_give_304_until_a_sync_changes_the_playlist(
     assert detail.status_code == 200
     assert detail.headers["ETag"] not in (detail_etag, listing.headers["ETag"])
     assert [t["title"] for t in detail.json()["tracks"]] == [
-        "Open Road", "Night Drive (Live)", "Sunrise",
-    ]  # fmt: skip
-    assert client.get(
-        f"/playlists/{road}", headers={"If-None-Match": detail.headers["ETag"]}
-    ).status_code == 304  # fmt: skip
+        "Open Road",
+        "Night Drive (Live)",
+        "Sunrise",
+    ]
+    assert (
+        client.get(
+            f"/playlists/{road}", headers={"If-None-Match": detail.headers["ETag"]}
+        ).status_code
+        == 304
+    )
 
 
 # -- diagnostics and provider status --------------------------------------------------------
@@ -202,9 +207,12 @@ def test_provider_status_revalidates_after_a_credentials_change(serve_app: Serve
     assert fresh.json()["configured"] is True
     assert fresh.json()["credential_keys"] == ["client_id", "client_secret"]
     assert "s3cr3t" not in fresh.text
-    assert client.get(
-        "/providers/spotify/status", headers={"If-None-Match": fresh.headers["ETag"]}
-    ).status_code == 304  # fmt: skip
+    assert (
+        client.get(
+            "/providers/spotify/status", headers={"If-None-Match": fresh.headers["ETag"]}
+        ).status_code
+        == 304
+    )
 
     sample = client.get("/providers/sample/status").json()
     assert sample["registered"] is True and sample["configured"] is True
@@ -270,18 +278,32 @@ def test_harmony_errors_map_to_http_statuses_without_tracebacks(serve_app: Serve
     assert "limit must be between 1 and 100" in detail(
         client.get("/search", params={"q": "x", "limit": 1000}), 400
     )
-    assert "known: local" in detail(client.get("/search", params={"q": "x", "sources": "nope"}), 400)
-    assert "no provider named 'nope'" in detail(client.post("/sync", json={"provider": "nope"}), 400)
+    assert "known: local" in detail(
+        client.get("/search", params={"q": "x", "sources": "nope"}), 400
+    )
+    assert "no provider named 'nope'" in detail(
+        client.post("/sync", json={"provider": "nope"}), 400
+    )
     # A body FastAPI cannot read -> its HTTPException 400, in harmony's error shape
     unreadable = client.post("/sync", content=b"\xff", headers={"Content-Type": "application/json"})
     assert detail(unreadable, 400) == "There was an error parsing the body"
     assert client.get("/no/such/route").json()["error"]["type"] == "NotFound"
     # Request validation (FastAPI) -> 422
-    for bad in ("/playlists?limit=0", "/playlists?limit=501", "/playlists?cursor=x",
-                "/playlists?cursor=%C2%B2", f"/playlists?cursor={'9' * 19}", "/search?q=",
-                "/search", "/playlists/0", f"/playlists/{2**63}", f"/jobs/{2**63}",
-                "/providers/Not%20A%20Name/status", "/providers/spotify%0A/status"):
-        assert client.get(bad).status_code == 422, bad  # fmt: skip
+    for bad in (
+        "/playlists?limit=0",
+        "/playlists?limit=501",
+        "/playlists?cursor=x",
+        "/playlists?cursor=%C2%B2",
+        f"/playlists?cursor={'9' * 19}",
+        "/search?q=",
+        "/search",
+        "/playlists/0",
+        f"/playlists/{2**63}",
+        f"/jobs/{2**63}",
+        "/providers/Not%20A%20Name/status",
+        "/providers/spotify%0A/status",
+    ):
+        assert client.get(bad).status_code == 422, bad
     # other HarmonyError -> 503
     psutil.fail = OSError("no /proc here")
     assert "system statistics unavailable" in detail(client.get("/system/stats"), 503)
@@ -343,7 +365,7 @@ def test_api_conforms_to_its_openapi_schema(serve_app: ServeApp) -> None:
                     f" | {check.failure_info.failure.message}"
                     for check in checks
                     if check.status is Status.FAILURE and check.failure_info is not None
-                ]  # fmt: skip
+                ]
             if event.status is Status.ERROR:
                 problems.append(f"{event.phase} {event.label}: error")
             for interaction in event.recorder.interactions.values():
@@ -355,11 +377,19 @@ def test_api_conforms_to_its_openapi_schema(serve_app: ServeApp) -> None:
             problems += [f"after run: {failure.title}" for failure in event.failures]
 
     assert not problems, f"seed {config.seed}:\n" + "\n".join(problems)
-    operations = {f"{m} {p}" for m, p in [
-        ("GET", "/playlists"), ("GET", "/playlists/{playlist_id}"), ("POST", "/sync"),
-        ("GET", "/jobs/{job_id}"), ("GET", "/system/stats"), ("GET", "/system/health"),
-        ("GET", "/providers/{name}/status"), ("GET", "/search"),
-    ]}  # fmt: skip
+    operations = {
+        f"{m} {p}"
+        for m, p in [
+            ("GET", "/playlists"),
+            ("GET", "/playlists/{playlist_id}"),
+            ("POST", "/sync"),
+            ("GET", "/jobs/{job_id}"),
+            ("GET", "/system/stats"),
+            ("GET", "/system/health"),
+            ("GET", "/providers/{name}/status"),
+            ("GET", "/search"),
+        ]
+    }
     assert set(answered) == operations
     for label, codes in answered.items():  # each operation was reached, and succeeded
         assert any(200 <= code < 300 for code in codes), (label, codes)

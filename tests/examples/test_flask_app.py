@@ -111,9 +111,12 @@ def test_playlist_etags_answer_304_until_a_sync_changes_the_playlist(serve: Serv
     for etag in (detail_etag, f"W/{detail_etag}", f'"nope", {detail_etag}'):
         again = client.get(f"/playlists/{ids['Road trip']}", headers={"If-None-Match": etag})
         assert again.status_code == 304, etag
-    assert client.get(
-        f"/playlists/{ids['Road trip']}", headers={"If-None-Match": '"stale"'}
-    ).status_code == 200  # fmt: skip
+    assert (
+        client.get(
+            f"/playlists/{ids['Road trip']}", headers={"If-None-Match": '"stale"'}
+        ).status_code
+        == 200
+    )
 
     provider.rename("p1", "Road trip 2025")
     resynced = client.post("/sync").json()
@@ -129,15 +132,20 @@ def test_playlist_etags_answer_304_until_a_sync_changes_the_playlist(serve: Serv
     assert detail.json()["name"] == "Road trip 2025" and detail.json()["version"] == 2
     assert detail.headers["ETag"] != detail_etag
     # The new tags validate again; the untouched playlist kept its tag.
-    assert client.get(
-        "/playlists", headers={"If-None-Match": listing.headers["ETag"]}
-    ).status_code == 304  # fmt: skip
-    assert client.get(
-        f"/playlists/{ids['Road trip']}", headers={"If-None-Match": detail.headers["ETag"]}
-    ).status_code == 304  # fmt: skip
-    assert client.get(
-        f"/playlists/{ids['Focus']}", headers={"If-None-Match": other_etag}
-    ).status_code == 304  # fmt: skip
+    assert (
+        client.get("/playlists", headers={"If-None-Match": listing.headers["ETag"]}).status_code
+        == 304
+    )
+    assert (
+        client.get(
+            f"/playlists/{ids['Road trip']}", headers={"If-None-Match": detail.headers["ETag"]}
+        ).status_code
+        == 304
+    )
+    assert (
+        client.get(f"/playlists/{ids['Focus']}", headers={"If-None-Match": other_etag}).status_code
+        == 304
+    )
 
 
 def test_playlist_pages_follow_the_cursor_and_filter_by_status(serve: Serve) -> None:
@@ -193,10 +201,12 @@ def test_provider_status_follows_credential_changes_through_the_cache(serve: Ser
     assert before.json()["configured"] is False
     etag = before.headers["ETag"]
     # Served from the response cache: the same computed status, and a 304 on its tag.
-    assert client.get("/providers/spotify/status").json()["checked_at"] == before.json()["checked_at"]
-    assert client.get(
-        "/providers/spotify/status", headers={"If-None-Match": etag}
-    ).status_code == 304  # fmt: skip
+    assert (
+        client.get("/providers/spotify/status").json()["checked_at"] == before.json()["checked_at"]
+    )
+    assert (
+        client.get("/providers/spotify/status", headers={"If-None-Match": etag}).status_code == 304
+    )
 
     ctx.credentials.set("spotify", client_id="abc", client_secret="s3cr3t")
     after = client.get("/providers/spotify/status", headers={"If-None-Match": etag})
@@ -207,7 +217,9 @@ def test_provider_status_follows_credential_changes_through_the_cache(serve: Ser
     assert after.headers["ETag"] != etag
 
     ctx.credentials.clear("spotify")
-    cleared = client.get("/providers/spotify/status", headers={"If-None-Match": after.headers["ETag"]})
+    cleared = client.get(
+        "/providers/spotify/status", headers={"If-None-Match": after.headers["ETag"]}
+    )
     assert cleared.status_code == 200 and cleared.json()["configured"] is False
 
     sample = client.get("/providers/sample/status").json()
@@ -227,7 +239,9 @@ def test_search_ranks_the_exact_title_first_on_the_sample_library(serve: Serve) 
     assert result["items"][0]["score"] > result["items"][1]["score"]
     assert result["partial"] is False and result["sources"] == ["local"]
 
-    one = client.get("/search", params={"q": "deja vu", "limit": 1, "offset": 1, "sources": "local"})
+    one = client.get(
+        "/search", params={"q": "deja vu", "limit": 1, "offset": 1, "sources": "local"}
+    )
     assert [hit["title"] for hit in one.json()["items"]] == ["Déjà Vu Again"]
 
 

@@ -42,26 +42,34 @@ def _execute(settings: HarmonySettings, folder: Path) -> Any:
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
-        notebook, km=kernel, timeout=120, startup_timeout=60,
+        notebook,
+        km=kernel,
+        timeout=120,
+        startup_timeout=60,
         resources={"metadata": {"path": str(folder)}},
-    )  # fmt: skip
+    )
     client.execute()  # raises CellExecutionError if any cell fails
     return notebook
 
 
 def _outputs(notebook: Any) -> list[Any]:
-    return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    return [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
 
 
 def _printed(notebook: Any) -> str:
-    return "".join(o.text for o in _outputs(notebook) if o.output_type == "stream" and o.name == "stdout")
+    return "".join(
+        o.text for o in _outputs(notebook) if o.output_type == "stream" and o.name == "stdout"
+    )
 
 
 def _html_tables(notebook: Any) -> list[str]:
     return [
-        o.data["text/html"] for o in _outputs(notebook)
+        o.data["text/html"]
+        for o in _outputs(notebook)
         if o.output_type == "execute_result" and "<table" in o.data.get("text/html", "")
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture
@@ -131,6 +139,12 @@ def test_committed_notebook_has_no_outputs() -> None:
 def _two_playlists() -> InMemoryProvider:
     provider = InMemoryProvider()
     provider.set_playlist("a", "Alpha", [{"id": "t1", "title": "One", "artists": ["X"]}])
-    provider.set_playlist("b", "Beta", [{"id": "t2", "title": "Two", "artists": ["Y"]},
-                                        {"id": "t1", "title": "One", "artists": ["X"]}])  # fmt: skip
+    provider.set_playlist(
+        "b",
+        "Beta",
+        [
+            {"id": "t2", "title": "Two", "artists": ["Y"]},
+            {"id": "t1", "title": "One", "artists": ["X"]},
+        ],
+    )
     return provider

@@ -21,22 +21,35 @@ from harmony.testing import InMemoryProvider, ManualClock
 from harmony.testing.pytest_plugin import SettingsFactory, require_postgres_url
 
 QUERIES = [
-    "deja vu", "golden hour mira", "summer 1984 remaster", "summer live", "midnite city lights",
-    "its alright", "love", "northern lights acoustic", "run it back kato", "me", "xyzzy nothing",
+    "deja vu",
+    "golden hour mira",
+    "summer 1984 remaster",
+    "summer live",
+    "midnite city lights",
+    "its alright",
+    "love",
+    "northern lights acoustic",
+    "run it back kato",
+    "me",
+    "xyzzy nothing",
 ]
 
 
 @pytest.fixture
 def ctx(harmony_settings: HarmonySettings) -> Iterator[HarmonyContext]:
-    with HarmonyContext(harmony_settings, providers={"sample": sample_provider()},
-                        clock=ManualClock()) as context:  # fmt: skip
+    with HarmonyContext(
+        harmony_settings, providers={"sample": sample_provider()}, clock=ManualClock()
+    ) as context:
         context.migrate()
         context.sync.run_once()
         yield context
 
 
 def _titles(ctx: HarmonyContext, query: str) -> list[tuple[str, float]]:
-    return [(h.provider_id, h.score) for h in ctx.search.tracks(query, sources=["local"], limit=50).items]
+    return [
+        (h.provider_id, h.score)
+        for h in ctx.search.tracks(query, sources=["local"], limit=50).items
+    ]
 
 
 def test_a_migrated_database_has_the_index_and_passes_the_drift_check(ctx: HarmonyContext) -> None:
@@ -44,7 +57,9 @@ def test_a_migrated_database_has_the_index_and_passes_the_drift_check(ctx: Harmo
     ctx.migrations.check()
 
 
-def test_search_through_the_index_ranks_first_what_the_scan_ranks_first(ctx: HarmonyContext) -> None:
+def test_search_through_the_index_ranks_first_what_the_scan_ranks_first(
+    ctx: HarmonyContext,
+) -> None:
     indexed = {q: _titles(ctx, q) for q in QUERIES}
     with ctx.db.write() as conn:
         drop_candidate_index(conn)
@@ -65,25 +80,43 @@ def test_search_through_the_index_ranks_first_what_the_scan_ranks_first(ctx: Har
 
 def test_the_index_follows_inserts_updates_and_deletes(harmony_settings: HarmonySettings) -> None:
     provider, clock = InMemoryProvider("memory"), ManualClock()
-    provider.set_playlist("p", "P", [{"id": "t1", "title": "Quasar Lullaby", "artists": ["Ada"]},
-                                     {"id": "t2", "title": "Velvet Horizon", "artists": ["Bo"]}])  # fmt: skip
+    provider.set_playlist(
+        "p",
+        "P",
+        [
+            {"id": "t1", "title": "Quasar Lullaby", "artists": ["Ada"]},
+            {"id": "t2", "title": "Velvet Horizon", "artists": ["Bo"]},
+        ],
+    )
     with HarmonyContext(harmony_settings, providers={"memory": provider}, clock=clock) as ctx:
         ctx.migrate()
         ctx.sync.run_once()
-        assert [h.title for h in ctx.search.tracks("quasar", sources=["local"]).items] == ["Quasar Lullaby"]
-        provider.set_playlist("p", "P", [{"id": "t1", "title": "Nebula Serenade", "artists": ["Ada"]},
-                                         {"id": "t2", "title": "Velvet Horizon", "artists": ["Bo"]}])  # fmt: skip
+        assert [h.title for h in ctx.search.tracks("quasar", sources=["local"]).items] == [
+            "Quasar Lullaby"
+        ]
+        provider.set_playlist(
+            "p",
+            "P",
+            [
+                {"id": "t1", "title": "Nebula Serenade", "artists": ["Ada"]},
+                {"id": "t2", "title": "Velvet Horizon", "artists": ["Bo"]},
+            ],
+        )
         clock.advance(1)
         ctx.sync.run_once()
         assert ctx.search.tracks("quasar", sources=["local"]).items == ()
-        assert [h.title for h in ctx.search.tracks("nebula", sources=["local"]).items] == ["Nebula Serenade"]
+        assert [h.title for h in ctx.search.tracks("nebula", sources=["local"]).items] == [
+            "Nebula Serenade"
+        ]
         with ctx.db.write() as conn:
             conn.exec_driver_sql("DELETE FROM playlist_tracks")
             conn.exec_driver_sql("DELETE FROM tracks WHERE provider_id = 't2'")
         assert ctx.search.tracks("velvet", sources=["local"]).items == ()
         if ctx.db.backend == "sqlite":  # FTS5's own check of the index against tracks
             with ctx.db.write() as conn:
-                conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+                conn.exec_driver_sql(
+                    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)"
+                )
 
 
 def test_without_the_index_search_scans_and_warns_once(
@@ -108,7 +141,9 @@ def test_ensure_index_rebuilds_a_missing_index_with_the_stored_tracks(ctx: Harmo
     assert ctx.search.index_state() == "ready" and _titles(ctx, "summer 1984") == expected
 
 
-def test_a_table_rebuild_that_dropped_a_trigger_is_noticed_and_repaired(ctx: HarmonyContext) -> None:
+def test_a_table_rebuild_that_dropped_a_trigger_is_noticed_and_repaired(
+    ctx: HarmonyContext,
+) -> None:
     if ctx.db.backend != "sqlite":
         pytest.skip("PostgreSQL maintains its GIN index itself")
     with ctx.db.write() as conn:
@@ -132,8 +167,9 @@ def test_downgrading_0006_drops_the_index_and_upgrading_fills_it_again(ctx: Harm
 
 
 def test_a_role_that_may_not_create_pg_trgm_migrates_without_the_index(
-    harmony_settings_factory: SettingsFactory, caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+    harmony_settings_factory: SettingsFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     url = require_postgres_url()
     if not url.startswith("postgresql"):
         pytest.skip("PostgreSQL only")
@@ -151,14 +187,18 @@ def test_a_role_that_may_not_create_pg_trgm_migrates_without_the_index(
         app_url = db_url.set(username=role, password=None).render_as_string(hide_password=False)
         caplog.set_level(logging.WARNING)
         provider = InMemoryProvider("memory")
-        provider.set_playlist("p", "P", [{"id": "t1", "title": "Quasar Lullaby", "artists": ["Ada"]}])
+        provider.set_playlist(
+            "p", "P", [{"id": "t1", "title": "Quasar Lullaby", "artists": ["Ada"]}]
+        )
         settings = HarmonySettings(database_url=app_url, database_schema="app")
         with HarmonyContext(settings, providers={"memory": provider}) as ctx:
             ctx.migrate()
             ctx.migrations.check()
             ctx.sync.run_once()
             assert ctx.search.index_state() == "missing"
-            assert [h.title for h in ctx.search.tracks("quasar", sources=["local"]).items] == ["Quasar Lullaby"]
+            assert [h.title for h in ctx.search.tracks("quasar", sources=["local"]).items] == [
+                "Quasar Lullaby"
+            ]
         messages = [r.getMessage() for r in caplog.records]
         assert any("could not create the pg_trgm extension" in m for m in messages)
         assert any("candidate index" in m and "missing" in m for m in messages)

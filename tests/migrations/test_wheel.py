@@ -27,10 +27,21 @@ with harmony.HarmonyContext.from_url(sys.argv[1]) as ctx:
 def test_migrations_run_from_an_installed_wheel(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(dist), str(ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = dist.glob("harmony-*.whl")
 
     env_dir = tmp_path / "fresh-venv"
@@ -38,32 +49,49 @@ def test_migrations_run_from_an_installed_wheel(tmp_path: Path) -> None:
     python = env_dir / "bin" / "python"
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # Dependencies come from this environment's site-packages, added as a plain path: its
     # .pth files (the editable install of the checkout among them) are not processed.
     Path(purelib, "deps.pth").write_text(_site_of_dependencies() + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-         "--no-index", "-q", str(wheel)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     url = f"sqlite:///{workdir / 'wheel.db'}"
     result = subprocess.run(
         [str(python), "-I", "-c", SCRIPT, url],
-        cwd=workdir, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     migrated_to, head = result.stdout.split()
     assert migrated_to == head
 
     cli = subprocess.run(
         [str(env_dir / "bin" / "harmony"), "migrate", "current", "--url", url],
-        cwd=workdir, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.startswith(f"{head} (head)")
 

@@ -10,7 +10,7 @@ import os
 import runpy
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # -- helpers ------------------------------------------------------------------------------
 
-HEADER = ("Track URI", "Track Name", "Album Name", "Artist Name(s)", "Duration (ms)",
-          "ISRC", "Added At")  # fmt: skip
+HEADER = (
+    "Track URI",
+    "Track Name",
+    "Album Name",
+    "Artist Name(s)",
+    "Duration (ms)",
+    "ISRC",
+    "Added At",
+)
 
 
-def row(uri: str, name: str, artists: str = "Artist", *, album: str = "Album",
-        duration: str = "200000", isrc: str = "", added: str = "2024-01-02T03:04:05Z",
-        ) -> list[str]:  # fmt: skip
+def row(
+    uri: str,
+    name: str,
+    artists: str = "Artist",
+    *,
+    album: str = "Album",
+    duration: str = "200000",
+    isrc: str = "",
+    added: str = "2024-01-02T03:04:05Z",
+) -> list[str]:
     return [uri, name, album, artists, duration, isrc, added]
 
 
@@ -96,16 +110,30 @@ def test_exportify_file_is_one_playlist_named_after_the_file(tmp_path: Path) -> 
 
 
 def test_exportify_rows_become_tracks_with_every_field(tmp_path: Path) -> None:
-    text = csv_text([row("spotify:track:4uLU6hMCjMI75M1A2tKUQC", "Golden Hour (feat. Mira Sol)",
-                         "Kato Lane, Mira Sol", album="Gold Rush", duration="215000",
-                         isrc="ZZGHM2200001", added="2023-05-06T07:08:09Z")])  # fmt: skip
+    text = csv_text(
+        [
+            row(
+                "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+                "Golden Hour (feat. Mira Sol)",
+                "Kato Lane, Mira Sol",
+                album="Gold Rush",
+                duration="215000",
+                isrc="ZZGHM2200001",
+                added="2023-05-06T07:08:09Z",
+            )
+        ]
+    )
     provider = ExportifyProvider(write(tmp_path / "mix.csv", text))
     (track,) = valid(tracks_of(provider, "mix"))
     assert track == ProviderTrack(
-        id="4uLU6hMCjMI75M1A2tKUQC", title="Golden Hour (feat. Mira Sol)",
-        artists=("Kato Lane", "Mira Sol"), album="Gold Rush", duration_ms=215000,
-        isrc="ZZGHM2200001", added_at=datetime(2023, 5, 6, 7, 8, 9, tzinfo=timezone.utc),
-    )  # fmt: skip
+        id="4uLU6hMCjMI75M1A2tKUQC",
+        title="Golden Hour (feat. Mira Sol)",
+        artists=("Kato Lane", "Mira Sol"),
+        album="Gold Rush",
+        duration_ms=215000,
+        isrc="ZZGHM2200001",
+        added_at=datetime(2023, 5, 6, 7, 8, 9, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(
@@ -130,23 +158,27 @@ def test_exportify_splits_artists_on_commas(
     ("uri", "track_id"),
     [
         ("spotify:track:4uLU6hMCjMI75M1A2tKUQC", "4uLU6hMCjMI75M1A2tKUQC"),
-        ("https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC?si=abc",
-         "4uLU6hMCjMI75M1A2tKUQC"),
-        ("https://open.spotify.com/intl-de/track/4uLU6hMCjMI75M1A2tKUQC",
-         "4uLU6hMCjMI75M1A2tKUQC"),
+        ("https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC?si=abc", "4uLU6hMCjMI75M1A2tKUQC"),
+        ("https://open.spotify.com/intl-de/track/4uLU6hMCjMI75M1A2tKUQC", "4uLU6hMCjMI75M1A2tKUQC"),
         ("4uLU6hMCjMI75M1A2tKUQC", "4uLU6hMCjMI75M1A2tKUQC"),
-        ("spotify:local:Sam+Reyes:Demos:Voice+Memo:154",
-         "spotify:local:Sam+Reyes:Demos:Voice+Memo:154"),
+        (
+            "spotify:local:Sam+Reyes:Demos:Voice+Memo:154",
+            "spotify:local:Sam+Reyes:Demos:Voice+Memo:154",
+        ),
         ("  spotify:track:abc  ", "abc"),
     ],
-)  # fmt: skip
+)
 def test_track_id_comes_from_the_uri(uri: str, track_id: str) -> None:
     assert track_id_from_uri(uri) == track_id
 
 
 def test_exportify_keeps_file_order_and_duplicates(tmp_path: Path) -> None:
-    rows = [row("spotify:track:b", "B"), row("spotify:track:a", "A"),
-            row("spotify:track:b", "B"), row("spotify:local:X:Y:Z:100", "Z")]  # fmt: skip
+    rows = [
+        row("spotify:track:b", "B"),
+        row("spotify:track:a", "A"),
+        row("spotify:track:b", "B"),
+        row("spotify:local:X:Y:Z:100", "Z"),
+    ]
     provider = ExportifyProvider(write(tmp_path / "p.csv", csv_text(rows)))
     ids = [t.id for t in valid(tracks_of(provider, "p"))]
     assert ids == ["b", "a", "b", "spotify:local:X:Y:Z:100"]
@@ -171,16 +203,39 @@ def test_exportify_reads_a_file_with_a_utf8_bom(tmp_path: Path) -> None:
 
 
 def test_exportify_accepts_older_and_current_column_names(tmp_path: Path) -> None:
-    old = ("Spotify URI", "Track Name", "Artist Name", "Album Name", "Track Duration (ms)",
-           "Added By", "Added At")  # fmt: skip
+    old = (
+        "Spotify URI",
+        "Track Name",
+        "Artist Name",
+        "Album Name",
+        "Track Duration (ms)",
+        "Added By",
+        "Added At",
+    )
     text = csv_text([["spotify:track:x", "Old", "Band", "LP", "1000", "me", ""]], header=old)
     provider = ExportifyProvider(write(tmp_path / "old.csv", text))
     (track,) = valid(tracks_of(provider, "old"))
     assert (track.artists, track.album, track.duration_ms) == (("Band",), "LP", 1000)
 
-    current = csv_text([["spotify:track:y", "New", "Record", "A,B", "2020", "1000", "1",
-                         "false", "me", "2024-01-01T00:00:00Z", "pop", "Label"]],
-                       header=EXPORTIFY_HEADER)  # fmt: skip
+    current = csv_text(
+        [
+            [
+                "spotify:track:y",
+                "New",
+                "Record",
+                "A,B",
+                "2020",
+                "1000",
+                "1",
+                "false",
+                "me",
+                "2024-01-01T00:00:00Z",
+                "pop",
+                "Label",
+            ]
+        ],
+        header=EXPORTIFY_HEADER,
+    )
     provider = ExportifyProvider(write(tmp_path / "new.csv", current))
     (track,) = valid(tracks_of(provider, "new"))
     assert (track.id, track.artists, track.album) == ("y", ("A", "B"), "Record")
@@ -203,9 +258,12 @@ def test_exportify_bad_values_are_yielded_and_rejected_not_raised(tmp_path: Path
     assert len(results) == len(rows)
     rejected = [r for r in results if isinstance(r, Rejection)]
     assert [(r.item_id, r.playlist_id) for r in rejected] == [
-        ("noname", "mixed"), ("dur", "mixed"), (None, "mixed"), ("date", "mixed"),
+        ("noname", "mixed"),
+        ("dur", "mixed"),
+        (None, "mixed"),
+        ("date", "mixed"),
         ("neg", "mixed"),
-    ]  # fmt: skip
+    ]
     assert "title" in rejected[0].reason and "duration_ms" in rejected[1].reason
     accepted = [r for r in results if isinstance(r, ProviderTrack)]
     assert [(t.id, t.duration_ms) for t in accepted] == [("ok", 200000), ("ok2", None)]
@@ -320,18 +378,33 @@ def test_exportify_unreadable_file_is_an_import_error(tmp_path: Path) -> None:
 
 def mpd_track(pos: int, name: str, **extra: Any) -> dict[str, Any]:
     return {
-        "pos": pos, "artist_name": "Artist", "track_uri": f"spotify:track:{name.lower()}",
-        "artist_uri": "spotify:artist:a", "track_name": name, "album_uri": "spotify:album:b",
-        "duration_ms": 200000 + pos, "album_name": "Album", **extra,
-    }  # fmt: skip
+        "pos": pos,
+        "artist_name": "Artist",
+        "track_uri": f"spotify:track:{name.lower()}",
+        "artist_uri": "spotify:artist:a",
+        "track_name": name,
+        "album_uri": "spotify:album:b",
+        "duration_ms": 200000 + pos,
+        "album_name": "Album",
+        **extra,
+    }
 
 
 def mpd_playlist(pid: int, name: str, tracks: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {
-        "name": name, "collaborative": "false", "pid": pid, "modified_at": 1493424000,
-        "num_tracks": len(tracks), "num_albums": 1, "num_followers": 1, "num_edits": 1,
-        "duration_ms": 0, "num_artists": 1, "tracks": tracks, **extra,
-    }  # fmt: skip
+        "name": name,
+        "collaborative": "false",
+        "pid": pid,
+        "modified_at": 1493424000,
+        "num_tracks": len(tracks),
+        "num_albums": 1,
+        "num_followers": 1,
+        "num_edits": 1,
+        "duration_ms": 0,
+        "num_artists": 1,
+        "tracks": tracks,
+        **extra,
+    }
 
 
 def write_slice(path: Path, playlists: list[dict[str, Any]], **dump: Any) -> Path:
@@ -342,14 +415,18 @@ def write_slice(path: Path, playlists: list[dict[str, Any]], **dump: Any) -> Pat
 
 
 def test_mpd_slice_lists_its_playlists(tmp_path: Path) -> None:
-    path = write_slice(tmp_path / "mpd.slice.0-999.json", [
-        mpd_playlist(5, "musical", [mpd_track(0, "A")], description="show tunes"),
-        mpd_playlist(7, "Throwbacks", []),
-    ])  # fmt: skip
+    path = write_slice(
+        tmp_path / "mpd.slice.0-999.json",
+        [
+            mpd_playlist(5, "musical", [mpd_track(0, "A")], description="show tunes"),
+            mpd_playlist(7, "Throwbacks", []),
+        ],
+    )
     playlists = [as_playlist(p) for p in MpdSliceProvider(path).iter_playlists()]
     assert [(p.id, p.name, p.description, p.track_count) for p in playlists] == [
-        ("5", "musical", "show tunes", 1), ("7", "Throwbacks", None, 0),
-    ]  # fmt: skip
+        ("5", "musical", "show tunes", 1),
+        ("7", "Throwbacks", None, 0),
+    ]
     assert all(len(p.snapshot_id or "") == 64 for p in playlists)
 
 
@@ -358,8 +435,9 @@ def test_mpd_tracks_are_ordered_by_pos_with_fields_mapped(tmp_path: Path) -> Non
     path = write_slice(tmp_path / "s.json", [mpd_playlist(1, "p", tracks)])
     result = valid(tracks_of(MpdSliceProvider(path), "1"))
     assert [t.id for t in result] == ["a", "b", "c", "a"]
-    assert result[0] == ProviderTrack(id="a", title="A", artists=("Artist",), album="Album",
-                                      duration_ms=200000)  # fmt: skip
+    assert result[0] == ProviderTrack(
+        id="a", title="A", artists=("Artist",), album="Album", duration_ms=200000
+    )
 
 
 def test_mpd_snapshot_follows_content_not_formatting(tmp_path: Path) -> None:
@@ -377,11 +455,16 @@ def test_mpd_snapshot_follows_content_not_formatting(tmp_path: Path) -> None:
 
 
 def test_mpd_folder_serves_tracks_while_listing(tmp_path: Path) -> None:
-    write_slice(tmp_path / "mpd.slice.1000-1999.json",
-                [mpd_playlist(1000, "late", [mpd_track(0, "Z")])])
-    write_slice(tmp_path / "mpd.slice.0-999.json",
-                [mpd_playlist(1, "early", [mpd_track(0, "A")]),
-                 mpd_playlist(2, "two", [mpd_track(0, "B")])])  # fmt: skip
+    write_slice(
+        tmp_path / "mpd.slice.1000-1999.json", [mpd_playlist(1000, "late", [mpd_track(0, "Z")])]
+    )
+    write_slice(
+        tmp_path / "mpd.slice.0-999.json",
+        [
+            mpd_playlist(1, "early", [mpd_track(0, "A")]),
+            mpd_playlist(2, "two", [mpd_track(0, "B")]),
+        ],
+    )
     write_slice(tmp_path / "sub" / "mpd.slice.9-9.json", [mpd_playlist(9, "nested", [])])
     provider = MpdSliceProvider(tmp_path)
     seen = []
@@ -394,13 +477,20 @@ def test_mpd_folder_serves_tracks_while_listing(tmp_path: Path) -> None:
 
 
 def test_mpd_bad_track_values_are_rejections(tmp_path: Path) -> None:
-    tracks: list[Any] = [mpd_track(0, "A"), mpd_track(1, "B", track_name=""),
-              mpd_track(2, "C", duration_ms="long"), "not a track"]  # fmt: skip
+    tracks: list[Any] = [
+        mpd_track(0, "A"),
+        mpd_track(1, "B", track_name=""),
+        mpd_track(2, "C", duration_ms="long"),
+        "not a track",
+    ]
     path = write_slice(tmp_path / "s.json", [mpd_playlist(3, "p", tracks)])
     results = tracks_of(MpdSliceProvider(path), "3")
     assert [type(r).__name__ for r in results] == [
-        "ProviderTrack", "Rejection", "Rejection", "Rejection",
-    ]  # fmt: skip
+        "ProviderTrack",
+        "Rejection",
+        "Rejection",
+        "Rejection",
+    ]
 
 
 def test_mpd_invalid_json_names_file_and_line(tmp_path: Path) -> None:
@@ -417,13 +507,17 @@ def test_mpd_invalid_json_names_file_and_line(tmp_path: Path) -> None:
         ({"info": {}}, "no 'playlists' key"),
         ({"playlists": {}}, "'playlists' is not a list"),
         ([1, 2], "found a list"),
-        ({"playlists": [{"pid": 1, "tracks": []}, {"name": "x", "tracks": []}]},
-         "playlists[1] has no 'pid' key"),
+        (
+            {"playlists": [{"pid": 1, "tracks": []}, {"name": "x", "tracks": []}]},
+            "playlists[1] has no 'pid' key",
+        ),
         ({"playlists": [{"pid": 1, "name": "x"}]}, "playlists[0] has no 'tracks' key"),
-        ({"playlists": [{"pid": 1, "tracks": []}, {"pid": 1, "tracks": []}]},
-         "pid 1 appears twice"),
+        (
+            {"playlists": [{"pid": 1, "tracks": []}, {"pid": 1, "tracks": []}]},
+            "pid 1 appears twice",
+        ),
     ],
-)  # fmt: skip
+)
 def test_mpd_wrong_shape_names_the_missing_key(
     tmp_path: Path, document: Any, expected: str
 ) -> None:
@@ -518,8 +612,13 @@ def test_sample_provider_yields_twelve_playlists_of_valid_tracks() -> None:
         else:
             assert len({t.id for t in tracks}) == len(tracks)
     assert sum(1 for n in memberships.values() if n > 1) >= 10  # shared between playlists
-    assert {"Déjà Vu", "東京ナイト", "Summer 1984 - 2015 Remaster",
-            "Summer 1984 - Live at Wembley", "Golden Hour (feat. Mira Sol)"} <= titles
+    assert {
+        "Déjà Vu",
+        "東京ナイト",
+        "Summer 1984 - 2015 Remaster",
+        "Summer 1984 - Live at Wembley",
+        "Golden Hour (feat. Mira Sol)",
+    } <= titles
     assert {"Chloé Dufresne", "DJ Ørbit", "Mira Sol"} <= artists
 
 

@@ -33,8 +33,10 @@ def rejected(items: list[Any]) -> dict[str | None, str]:
 
 
 def playlists(provider: LocalFilesProvider) -> dict[str | None, ProviderPlaylist | Rejection]:
-    return {item.id if isinstance(item, ProviderPlaylist) else item.item_id: item
-            for item in provider.iter_playlists()}  # fmt: skip
+    return {
+        item.id if isinstance(item, ProviderPlaylist) else item.item_id: item
+        for item in provider.iter_playlists()
+    }
 
 
 @pytest.fixture
@@ -56,36 +58,92 @@ def test_is_a_playlist_provider_named_local_by_default(music: Path) -> None:
 
 def test_reads_title_artists_album_duration_isrc_and_year_from_every_format(music: Path) -> None:
     album = music / "Chloé Dufresne" / "Café de Flore"
-    write_flac(album / "a.flac", title="Rue des Lilas", artists=["Chloé Dufresne"],
-               album="Café de Flore", isrc="ZZMBL1800020", track_number=1, year=2018,
-               duration_ms=262_072)  # fmt: skip
-    write_mp3(album / "b.mp3", title="Déjà Vu", artists=["Chloé Dufresne", "Kato Lane"],
-              album="Café de Flore", isrc="ZZMBL1800018", track_number=2, year=2018,
-              duration_ms=286_776)  # fmt: skip
-    write_ogg(album / "c.ogg", title="Naïve", artists=["Chloé Dufresne"], album="Café de Flore",
-              track_number=3, year=2018, duration_ms=265_620)  # fmt: skip
-    write_audio(album / "d.m4a", title="東京ナイト", artists=["Hikari"], album="光",
-                isrc="ZZSKS2000041", track_number=4, year=2020, duration_ms=164_252)  # fmt: skip
+    write_flac(
+        album / "a.flac",
+        title="Rue des Lilas",
+        artists=["Chloé Dufresne"],
+        album="Café de Flore",
+        isrc="ZZMBL1800020",
+        track_number=1,
+        year=2018,
+        duration_ms=262_072,
+    )
+    write_mp3(
+        album / "b.mp3",
+        title="Déjà Vu",
+        artists=["Chloé Dufresne", "Kato Lane"],
+        album="Café de Flore",
+        isrc="ZZMBL1800018",
+        track_number=2,
+        year=2018,
+        duration_ms=286_776,
+    )
+    write_ogg(
+        album / "c.ogg",
+        title="Naïve",
+        artists=["Chloé Dufresne"],
+        album="Café de Flore",
+        track_number=3,
+        year=2018,
+        duration_ms=265_620,
+    )
+    write_audio(
+        album / "d.m4a",
+        title="東京ナイト",
+        artists=["Hikari"],
+        album="光",
+        isrc="ZZSKS2000041",
+        track_number=4,
+        year=2020,
+        duration_ms=164_252,
+    )
     provider = LocalFilesProvider(music)
     (playlist,) = provider.iter_playlists()
     assert isinstance(playlist, ProviderPlaylist)
     assert (playlist.id, playlist.name, playlist.track_count) == (
-        "Chloé Dufresne/Café de Flore", "Chloé Dufresne/Café de Flore", 4,
-    )  # fmt: skip
+        "Chloé Dufresne/Café de Flore",
+        "Chloé Dufresne/Café de Flore",
+        4,
+    )
     got = tracks(provider, playlist.id)
     assert [t.model_dump(exclude={"added_at"}) for t in accepted(got)] == [
-        {"id": "Chloé Dufresne/Café de Flore/a.flac", "title": "Rue des Lilas",
-         "artists": ("Chloé Dufresne",), "album": "Café de Flore", "duration_ms": 262_072,
-         "isrc": "ZZMBL1800020", "year": 2018},
-        {"id": "Chloé Dufresne/Café de Flore/b.mp3", "title": "Déjà Vu",
-         "artists": ("Chloé Dufresne", "Kato Lane"), "album": "Café de Flore",
-         "duration_ms": 286_776, "isrc": "ZZMBL1800018", "year": 2018},
-        {"id": "Chloé Dufresne/Café de Flore/c.ogg", "title": "Naïve",
-         "artists": ("Chloé Dufresne",), "album": "Café de Flore", "duration_ms": 265_620,
-         "isrc": None, "year": 2018},
-        {"id": "Chloé Dufresne/Café de Flore/d.m4a", "title": "東京ナイト", "artists": ("Hikari",),
-         "album": "光", "duration_ms": 164_252, "isrc": "ZZSKS2000041", "year": 2020},
-    ]  # fmt: skip
+        {
+            "id": "Chloé Dufresne/Café de Flore/a.flac",
+            "title": "Rue des Lilas",
+            "artists": ("Chloé Dufresne",),
+            "album": "Café de Flore",
+            "duration_ms": 262_072,
+            "isrc": "ZZMBL1800020",
+            "year": 2018,
+        },
+        {
+            "id": "Chloé Dufresne/Café de Flore/b.mp3",
+            "title": "Déjà Vu",
+            "artists": ("Chloé Dufresne", "Kato Lane"),
+            "album": "Café de Flore",
+            "duration_ms": 286_776,
+            "isrc": "ZZMBL1800018",
+            "year": 2018,
+        },
+        {
+            "id": "Chloé Dufresne/Café de Flore/c.ogg",
+            "title": "Naïve",
+            "artists": ("Chloé Dufresne",),
+            "album": "Café de Flore",
+            "duration_ms": 265_620,
+            "isrc": None,
+            "year": 2018,
+        },
+        {
+            "id": "Chloé Dufresne/Café de Flore/d.m4a",
+            "title": "東京ナイト",
+            "artists": ("Hikari",),
+            "album": "光",
+            "duration_ms": 164_252,
+            "isrc": "ZZSKS2000041",
+            "year": 2020,
+        },
+    ]
 
 
 def test_a_folder_is_ordered_by_disc_then_track_number_then_natural_file_name(music: Path) -> None:
@@ -96,15 +154,23 @@ def test_a_folder_is_ordered_by_disc_then_track_number_then_natural_file_name(mu
     write_flac(music / "track 9.flac", title="No number, 9")
     provider = LocalFilesProvider(music)
     assert [t.title for t in accepted(tracks(provider, "."))] == [
-        "One", "Two", "Three", "No number, 9", "No number, 10",
-    ]  # fmt: skip
+        "One",
+        "Two",
+        "Three",
+        "No number, 9",
+        "No number, 10",
+    ]
 
 
-def test_isrcs_are_normalised_and_bad_ones_dropped_and_picard_artists_preferred(music: Path) -> None:
+def test_isrcs_are_normalised_and_bad_ones_dropped_and_picard_artists_preferred(
+    music: Path,
+) -> None:
     from mutagen.flac import FLAC
     from mutagen.id3 import ID3, TXXX
 
-    write_mp3(music / "a.mp3", title="A", artists=["Kato Lane feat. Mira Sol"], isrc="us-rc1-76-07839")
+    write_mp3(
+        music / "a.mp3", title="A", artists=["Kato Lane feat. Mira Sol"], isrc="us-rc1-76-07839"
+    )
     id3 = ID3(music / "a.mp3")
     id3.add(TXXX(encoding=3, desc="ARTISTS", text=["Kato Lane", "Mira Sol"]))
     id3.save()
@@ -132,8 +198,13 @@ def test_unreadable_and_tagless_files_are_rejected_one_by_one_with_the_reason(mu
     got = tracks(LocalFilesProvider(music), ".")
     assert [t.title for t in accepted(got)] == ["Good"]
     reasons = rejected(got)
-    assert set(reasons) == {"02 garbage.mp3", "03 truncated.flac", "04 tagless.ogg",
-                            "05 artist only.mp3", "06 empty.m4a"}  # fmt: skip
+    assert set(reasons) == {
+        "02 garbage.mp3",
+        "03 truncated.flac",
+        "04 tagless.ogg",
+        "05 artist only.mp3",
+        "06 empty.m4a",
+    }
     assert reasons["02 garbage.mp3"] == "cannot read the audio file (can't sync to MPEG frame)"
     assert reasons["03 truncated.flac"].startswith("cannot read the audio file")
     assert reasons["06 empty.m4a"].startswith(("cannot read the audio file", "not a readable"))
@@ -183,7 +254,9 @@ def test_symbolic_links_never_lead_out_of_the_root(tmp_path: Path, music: Path) 
 
 
 @pytest.mark.parametrize("bad_id", ["..", "../outside", "/etc", "a/../..", "a//b", "", "x\x00"])
-def test_playlist_and_track_ids_cannot_name_paths_outside_the_root(music: Path, bad_id: str) -> None:
+def test_playlist_and_track_ids_cannot_name_paths_outside_the_root(
+    music: Path, bad_id: str
+) -> None:
     provider = LocalFilesProvider(music)
     with pytest.raises(ProviderError, match="no playlist|no folder playlist"):
         tracks(provider, bad_id)
@@ -205,7 +278,9 @@ def test_hidden_entries_and_other_files_are_ignored(music: Path) -> None:
 # -- M3U playlists ---------------------------------------------------------------------------
 
 
-def test_m3u_files_in_the_tree_are_playlists_in_their_own_order(tmp_path: Path, music: Path) -> None:
+def test_m3u_files_in_the_tree_are_playlists_in_their_own_order(
+    tmp_path: Path, music: Path
+) -> None:
     write_flac(music / "Artist" / "Album" / "01 a.flac", title="A")
     write_mp3(music / "Artist" / "Album" / "02 b.mp3", title="B")
     write_flac(tmp_path / "elsewhere.flac", title="Elsewhere")
@@ -228,9 +303,11 @@ def test_m3u_files_in_the_tree_are_playlists_in_their_own_order(tmp_path: Path, 
     assert isinstance(mix, ProviderPlaylist) and (mix.name, mix.track_count) == ("Mix", 9)
     got = tracks(provider, "Playlists/Mix.m3u8")
     assert [t.id for t in accepted(got)] == [
-        "Artist/Album/02 b.mp3", "Artist/Album/01 a.flac", "Artist/Album/02 b.mp3",
         "Artist/Album/02 b.mp3",
-    ]  # fmt: skip
+        "Artist/Album/01 a.flac",
+        "Artist/Album/02 b.mp3",
+        "Artist/Album/02 b.mp3",
+    ]
     reasons = rejected(got)
     assert reasons["https://example.com/stream.mp3"].startswith("not a local file")
     assert "outside the music folder" in reasons["../../elsewhere.flac"]
@@ -240,7 +317,9 @@ def test_m3u_files_in_the_tree_are_playlists_in_their_own_order(tmp_path: Path, 
     # A Windows-written .m3u in Latin-1 with backslashes resolves relative to its folder.
     assert [r for r in tracks(provider, "Playlists/old.m3u") if isinstance(r, Rejection)]
     (lists / "old.m3u").write_bytes("../Artist/Album/01 a.flac\r\n".encode("latin-1"))
-    assert [t.id for t in accepted(tracks(provider, "Playlists/old.m3u"))] == ["Artist/Album/01 a.flac"]
+    assert [t.id for t in accepted(tracks(provider, "Playlists/old.m3u"))] == [
+        "Artist/Album/01 a.flac"
+    ]
 
 
 def test_an_m3u_snapshot_changes_when_a_listed_file_is_retagged(music: Path) -> None:
@@ -307,7 +386,9 @@ def _bump_mtime(path: Path, seconds: int = 5) -> None:
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + seconds * 10**9))
 
 
-def test_listing_playlists_reads_no_tags_and_unchanged_files_are_not_read_again(music: Path) -> None:
+def test_listing_playlists_reads_no_tags_and_unchanged_files_are_not_read_again(
+    music: Path,
+) -> None:
     for n in range(3):
         write_flac(music / f"{n}.flac", title=f"T{n}")
     provider = LocalFilesProvider(music)
@@ -343,7 +424,9 @@ def test_cache_size_zero_reads_every_time(music: Path) -> None:
 # -- open_export -----------------------------------------------------------------------------
 
 
-def test_open_export_takes_a_folder_of_music_files_for_the_local_provider(tmp_path: Path, music: Path) -> None:
+def test_open_export_takes_a_folder_of_music_files_for_the_local_provider(
+    tmp_path: Path, music: Path
+) -> None:
     write_flac(music / "Artist" / "Album" / "a.flac", title="A")
     provider = open_export(music)
     assert isinstance(provider, LocalFilesProvider) and provider.name == "local"

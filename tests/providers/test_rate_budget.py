@@ -94,10 +94,16 @@ def test_at_most_max_concurrency_requests_are_in_flight() -> None:
     assert peak[0] == 2 and budget.acquired == 6
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"requests_per_second": 0}, {"requests_per_second": -1}, {"requests_per_second": float("inf")},
-    {"requests_per_second": 1, "burst": 0}, {"requests_per_second": 1, "max_concurrency": 0},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"requests_per_second": 0},
+        {"requests_per_second": -1},
+        {"requests_per_second": float("inf")},
+        {"requests_per_second": 1, "burst": 0},
+        {"requests_per_second": 1, "max_concurrency": 0},
+    ],
+)
 def test_impossible_budgets_are_refused(kwargs: dict[str, Any]) -> None:
     rate = kwargs.pop("requests_per_second")
     with pytest.raises(ConfigurationError, match="invalid rate limit"):
@@ -107,13 +113,19 @@ def test_impossible_budgets_are_refused(kwargs: dict[str, Any]) -> None:
 def test_a_spotify_sync_stays_within_the_budget(fake_spotify: FakeSpotifyServer) -> None:
     clock = ManualClock()
     for n in range(60):
-        fake_spotify.add_playlist({"id": f"p{n}", "name": f"P{n}",
-                                   "tracks": [{"id": f"t{n}", "name": "T", "artists": ["A"]}]})  # fmt: skip
+        fake_spotify.add_playlist(
+            {
+                "id": f"p{n}",
+                "name": f"P{n}",
+                "tracks": [{"id": f"t{n}", "name": "T", "artists": ["A"]}],
+            }
+        )
     stamps: list[datetime] = []
     session = requests.Session()
     session.hooks["response"].append(lambda response, *a, **k: stamps.append(clock.now()))
-    client = spotipy.Spotify(auth=fake_spotify.token, requests_session=session, retries=0,
-                             status_retries=0)  # fmt: skip
+    client = spotipy.Spotify(
+        auth=fake_spotify.token, requests_session=session, retries=0, status_retries=0
+    )
     client.prefix = fake_spotify.url
     budget = RateBudget(4, burst=8, clock=clock)
     provider = SpotifyProvider(client, rate_budget=budget, sleep=clock.sleep)
@@ -129,8 +141,9 @@ def test_a_spotify_sync_stays_within_the_budget(fake_spotify: FakeSpotifyServer)
 def test_ctx_rate_budget_comes_from_the_settings_on_the_contexts_clock() -> None:
     clock = ManualClock()
     limits = {"spotify": {"requests_per_second": 2, "burst": 3, "max_concurrency": 1}}
-    with HarmonyContext.from_url("sqlite://", settings={"provider_rate_limits": limits},
-                                 clock=clock) as ctx:  # fmt: skip
+    with HarmonyContext.from_url(
+        "sqlite://", settings={"provider_rate_limits": limits}, clock=clock
+    ) as ctx:
         budget = ctx.rate_budget("spotify")
         assert budget is not None and budget is ctx.rate_budget("spotify")  # one per name
         assert (budget.requests_per_second, budget.burst, budget.max_concurrency) == (2, 3, 1)

@@ -34,8 +34,15 @@ TOKEN = "sEcReT-T0ken-4f9a"
 
 def make_tracks(count: int, prefix: str = "t") -> list[dict[str, Any]]:
     return [
-        {"id": f"{prefix}{i}", "name": f"Song {i}", "artists": ["Ana", "Bo"], "album": "Alb",
-         "isrc": f"USX{i:07d}", "duration_ms": 200_000 + i, "added_at": "2024-05-01T10:00:00Z"}
+        {
+            "id": f"{prefix}{i}",
+            "name": f"Song {i}",
+            "artists": ["Ana", "Bo"],
+            "album": "Alb",
+            "isrc": f"USX{i:07d}",
+            "duration_ms": 200_000 + i,
+            "added_at": "2024-05-01T10:00:00Z",
+        }
         for i in range(count)
     ]
 
@@ -43,8 +50,13 @@ def make_tracks(count: int, prefix: str = "t") -> list[dict[str, Any]]:
 @pytest.fixture
 def server() -> Iterator[FakeSpotifyServer]:
     playlists: list[dict[str, Any]] = [
-        {"id": "mix", "name": "Mix", "description": "Rock &amp; Roll", "owner": "alice",
-         "tracks": make_tracks(5)},
+        {
+            "id": "mix",
+            "name": "Mix",
+            "description": "Rock &amp; Roll",
+            "owner": "alice",
+            "tracks": make_tracks(5),
+        },
         {"id": "empty", "name": "Empty", "owner": {"id": "bob42", "display_name": None}},
     ]
     with FakeSpotifyServer(playlists, token=TOKEN) as fake:
@@ -81,8 +93,9 @@ def test_provider_satisfies_both_protocols(provider: SpotifyProvider) -> None:
 
 
 def test_iter_playlists_fetches_every_page_of_50() -> None:
-    with FakeSpotifyServer([{"id": f"p{i}", "name": f"List {i}"} for i in range(120)],
-                           token=TOKEN) as fake:
+    with FakeSpotifyServer(
+        [{"id": f"p{i}", "name": f"List {i}"} for i in range(120)], token=TOKEN
+    ) as fake:
         items = list(provider_for(fake, []).iter_playlists())
         assert [item["id"] for item in items] == [f"p{i}" for i in range(120)]
         assert offsets(fake, "/v1/me/playlists") == [("0", "50"), ("50", "50"), ("100", "50")]
@@ -93,20 +106,28 @@ def test_iter_playlists_maps_owner_snapshot_count_and_description(
     provider: SpotifyProvider, server: FakeSpotifyServer
 ) -> None:
     mix, empty = (coerce_playlist(item) for item in provider.iter_playlists())
-    assert mix == ProviderPlaylist(id="mix", name="Mix", description="Rock & Roll", owner="alice",
-                                   snapshot_id=server.playlist("mix").snapshot_id, track_count=5)
+    assert mix == ProviderPlaylist(
+        id="mix",
+        name="Mix",
+        description="Rock & Roll",
+        owner="alice",
+        snapshot_id=server.playlist("mix").snapshot_id,
+        track_count=5,
+    )
     assert isinstance(empty, ProviderPlaylist)
     assert empty.owner == "bob42"  # no display name: the owner's id
     assert empty.track_count == 0
 
 
 def test_iter_tracks_fetches_every_page_of_50_from_the_items_endpoint() -> None:
-    with FakeSpotifyServer([{"id": "big", "name": "Big", "tracks": make_tracks(250)}],
-                           token=TOKEN) as fake:
+    with FakeSpotifyServer(
+        [{"id": "big", "name": "Big", "tracks": make_tracks(250)}], token=TOKEN
+    ) as fake:
         items = list(provider_for(fake, []).iter_tracks("big"))
         assert [item["id"] for item in items] == [f"t{i}" for i in range(250)]
-        assert offsets(fake, "/v1/playlists/big/items") == [(str(o), "50")
-                                                            for o in range(0, 250, 50)]
+        assert offsets(fake, "/v1/playlists/big/items") == [
+            (str(o), "50") for o in range(0, 250, 50)
+        ]
         assert len(fake.requests) == 5
 
 
@@ -117,16 +138,21 @@ class LegacyLimitServer(FakeSpotifyServer):
 
 
 def test_iter_tracks_with_pages_of_100_fetches_three_pages() -> None:
-    with LegacyLimitServer([{"id": "big", "name": "Big", "tracks": make_tracks(250)}],
-                           token=TOKEN) as fake:
+    with LegacyLimitServer(
+        [{"id": "big", "name": "Big", "tracks": make_tracks(250)}], token=TOKEN
+    ) as fake:
         items = list(provider_for(fake, [], track_page_size=100).iter_tracks("big"))
         assert [item["id"] for item in items] == [f"t{i}" for i in range(250)]
-        assert offsets(fake, "/v1/playlists/big/items") == [("0", "100"), ("100", "100"),
-                                                             ("200", "100")]
+        assert offsets(fake, "/v1/playlists/big/items") == [
+            ("0", "100"),
+            ("100", "100"),
+            ("200", "100"),
+        ]
 
 
-def test_a_page_size_the_api_refuses_fails_at_once(server: FakeSpotifyServer,
-                                                   sleeps: list[float]) -> None:
+def test_a_page_size_the_api_refuses_fails_at_once(
+    server: FakeSpotifyServer, sleeps: list[float]
+) -> None:
     with pytest.raises(ProviderError, match="400: Invalid limit"):
         list(provider_for(server, sleeps, track_page_size=100).iter_tracks("mix"))
     assert sleeps == []
@@ -134,8 +160,9 @@ def test_a_page_size_the_api_refuses_fails_at_once(server: FakeSpotifyServer,
 
 
 def test_current_field_names_alone_are_understood() -> None:
-    with FakeSpotifyServer([{"id": "mix", "name": "Mix", "tracks": make_tracks(3)}],
-                           token=TOKEN, legacy_fields=False) as fake:
+    with FakeSpotifyServer(
+        [{"id": "mix", "name": "Mix", "tracks": make_tracks(3)}], token=TOKEN, legacy_fields=False
+    ) as fake:
         provider = provider_for(fake, [])
         (playlist,) = provider.iter_playlists()
         assert playlist["track_count"] == 3
@@ -143,11 +170,22 @@ def test_current_field_names_alone_are_understood() -> None:
         assert [t.id for t in tracks if isinstance(t, ProviderTrack)] == ["t0", "t1", "t2"]
 
 
-def test_deprecated_field_names_alone_are_understood(server: FakeSpotifyServer,
-                                                     provider: SpotifyProvider) -> None:
-    legacy = {"added_at": "2023-01-01T00:00:00Z", "is_local": False,
-              "track": {"id": "old1", "name": "Old", "type": "track", "artists": [{"name": "X"}],
-                        "album": {"name": "A"}, "duration_ms": 1000, "external_ids": {}}}
+def test_deprecated_field_names_alone_are_understood(
+    server: FakeSpotifyServer, provider: SpotifyProvider
+) -> None:
+    legacy = {
+        "added_at": "2023-01-01T00:00:00Z",
+        "is_local": False,
+        "track": {
+            "id": "old1",
+            "name": "Old",
+            "type": "track",
+            "artists": [{"name": "X"}],
+            "album": {"name": "A"},
+            "duration_ms": 1000,
+            "external_ids": {},
+        },
+    }
     server.set_tracks("mix", [{"id": "old1", "name": "Old", "raw": legacy}])
     (track,) = (coerce_track(item) for item in provider.iter_tracks("mix"))
     assert isinstance(track, ProviderTrack)
@@ -157,14 +195,19 @@ def test_deprecated_field_names_alone_are_understood(server: FakeSpotifyServer,
 def test_iter_tracks_maps_fields_into_valid_provider_tracks(provider: SpotifyProvider) -> None:
     first = coerce_track(next(iter(provider.iter_tracks("mix"))))
     assert isinstance(first, ProviderTrack)
-    assert (first.id, first.title, first.artists, first.album) == ("t0", "Song 0", ("Ana", "Bo"),
-                                                                   "Alb")
+    assert (first.id, first.title, first.artists, first.album) == (
+        "t0",
+        "Song 0",
+        ("Ana", "Bo"),
+        "Alb",
+    )
     assert (first.duration_ms, first.isrc) == (200_000, "USX0000000")
     assert first.added_at is not None and first.added_at.isoformat() == "2024-05-01T10:00:00+00:00"
 
 
-def test_iter_tracks_keeps_duplicates_in_order(server: FakeSpotifyServer,
-                                               provider: SpotifyProvider) -> None:
+def test_iter_tracks_keeps_duplicates_in_order(
+    server: FakeSpotifyServer, provider: SpotifyProvider
+) -> None:
     a, b = make_tracks(2)
     server.set_tracks("mix", [a, b, a, a, b])
     assert [item["id"] for item in provider.iter_tracks("mix")] == ["t0", "t1", "t0", "t0", "t1"]
@@ -178,8 +221,13 @@ def test_malformed_and_local_items_are_yielded_as_rejections(
     server.malform_item("mix", 3, "local")
     results = [coerce_track(item, "mix") for item in provider.iter_tracks("mix")]
     assert len(results) == 5
-    assert [type(r) for r in results] == [ProviderTrack, Rejection, Rejection, Rejection,
-                                          ProviderTrack]
+    assert [type(r) for r in results] == [
+        ProviderTrack,
+        Rejection,
+        Rejection,
+        Rejection,
+        ProviderTrack,
+    ]
     null_track, missing_name, local = results[1:4]
     assert isinstance(missing_name, Rejection) and missing_name.item_id == "t2"
     assert "title" in missing_name.reason
@@ -188,9 +236,9 @@ def test_malformed_and_local_items_are_yielded_as_rejections(
     assert local.playlist_id == "mix"
 
 
-def test_unknown_playlist_raises_without_retrying(provider: SpotifyProvider,
-                                                  server: FakeSpotifyServer,
-                                                  sleeps: list[float]) -> None:
+def test_unknown_playlist_raises_without_retrying(
+    provider: SpotifyProvider, server: FakeSpotifyServer, sleeps: list[float]
+) -> None:
     with pytest.raises(ProviderError, match="404"):
         list(provider.iter_tracks("nosuchlist"))
     assert sleeps == []
@@ -261,8 +309,9 @@ def test_repeated_500s_exhaust_the_attempts(server: FakeSpotifyServer, sleeps: l
     assert server.pending_faults == 7
 
 
-def test_dropped_connection_is_retried(server: FakeSpotifyServer, provider: SpotifyProvider,
-                                       sleeps: list[float]) -> None:
+def test_dropped_connection_is_retried(
+    server: FakeSpotifyServer, provider: SpotifyProvider, sleeps: list[float]
+) -> None:
     server.disconnect_next("/v1/me/playlists")
     assert len(list(provider.iter_playlists())) == 2
     assert sleeps == [0.5]
@@ -286,8 +335,9 @@ def test_401_fails_at_once_with_a_fix(server: FakeSpotifyServer, sleeps: list[fl
     assert len(server.requests) == 1
 
 
-def test_403_fails_at_once_naming_the_scopes(server: FakeSpotifyServer, provider: SpotifyProvider,
-                                             sleeps: list[float]) -> None:
+def test_403_fails_at_once_naming_the_scopes(
+    server: FakeSpotifyServer, provider: SpotifyProvider, sleeps: list[float]
+) -> None:
     server.fail_next("/v1/me/playlists", 403)
     with pytest.raises(ProviderError, match="playlist-read-private"):
         list(provider.iter_playlists())
@@ -305,8 +355,9 @@ def test_a_body_that_is_not_a_paging_object_is_a_provider_error(
 # -- search -------------------------------------------------------------------------------------
 
 
-def test_search_tracks_returns_matches_as_valid_tracks(server: FakeSpotifyServer,
-                                                       provider: SpotifyProvider) -> None:
+def test_search_tracks_returns_matches_as_valid_tracks(
+    server: FakeSpotifyServer, provider: SpotifyProvider
+) -> None:
     found = provider.search_tracks("song 3", limit=10)
     assert [t["id"] for t in found] == ["t3"]
     assert isinstance(coerce_track(found[0]), ProviderTrack)
@@ -355,8 +406,13 @@ def test_a_ready_spotipy_client_can_be_used(server: FakeSpotifyServer) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"token": TOKEN, "auth_manager": object()}, {"token": TOKEN, "max_attempts": 0},
-     {"token": TOKEN, "track_page_size": 101}, {"token": TOKEN, "api_prefix": "localhost:1/v1"}],
+    [
+        {},
+        {"token": TOKEN, "auth_manager": object()},
+        {"token": TOKEN, "max_attempts": 0},
+        {"token": TOKEN, "track_page_size": 101},
+        {"token": TOKEN, "api_prefix": "localhost:1/v1"},
+    ],
 )
 def test_bad_configuration_is_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
@@ -404,8 +460,9 @@ def test_token_never_appears_in_repr_errors_or_logs(
 
 def test_fake_requires_the_bearer_token(server: FakeSpotifyServer) -> None:
     missing = requests.get(f"{server.url}me/playlists", timeout=5)
-    wrong = requests.get(f"{server.url}me/playlists", timeout=5,
-                         headers={"Authorization": "Bearer nope"})
+    wrong = requests.get(
+        f"{server.url}me/playlists", timeout=5, headers={"Authorization": "Bearer nope"}
+    )
     assert missing.status_code == wrong.status_code == 401
     assert wrong.json() == {"error": {"status": 401, "message": "Invalid access token"}}
 
@@ -423,9 +480,17 @@ def test_fake_paging_links_are_absolute_and_limits_are_bounded(server: FakeSpoti
 
 def test_fake_search_understands_field_filters(server: FakeSpotifyServer) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    body = requests.get(f"{server.url}search", headers=auth, timeout=5,
-                        params={"q": "isrc:USX0000004", "type": "track"}).json()
+    body = requests.get(
+        f"{server.url}search",
+        headers=auth,
+        timeout=5,
+        params={"q": "isrc:USX0000004", "type": "track"},
+    ).json()
     assert [t["id"] for t in body["tracks"]["items"]] == ["t4"]
-    body = requests.get(f"{server.url}search", headers=auth, timeout=5,
-                        params={"q": 'artist:"nobody here"', "type": "track"}).json()
+    body = requests.get(
+        f"{server.url}search",
+        headers=auth,
+        timeout=5,
+        params={"q": 'artist:"nobody here"', "type": "track"},
+    ).json()
     assert body["tracks"]["total"] == 0

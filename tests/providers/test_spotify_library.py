@@ -20,30 +20,48 @@ TOKEN = "lib-t0ken-77"
 
 def liked(count: int) -> list[dict[str, Any]]:
     # Newest first, as Spotify lists saved tracks.
-    return [{"id": f"like{i}", "name": f"Liked {i}", "artists": ["Ana"], "album": "LP",
-             "isrc": f"USL{i:07d}", "added_at": f"2024-{12 - i // 28:02d}-{28 - i % 28:02d}T10:00:00Z"}
-            for i in range(count)]  # fmt: skip
+    return [
+        {
+            "id": f"like{i}",
+            "name": f"Liked {i}",
+            "artists": ["Ana"],
+            "album": "LP",
+            "isrc": f"USL{i:07d}",
+            "added_at": f"2024-{12 - i // 28:02d}-{28 - i % 28:02d}T10:00:00Z",
+        }
+        for i in range(count)
+    ]
 
 
 def album(n: int, tracks: int = 3) -> dict[str, Any]:
-    return {"id": f"alb{n}", "name": f"Album {n}", "artists": ["Cy", "Di"],
-            "release_date": "2019-04-05", "added_at": f"2024-01-{1 + n % 28:02d}T00:00:00Z",
-            "tracks": [{"id": f"a{n}t{i}", "name": f"Track {i}", "artists": ["Cy"],
-                        "duration_ms": 100_000 + i} for i in range(tracks)]}  # fmt: skip
+    return {
+        "id": f"alb{n}",
+        "name": f"Album {n}",
+        "artists": ["Cy", "Di"],
+        "release_date": "2019-04-05",
+        "added_at": f"2024-01-{1 + n % 28:02d}T00:00:00Z",
+        "tracks": [
+            {"id": f"a{n}t{i}", "name": f"Track {i}", "artists": ["Cy"], "duration_ms": 100_000 + i}
+            for i in range(tracks)
+        ],
+    }
 
 
 @pytest.fixture
 def server() -> Iterator[FakeSpotifyServer]:
     albums = [album(n) for n in range(60)]  # two pages of saved albums
     albums[1] = album(1, tracks=120)  # an album whose tracks take three pages
-    playlists = [{"id": "mix", "name": "Mix", "tracks": [{"id": "m1", "name": "M", "artists": ["X"]}]}]
+    playlists = [
+        {"id": "mix", "name": "Mix", "tracks": [{"id": "m1", "name": "M", "artists": ["X"]}]}
+    ]
     with FakeSpotifyServer(playlists, token=TOKEN, liked=liked(120), albums=albums) as fake:
         yield fake
 
 
 def provider(server: FakeSpotifyServer, **options: Any) -> SpotifyProvider:
-    return SpotifyProvider(token=TOKEN, api_prefix=server.url, sleep=lambda _s: None,
-                           requests_timeout=5, **options)  # fmt: skip
+    return SpotifyProvider(
+        token=TOKEN, api_prefix=server.url, sleep=lambda _s: None, requests_timeout=5, **options
+    )
 
 
 def playlists(p: SpotifyProvider) -> list[ProviderPlaylist]:
@@ -75,10 +93,15 @@ def test_liked_songs_are_one_playlist_paged_newest_first(server: FakeSpotifyServ
     assert [t.id for t in got] == [f"like{i}" for i in range(120)]
     assert got[0].added_at is not None and got[0].isrc == "USL0000000" and got[0].album == "LP"
     assert [(r.query["offset"], r.query["limit"]) for r in server.requests_to("/v1/me/tracks")] == [
-        ("0", "50"), ("50", "50"), ("100", "50")]  # fmt: skip
+        ("0", "50"),
+        ("50", "50"),
+        ("100", "50"),
+    ]
 
 
-def test_the_liked_songs_snapshot_changes_with_every_like_and_unlike(server: FakeSpotifyServer) -> None:
+def test_the_liked_songs_snapshot_changes_with_every_like_and_unlike(
+    server: FakeSpotifyServer,
+) -> None:
     p = provider(server, liked_songs=True)
 
     def snapshot() -> str | None:
@@ -100,16 +123,22 @@ def test_saved_albums_are_playlists_with_their_tracks(server: FakeSpotifyServer)
     assert len(albums) == 60 and albums[0].id == "album:alb0"
     assert (albums[1].name, albums[1].owner, albums[1].track_count) == ("Album 1", "Cy, Di", 120)
     assert [(r.query["offset"], r.query["limit"]) for r in server.requests_to("/v1/me/albums")] == [
-        ("0", "50"), ("50", "50")]  # fmt: skip
+        ("0", "50"),
+        ("50", "50"),
+    ]
     small = tracks(p, "album:alb0")
     assert [(t.id, t.album, t.year) for t in small] == [
-        (f"a0t{i}", "Album 0", 2019) for i in range(3)]  # fmt: skip
+        (f"a0t{i}", "Album 0", 2019) for i in range(3)
+    ]
     assert len(server.requests_to("/v1/albums/*")) == 1  # the album object carries its tracks
     server.clear_requests()
     big = tracks(p, "album:alb1")
     assert [t.id for t in big] == [f"a1t{i}" for i in range(120)]
     assert [r.path for r in server.requests_to("/v1/albums/*")] == [
-        "/v1/albums/alb1", "/v1/albums/alb1/tracks", "/v1/albums/alb1/tracks"]  # fmt: skip
+        "/v1/albums/alb1",
+        "/v1/albums/alb1/tracks",
+        "/v1/albums/alb1/tracks",
+    ]
 
 
 def test_an_album_snapshot_is_stable_and_a_removed_album_is_gone(server: FakeSpotifyServer) -> None:
@@ -128,7 +157,9 @@ def test_a_missing_scope_names_user_library_read(server: FakeSpotifyServer) -> N
 
 def test_fake_album_endpoints_page_and_refuse_bad_limits(server: FakeSpotifyServer) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    page = requests.get(f"{server.url}albums/alb1/tracks?offset=100&limit=50", headers=headers, timeout=5).json()
+    page = requests.get(
+        f"{server.url}albums/alb1/tracks?offset=100&limit=50", headers=headers, timeout=5
+    ).json()
     assert (len(page["items"]), page["next"], page["total"]) == (20, None, 120)
     assert "album" not in page["items"][0] and "external_ids" not in page["items"][0]
     bad = requests.get(f"{server.url}me/albums?limit=51", headers=headers, timeout=5)

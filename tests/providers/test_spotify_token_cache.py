@@ -25,12 +25,17 @@ class _TokenEndpoint(BaseHTTPRequestHandler):
 
     posts: list[str] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.posts.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
-        body = json.dumps({
-            "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600,
-            "refresh_token": "refresh-me", "scope": "playlist-read-private",
-        }).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "access_token": TOKEN,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "refresh_token": "refresh-me",
+                "scope": "playlist-read-private",
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -56,17 +61,23 @@ def token_url() -> Iterator[str]:
 
 def _oauth(handler: CredentialCacheHandler, token_url: str) -> Any:
     auth = spotipy.SpotifyOAuth(
-        client_id="client-id", client_secret="client-secret", redirect_uri="http://127.0.0.1/cb",
-        scope="playlist-read-private", cache_handler=handler, open_browser=False,
-    )  # fmt: skip
+        client_id="client-id",
+        client_secret="client-secret",
+        redirect_uri="http://127.0.0.1/cb",
+        scope="playlist-read-private",
+        cache_handler=handler,
+        open_browser=False,
+    )
     auth.OAUTH_TOKEN_URL = token_url
     return auth
 
 
 def test_the_oauth_token_is_cached_in_the_credential_store_and_never_in_the_working_directory(
-    harmony_context_factory: ContextFactory, token_url: str, tmp_path: Path,
+    harmony_context_factory: ContextFactory,
+    token_url: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
@@ -86,11 +97,16 @@ def test_the_oauth_token_is_cached_in_the_credential_store_and_never_in_the_work
 
     assert list(workdir.iterdir()) == []  # no .cache (nor anything else)
     stored = ctx.credentials.get("spotify.oauth")
-    assert stored is not None and json.loads(stored.reveal("token_info"))["refresh_token"] == "refresh-me"
+    assert (
+        stored is not None
+        and json.loads(stored.reveal("token_info"))["refresh_token"] == "refresh-me"
+    )
     assert TOKEN not in repr(stored) and TOKEN not in repr(handler)
 
 
-def test_an_empty_or_damaged_cache_reads_as_no_token(harmony_context_factory: ContextFactory) -> None:
+def test_an_empty_or_damaged_cache_reads_as_no_token(
+    harmony_context_factory: ContextFactory,
+) -> None:
     ctx = harmony_context_factory()
     handler = CredentialCacheHandler(ctx.credentials, name="spotify.test")
     assert handler.get_cached_token() is None

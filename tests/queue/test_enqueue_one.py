@@ -17,15 +17,19 @@ PAYLOADS: list[dict[str, Any]] = [
     {},
     {"provider": "spotify", "full": True},
     {"nested": {"list": [1, 2.5, None, "x"], "deep": {"a": {"b": []}}}},
-    {"text": "naïve café — 東京 🎵", "quote": "it's \"quoted\"", "backslash": "a\\b"},
+    {"text": "naïve café — 東京 🎵", "quote": 'it\'s "quoted"', "backslash": "a\\b"},
     {"big": 2**62, "negative": -(2**40), "small": 1e-7},
 ]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=["empty", "flat", "nested", "unicode", "numbers"])
-def test_the_job_enqueue_returns_is_the_job_stored(harmony_context: HarmonyContext, payload: dict[str, Any]) -> None:
+def test_the_job_enqueue_returns_is_the_job_stored(
+    harmony_context: HarmonyContext, payload: dict[str, Any]
+) -> None:
     later = harmony_context.clock.now() + timedelta(minutes=5)
-    job = harmony_context.jobs.enqueue("one.job", payload, priority=7, available_at=later, lease_seconds=12.5)
+    job = harmony_context.jobs.enqueue(
+        "one.job", payload, priority=7, available_at=later, lease_seconds=12.5
+    )
     stored = harmony_context.jobs.get(job.id)
     assert stored == job
     assert (stored.priority, stored.available_at, stored.lease_seconds) == (7, later, 12.5)

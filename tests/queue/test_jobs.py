@@ -45,7 +45,11 @@ def test_enqueue_returns_the_stored_pending_job_stamped_by_the_clock(
 ) -> None:
     job = harmony_context.jobs.enqueue("playlist.sync", {"provider": "spotify"}, priority=5)
     now = harmony_clock.now()
-    assert (job.type, dict(job.payload), job.priority) == ("playlist.sync", {"provider": "spotify"}, 5)
+    assert (job.type, dict(job.payload), job.priority) == (
+        "playlist.sync",
+        {"provider": "spotify"},
+        5,
+    )
     assert (job.status, job.attempts, job.deduped) == ("pending", 0, False)
     assert (job.idempotency_key, job.lease_expires_at, job.leased_by) == (None, None, None)
     assert (job.last_error, job.stop_reason, job.result) == (None, None, None)
@@ -69,8 +73,11 @@ def test_enqueue_emits_a_worker_job_event(
     [event] = harmony_events.named("worker.job")
     assert event["entity_id"] == job.id
     assert (event["job_type"], event["status"], event["priority"], event["deduped"]) == (
-        "playlist.sync", "enqueued", 2, False,
-    )  # fmt: skip
+        "playlist.sync",
+        "enqueued",
+        2,
+        False,
+    )
 
 
 # --- idempotency keys ---------------------------------------------------------------------
@@ -105,7 +112,12 @@ def test_same_key_after_completion_or_cancel_rearms_the_job(
     _finish(harmony_context, first, how)
     harmony_clock.advance(5)
     again = harmony_context.jobs.enqueue("sync.one", {"v": 2}, priority=3, idempotency_key="k-1")
-    assert (again.id, again.status, again.attempts, again.deduped) == (first.id, "pending", 0, False)
+    assert (again.id, again.status, again.attempts, again.deduped) == (
+        first.id,
+        "pending",
+        0,
+        False,
+    )
     assert (dict(again.payload), again.priority, again.result) == ({"v": 2}, 3, None)
     assert again.available_at == harmony_clock.now()
     assert harmony_context.jobs.get(first.id).status == "pending"
@@ -119,16 +131,26 @@ def test_same_key_after_dead_letter_returns_the_failed_job_deduped(
     _finish(harmony_context, first, "failed")
     again = harmony_context.jobs.enqueue("sync.one", {"v": 2}, idempotency_key="k-1")
     assert (again.id, again.status, again.deduped, dict(again.payload)) == (
-        first.id, "failed", True, {"v": 1},
-    )  # fmt: skip
+        first.id,
+        "failed",
+        True,
+        {"v": 1},
+    )
 
 
 @pytest.mark.parametrize("how", ["completed", "cancelled"])
-def test_enqueue_unique_never_rearms_a_finished_job(harmony_context: HarmonyContext, how: str) -> None:
+def test_enqueue_unique_never_rearms_a_finished_job(
+    harmony_context: HarmonyContext, how: str
+) -> None:
     first = harmony_context.jobs.enqueue_unique("sync.one", {"v": 1}, idempotency_key="k-1")
     _finish(harmony_context, first, how)
     again = harmony_context.jobs.enqueue_unique("sync.one", {"v": 2}, idempotency_key="k-1")
-    assert (again.id, again.status, again.deduped, dict(again.payload)) == (first.id, how, True, {"v": 1})
+    assert (again.id, again.status, again.deduped, dict(again.payload)) == (
+        first.id,
+        how,
+        True,
+        {"v": 1},
+    )
     assert harmony_context.jobs.get(first.id).status == how
 
 
@@ -137,19 +159,30 @@ def test_enqueue_unique_never_rearms_a_finished_job(harmony_context: HarmonyCont
 
 def test_enqueue_many_stores_every_job_in_the_order_given(harmony_context: HarmonyContext) -> None:
     jobs = harmony_context.jobs.enqueue_many(
-        [JobSpec("a.job", {"n": 0}), {"type": "b.job", "payload": {"n": 1}, "priority": 4}, JobSpec("a.job")]
+        [
+            JobSpec("a.job", {"n": 0}),
+            {"type": "b.job", "payload": {"n": 1}, "priority": 4},
+            JobSpec("a.job"),
+        ]
     )
     assert [(j.type, dict(j.payload), j.priority) for j in jobs] == [
-        ("a.job", {"n": 0}, 0), ("b.job", {"n": 1}, 4), ("a.job", {}, 0),
-    ]  # fmt: skip
+        ("a.job", {"n": 0}, 0),
+        ("b.job", {"n": 1}, 4),
+        ("a.job", {}, 0),
+    ]
     assert all(j.status == "pending" and not j.deduped for j in jobs)
     assert [harmony_context.jobs.get(j.id) for j in jobs] == jobs
 
 
-def test_enqueue_many_with_keys_dedupes_against_stored_jobs(harmony_context: HarmonyContext) -> None:
+def test_enqueue_many_with_keys_dedupes_against_stored_jobs(
+    harmony_context: HarmonyContext,
+) -> None:
     existing = harmony_context.jobs.enqueue("a.job", {"v": "old"}, idempotency_key="k-1")
     jobs = harmony_context.jobs.enqueue_many(
-        [JobSpec("a.job", {"v": "new"}, idempotency_key="k-1"), JobSpec("a.job", idempotency_key="k-2")]
+        [
+            JobSpec("a.job", {"v": "new"}, idempotency_key="k-1"),
+            JobSpec("a.job", idempotency_key="k-2"),
+        ]
     )
     assert (jobs[0].id, jobs[0].deduped, dict(jobs[0].payload)) == (existing.id, True, {"v": "old"})
     assert (jobs[1].deduped, jobs[1].idempotency_key) == (False, "k-2")
@@ -160,9 +193,11 @@ def test_enqueue_many_mixes_keyed_and_plain_jobs_keeping_their_order(
     harmony_context: HarmonyContext,
 ) -> None:
     specs = [
-        JobSpec("a.job", {"i": 0}), JobSpec("a.job", {"i": 1}, idempotency_key="k-1"),
-        JobSpec("a.job", {"i": 2}), JobSpec("a.job", {"i": 3}, idempotency_key="k-2"),
-    ]  # fmt: skip
+        JobSpec("a.job", {"i": 0}),
+        JobSpec("a.job", {"i": 1}, idempotency_key="k-1"),
+        JobSpec("a.job", {"i": 2}),
+        JobSpec("a.job", {"i": 3}, idempotency_key="k-2"),
+    ]
     jobs = harmony_context.jobs.enqueue_many(specs)
     assert [j.payload["i"] for j in jobs] == [0, 1, 2, 3]
     assert [j.idempotency_key for j in jobs] == [None, "k-1", None, "k-2"]
@@ -185,7 +220,11 @@ def test_enqueue_many_emits_one_batch_event(
 def test_enqueue_many_rejects_a_key_given_twice_and_writes_nothing(
     harmony_context: HarmonyContext,
 ) -> None:
-    specs = [JobSpec("a.job"), JobSpec("a.job", idempotency_key="k"), JobSpec("b.job", idempotency_key="k")]
+    specs = [
+        JobSpec("a.job"),
+        JobSpec("a.job", idempotency_key="k"),
+        JobSpec("b.job", idempotency_key="k"),
+    ]
     with pytest.raises(InvalidInputError, match="idempotency_key"):
         harmony_context.jobs.enqueue_many(specs)
     assert _count_rows(harmony_context) == 0
@@ -212,10 +251,14 @@ def test_enqueue_many_writes_nothing_when_one_item_is_invalid(
     assert _count_rows(harmony_context) == 1
 
 
-def test_enqueue_many_in_a_rolled_back_transaction_leaves_no_jobs(harmony_context: HarmonyContext) -> None:
+def test_enqueue_many_in_a_rolled_back_transaction_leaves_no_jobs(
+    harmony_context: HarmonyContext,
+) -> None:
     with pytest.raises(RuntimeError, match="host failed"):
         with harmony_context.db.transaction() as tx:
-            harmony_context.jobs.enqueue_many([JobSpec("a.job"), JobSpec("a.job", idempotency_key="k")], session=tx)
+            harmony_context.jobs.enqueue_many(
+                [JobSpec("a.job"), JobSpec("a.job", idempotency_key="k")], session=tx
+            )
             raise RuntimeError("host failed")
     assert _count_rows(harmony_context) == 0
 
@@ -223,7 +266,9 @@ def test_enqueue_many_in_a_rolled_back_transaction_leaves_no_jobs(harmony_contex
 # --- transactional enqueue ----------------------------------------------------------------
 
 
-def test_enqueue_in_a_rolled_back_transaction_leaves_no_job(harmony_context: HarmonyContext) -> None:
+def test_enqueue_in_a_rolled_back_transaction_leaves_no_job(
+    harmony_context: HarmonyContext,
+) -> None:
     with pytest.raises(RuntimeError, match="host failed"):
         with harmony_context.db.transaction() as tx:
             job = harmony_context.jobs.enqueue("a.job", {"n": 1}, session=tx)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,16 +32,24 @@ def _in_state(ctx: HarmonyContext, state: str, job_type: str = "a.job") -> Job:
 
 
 @pytest.mark.parametrize("state", ["pending", "leased", "failed"])
-def test_cancel_cancels_a_pending_leased_or_failed_job(harmony_context: HarmonyContext, state: str) -> None:
+def test_cancel_cancels_a_pending_leased_or_failed_job(
+    harmony_context: HarmonyContext, state: str
+) -> None:
     job = _in_state(harmony_context, state)
     assert job.status == state
     cancelled = harmony_context.jobs.cancel(job.id)
-    assert (cancelled.id, cancelled.status, cancelled.lease_expires_at) == (job.id, "cancelled", None)
+    assert (cancelled.id, cancelled.status, cancelled.lease_expires_at) == (
+        job.id,
+        "cancelled",
+        None,
+    )
     assert harmony_context.jobs.get(job.id).status == "cancelled"
 
 
 @pytest.mark.parametrize("state", ["completed", "cancelled"])
-def test_cancel_of_a_finished_job_raises_job_state_error(harmony_context: HarmonyContext, state: str) -> None:
+def test_cancel_of_a_finished_job_raises_job_state_error(
+    harmony_context: HarmonyContext, state: str
+) -> None:
     job = _in_state(harmony_context, state)
     with pytest.raises(JobStateError, match=state):
         harmony_context.jobs.cancel(job.id)
@@ -128,8 +136,9 @@ def test_stats_counts_jobs_by_type_and_status(harmony_context: HarmonyContext) -
     _in_state(harmony_context, "completed", "b.job")
     stats = harmony_context.jobs.stats()
     assert {t: dict(c) for t, c in stats.counts.items()} == {
-        "a.job": {"pending": 2, "leased": 1, "failed": 1}, "b.job": {"completed": 1},
-    }  # fmt: skip
+        "a.job": {"pending": 2, "leased": 1, "failed": 1},
+        "b.job": {"completed": 1},
+    }
     assert (stats.total(), stats.total("pending")) == (5, 2)
 
 
@@ -139,7 +148,9 @@ def test_stats_reports_how_long_the_oldest_ready_job_has_waited(
     first = harmony_context.jobs.enqueue("a.job", {})
     harmony_clock.advance(10)
     harmony_context.jobs.enqueue("a.job", {})
-    harmony_context.jobs.enqueue("b.job", {}, available_at=first.available_at + timedelta(seconds=1))
+    harmony_context.jobs.enqueue(
+        "b.job", {}, available_at=first.available_at + timedelta(seconds=1)
+    )
     harmony_context.jobs.enqueue("c.job", {}, available_at=harmony_clock.now() + timedelta(hours=1))
     harmony_clock.advance(5)
     assert harmony_context.jobs.stats().oldest_ready_age_seconds == 15.0
@@ -150,7 +161,9 @@ def test_stats_reports_how_long_the_oldest_ready_job_has_waited(
 def test_stats_oldest_ready_age_is_none_when_nothing_is_ready(
     harmony_context: HarmonyContext, harmony_clock: ManualClock
 ) -> None:
-    harmony_context.jobs.enqueue("a.job", {}, available_at=harmony_clock.now() + timedelta(seconds=5))
+    harmony_context.jobs.enqueue(
+        "a.job", {}, available_at=harmony_clock.now() + timedelta(seconds=5)
+    )
     _in_state(harmony_context, "completed", "b.job")
     assert harmony_context.jobs.stats().oldest_ready_age_seconds is None
 
@@ -172,7 +185,12 @@ def test_purge_removes_only_completed_and_cancelled_jobs_finished_before_the_cut
     for gone in (old_done, old_cancelled):
         with pytest.raises(NotFoundError):
             harmony_context.jobs.get(gone.id)
-    assert [harmony_context.jobs.get(j.id).status for j in kept] == ["failed", "pending", "leased", "completed"]
+    assert [harmony_context.jobs.get(j.id).status for j in kept] == [
+        "failed",
+        "pending",
+        "leased",
+        "completed",
+    ]
 
 
 def test_purge_refuses_a_naive_cutoff(harmony_context: HarmonyContext) -> None:
@@ -180,10 +198,12 @@ def test_purge_refuses_a_naive_cutoff(harmony_context: HarmonyContext) -> None:
     with pytest.raises(InvalidInputError):
         harmony_context.jobs.purge(completed_before=datetime(2999, 1, 1))
     assert harmony_context.jobs.stats().total() == 1
-    assert harmony_context.jobs.purge(completed_before=datetime(2999, 1, 1, tzinfo=timezone.utc)) == 1
+    assert harmony_context.jobs.purge(completed_before=datetime(2999, 1, 1, tzinfo=UTC)) == 1
 
 
-def test_job_ids_out_of_range_are_not_found_and_non_integers_invalid(harmony_context: HarmonyContext) -> None:
+def test_job_ids_out_of_range_are_not_found_and_non_integers_invalid(
+    harmony_context: HarmonyContext,
+) -> None:
     for call in (harmony_context.jobs.get, harmony_context.jobs.cancel, harmony_context.jobs.retry):
         with pytest.raises(NotFoundError):
             call(2**63)

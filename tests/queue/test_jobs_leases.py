@@ -37,10 +37,18 @@ def ordered_jobs(harmony_context: HarmonyContext, harmony_clock: ManualClock) ->
     """Six jobs whose ids run against their lease order; returns their ids in lease order."""
     now, jobs = harmony_clock.now(), harmony_context.jobs
     low = jobs.enqueue("a.job", {"n": "low"}, priority=1, available_at=now - timedelta(seconds=99))
-    newest = jobs.enqueue("a.job", {"n": "newest"}, priority=5, available_at=now - timedelta(seconds=10))
-    middle = jobs.enqueue("a.job", {"n": "middle"}, priority=5, available_at=now - timedelta(seconds=20))
-    oldest_1 = jobs.enqueue("a.job", {"n": "oldest-1"}, priority=5, available_at=now - timedelta(seconds=30))
-    oldest_2 = jobs.enqueue("a.job", {"n": "oldest-2"}, priority=5, available_at=now - timedelta(seconds=30))
+    newest = jobs.enqueue(
+        "a.job", {"n": "newest"}, priority=5, available_at=now - timedelta(seconds=10)
+    )
+    middle = jobs.enqueue(
+        "a.job", {"n": "middle"}, priority=5, available_at=now - timedelta(seconds=20)
+    )
+    oldest_1 = jobs.enqueue(
+        "a.job", {"n": "oldest-1"}, priority=5, available_at=now - timedelta(seconds=30)
+    )
+    oldest_2 = jobs.enqueue(
+        "a.job", {"n": "oldest-2"}, priority=5, available_at=now - timedelta(seconds=30)
+    )
     high = jobs.enqueue("a.job", {"n": "high"}, priority=9)
     return [j.id for j in (high, oldest_1, oldest_2, middle, newest, low)]
 
@@ -65,7 +73,9 @@ def test_batch_lease_returns_the_first_jobs_in_lease_order(
 def test_job_available_in_the_future_is_not_leased_until_the_clock_reaches_it(
     harmony_context: HarmonyContext, harmony_clock: ManualClock
 ) -> None:
-    later = harmony_context.jobs.enqueue("a.job", {}, available_at=harmony_clock.now() + timedelta(seconds=30))
+    later = harmony_context.jobs.enqueue(
+        "a.job", {}, available_at=harmony_clock.now() + timedelta(seconds=30)
+    )
     assert harmony_context.jobs.lease("a.job") == []
     harmony_clock.advance(29)
     assert harmony_context.jobs.lease("a.job") == []
@@ -108,7 +118,11 @@ def test_lease_emits_one_orchestrator_lease_event_per_leased_job(
     assert [e["entity_id"] for e in events] == [j.id for j in leased]
     for event in events:
         assert set(LEASE_FIELDS) <= set(event.fields)
-        assert (event["status"], event["job_type"], event["lease_timeout"]) == ("leased", "a.job", 30)
+        assert (event["status"], event["job_type"], event["lease_timeout"]) == (
+            "leased",
+            "a.job",
+            30,
+        )
 
 
 def test_lease_with_nothing_ready_emits_one_skipped_event(
@@ -121,7 +135,9 @@ def test_lease_with_nothing_ready_emits_one_skipped_event(
 
 
 @pytest.fixture
-def logging_context(harmony_settings: HarmonySettings, harmony_clock: ManualClock) -> Iterator[HarmonyContext]:
+def logging_context(
+    harmony_settings: HarmonySettings, harmony_clock: ManualClock
+) -> Iterator[HarmonyContext]:
     """A context with the default (stdlib logging) event logger."""
     with HarmonyContext(harmony_settings, clock=harmony_clock) as ctx:
         ctx.migrate()
@@ -139,9 +155,11 @@ def test_caplog_sees_orchestrator_lease_with_every_required_field_on_the_metrics
     assert {r.name for r in records} == {"harmony.orchestrator.metrics"}
     for record in records:
         assert all(hasattr(record, name) for name in LEASE_FIELDS), vars(record)
-    assert [(getattr(r, "status"), getattr(r, "entity_id")) for r in records] == [
-        ("leased", leased[0].id), ("leased", leased[1].id), ("skipped", None),
-    ]  # fmt: skip
+    assert [(r.status, r.entity_id) for r in records] == [
+        ("leased", leased[0].id),
+        ("leased", leased[1].id),
+        ("skipped", None),
+    ]
 
 
 def test_expired_lease_is_recovered_by_the_next_lease_call_marked_recovered(
@@ -199,10 +217,15 @@ def test_concurrent_lease_calls_never_hand_out_a_job_twice(
 
 @pytest.mark.parametrize(
     ("types", "kwargs"),
-    [("a.job", {"limit": 0}), ("a.job", {"limit": 1001}), ([], {}), ("a.job", {"lease_seconds": 0}),
-     ("bad type", {})],
+    [
+        ("a.job", {"limit": 0}),
+        ("a.job", {"limit": 1001}),
+        ([], {}),
+        ("a.job", {"lease_seconds": 0}),
+        ("bad type", {}),
+    ],
     ids=["limit-0", "limit-1001", "no-types", "lease-seconds-0", "bad-type"],
-)  # fmt: skip
+)
 def test_lease_rejects_bad_arguments_and_leases_nothing(
     harmony_context: HarmonyContext, types: Any, kwargs: dict[str, Any]
 ) -> None:

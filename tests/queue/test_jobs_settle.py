@@ -33,7 +33,6 @@ def _stale_and_fresh(ctx: HarmonyContext, clock: ManualClock) -> tuple[LeasedJob
     return stale, fresh
 
 
-
 # --- heartbeats and stale tokens ----------------------------------------------------------
 
 
@@ -123,7 +122,11 @@ def test_complete_stores_the_result_and_clears_the_lease(
     harmony_clock.advance(3)
     harmony_context.jobs.complete(job, {"ok": True, "tracks": [1, 2]})
     stored = harmony_context.jobs.get(job.id)
-    assert (stored.status, stored.result, stored.attempts) == ("completed", {"ok": True, "tracks": [1, 2]}, 1)
+    assert (stored.status, stored.result, stored.attempts) == (
+        "completed",
+        {"ok": True, "tracks": [1, 2]},
+        1,
+    )
     assert (stored.lease_expires_at, stored.leased_by) == (None, None)
     assert stored.updated_at == harmony_clock.now()
 
@@ -161,7 +164,9 @@ def test_complete_with_session_persists_nothing_when_the_handler_fails(
     job = _lease_one(harmony_context)
     with pytest.raises(RuntimeError, match="handler failed"):
         with harmony_context.db.transaction() as tx:
-            tx.execute(text("INSERT INTO handler_writes (job_id) VALUES (:id)").bindparams(id=job.id))
+            tx.execute(
+                text("INSERT INTO handler_writes (job_id) VALUES (:id)").bindparams(id=job.id)
+            )
             harmony_context.jobs.complete(job, {"ok": True}, session=tx)
             raise RuntimeError("handler failed")
     assert _handler_rows(harmony_context) == []
@@ -190,7 +195,9 @@ def test_fail_without_retry_dead_letters_the_job_with_a_stop_reason(
     harmony_context.jobs.enqueue("a.job", {})
     harmony_context.jobs.enqueue("b.job", {})
     harmony_context.jobs.fail(_lease_one(harmony_context, "a.job"), ValueError("bad row"))
-    harmony_context.jobs.fail(_lease_one(harmony_context, "b.job"), "gave up", stop_reason="max_attempts")
+    harmony_context.jobs.fail(
+        _lease_one(harmony_context, "b.job"), "gave up", stop_reason="max_attempts"
+    )
     a, b = (harmony_context.jobs.list(type=t)[0] for t in ("a.job", "b.job"))
     assert (a.status, a.stop_reason, a.last_error) == ("failed", "failed", "ValueError: bad row")
     assert (b.status, b.stop_reason, b.last_error) == ("failed", "max_attempts", "gave up")
@@ -198,7 +205,9 @@ def test_fail_without_retry_dead_letters_the_job_with_a_stop_reason(
     assert harmony_context.jobs.lease(None, limit=5) == []
 
 
-def test_release_puts_the_job_back_without_counting_the_try(harmony_context: HarmonyContext) -> None:
+def test_release_puts_the_job_back_without_counting_the_try(
+    harmony_context: HarmonyContext,
+) -> None:
     harmony_context.jobs.enqueue("a.job", {})
     job = _lease_one(harmony_context)
     harmony_context.jobs.release(job)
@@ -222,7 +231,9 @@ def test_heartbeat_many_extends_live_leases_and_leaves_out_lost_ones(
     extended = harmony_context.jobs.heartbeat_many([first, lost, third], lease_seconds=30)
     assert sorted(j.id for j in extended) == sorted([first.id, third.id])
     assert {j.lease_expires_at for j in extended} == {harmony_clock.now() + timedelta(seconds=30)}
-    assert harmony_context.jobs.get(first.id).lease_expires_at == harmony_clock.now() + timedelta(seconds=30)
+    assert harmony_context.jobs.get(first.id).lease_expires_at == harmony_clock.now() + timedelta(
+        seconds=30
+    )
 
 
 def test_complete_many_completes_live_leases_and_returns_the_lost_ids(
@@ -234,4 +245,3 @@ def test_complete_many_completes_live_leases_and_returns_the_lost_ids(
     assert harmony_context.jobs.complete_many([*live, stale]) == [stale.id]
     assert [harmony_context.jobs.get(j.id).status for j in live] == ["completed", "completed"]
     assert harmony_context.jobs.get(stale.id).status == "leased"
-

@@ -33,14 +33,18 @@ def _refuse_recovery(ctx: HarmonyContext) -> None:
     """Make the database refuse to put an expired lease back in line (a trigger)."""
     reason = EXPIRED_LEASE_ERROR.replace("'", "''")
     with ctx.db.engine.begin() as conn:
-        conn.execute(text(
-            "CREATE FUNCTION refuse_recovery() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'recovery refused'; END $$"
-        ))
-        conn.execute(text(
-            "CREATE TRIGGER refuse_recovery BEFORE UPDATE ON queue_jobs FOR EACH ROW "
-            f"WHEN (NEW.last_error = '{reason}') EXECUTE FUNCTION refuse_recovery()"
-        ))
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_recovery() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'recovery refused'; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_recovery BEFORE UPDATE ON queue_jobs FOR EACH ROW "
+                f"WHEN (NEW.last_error = '{reason}') EXECUTE FUNCTION refuse_recovery()"
+            )
+        )
 
 
 def test_completions_of_different_tries_are_settled_even_when_the_lease_after_them_fails(

@@ -43,9 +43,14 @@ def test_a_job_that_kills_its_worker_is_the_only_one_dead_lettered_under_a_resta
         deadline = time.monotonic() + 180
         while True:  # the supervisor: restart the worker whenever it dies
             proc = procs.start(
-                f"supervised-{kills}", settings=harmony_settings, mode="drain", batch_size=10,
-                lease_seconds=1, max_attempts=MAX_ATTEMPTS, deadline=120,
-            )  # fmt: skip
+                f"supervised-{kills}",
+                settings=harmony_settings,
+                mode="drain",
+                batch_size=10,
+                lease_seconds=1,
+                max_attempts=MAX_ATTEMPTS,
+                deadline=120,
+            )
             code = proc.wait(max(1.0, deadline - time.monotonic()))
             if code != -signal.SIGKILL:
                 break
@@ -62,7 +67,10 @@ def test_a_job_that_kills_its_worker_is_the_only_one_dead_lettered_under_a_resta
         assert kills == MAX_ATTEMPTS + 1
         assert report["dead_lettered"] == 1
         # Every other job ran exactly once and was charged one try.
-        assert _attempts_by_status(ctx) == {("completed", 1): total - 1, ("failed", MAX_ATTEMPTS): 1}
+        assert _attempts_by_status(ctx) == {
+            ("completed", 1): total - 1,
+            ("failed", MAX_ATTEMPTS): 1,
+        }
         assert sorted(job_id for job_id, _ in _processed(ctx)) == sorted(
             job.id for job in jobs if job.id != killer
         )

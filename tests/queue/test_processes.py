@@ -9,6 +9,7 @@ system clock (processes cannot share a ManualClock) and only bounded waits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,17 @@ class _WorkerProcesses:
         self, worker_id: str, *, settings: HarmonySettings, mode: str, **options: Any
     ) -> subprocess.Popen[bytes]:
         command = [
-            sys.executable, str(WORKER_SCRIPT), "--url", settings.database_url,
-            "--mode", mode, "--worker-id", worker_id, "--job-type", JOB_TYPE,
-        ]  # fmt: skip
+            sys.executable,
+            str(WORKER_SCRIPT),
+            "--url",
+            settings.database_url,
+            "--mode",
+            mode,
+            "--worker-id",
+            worker_id,
+            "--job-type",
+            JOB_TYPE,
+        ]
         if settings.database_schema:
             command += ["--schema", settings.database_schema]
         for name, value in options.items():
@@ -89,7 +98,9 @@ class _WorkerProcesses:
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"worker {worker_id} still running after {timeout} s:\n{self.stderr(worker_id)}")
+            pytest.fail(
+                f"worker {worker_id} still running after {timeout} s:\n{self.stderr(worker_id)}"
+            )
         out = self._out(worker_id).read_text()
         assert proc.returncode == 0, (
             f"worker {worker_id} exited {proc.returncode}:\n{out}\n{self.stderr(worker_id)}"
@@ -113,10 +124,8 @@ class _WorkerProcesses:
             if proc.poll() is None:
                 proc.kill()
         for proc in self.procs.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL is not ignorable
                 proc.wait(10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
-                pass
             if proc.stdin is not None and not proc.stdin.closed:
                 proc.stdin.close()
 
@@ -155,7 +164,7 @@ def _wait_until(
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _prepare(ctx: HarmonyContext, jobs: int, payload: dict[str, Any] | None = None) -> list[int]:
@@ -163,7 +172,9 @@ def _prepare(ctx: HarmonyContext, jobs: int, payload: dict[str, Any] | None = No
     ctx.migrate()
     with ctx.db.write() as conn:
         conn.execute(_CREATE_PROCESSED)
-    stored = ctx.jobs.enqueue_many([JobSpec(JOB_TYPE, {"n": n, **(payload or {})}) for n in range(jobs)])
+    stored = ctx.jobs.enqueue_many(
+        [JobSpec(JOB_TYPE, {"n": n, **(payload or {})}) for n in range(jobs)]
+    )
     return [job.id for job in stored]
 
 
@@ -186,9 +197,18 @@ def _leases_of(ctx: HarmonyContext, worker_id: str) -> list[Any]:
         return list(
             conn.execute(
                 select(
-                    J.id, J.type, J.payload, J.priority, J.attempts, J.lease_token,
-                    J.lease_expires_at, J.available_at, J.leased_by,
-                ).where(J.status == "leased", J.leased_by == worker_id).order_by(J.id)  # fmt: skip
+                    J.id,
+                    J.type,
+                    J.payload,
+                    J.priority,
+                    J.attempts,
+                    J.lease_token,
+                    J.lease_expires_at,
+                    J.available_at,
+                    J.leased_by,
+                )
+                .where(J.status == "leased", J.leased_by == worker_id)
+                .order_by(J.id)
             )
         )
 
@@ -205,13 +225,19 @@ def _drain_with_processes(
     with worker_processes(folder) as procs:
         for worker_id in worker_ids:
             procs.start(
-                worker_id, settings=settings, mode="drain", ready_file=procs.ready_file(worker_id),
-                wait_for_go=True, **options,
-            )  # fmt: skip
+                worker_id,
+                settings=settings,
+                mode="drain",
+                ready_file=procs.ready_file(worker_id),
+                wait_for_go=True,
+                **options,
+            )
         _wait_until(
             lambda: all(procs.ready_file(w).exists() for w in worker_ids),
-            timeout=60, what="every worker process is connected", check=procs.check_alive,
-        )  # fmt: skip
+            timeout=60,
+            what="every worker process is connected",
+            check=procs.check_alive,
+        )
         procs.go()
         return [procs.finish(worker_id, timeout) for worker_id in worker_ids]
 
@@ -237,7 +263,9 @@ def _assert_drained_exactly_once(
     for report in reports:
         assert (report["retried"], report["dead_lettered"], report["lost"]) == (0, 0, 0), report
     if require_spread:
-        assert sum(1 for n in per_worker.values() if n) > 1, f"only one process did work: {per_worker}"
+        assert sum(1 for n in per_worker.values() if n) > 1, (
+            f"only one process did work: {per_worker}"
+        )
 
 
 @pytest.mark.slow
@@ -256,7 +284,9 @@ def test_four_worker_processes_drain_ten_thousand_jobs_exactly_once(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_two_worker_processes_on_one_sqlite_file_drain_every_job_exactly_once(tmp_path: Path) -> None:
+def test_two_worker_processes_on_one_sqlite_file_drain_every_job_exactly_once(
+    tmp_path: Path,
+) -> None:
     settings = HarmonySettings(database_url=f"sqlite:///{tmp_path / 'shared.db'}")
     worker_ids = ["sqlite-worker-0", "sqlite-worker-1"]
     with HarmonyContext(settings) as ctx:
@@ -282,13 +312,19 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
         ids = _prepare(ctx, total)
         holding = tmp_path / "holding.json"
         victim = procs.start(
-            "doomed", settings=harmony_settings, mode=mode, lease_seconds=2, batch_size=held_count,
+            "doomed",
+            settings=harmony_settings,
+            mode=mode,
+            lease_seconds=2,
+            batch_size=held_count,
             holding_file=holding,
-        )  # fmt: skip
+        )
         _wait_until(
             lambda: holding.exists() and len(_leases_of(ctx, "doomed")) == held_count,
-            timeout=60, what="the doomed worker holds its batch", check=procs.check_alive,
-        )  # fmt: skip
+            timeout=60,
+            what="the doomed worker holds its batch",
+            check=procs.check_alive,
+        )
         running = json.loads(holding.read_text())["job_id"]
         # Only the job whose handler runs is charged (recorded once it ran 0.1 s); its
         # batch-mates were only leased. On SQLite a handler holding the write lock keeps
@@ -297,8 +333,9 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
         if recorded:
             _wait_until(
                 lambda: {r.id: r.attempts for r in _leases_of(ctx, "doomed")}[running] == 1,
-                timeout=30, what="the running job's try is recorded",
-            )  # fmt: skip
+                timeout=30,
+                what="the running job's try is recorded",
+            )
         else:
             time.sleep(0.5)
         held = _leases_of(ctx, "doomed")
@@ -312,17 +349,24 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
         # The dead worker's leases outlive it until they expire (no daemon, no heartbeat).
         _wait_until(
             lambda: all(r.lease_expires_at < _utcnow() for r in _leases_of(ctx, "doomed")),
-            timeout=30, what="the dead worker's leases expire",
-        )  # fmt: skip
+            timeout=30,
+            what="the dead worker's leases expire",
+        )
         still_held = _leases_of(ctx, "doomed")
         assert [(r.id, r.lease_token) for r in still_held] == [(r.id, r.lease_token) for r in held]
 
         stale = {
             row.id: LeasedJob(
-                id=row.id, type=row.type, payload=row.payload, priority=row.priority,
-                attempts=row.attempts, token=row.lease_token, lease_expires_at=row.lease_expires_at,
-                available_at=row.available_at, leased_by=row.leased_by,
-            )  # fmt: skip
+                id=row.id,
+                type=row.type,
+                payload=row.payload,
+                priority=row.priority,
+                attempts=row.attempts,
+                token=row.lease_token,
+                lease_expires_at=row.lease_expires_at,
+                available_at=row.available_at,
+                leased_by=row.leased_by,
+            )
             for row in held
         }
         refused_while_re_leased: list[int] = []
@@ -341,13 +385,19 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
         rescuer = Worker(ctx, {JOB_TYPE: handler}, worker_id="rescuer", batch_size=50)
         report = rescuer.run_until_idle()
 
-        assert (report.completed, report.retried, report.dead_lettered, report.lost) == (total, 0, 0, 0)
+        assert (report.completed, report.retried, report.dead_lettered, report.lost) == (
+            total,
+            0,
+            0,
+            0,
+        )
         assert ctx.jobs.stats().counts == {JOB_TYPE: {"completed": total}}
         # The killed try shows on the job that was running, and only there.
         extra = {running} if recorded else set()
         assert rerun_attempts == {job_id: 2 if job_id in extra else 1 for job_id in stale}
         assert _attempts_by_status(ctx) == (
-            {("completed", 1): total - 1, ("completed", 2): 1} if recorded
+            {("completed", 1): total - 1, ("completed", 2): 1}
+            if recorded
             else {("completed", 1): total}
         )
         assert sorted(refused_while_re_leased) == sorted(stale)
@@ -380,9 +430,13 @@ def test_a_failed_job_does_not_keep_the_sqlite_write_lock_while_the_rest_of_its_
         ids = _prepare(ctx, 16, {"sleep": 0.2})
         sleeping = tmp_path / "sleeping"
         procs.start(
-            "sqlite-worker", settings=HarmonySettings(database_url=url), mode="drain", batch_size=50,
-            max_attempts=1, holding_file=sleeping,
-        )  # fmt: skip
+            "sqlite-worker",
+            settings=HarmonySettings(database_url=url),
+            mode="drain",
+            batch_size=50,
+            max_attempts=1,
+            holding_file=sleeping,
+        )
         _wait_until(
             sleeping.exists, timeout=60, what="the worker runs its batch", check=procs.check_alive
         )
@@ -410,7 +464,9 @@ def _terminate_connections(ctx: HarmonyContext, application_name: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.postgres_only
-def test_a_worker_process_survives_its_database_connections_being_terminated(tmp_path: Path) -> None:
+def test_a_worker_process_survives_its_database_connections_being_terminated(
+    tmp_path: Path,
+) -> None:
     """PostgreSQL restarts, fail-overs and idle-connection killers drop connections. The
     worker loses the batch in hand (its completions roll back with the handlers' writes),
     keeps working, and re-runs that batch once the leases expire: every job's effect
@@ -425,8 +481,10 @@ def test_a_worker_process_survives_its_database_connections_being_terminated(tmp
             )
             _wait_until(
                 lambda: ctx.jobs.stats().total("completed") >= 500,
-                timeout=60, what="the worker is draining", check=procs.check_alive,
-            )  # fmt: skip
+                timeout=60,
+                what="the worker is draining",
+                check=procs.check_alive,
+            )
             terminated = 0
             for _ in range(10):  # several times: one may land between two batches
                 if worker.poll() is not None or ctx.jobs.stats().total("completed") == len(ids):
@@ -464,7 +522,9 @@ def _serve_and_terminate(tmp_path: Path, settings: HarmonySettings) -> None:
         proc = procs.start(
             "server", settings=settings, mode="serve", batch_size=8, holding_file=started
         )
-        _wait_until(started.exists, timeout=60, what="the first handler runs", check=procs.check_alive)
+        _wait_until(
+            started.exists, timeout=60, what="the first handler runs", check=procs.check_alive
+        )
         proc.send_signal(signal.SIGTERM)
         report = procs.finish("server", timeout=60)
         assert report["released"] == 7

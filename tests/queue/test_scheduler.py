@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from harmony.testing import ManualClock, RecordingEventLogger
 from harmony.testing.pytest_plugin import SettingsFactory
 
 #: A whole minute (a multiple of 60 s since the epoch) plus 10 s.
-START = datetime(2030, 1, 1, 0, 0, 10, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, 0, 0, 10, tzinfo=UTC)
 
 
 @contextmanager
@@ -54,14 +54,20 @@ def test_backoff_snaps_back_to_the_initial_delay_after_work() -> None:
     [(0.0, 1.0, 2.0), (-1.0, 1.0, 2.0), (2.0, 1.0, 2.0), (0.5, 1.0, 0.5)],
     ids=["zero-initial", "negative-initial", "initial-above-maximum", "multiplier-below-1"],
 )
-def test_backoff_rejects_invalid_arguments(initial: float, maximum: float, multiplier: float) -> None:
+def test_backoff_rejects_invalid_arguments(
+    initial: float, maximum: float, multiplier: float
+) -> None:
     with pytest.raises(InvalidInputError):
         PollBackoff(initial, maximum, multiplier)
 
 
-def test_scheduler_backoff_is_built_from_the_settings(harmony_settings_factory: SettingsFactory) -> None:
+def test_scheduler_backoff_is_built_from_the_settings(
+    harmony_settings_factory: SettingsFactory,
+) -> None:
     settings = harmony_settings_factory(
-        scheduler_poll_interval=0.25, scheduler_max_poll_interval=2.0, scheduler_backoff_multiplier=3.0
+        scheduler_poll_interval=0.25,
+        scheduler_max_poll_interval=2.0,
+        scheduler_backoff_multiplier=3.0,
     )
     with HarmonyContext(settings) as ctx:
         backoff = ctx.scheduler.backoff()
@@ -73,7 +79,9 @@ def test_scheduler_backoff_is_built_from_the_settings(harmony_settings_factory: 
 
 
 def test_lease_ready_jobs_emits_orchestrator_schedule_per_job_with_its_ready_age(
-    harmony_context: HarmonyContext, harmony_events: RecordingEventLogger, harmony_clock: ManualClock
+    harmony_context: HarmonyContext,
+    harmony_events: RecordingEventLogger,
+    harmony_clock: ManualClock,
 ) -> None:
     first = harmony_context.jobs.enqueue("a.job", {}, priority=2)
     harmony_clock.advance(2.5)
@@ -99,9 +107,13 @@ def test_lease_ready_jobs_uses_the_visibility_timeout_from_the_settings(
 
 
 @pytest.fixture
-def weighted(harmony_settings_factory: SettingsFactory, harmony_clock: ManualClock) -> Iterator[HarmonyContext]:
+def weighted(
+    harmony_settings_factory: SettingsFactory, harmony_clock: ManualClock
+) -> Iterator[HarmonyContext]:
     """A context whose scheduler weighs type ``a`` 3 and type ``b`` 1."""
-    with _context(harmony_settings_factory(scheduler_type_weights={"a": 3, "b": 1}), harmony_clock) as ctx:
+    with _context(
+        harmony_settings_factory(scheduler_type_weights={"a": 3, "b": 1}), harmony_clock
+    ) as ctx:
         yield ctx
 
 
@@ -111,18 +123,26 @@ def _lease_counts(ctx: HarmonyContext, limit: int) -> Counter[str]:
 
 def test_weights_split_a_batch_between_types(weighted: HarmonyContext) -> None:
     # b's jobs are older and would fill the whole batch without weights.
-    weighted.jobs.enqueue_many([{"type": "b"} for _ in range(20)] + [{"type": "a"} for _ in range(20)])
+    weighted.jobs.enqueue_many(
+        [{"type": "b"} for _ in range(20)] + [{"type": "a"} for _ in range(20)]
+    )
     assert _lease_counts(weighted, 8) == {"a": 6, "b": 2}
 
 
 @pytest.mark.parametrize("ready", ["a", "b"])
-def test_a_type_with_no_ready_jobs_gives_its_slots_to_the_other(weighted: HarmonyContext, ready: str) -> None:
+def test_a_type_with_no_ready_jobs_gives_its_slots_to_the_other(
+    weighted: HarmonyContext, ready: str
+) -> None:
     weighted.jobs.enqueue_many([{"type": ready} for _ in range(20)])
     assert _lease_counts(weighted, 8) == {ready: 8}
 
 
-def test_a_type_with_few_ready_jobs_gives_its_unused_slots_to_the_other(weighted: HarmonyContext) -> None:
-    weighted.jobs.enqueue_many([{"type": "b"} for _ in range(20)] + [{"type": "a"} for _ in range(3)])
+def test_a_type_with_few_ready_jobs_gives_its_unused_slots_to_the_other(
+    weighted: HarmonyContext,
+) -> None:
+    weighted.jobs.enqueue_many(
+        [{"type": "b"} for _ in range(20)] + [{"type": "a"} for _ in range(3)]
+    )
     assert _lease_counts(weighted, 8) == {"a": 3, "b": 5}
 
 
@@ -178,7 +198,9 @@ def test_two_schedulers_on_one_database_enqueue_one_job_per_period(
 
     with _context(harmony_settings, clocks[0]) as one, _context(harmony_settings, clocks[1]) as two:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(run, ctx, clock) for ctx, clock in ((one, clocks[0]), (two, clocks[1]))]
+            futures = [
+                pool.submit(run, ctx, clock) for ctx, clock in ((one, clocks[0]), (two, clocks[1]))
+            ]
             for future in futures:
                 future.result()
         jobs = _jobs_of(one, "report.periodic")
@@ -219,7 +241,9 @@ def test_a_rejected_schedule_does_not_break_later_ticks(
     assert harmony_context.jobs.stats().total() == 1
 
 
-def test_every_with_a_non_json_payload_raises_invalid_input(harmony_context: HarmonyContext) -> None:
+def test_every_with_a_non_json_payload_raises_invalid_input(
+    harmony_context: HarmonyContext,
+) -> None:
     with pytest.raises(InvalidInputError):
         harmony_context.scheduler.every(60, "report.periodic", {"thing": object()})
     assert harmony_context.jobs.stats().total() == 0

@@ -141,11 +141,12 @@ class QueueMachine(RuleBasedStateMachine):
         self._recover_expired(types, now)
         ready = sorted(
             (
-                j for j in self.model.values()
+                j
+                for j in self.model.values()
                 if j.status == "pending" and j.type in types and j.available_at <= now
             ),
             key=ModelJob.order,
-        )  # fmt: skip
+        )
         leased = self.ctx.jobs.lease(list(types), limit=limit, lease_seconds=lease_seconds)
 
         taken = {job.id for job in leased}
@@ -175,7 +176,9 @@ class QueueMachine(RuleBasedStateMachine):
         assert (extended.token, extended.lease_expires_at) == (lease.token, expires)
         self.model[lease.id].lease_expires_at = expires
 
-    @rule(lease=leases, result=st.one_of(st.none(), st.fixed_dictionaries({"n": st.integers(0, 9)})))
+    @rule(
+        lease=leases, result=st.one_of(st.none(), st.fixed_dictionaries({"n": st.integers(0, 9)}))
+    )
     def complete(self, lease: LeasedJob, result: dict[str, int] | None) -> None:
         if not self._live(lease):
             with pytest.raises(LeaseLost):
@@ -222,7 +225,9 @@ class QueueMachine(RuleBasedStateMachine):
     def no_job_is_lost(self) -> None:
         rows = self._rows()
         assert set(rows) == set(self.model)
-        assert {i: r.status for i, r in rows.items()} == {i: j.status for i, j in self.model.items()}
+        assert {i: r.status for i, r in rows.items()} == {
+            i: j.status for i, j in self.model.items()
+        }
 
     @invariant()
     def attempts_never_decrease(self) -> None:

@@ -50,7 +50,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--schema", default=None)
-    parser.add_argument("--mode", required=True, choices=("drain", "hold", "write-and-hold", "serve"))
+    parser.add_argument(
+        "--mode", required=True, choices=("drain", "hold", "write-and-hold", "serve")
+    )
     parser.add_argument("--worker-id", required=True)
     parser.add_argument("--job-type", default="proc.job")
     parser.add_argument("--lease-seconds", type=float, default=30.0)
@@ -72,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         settings["database_schema"] = args.schema
     with HarmonyContext.from_url(args.url, settings=settings) as ctx:
         worker = Worker(
-            ctx, concurrency=args.concurrency, batch_size=args.batch_size,
-            lease_seconds=args.lease_seconds, worker_id=args.worker_id,
+            ctx,
+            concurrency=args.concurrency,
+            batch_size=args.batch_size,
+            lease_seconds=args.lease_seconds,
+            worker_id=args.worker_id,
             retry=RetryPolicy(max_attempts=args.max_attempts, wait=wait_fixed(0.1)),
-        )  # fmt: skip
+        )
         worker.register(args.job_type, _handler(args))
         ctx.db.ping()  # connect before reporting ready
         if args.ready_file is not None:

@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -99,10 +99,9 @@ def test_missing_details_are_stored_as_an_empty_mapping(harmony_context: Harmony
 
 
 def test_record_in_a_session_rolls_back_with_it(harmony_context: HarmonyContext) -> None:
-    with pytest.raises(RuntimeError):
-        with harmony_context.db.transaction() as tx:
-            harmony_context.activity.record("tx.test", "ok", session=tx)
-            raise RuntimeError("host transaction fails")
+    with pytest.raises(RuntimeError), harmony_context.db.transaction() as tx:
+        harmony_context.activity.record("tx.test", "ok", session=tx)
+        raise RuntimeError("host transaction fails")
     assert _count(harmony_context) == 0
 
 
@@ -138,8 +137,9 @@ def test_since_in_another_timezone_means_the_same_instant(
     entries = _record_many(harmony_context, harmony_clock, 3)
     since = entries[1].timestamp.astimezone(timezone(timedelta(hours=-7)))
     assert [e.id for e in harmony_context.activity.list(since=since)] == [
-        entries[2].id, entries[1].id,
-    ]  # fmt: skip
+        entries[2].id,
+        entries[1].id,
+    ]
 
 
 # --- keyset pagination ----------------------------------------------------------------
@@ -210,12 +210,8 @@ def _b64(raw: str) -> str:
         pytest.param(_b64("null"), id="null"),
         pytest.param(_b64('["not a date", 1]'), id="bad-date"),
         pytest.param(_b64('["2024-01-01T00:00:00", 1]'), id="naive-date"),
-        pytest.param(
-            _b64('["2024-01-01T00:00:00+00:00", 1e400]'), id="inf-id"
-        ),
-        pytest.param(
-            _b64(f'["2024-01-01T00:00:00+00:00", {10**30}]'), id="huge-id"
-        ),
+        pytest.param(_b64('["2024-01-01T00:00:00+00:00", 1e400]'), id="inf-id"),
+        pytest.param(_b64(f'["2024-01-01T00:00:00+00:00", {10**30}]'), id="huge-id"),
     ],
 )
 def test_invalid_cursor_is_rejected(harmony_context: HarmonyContext, cursor: str) -> None:
@@ -243,13 +239,21 @@ def test_limit_bounds_are_accepted(harmony_context: HarmonyContext, limit: int) 
         ("t" * 129, "ok", None),
         ("x.y", "", None),
         ("x.y", "s" * 33, None),
-        ("x.y", "ok", {"when": datetime(2024, 1, 1, tzinfo=timezone.utc)}),
+        ("x.y", "ok", {"when": datetime(2024, 1, 1, tzinfo=UTC)}),
         ("x.y", "ok", {"nan": float("nan")}),
         ("x.y", "ok", [("a", 1)]),
     ],
-    ids=["empty-type", "blank-type", "long-type", "empty-status", "long-status",
-         "datetime-details", "nan-details", "list-details"],
-)  # fmt: skip
+    ids=[
+        "empty-type",
+        "blank-type",
+        "long-type",
+        "empty-status",
+        "long-status",
+        "datetime-details",
+        "nan-details",
+        "list-details",
+    ],
+)
 def test_invalid_record_is_rejected_and_writes_nothing(
     harmony_context: HarmonyContext, type_: str, status: str, details: Any
 ) -> None:

@@ -87,8 +87,11 @@ def test_providers_lists_providers_with_credentials_sorted(
         harmony_context.credentials.set(name, token="t")
     harmony_context.credentials.clear("tidal")
     assert harmony_context.credentials.providers() == [
-        "apple-music", "my_provider", "spotify", "x.y",
-    ]  # fmt: skip
+        "apple-music",
+        "my_provider",
+        "spotify",
+        "x.y",
+    ]
 
 
 def test_providers_is_empty_without_credentials(harmony_context: HarmonyContext) -> None:
@@ -147,12 +150,17 @@ def test_reprs_events_and_activity_never_show_the_secret(
     assert fetched is not None
     harmony_context.credentials.clear("spotify")
     texts = [
-        repr(stored), str(stored), repr(fetched), str(fetched),
-        repr(fetched["client_secret"]), str(fetched["client_secret"]),
-        repr(dict(fetched)), repr(harmony_context.credentials),
+        repr(stored),
+        str(stored),
+        repr(fetched),
+        str(fetched),
+        repr(fetched["client_secret"]),
+        str(fetched["client_secret"]),
+        repr(dict(fetched)),
+        repr(harmony_context.credentials),
         "\n".join(repr(e) for e in harmony_events.events),
         _activity_text(harmony_context),
-    ]  # fmt: skip
+    ]
     assert len(harmony_events) == 2  # the events were really captured
     assert [t for t in texts if SECRET in t] == []
     assert fetched.reveal("client_secret") == SECRET

@@ -23,15 +23,19 @@ def _refuse_secret_values(ctx: HarmonyContext) -> None:
     CHECK violation DETAIL and CONTEXT lines do)."""
     with ctx.db.write() as conn:
         if ctx.db.backend == "postgresql":
-            conn.execute(text(
-                "ALTER TABLE settings ADD CONSTRAINT no_refused CHECK (value::text NOT LIKE '%refuse-me%')"
-            ))  # fmt: skip
+            conn.execute(
+                text(
+                    "ALTER TABLE settings ADD CONSTRAINT no_refused CHECK (value::text NOT LIKE '%refuse-me%')"
+                )
+            )
         else:
-            conn.execute(text(
-                "CREATE TRIGGER no_refused BEFORE INSERT ON settings "
-                "WHEN NEW.value LIKE '%refuse-me%' "
-                "BEGIN SELECT RAISE(ABORT, 'row refused by no_refused'); END"
-            ))  # fmt: skip
+            conn.execute(
+                text(
+                    "CREATE TRIGGER no_refused BEFORE INSERT ON settings "
+                    "WHEN NEW.value LIKE '%refuse-me%' "
+                    "BEGIN SELECT RAISE(ABORT, 'row refused by no_refused'); END"
+                )
+            )
 
 
 def _stored_rows(ctx: HarmonyContext) -> list[str]:
@@ -53,7 +57,9 @@ def test_a_database_refusal_of_a_credential_never_shows_the_secret(
     assert ctx.credentials.get("spotify") is None
 
 
-@pytest.mark.parametrize("value", ["nul\x00inside", "lone \udce9 surrogate"], ids=["nul", "surrogate"])
+@pytest.mark.parametrize(
+    "value", ["nul\x00inside", "lone \udce9 surrogate"], ids=["nul", "surrogate"]
+)
 def test_an_unstorable_credential_is_refused_before_the_database_sees_it(
     harmony_context_factory: ContextFactory, value: str
 ) -> None:
@@ -92,7 +98,9 @@ def test_key_rotation_re_encrypts_every_row_with_the_newest_key(
     url, schema = base.database_url, base.database_schema
 
     def context(key: str | None) -> HarmonyContext:
-        return HarmonyContext.from_url(url, settings={"database_schema": schema, "credentials_key": key})
+        return HarmonyContext.from_url(
+            url, settings={"database_schema": schema, "credentials_key": key}
+        )
 
     with context(None) as clear:
         clear.migrate()
@@ -110,12 +118,13 @@ def test_key_rotation_re_encrypts_every_row_with_the_newest_key(
         with pytest.raises(CredentialsError, match="cannot be decrypted") as caught:
             only_old.credentials.get("spotify")
         assert SECRET not in "".join(traceback.format_exception(caught.value))
-    with context(None) as no_key:
-        with pytest.raises(CredentialsError, match="credentials_key"):
-            no_key.credentials.get("spotify")
+    with context(None) as no_key, pytest.raises(CredentialsError, match="credentials_key"):
+        no_key.credentials.get("spotify")
 
 
-def test_a_malformed_key_is_refused_without_showing_it(harmony_context_factory: ContextFactory) -> None:
+def test_a_malformed_key_is_refused_without_showing_it(
+    harmony_context_factory: ContextFactory,
+) -> None:
     with pytest.raises(ConfigurationError) as caught:
         harmony_context_factory(settings={"credentials_key": "not-a-fernet-key"})
     assert "not-a-fernet-key" not in str(caught.value)

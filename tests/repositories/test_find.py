@@ -13,8 +13,14 @@ from harmony.testing import InMemoryProvider
 @pytest.fixture
 def synced(harmony_context_factory: Any) -> tuple[HarmonyContext, InMemoryProvider]:
     provider = InMemoryProvider()
-    provider.set_playlist("road", "Road Trip", [{"id": "t1", "title": "One", "artists": ["X"]},
-                                                {"id": "t2", "title": "Two", "artists": ["Y"]}])
+    provider.set_playlist(
+        "road",
+        "Road Trip",
+        [
+            {"id": "t1", "title": "One", "artists": ["X"]},
+            {"id": "t2", "title": "Two", "artists": ["Y"]},
+        ],
+    )
     provider.set_playlist("gym", "Gym", [{"id": "t2", "title": "Two", "artists": ["Y"]}])
     ctx: HarmonyContext = harmony_context_factory(providers={"memory": provider})
     ctx.sync.run_once()
@@ -43,7 +49,9 @@ def test_find_sees_removed_playlists_and_fresh_changes(
     assert len(cached.items) == 2
 
 
-def test_find_returns_none_for_unknown_keys(synced: tuple[HarmonyContext, InMemoryProvider]) -> None:
+def test_find_returns_none_for_unknown_keys(
+    synced: tuple[HarmonyContext, InMemoryProvider],
+) -> None:
     ctx, _ = synced
     assert ctx.playlists.find("memory", "nope") is None
     assert ctx.playlists.find("spotify", "road") is None  # same id, other provider
@@ -51,16 +59,25 @@ def test_find_returns_none_for_unknown_keys(synced: tuple[HarmonyContext, InMemo
     assert ctx.tracks.find("memory", "t9") is None
 
 
-def test_track_find_returns_the_stored_track(synced: tuple[HarmonyContext, InMemoryProvider]) -> None:
+def test_track_find_returns_the_stored_track(
+    synced: tuple[HarmonyContext, InMemoryProvider],
+) -> None:
     ctx, _ = synced
     track = ctx.tracks.find("memory", "t2")
     assert track is not None and (track.title, track.artists) == ("Two", ("Y",))
     assert ctx.tracks.get(track.id) == track
 
 
-@pytest.mark.parametrize("provider, provider_id", [
-    ("", "road"), ("memory", ""), (None, "road"), ("memory", 5), ("memory", "a\x00b"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "provider, provider_id",
+    [
+        ("", "road"),
+        ("memory", ""),
+        (None, "road"),
+        ("memory", 5),
+        ("memory", "a\x00b"),
+    ],
+)
 def test_find_refuses_keys_that_are_not_strings(
     synced: tuple[HarmonyContext, InMemoryProvider], provider: Any, provider_id: Any
 ) -> None:

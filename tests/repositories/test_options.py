@@ -10,7 +10,9 @@ import pytest
 from harmony import HarmonyContext, InvalidInputError
 
 
-def test_options_are_stored_replaced_listed_by_prefix_and_deleted(harmony_context: HarmonyContext) -> None:
+def test_options_are_stored_replaced_listed_by_prefix_and_deleted(
+    harmony_context: HarmonyContext,
+) -> None:
     options = harmony_context.options
     assert options.get("sources.a") is None
     options.set("sources.a", {"kind": "file", "path": "/music/a.csv"})

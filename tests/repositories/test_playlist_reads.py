@@ -60,6 +60,8 @@ def test_bad_limits_are_invalid_input(ctx: HarmonyContext, limit: Any) -> None:
         ctx.playlists.list_page(limit=limit)
 
 
-def test_a_provider_filter_with_a_nul_character_is_invalid_on_both_backends(ctx: HarmonyContext) -> None:
+def test_a_provider_filter_with_a_nul_character_is_invalid_on_both_backends(
+    ctx: HarmonyContext,
+) -> None:
     with pytest.raises(InvalidInputError, match="provider must be a provider name"):
         ctx.playlists.list_page(provider="a\x00b")

@@ -15,17 +15,23 @@ from tests.services.matching_support import Catalogues, Library
 
 @pytest.fixture
 def library(
-    harmony_settings_factory: SettingsFactory, harmony_events: RecordingEventLogger,
+    harmony_settings_factory: SettingsFactory,
+    harmony_events: RecordingEventLogger,
     harmony_clock: ManualClock,
-) -> Iterator[Library]:  # fmt: skip
+) -> Iterator[Library]:
     """``library(spotify_tracks, local_tracks, **settings)``: synced catalogues."""
     made: list[Catalogues] = []
 
-    def make(spotify: Sequence[dict[str, Any]], local: Sequence[dict[str, Any]],
-             **fields: Any) -> Catalogues:  # fmt: skip
+    def make(
+        spotify: Sequence[dict[str, Any]], local: Sequence[dict[str, Any]], **fields: Any
+    ) -> Catalogues:
         providers = {"spotify": InMemoryProvider("spotify"), "local": InMemoryProvider("local")}
-        ctx = HarmonyContext(harmony_settings_factory(**fields), events=harmony_events,
-                             clock=harmony_clock, providers=providers)  # fmt: skip
+        ctx = HarmonyContext(
+            harmony_settings_factory(**fields),
+            events=harmony_events,
+            clock=harmony_clock,
+            providers=providers,
+        )
         ctx.migrate()
         found = Catalogues(ctx, providers["spotify"], providers["local"], harmony_clock)
         made.append(found)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -50,12 +50,29 @@ class Matches:
 
 def _album(music: Path) -> Path:
     album = music / "Aurora Vale" / "Neon Harbor"
-    write_flac(album / "01 Glass Ocean.flac", title="Glass Ocean", artists=["Aurora Vale"],
-               album="Neon Harbor", isrc="ZZNHR1600004", track_number=1, duration_ms=271_702)  # fmt: skip
-    write_mp3(album / "#2 hash & more.mp3", title='Afterglow <"live">', track_number=2,
-              artists=["Aurora Vale", "Kato Lane"], duration_ms=183_840)  # fmt: skip
-    write_ogg(album / "03 line.ogg", title="Line\nbreak", artists=["Aurora Vale"], track_number=3,
-              duration_ms=1_500)  # fmt: skip
+    write_flac(
+        album / "01 Glass Ocean.flac",
+        title="Glass Ocean",
+        artists=["Aurora Vale"],
+        album="Neon Harbor",
+        isrc="ZZNHR1600004",
+        track_number=1,
+        duration_ms=271_702,
+    )
+    write_mp3(
+        album / "#2 hash & more.mp3",
+        title='Afterglow <"live">',
+        track_number=2,
+        artists=["Aurora Vale", "Kato Lane"],
+        duration_ms=183_840,
+    )
+    write_ogg(
+        album / "03 line.ogg",
+        title="Line\nbreak",
+        artists=["Aurora Vale"],
+        track_number=3,
+        duration_ms=1_500,
+    )
     return album
 
 
@@ -74,14 +91,17 @@ def library(harmony_context_factory: ContextFactory, tmp_path: Path) -> tuple[Ha
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 # -- M3U8 ------------------------------------------------------------------------------------
 
 
-def test_m3u8_of_a_folder_playlist_lists_its_files_with_extinf(library: tuple[HarmonyContext, Path],
-                                                             tmp_path: Path) -> None:  # fmt: skip
+def test_m3u8_of_a_folder_playlist_lists_its_files_with_extinf(
+    library: tuple[HarmonyContext, Path], tmp_path: Path
+) -> None:
     ctx, music = library
     pid = _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor")
     report = ctx.export.playlist(pid, tmp_path / "neon.m3u8")
@@ -123,7 +143,9 @@ def test_m3u8_paths_are_relative_to_the_base_and_never_read_as_comments(
 # -- XSPF ------------------------------------------------------------------------------------
 
 
-def test_xspf_is_escaped_xml_with_file_uris(library: tuple[HarmonyContext, Path], tmp_path: Path) -> None:
+def test_xspf_is_escaped_xml_with_file_uris(
+    library: tuple[HarmonyContext, Path], tmp_path: Path
+) -> None:
     ctx, music = library
     pid = _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor")
     ctx.export.playlist(pid, tmp_path / "neon.xspf", format="xspf")
@@ -150,14 +172,19 @@ def test_xspf_is_escaped_xml_with_file_uris(library: tuple[HarmonyContext, Path]
     ns = {"x": "http://xspf.org/ns/0/"}
     tracks = ElementTree.fromstring(text.encode()).findall("x:trackList/x:track", ns)
     assert [t.findtext("x:title", namespaces=ns) for t in tracks] == [
-        "Glass Ocean", 'Afterglow <"live">', "Line\nbreak",
-    ]  # fmt: skip
+        "Glass Ocean",
+        'Afterglow <"live">',
+        "Line\nbreak",
+    ]
 
 
-def test_xspf_replaces_characters_xml_cannot_hold(harmony_context_factory: ContextFactory,
-                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_xspf_replaces_characters_xml_cannot_hold(
+    harmony_context_factory: ContextFactory, tmp_path: Path
+) -> None:
     memory = InMemoryProvider()
-    memory.set_playlist("p", "Bell\x07 list", [{"id": "t", "title": "Ding\x07dong", "artists": ["A"]}])
+    memory.set_playlist(
+        "p", "Bell\x07 list", [{"id": "t", "title": "Ding\x07dong", "artists": ["A"]}]
+    )
     (tmp_path / "music").mkdir()
     ctx = harmony_context_factory(
         providers={"memory": memory, "local": LocalFilesProvider(tmp_path / "music")}
@@ -179,20 +206,55 @@ def test_xspf_replaces_characters_xml_cannot_hold(harmony_context_factory: Conte
 
 
 _TRICKY = [
-    {"id": "4uLU6hMCjMI75M1A2tKUQC", "title": "Plain", "artists": ["Solo"], "album": "Alb",
-     "duration_ms": 215000, "isrc": "ZZNHR1600004", "year": 2016,
-     "added_at": datetime(2023, 1, 3, 10, 55, tzinfo=timezone.utc)},
-    {"id": "local/Some Artist/x.flac", "title": 'Say "Hi", then leave', "album": None,
-     "artists": ["Crosby, Stills & Nash", "Young"], "duration_ms": None, "isrc": None,
-     "year": None, "added_at": datetime(2023, 1, 4, 0, 0, 0, 250000, tzinfo=timezone.utc)},
-    {"id": "spotify:track:odd", "title": "Multi\nline", "artists": ["Ñandú"], "album": "光",
-     "duration_ms": 1, "isrc": None, "year": 1999, "added_at": None},
+    {
+        "id": "4uLU6hMCjMI75M1A2tKUQC",
+        "title": "Plain",
+        "artists": ["Solo"],
+        "album": "Alb",
+        "duration_ms": 215000,
+        "isrc": "ZZNHR1600004",
+        "year": 2016,
+        "added_at": datetime(2023, 1, 3, 10, 55, tzinfo=UTC),
+    },
+    {
+        "id": "local/Some Artist/x.flac",
+        "title": 'Say "Hi", then leave',
+        "album": None,
+        "artists": ["Crosby, Stills & Nash", "Young"],
+        "duration_ms": None,
+        "isrc": None,
+        "year": None,
+        "added_at": datetime(2023, 1, 4, 0, 0, 0, 250000, tzinfo=UTC),
+    },
+    {
+        "id": "spotify:track:odd",
+        "title": "Multi\nline",
+        "artists": ["Ñandú"],
+        "album": "光",
+        "duration_ms": 1,
+        "isrc": None,
+        "year": 1999,
+        "added_at": None,
+    },
 ]
 
 
 def _detail_tracks(detail: PlaylistDetail) -> list[dict[str, Any]]:
-    return [t.model_dump(include={"provider_id", "title", "artists", "album", "duration_ms",
-                                  "isrc", "year", "added_at"}) for t in detail.tracks]  # fmt: skip
+    return [
+        t.model_dump(
+            include={
+                "provider_id",
+                "title",
+                "artists",
+                "album",
+                "duration_ms",
+                "isrc",
+                "year",
+                "added_at",
+            }
+        )
+        for t in detail.tracks
+    ]
 
 
 def test_csv_is_exportify_shaped_line_by_line_and_reads_back_the_same(
@@ -205,8 +267,10 @@ def test_csv_is_exportify_shaped_line_by_line_and_reads_back_the_same(
     pid = _playlist_id(ctx, "memory", "p")
     report = ctx.export.playlist(pid, tmp_path / "Tricky.csv", format="csv", target=None)
     assert (report.target, report.written, report.missing) == ("memory", 4, ())
-    header = ("Track URI,Track Name,Album Name,Artist Name(s),Release Date,Duration (ms),"
-              "Popularity,Explicit,Added By,Added At,Genres,Record Label,ISRC")  # fmt: skip
+    header = (
+        "Track URI,Track Name,Album Name,Artist Name(s),Release Date,Duration (ms),"
+        "Popularity,Explicit,Added By,Added At,Genres,Record Label,ISRC"
+    )
     plain = "spotify:track:4uLU6hMCjMI75M1A2tKUQC,Plain,Alb,Solo,2016,215000,,,,2023-01-03T10:55:00Z,,,ZZNHR1600004"
     # RFC 4180 line ends; the line break inside a title stays inside its quoted cell.
     assert (tmp_path / "Tricky.csv").read_bytes().decode("utf-8").split("\r\n") == [
@@ -219,7 +283,9 @@ def test_csv_is_exportify_shaped_line_by_line_and_reads_back_the_same(
         "",
     ]
     # Through the Exportify provider: the same tracks, in the same order.
-    back = [coerce_track(t) for t in ExportifyProvider(tmp_path / "Tricky.csv").iter_tracks("Tricky")]
+    back = [
+        coerce_track(t) for t in ExportifyProvider(tmp_path / "Tricky.csv").iter_tracks("Tricky")
+    ]
     original = _detail_tracks(ctx.playlists.get(pid))
     assert [t.model_dump(exclude={"id"}) | {"provider_id": t.id} for t in back] == original  # type: ignore[union-attr]
 
@@ -233,8 +299,12 @@ def test_every_sample_playlist_round_trips_through_an_exportify_import(
     out.mkdir()
     page = ctx.playlists.repository.list_page(provider="sample", limit=500)
     for playlist in page:
-        ctx.export.playlist(playlist.id, out / f"{playlist.provider_id}.csv", format="csv", target=None)
-    again = harmony_context_factory(providers={"reimported": ExportifyProvider(out, name="reimported")})
+        ctx.export.playlist(
+            playlist.id, out / f"{playlist.provider_id}.csv", format="csv", target=None
+        )
+    again = harmony_context_factory(
+        providers={"reimported": ExportifyProvider(out, name="reimported")}
+    )
     assert again.sync.run_once().created == 12
     for playlist in page:
         back = again.playlists.get(_playlist_id(again, "reimported", playlist.provider_id))
@@ -245,10 +315,10 @@ def test_every_sample_playlist_round_trips_through_an_exportify_import(
 # -- writes ----------------------------------------------------------------------------------
 
 
-def test_a_re_export_of_an_unchanged_playlist_rewrites_nothing(library: tuple[HarmonyContext, Path],
-                                                              tmp_path: Path,
-                                                              harmony_events: RecordingEventLogger) -> None:  # fmt: skip
-    ctx, music = library
+def test_a_re_export_of_an_unchanged_playlist_rewrites_nothing(
+    library: tuple[HarmonyContext, Path], tmp_path: Path, harmony_events: RecordingEventLogger
+) -> None:
+    ctx, _music = library
     pid = _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor")
     target = tmp_path / "neon.m3u8"
     assert ctx.export.playlist(pid, target).changed
@@ -262,13 +332,19 @@ def test_a_re_export_of_an_unchanged_playlist_rewrites_nothing(library: tuple[Ha
     assert statuses == ["written", "unchanged"]
     event = [e for e in harmony_events if e.name == "export.playlist"][-1]
     assert event.fields | {"duration_ms": 0} == {
-        "entity_id": pid, "status": "unchanged", "format": "m3u8", "target": "local",
-        "written_count": 3, "missing_count": 0, "duration_ms": 0,
-    }  # fmt: skip
+        "entity_id": pid,
+        "status": "unchanged",
+        "format": "m3u8",
+        "target": "local",
+        "written_count": 3,
+        "missing_count": 0,
+        "duration_ms": 0,
+    }
 
 
-def test_a_changed_playlist_replaces_the_file_atomically(library: tuple[HarmonyContext, Path],
-                                                        tmp_path: Path) -> None:  # fmt: skip
+def test_a_changed_playlist_replaces_the_file_atomically(
+    library: tuple[HarmonyContext, Path], tmp_path: Path
+) -> None:
     ctx, music = library
     pid = _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor")
     target = tmp_path / "neon.m3u8"
@@ -288,7 +364,9 @@ def test_a_changed_playlist_replaces_the_file_atomically(library: tuple[HarmonyC
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
 
 
-def test_a_new_file_gets_the_usual_permissions(library: tuple[HarmonyContext, Path], tmp_path: Path) -> None:
+def test_a_new_file_gets_the_usual_permissions(
+    library: tuple[HarmonyContext, Path], tmp_path: Path
+) -> None:
     ctx, _ = library
     pid = _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor")
     ctx.export.playlist(pid, tmp_path / "new.m3u8")
@@ -301,9 +379,13 @@ def test_a_new_file_gets_the_usual_permissions(library: tuple[HarmonyContext, Pa
 
 
 @pytest.fixture
-def two_providers(harmony_context_factory: ContextFactory, tmp_path: Path) -> tuple[HarmonyContext, Path]:
+def two_providers(
+    harmony_context_factory: ContextFactory, tmp_path: Path
+) -> tuple[HarmonyContext, Path]:
     music = write_sample_music(tmp_path / "music").folder
-    ctx = harmony_context_factory(providers={"sample": sample_provider(), "local": LocalFilesProvider(music)})
+    ctx = harmony_context_factory(
+        providers={"sample": sample_provider(), "local": LocalFilesProvider(music)}
+    )
     ctx.sync.run_once()
     return ctx, music
 
@@ -314,8 +396,9 @@ def _isrc_matches(ctx: HarmonyContext, playlist: PlaylistDetail) -> dict[tuple[i
         for track in ctx.playlists.get(summary.id).tracks:
             if track.isrc:
                 local[track.isrc] = track.id
-    return {(t.id, "local"): Match(local[t.isrc], "auto") for t in playlist.tracks
-            if t.isrc in local}  # fmt: skip
+    return {
+        (t.id, "local"): Match(local[t.isrc], "auto") for t in playlist.tracks if t.isrc in local
+    }
 
 
 def test_unmatched_entries_are_reported_and_commented_never_dropped(
@@ -326,7 +409,9 @@ def test_unmatched_entries_are_reported_and_commented_never_dropped(
     pairs = _isrc_matches(ctx, road)
     # One match rejected by hand, one given as a provider id rather than a harmony id.
     rejected_slot, by_provider_id = road.tracks[0], road.tracks[1]
-    pairs[(rejected_slot.id, "local")] = Match(pairs[(rejected_slot.id, "local")].target_track_id, "rejected")
+    pairs[(rejected_slot.id, "local")] = Match(
+        pairs[(rejected_slot.id, "local")].target_track_id, "rejected"
+    )
     local_track = ctx.tracks.get(int(pairs[(by_provider_id.id, "local")].target_track_id))
     pairs[(by_provider_id.id, "local")] = Match(local_track.provider_id, "confirmed")
     ctx.export.matches = Matches(pairs)
@@ -339,7 +424,10 @@ def test_unmatched_entries_are_reported_and_commented_never_dropped(
     assert {m.reason for m in report.missing[1:]} == {"not matched to 'local'"}
     lines = (tmp_path / "road.m3u8").read_text(encoding="utf-8").splitlines()
     first = road.tracks[0]
-    assert lines[2] == f"# missing: 1. {', '.join(first.artists)} - {first.title} (the match to 'local' was rejected)"
+    assert (
+        lines[2]
+        == f"# missing: 1. {', '.join(first.artists)} - {first.title} (the match to 'local' was rejected)"
+    )
     assert lines[3].startswith("#EXTINF:") and lines[4] == str(music / local_track.provider_id)
     assert sum(line.startswith("# missing: ") for line in lines) == len(report.missing)
     assert sum(line.startswith("#EXTINF:") for line in lines) == report.written
@@ -348,7 +436,10 @@ def test_unmatched_entries_are_reported_and_commented_never_dropped(
     ns = {"x": "http://xspf.org/ns/0/"}
     xspf = ElementTree.parse(tmp_path / "road.xspf").getroot().findall("x:trackList/x:track", ns)
     assert [i for i, t in enumerate(xspf) if t.find("x:location", ns) is None] == expected_missing
-    assert xspf[0].findtext("x:annotation", namespaces=ns) == "missing: the match to 'local' was rejected"
+    assert (
+        xspf[0].findtext("x:annotation", namespaces=ns)
+        == "missing: the match to 'local' was rejected"
+    )
     report = ctx.export.playlist(road.id, tmp_path / "road.csv", format="csv")
     rows = (tmp_path / "road.csv").read_text(encoding="utf-8").splitlines()[1:]
     assert len(rows) == report.written and rows[0].startswith(f"{local_track.provider_id},")
@@ -373,31 +464,43 @@ def test_entries_are_missing_until_ctx_matching_has_matched_them(
     assert [m.position for m in report.missing] == [
         i for i, t in enumerate(jazz.tracks) if t.id not in matched
     ]
-    paths = [line for line in (tmp_path / "jazz.m3u8").read_text(encoding="utf-8").splitlines()
-             if line and not line.startswith("#")]  # fmt: skip
-    expected = [str(music / ctx.tracks.get(matched[t.id].target_track_id).provider_id)
-                for t in jazz.tracks if t.id in matched]  # fmt: skip
+    paths = [
+        line
+        for line in (tmp_path / "jazz.m3u8").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    expected = [
+        str(music / ctx.tracks.get(matched[t.id].target_track_id).provider_id)
+        for t in jazz.tracks
+        if t.id in matched
+    ]
     assert paths == expected
 
 
-def test_a_file_deleted_since_the_sync_is_reported_missing(library: tuple[HarmonyContext, Path],
-                                                          tmp_path: Path) -> None:  # fmt: skip
+def test_a_file_deleted_since_the_sync_is_reported_missing(
+    library: tuple[HarmonyContext, Path], tmp_path: Path
+) -> None:
     ctx, music = library
     (music / "Aurora Vale" / "Neon Harbor" / "01 Glass Ocean.flac").unlink()
-    report = ctx.export.playlist(_playlist_id(ctx, "local", "Aurora Vale/Neon Harbor"), tmp_path / "x.m3u8")
+    report = ctx.export.playlist(
+        _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor"), tmp_path / "x.m3u8"
+    )
     (missing,) = report.missing
     assert (missing.position, missing.title, missing.provider_id) == (
-        0, "Glass Ocean", "Aurora Vale/Neon Harbor/01 Glass Ocean.flac",
-    )  # fmt: skip
+        0,
+        "Glass Ocean",
+        "Aurora Vale/Neon Harbor/01 Glass Ocean.flac",
+    )
     assert "no longer exists" in missing.reason and report.written == 2
 
 
 # -- bad input: a clear error, nothing written -----------------------------------------------
 
 
-def test_bad_input_raises_clearly_and_writes_nothing(library: tuple[HarmonyContext, Path], tmp_path: Path,
-                                                    harmony_events: RecordingEventLogger) -> None:  # fmt: skip
-    ctx, music = library
+def test_bad_input_raises_clearly_and_writes_nothing(
+    library: tuple[HarmonyContext, Path], tmp_path: Path, harmony_events: RecordingEventLogger
+) -> None:
+    ctx, _music = library
     pid = _playlist_id(ctx, "local", "Aurora Vale/Neon Harbor")
     base = tmp_path / "base"
     base.mkdir()
@@ -406,19 +509,42 @@ def test_bad_input_raises_clearly_and_writes_nothing(library: tuple[HarmonyConte
     before = _files(tmp_path)
     cases: list[tuple[type[Exception], str, dict[str, Any]]] = [
         (InvalidInputError, "outside the export base", {"path": tmp_path / "x.m3u8", "base": base}),
-        (InvalidInputError, "outside the export base", {"path": base / ".." / "x.m3u8", "base": base}),
-        (InvalidInputError, "outside the export base", {"path": base / "escape" / "x.m3u8", "base": base}),
-        (InvalidInputError, "is not an existing folder", {"path": base / "x.m3u8", "base": tmp_path / "nope"}),
-        (NotFoundError, "no playlist with id 999999", {"playlist_id": 999_999, "path": base / "keep.m3u8"}),
+        (
+            InvalidInputError,
+            "outside the export base",
+            {"path": base / ".." / "x.m3u8", "base": base},
+        ),
+        (
+            InvalidInputError,
+            "outside the export base",
+            {"path": base / "escape" / "x.m3u8", "base": base},
+        ),
+        (
+            InvalidInputError,
+            "is not an existing folder",
+            {"path": base / "x.m3u8", "base": tmp_path / "nope"},
+        ),
+        (
+            NotFoundError,
+            "no playlist with id 999999",
+            {"playlist_id": 999_999, "path": base / "keep.m3u8"},
+        ),
         (InvalidInputError, "positive integers", {"playlist_id": 0, "path": base / "keep.m3u8"}),
-        (UnknownProviderError, "no provider named 'spotify' is registered",
-         {"path": base / "keep.m3u8", "target": "spotify"}),
+        (
+            UnknownProviderError,
+            "no provider named 'spotify' is registered",
+            {"path": base / "keep.m3u8", "target": "spotify"},
+        ),
         (InvalidInputError, "format must be one of", {"path": base / "keep.m3u8", "format": "pls"}),
         (InvalidInputError, "which means csv", {"path": base / "x.csv"}),
         (InvalidInputError, "does not exist; create it first", {"path": base / "sub" / "x.m3u8"}),
         (InvalidInputError, "is a folder", {"path": base}),
-        (InvalidInputError, "target must be a provider name", {"path": base / "keep.m3u8", "target": ""}),
-    ]  # fmt: skip
+        (
+            InvalidInputError,
+            "target must be a provider name",
+            {"path": base / "keep.m3u8", "target": ""},
+        ),
+    ]
     for error, message, kwargs in cases:
         call = {"playlist_id": pid, **kwargs}
         with pytest.raises(error, match=message):

@@ -15,10 +15,16 @@ from harmony.testing.strategies import provider_tracks
 
 def _entry(position: int, track: ProviderTrack) -> Entry:
     return Entry(
-        position=position, title=track.title, artists=track.artists, album=track.album,
-        duration_ms=track.duration_ms, isrc=track.isrc, year=track.year,
-        added_at=track.added_at, provider_id=track.id,
-    )  # fmt: skip
+        position=position,
+        title=track.title,
+        artists=track.artists,
+        album=track.album,
+        duration_ms=track.duration_ms,
+        isrc=track.isrc,
+        year=track.year,
+        added_at=track.added_at,
+        provider_id=track.id,
+    )
 
 
 @settings(max_examples=150, deadline=None)

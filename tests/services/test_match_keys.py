@@ -17,28 +17,43 @@ from harmony._services.match_rules import MatchRules
 
 @pytest.mark.parametrize(
     ("raw", "canonical"),
-    [("USRC17607839", "USRC17607839"), ("us-rc1-76-07839", "USRC17607839"),
-     (" gb aye 06 01498 ", "GBAYE0601498"), ("N/A", None), ("", None), (None, None),
-     ("USRC1760783", None), ("12RC17607839", None)],
-)  # fmt: skip
+    [
+        ("USRC17607839", "USRC17607839"),
+        ("us-rc1-76-07839", "USRC17607839"),
+        (" gb aye 06 01498 ", "GBAYE0601498"),
+        ("N/A", None),
+        ("", None),
+        (None, None),
+        ("USRC1760783", None),
+        ("12RC17607839", None),
+    ],
+)
 def test_isrcs_are_compared_in_canonical_form(raw: str | None, canonical: str | None) -> None:
     assert canonical_isrc(raw) == canonical
 
 
 @pytest.mark.parametrize(
     ("title", "key"),
-    [("Paint It Black - Remastered 2011", "paint it black"), ("Paint It, Black", "paint it black"),
-     ("Yellow Submarine (2009 Mix)", "yellow submarine"), ("Déjà Vu (Radio Edit)", "deja vu"),
-     ("Golden Hour (feat. Mira Sol)", "golden hour"), ("Run It Back ft. Kato Lane", "run it back"),
-     ("Hotel California - Live at the Forum", "hotel california"),
-     ("Song (From the Movie)", "song from the movie"), ("Part 2 - Mono", "part 2")],
-)  # fmt: skip
+    [
+        ("Paint It Black - Remastered 2011", "paint it black"),
+        ("Paint It, Black", "paint it black"),
+        ("Yellow Submarine (2009 Mix)", "yellow submarine"),
+        ("Déjà Vu (Radio Edit)", "deja vu"),
+        ("Golden Hour (feat. Mira Sol)", "golden hour"),
+        ("Run It Back ft. Kato Lane", "run it back"),
+        ("Hotel California - Live at the Forum", "hotel california"),
+        ("Song (From the Movie)", "song from the movie"),
+        ("Part 2 - Mono", "part 2"),
+    ],
+)
 def test_titles_lose_credits_and_recording_descriptions(title: str, key: str) -> None:
     assert match_key(title, ["A"], None, None, None).title == key
 
 
 def test_artists_are_split_normalised_and_joined_by_the_credit() -> None:
-    key = match_key("Song (feat. Mira Sól & Bo)", ["The Kato Lane; Ada", "Cy feat. Di"], None, None, None)
+    key = match_key(
+        "Song (feat. Mira Sól & Bo)", ["The Kato Lane; Ada", "Cy feat. Di"], None, None, None
+    )
     assert key.artists == ("kato lane", "ada", "cy", "di", "mira sol", "bo")
     assert key.artist == "kato lane"
     assert split_artists(["Tyler, The Creator"]) == ["tyler the creator"]  # commas stay
@@ -51,8 +66,14 @@ def test_recording_tags_come_from_title_and_album_and_a_remaster_is_only_marked(
     assert remaster.tags == frozenset() and remaster.remaster
 
 
-@given(st.text(max_size=40), st.lists(st.text(max_size=20), max_size=3), st.none() | st.text(max_size=20))
-def test_the_key_maker_gives_what_match_key_gives(title: str, artists: list[str], album: str | None) -> None:
+@given(
+    st.text(max_size=40),
+    st.lists(st.text(max_size=20), max_size=3),
+    st.none() | st.text(max_size=20),
+)
+def test_the_key_maker_gives_what_match_key_gives(
+    title: str, artists: list[str], album: str | None
+) -> None:
     maker = KeyMaker()
     first = maker.key(title, artists, album, None, 1)
     again = maker.key(title, artists, album, None, 1)  # from its memory this time
@@ -83,10 +104,14 @@ def test_the_rules_explain_why_a_pair_does_not_match() -> None:
 def test_two_equally_close_different_recordings_are_ambiguous() -> None:
     rules = MatchRules(2000)
     source = match_key("Down - Live", ["Ada"], None, None, None)
-    twins = [(1, match_key("Down - Live", ["Ada"], None, None, 200_000)),
-             (2, match_key("Down - Live", ["Ada"], None, None, 260_000))]  # fmt: skip
+    twins = [
+        (1, match_key("Down - Live", ["Ada"], None, None, 200_000)),
+        (2, match_key("Down - Live", ["Ada"], None, None, 260_000)),
+    ]
     assert rules.best(source, twins) is None
-    copies = [(1, match_key("Down - Live", ["Ada"], None, None, 200_000)),
-              (2, match_key("Down - Live", ["Ada"], None, None, 200_300))]  # fmt: skip
+    copies = [
+        (1, match_key("Down - Live", ["Ada"], None, None, 200_000)),
+        (2, match_key("Down - Live", ["Ada"], None, None, 200_300)),
+    ]
     best = rules.best(source, copies)
     assert best is not None and best[0] == 1  # the same recording twice: the lower id

@@ -9,10 +9,14 @@ from harmony import HarmonyContext
 from harmony._db.models import MatchCheckRow, TrackMatchKeyRow, TrackMatchRow
 from tests.services.matching_support import Library, song
 
-SPOTIFY = [song(f"s{n}", f"Song Number {word}", ["Ada Lovelace"], 200_000 + n * 10_000)
-           for n, word in enumerate(("One", "Two", "Three", "Four"), 1)]  # fmt: skip
-LOCAL = [song(f"l{n}", f"Song Number {word}", ["Ada Lovelace"], 200_500 + n * 10_000)
-         for n, word in enumerate(("One", "Two", "Three"), 1)]  # fmt: skip
+SPOTIFY = [
+    song(f"s{n}", f"Song Number {word}", ["Ada Lovelace"], 200_000 + n * 10_000)
+    for n, word in enumerate(("One", "Two", "Three", "Four"), 1)
+]
+LOCAL = [
+    song(f"l{n}", f"Song Number {word}", ["Ada Lovelace"], 200_500 + n * 10_000)
+    for n, word in enumerate(("One", "Two", "Three"), 1)
+]
 
 
 def _count(ctx: HarmonyContext, table: type) -> int:
@@ -20,7 +24,9 @@ def _count(ctx: HarmonyContext, table: type) -> int:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def test_a_re_run_with_nothing_changed_looks_at_nothing_and_writes_nothing(library: Library) -> None:
+def test_a_re_run_with_nothing_changed_looks_at_nothing_and_writes_nothing(
+    library: Library,
+) -> None:
     lib = library(SPOTIFY, LOCAL)
     first = lib.run()
     assert (first.checked, first.matched, first.unmatched) == (4, 3, 1)
@@ -31,10 +37,15 @@ def test_a_re_run_with_nothing_changed_looks_at_nothing_and_writes_nothing(libra
     assert (second.checked, second.changed, second.catalogue_changed) == (0, 0, False)
     assert (second.matched, second.unmatched) == (3, 1)
     with lib.ctx.db.connect() as conn:
-        assert conn.execute(select(MatchCheckRow.source_track_id, MatchCheckRow.checked_at)).all() == before
+        assert (
+            conn.execute(select(MatchCheckRow.source_track_id, MatchCheckRow.checked_at)).all()
+            == before
+        )
 
 
-def test_a_failed_lookup_is_not_retried_until_the_target_catalogue_changes(library: Library) -> None:
+def test_a_failed_lookup_is_not_retried_until_the_target_catalogue_changes(
+    library: Library,
+) -> None:
     lib = library(SPOTIFY, LOCAL)
     lib.run()
     # A new source track: only it is looked at; s4 (unmatched) is not tried again.
@@ -71,11 +82,18 @@ def test_a_changed_target_track_re_checks_the_sources_matched_to_it(library: Lib
 
 
 def test_a_new_target_track_with_the_same_isrc_replaces_a_fuzzy_match(library: Library) -> None:
-    lib = library([song("s1", "Blue", ["Ada"], 200_000, isrc="USAAA1111111")],
-                  [song("l1", "Blue", ["Ada"], 200_000)])  # fmt: skip
+    lib = library(
+        [song("s1", "Blue", ["Ada"], 200_000, isrc="USAAA1111111")],
+        [song("l1", "Blue", ["Ada"], 200_000)],
+    )
     lib.run()
     assert lib.matched("s1") == "l1"
-    lib.sync(local=[song("l1", "Blue", ["Ada"], 200_000), song("l2", "Blue (Mono)", ["Ada"], 201_000, isrc="USAAA1111111")])
+    lib.sync(
+        local=[
+            song("l1", "Blue", ["Ada"], 200_000),
+            song("l2", "Blue (Mono)", ["Ada"], 201_000, isrc="USAAA1111111"),
+        ]
+    )
     report = lib.run()
     assert report.checked == 1 and lib.matched("s1") == "l2"
 
@@ -83,8 +101,9 @@ def test_a_new_target_track_with_the_same_isrc_replaces_a_fuzzy_match(library: L
 def test_a_new_tolerance_re_checks_every_automatic_match(library: Library) -> None:
     lib = library(SPOTIFY, LOCAL)
     lib.run()
-    with HarmonyContext(lib.ctx.settings.model_copy(update={"matching_duration_tolerance_ms": 100}),
-                        clock=lib.clock) as strict:  # fmt: skip
+    with HarmonyContext(
+        lib.ctx.settings.model_copy(update={"matching_duration_tolerance_ms": 100}), clock=lib.clock
+    ) as strict:
         report = strict.matching.run("spotify", "local")
     assert report.checked == 4 and report.matched == 0
 
@@ -94,13 +113,19 @@ def test_keys_are_computed_once_and_again_only_for_changed_tracks(library: Libra
     lib.run()
     assert _count(lib.ctx, TrackMatchKeyRow) == 7
     with lib.ctx.db.connect() as conn:
-        before = {r[0]: r[1] for r in conn.execute(select(TrackMatchKeyRow.track_id, TrackMatchKeyRow.title))}
+        before = {
+            r[0]: r[1]
+            for r in conn.execute(select(TrackMatchKeyRow.track_id, TrackMatchKeyRow.title))
+        }
     changed = [*LOCAL]
     changed[0] = song("l1", "Song Number Uno", ["Ada Lovelace"], 210_500)
     lib.sync(local=changed)
     lib.run()
     with lib.ctx.db.connect() as conn:
-        after = {r[0]: r[1] for r in conn.execute(select(TrackMatchKeyRow.track_id, TrackMatchKeyRow.title))}
+        after = {
+            r[0]: r[1]
+            for r in conn.execute(select(TrackMatchKeyRow.track_id, TrackMatchKeyRow.title))
+        }
     assert {k for k in after if after[k] != before[k]} == {lib.id("local", "l1")}
     assert lib.matched("s1") is None
 

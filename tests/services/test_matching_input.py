@@ -35,8 +35,11 @@ LOCAL = [song("l1", "Blue", ["Ada"]), song("l2", "Red", ["Ada"])]
 
 def _stored(ctx: HarmonyContext) -> list[tuple[Any, ...]]:
     with ctx.db.connect() as conn:
-        matches = conn.execute(select(TrackMatchRow.source_track_id, TrackMatchRow.target_track_id,
-                                      TrackMatchRow.status).order_by(TrackMatchRow.source_track_id)).all()  # fmt: skip
+        matches = conn.execute(
+            select(
+                TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status
+            ).order_by(TrackMatchRow.source_track_id)
+        ).all()
         runs = conn.execute(select(func.count()).select_from(MatchRunRow)).scalar_one()
     return [*map(tuple, matches), ("runs", runs)]
 
@@ -60,9 +63,13 @@ def lib(library: Library) -> Catalogues:
     ],
 )
 def test_a_run_with_bad_provider_names_is_refused_and_changes_nothing(
-    lib: Catalogues, harmony_events: RecordingEventLogger, source: Any, target: Any,
-    error: type[Exception], message: str,
-) -> None:  # fmt: skip
+    lib: Catalogues,
+    harmony_events: RecordingEventLogger,
+    source: Any,
+    target: Any,
+    error: type[Exception],
+    message: str,
+) -> None:
     before = _stored(lib.ctx)
     harmony_events.clear()
     with pytest.raises(error, match=message):
@@ -82,25 +89,59 @@ def test_a_provider_with_stored_tracks_need_not_be_registered(lib: Catalogues) -
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda m, ids: m.confirm(ids["s1"], 10**9), NotFoundError, "no target track with id 1000000000"),
-        (lambda m, ids: m.confirm(10**9, ids["l1"]), NotFoundError, "no source track with id 1000000000"),
-        (lambda m, ids: m.reject(ids["s1"], ids["s2"]), InvalidInputError, "both from provider 'spotify'"),
-        (lambda m, ids: m.confirm("7", ids["l1"]), InvalidInputError, "source_track_id must be a positive integer"),
-        (lambda m, ids: m.reject(ids["s1"], True), InvalidInputError, "target_track_id must be a positive integer"),
+        (
+            lambda m, ids: m.confirm(ids["s1"], 10**9),
+            NotFoundError,
+            "no target track with id 1000000000",
+        ),
+        (
+            lambda m, ids: m.confirm(10**9, ids["l1"]),
+            NotFoundError,
+            "no source track with id 1000000000",
+        ),
+        (
+            lambda m, ids: m.reject(ids["s1"], ids["s2"]),
+            InvalidInputError,
+            "both from provider 'spotify'",
+        ),
+        (
+            lambda m, ids: m.confirm("7", ids["l1"]),
+            InvalidInputError,
+            "source_track_id must be a positive integer",
+        ),
+        (
+            lambda m, ids: m.reject(ids["s1"], True),
+            InvalidInputError,
+            "target_track_id must be a positive integer",
+        ),
         (lambda m, ids: m.confirm(0, ids["l1"]), InvalidInputError, "got 0"),
         (lambda m, ids: m.get(-1, "local"), InvalidInputError, "positive integer"),
         (lambda m, ids: m.get(ids["s1"], "elsewhere"), UnknownProviderError, "'elsewhere'"),
-        (lambda m, ids: m.get_many("12", "local"), InvalidInputError, "must be a list of track ids"),
+        (
+            lambda m, ids: m.get_many("12", "local"),
+            InvalidInputError,
+            "must be a list of track ids",
+        ),
         (lambda m, ids: m.get_many([ids["s1"], None], "local"), InvalidInputError, "got None"),
-        (lambda m, ids: m.unmatched("spotify", "local", limit=0), InvalidInputError, "limit must be"),
-        (lambda m, ids: m.unmatched("spotify", "local", offset=-1), InvalidInputError, "offset must be"),
+        (
+            lambda m, ids: m.unmatched("spotify", "local", limit=0),
+            InvalidInputError,
+            "limit must be",
+        ),
+        (
+            lambda m, ids: m.unmatched("spotify", "local", offset=-1),
+            InvalidInputError,
+            "offset must be",
+        ),
         (lambda m, ids: m.unmatched("spotify", "gone"), UnknownProviderError, "'gone'"),
     ],
 )
 def test_bad_track_ids_and_arguments_are_refused_and_change_nothing(
     lib: Catalogues, call: Any, error: type[Exception], message: str
 ) -> None:
-    ids = {pid: lib.id(p, pid) for p, pid in (("spotify", "s1"), ("spotify", "s2"), ("local", "l1"))}
+    ids = {
+        pid: lib.id(p, pid) for p, pid in (("spotify", "s1"), ("spotify", "s2"), ("local", "l1"))
+    }
     before = _stored(lib.ctx)
     with pytest.raises(error, match=message):
         call(lib.ctx.matching, ids)
@@ -129,9 +170,11 @@ def test_a_queued_match_run_job_runs_the_match_and_stores_its_report(library: Li
 
 @pytest.mark.parametrize(
     ("payload", "message"),
-    [({"source": "spotify"}, "'target' must be a provider name"),
-     ({"source": 1, "target": "local"}, "'source' must be a provider name"),
-     ({"source": "spotify", "target": "nowhere"}, "'nowhere'")],
+    [
+        ({"source": "spotify"}, "'target' must be a provider name"),
+        ({"source": 1, "target": "local"}, "'source' must be a provider name"),
+        ({"source": "spotify", "target": "nowhere"}, "'nowhere'"),
+    ],
 )
 def test_a_match_run_job_with_a_bad_payload_is_dead_lettered_at_once(
     library: Library, payload: dict[str, Any], message: str
@@ -141,7 +184,9 @@ def test_a_match_run_job_with_a_bad_payload_is_dead_lettered_at_once(
     worker = Worker(lib.ctx)  # the context registers match.run itself
     worker.run_until_idle()
     failed = lib.ctx.jobs.get(job.id)
-    assert (failed.status, failed.attempts) == ("failed", 1) and message in (failed.last_error or "")
+    assert (failed.status, failed.attempts) == ("failed", 1) and message in (
+        failed.last_error or ""
+    )
 
 
 def test_the_retry_policy_of_match_run_jobs_can_be_replaced(library: Library) -> None:
@@ -157,7 +202,7 @@ def test_without_rapidfuzz_a_run_names_the_extra_to_install(tmp_path: Path) -> N
         import sys
         sys.modules["rapidfuzz"] = None  # as if the "search" extra were not installed
         from harmony import HarmonyContext, HarmonyError
-        with HarmonyContext.from_url("sqlite:///{tmp_path / 'x.db'}") as ctx:
+        with HarmonyContext.from_url("sqlite:///{tmp_path / "x.db"}") as ctx:
             ctx.migrate()
             try:
                 ctx.matching.run("a", "b")

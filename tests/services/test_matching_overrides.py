@@ -6,7 +6,10 @@ from __future__ import annotations
 from harmony.testing import RecordingEventLogger
 from tests.services.matching_support import Library, song
 
-SPOTIFY = [song("s1", "Blue Monday", ["New Order"], 448_000), song("s2", "Temptation", ["New Order"], 420_000)]
+SPOTIFY = [
+    song("s1", "Blue Monday", ["New Order"], 448_000),
+    song("s2", "Temptation", ["New Order"], 420_000),
+]
 LOCAL = [
     song("l-blue", "Blue Monday", ["New Order"], 448_200),
     song("l-blue-88", "Blue Monday '88", ["New Order"], 449_000),
@@ -26,8 +29,10 @@ def test_a_confirmed_pair_is_the_match_and_survives_re_runs_and_re_syncs(library
     assert lib.matched("s1") == "l-other"
     # The source track changes at the provider (a re-sync writes it again), so does the
     # target's catalogue: the confirmed pair stays.
-    lib.sync(spotify=[song("s1", "Blue Monday - 2015 Remaster", ["New Order"], 447_000), SPOTIFY[1]],
-             local=[*LOCAL, song("l-new", "Blue Monday", ["New Order"], 447_000)])  # fmt: skip
+    lib.sync(
+        spotify=[song("s1", "Blue Monday - 2015 Remaster", ["New Order"], 447_000), SPOTIFY[1]],
+        local=[*LOCAL, song("l-new", "Blue Monday", ["New Order"], 447_000)],
+    )
     report = lib.run()
     assert report.checked >= 1 and report.confirmed == 1
     match = lib.ctx.matching.get(lib.id("spotify", "s1"), "local")
@@ -56,8 +61,10 @@ def test_a_rejected_pair_is_never_proposed_again(library: Library) -> None:
     assert report.checked == 1
     assert lib.matched("s1") is None  # "Blue Monday '88" is not close enough either
     # Re-synced, re-run, the catalogue changed: still never that pair.
-    lib.sync(spotify=[song("s1", "Blue Monday", ["New Order"], 448_100), SPOTIFY[1]],
-             local=[*LOCAL, song("l-later", "Temptation (Live)", ["New Order"], 500_000)])  # fmt: skip
+    lib.sync(
+        spotify=[song("s1", "Blue Monday", ["New Order"], 448_100), SPOTIFY[1]],
+        local=[*LOCAL, song("l-later", "Temptation (Live)", ["New Order"], 500_000)],
+    )
     lib.run()
     assert lib.matched("s1") is None
     candidates = lib.ctx.matching.unmatched("spotify", "local")[0].candidates
@@ -65,8 +72,10 @@ def test_a_rejected_pair_is_never_proposed_again(library: Library) -> None:
 
 
 def test_after_a_reject_the_next_run_proposes_the_next_best(library: Library) -> None:
-    lib = library([song("s1", "Blue", ["Ada"], 200_000)],
-                  [song("l1", "Blue", ["Ada"], 200_000), song("l2", "Blue", ["Ada"], 201_000)])  # fmt: skip
+    lib = library(
+        [song("s1", "Blue", ["Ada"], 200_000)],
+        [song("l1", "Blue", ["Ada"], 200_000), song("l2", "Blue", ["Ada"], 201_000)],
+    )
     lib.run()
     assert lib.matched("s1") == "l1"  # the closer duration
     lib.ctx.matching.reject(lib.id("spotify", "s1"), lib.id("local", "l1"))
@@ -83,15 +92,20 @@ def test_a_confirmed_pair_that_was_rejected_before_becomes_the_match(library: Li
     assert lib.matched("s1") == "l-blue"
 
 
-def test_overrides_emit_match_override(library: Library, harmony_events: RecordingEventLogger) -> None:
+def test_overrides_emit_match_override(
+    library: Library, harmony_events: RecordingEventLogger
+) -> None:
     lib = library(SPOTIFY, LOCAL)
     s1, blue, other = lib.id("spotify", "s1"), lib.id("local", "l-blue"), lib.id("local", "l-other")
     lib.ctx.matching.confirm(s1, other)
     lib.ctx.matching.reject(s1, blue)
     events = harmony_events.named("match.override")
-    assert [(e["source_track_id"], e["target_track_id"], e["target"], e["status"]) for e in events] == [
-        (s1, other, "local", "confirmed"), (s1, blue, "local", "rejected"),
-    ]  # fmt: skip
+    assert [
+        (e["source_track_id"], e["target_track_id"], e["target"], e["status"]) for e in events
+    ] == [
+        (s1, other, "local", "confirmed"),
+        (s1, blue, "local", "rejected"),
+    ]
 
 
 def test_overrides_of_a_pair_work_in_both_directions(library: Library) -> None:

@@ -24,48 +24,76 @@ from harmony._services.match_keys import canonical_isrc
 from harmony.testing import InMemoryProvider
 from harmony.testing.pytest_plugin import ContextFactory
 
-TITLES = ["Blue", "Blue (Live)", "Blue - Remastered 2011", "Blu", "Green Light", "Gren Light", "Part 2"]
+TITLES = [
+    "Blue",
+    "Blue (Live)",
+    "Blue - Remastered 2011",
+    "Blu",
+    "Green Light",
+    "Gren Light",
+    "Part 2",
+]
 ARTISTS = [["Ada"], ["Ada", "Bo"], ["Adda"], ["Cy"]]
 ISRCS = [None, None, "USAAA1111111", "us-aaa-11-11111", "USBBB2222222", "GBCCC3333333"]
 DURATIONS = [200_000, 200_500, 201_900, 203_000, None]
 
 tracks = st.lists(
-    st.tuples(st.sampled_from(TITLES), st.sampled_from(ARTISTS), st.sampled_from(ISRCS),
-              st.sampled_from(DURATIONS)),
-    min_size=1, max_size=7,
-)  # fmt: skip
+    st.tuples(
+        st.sampled_from(TITLES),
+        st.sampled_from(ARTISTS),
+        st.sampled_from(ISRCS),
+        st.sampled_from(DURATIONS),
+    ),
+    min_size=1,
+    max_size=7,
+)
 overrides = st.lists(
     st.tuples(st.sampled_from(["confirm", "reject"]), st.integers(0, 6), st.integers(0, 6)),
     max_size=5,
-)  # fmt: skip
+)
 
 
 def _songs(prefix: str, items: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    return [{"id": f"{prefix}{n}", "title": t, "artists": a, "isrc": i, "duration_ms": d}
-            for n, (t, a, i, d) in enumerate(items)]  # fmt: skip
+    return [
+        {"id": f"{prefix}{n}", "title": t, "artists": a, "isrc": i, "duration_ms": d}
+        for n, (t, a, i, d) in enumerate(items)
+    ]
 
 
 def _reset(ctx: HarmonyContext, *providers: InMemoryProvider) -> None:
     for provider in providers:
         provider.clear()
     with ctx.db.write() as conn:
-        for table in (MatchRunRow, MatchCheckRow, TrackMatchRow, TrackMatchKeyRow,
-                      PlaylistTrackRow, PlaylistRow, TrackRow):  # fmt: skip
+        for table in (
+            MatchRunRow,
+            MatchCheckRow,
+            TrackMatchRow,
+            TrackMatchKeyRow,
+            PlaylistTrackRow,
+            PlaylistRow,
+            TrackRow,
+        ):
             conn.execute(delete(table))
 
 
 def _ids(ctx: HarmonyContext, provider: str) -> list[int]:
     with ctx.db.connect() as conn:
-        stmt = select(TrackRow.id).where(TrackRow.provider == provider).order_by(TrackRow.provider_id)
+        stmt = (
+            select(TrackRow.id).where(TrackRow.provider == provider).order_by(TrackRow.provider_id)
+        )
         return list(conn.execute(stmt).scalars())
 
 
 def _check(ctx: HarmonyContext, hand: dict[tuple[int, int], str]) -> None:
     with ctx.db.connect() as conn:
         rows = conn.execute(
-            select(TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status)
+            select(
+                TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status
+            )
         ).all()
-        isrc = {r.id: canonical_isrc(r.isrc) for r in conn.execute(select(TrackRow.id, TrackRow.isrc))}
+        isrc = {
+            r.id: canonical_isrc(r.isrc) for r in conn.execute(select(TrackRow.id, TrackRow.isrc))
+        }
     for source_id, target_id, status in rows:
         if status == "auto":
             a, b = isrc[source_id], isrc[target_id]
@@ -73,17 +101,25 @@ def _check(ctx: HarmonyContext, hand: dict[tuple[int, int], str]) -> None:
     for (source_id, target_id), status in hand.items():
         match = ctx.matching.get(source_id, "local")
         if status == "confirmed":
-            assert match is not None and (match.target_track_id, match.status) == (target_id, "confirmed")
+            assert match is not None and (match.target_track_id, match.status) == (
+                target_id,
+                "confirmed",
+            )
         else:
             assert match is None or match.target_track_id != target_id
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(source=tracks, target=tracks, later=tracks, hand=overrides)
 def test_matching_keeps_isrcs_apart_and_hand_set_pairs(
-    harmony_context_factory: ContextFactory, source: list[tuple[Any, ...]],
-    target: list[tuple[Any, ...]], later: list[tuple[Any, ...]], hand: list[tuple[str, int, int]],
-) -> None:  # fmt: skip
+    harmony_context_factory: ContextFactory,
+    source: list[tuple[Any, ...]],
+    target: list[tuple[Any, ...]],
+    later: list[tuple[Any, ...]],
+    hand: list[tuple[str, int, int]],
+) -> None:
     spotify, local = InMemoryProvider("spotify"), InMemoryProvider("local")
     with harmony_context_factory(providers={"spotify": spotify, "local": local}) as ctx:
         _reset(ctx, spotify, local)
@@ -97,7 +133,11 @@ def test_matching_keeps_isrcs_apart_and_hand_set_pairs(
             source_id, target_id = sources[s % len(sources)], targets[t % len(targets)]
             if action == "confirm":
                 ctx.matching.confirm(source_id, target_id)
-                for pair in [p for p, status in set_by_hand.items() if p[0] == source_id and status == "confirmed"]:
+                for pair in [
+                    p
+                    for p, status in set_by_hand.items()
+                    if p[0] == source_id and status == "confirmed"
+                ]:
                     del set_by_hand[pair]  # a new confirmation replaces the previous one
                 set_by_hand[(source_id, target_id)] = "confirmed"
             else:

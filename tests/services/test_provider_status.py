@@ -21,9 +21,12 @@ SECRET = "s3cr3t-Value-71"
 
 
 @pytest.fixture
-def ctx(harmony_settings: HarmonySettings, harmony_events: RecordingEventLogger) -> Iterator[HarmonyContext]:
-    with HarmonyContext(harmony_settings, events=harmony_events,
-                        providers={"sample": sample_provider()}) as context:  # fmt: skip
+def ctx(
+    harmony_settings: HarmonySettings, harmony_events: RecordingEventLogger
+) -> Iterator[HarmonyContext]:
+    with HarmonyContext(
+        harmony_settings, events=harmony_events, providers={"sample": sample_provider()}
+    ) as context:
         context.migrate()
         yield context
 
@@ -32,7 +35,11 @@ def test_status_follows_credential_changes_on_the_very_next_call(ctx: HarmonyCon
     assert not ctx.providers.status("spotify").configured
     ctx.credentials.set("spotify", client_id="id", client_secret=SECRET)
     app_only = ctx.providers.status("spotify")
-    assert (app_only.configured, app_only.credentials_present, app_only.pro_features) == (True, True, False)
+    assert (app_only.configured, app_only.credentials_present, app_only.pro_features) == (
+        True,
+        True,
+        False,
+    )
     assert app_only.credential_keys == ("client_id", "client_secret")
     ctx.credentials.set("spotify", access_token=SECRET)
     assert ctx.providers.status("spotify").pro_features
@@ -40,7 +47,11 @@ def test_status_follows_credential_changes_on_the_very_next_call(ctx: HarmonyCon
     assert not ctx.providers.status("spotify").configured
     ctx.credentials.clear("spotify")
     cleared = ctx.providers.status("spotify")
-    assert (cleared.configured, cleared.credentials_present, cleared.credential_keys) == (False, False, ())
+    assert (cleared.configured, cleared.credentials_present, cleared.credential_keys) == (
+        False,
+        False,
+        (),
+    )
 
 
 def test_cached_status_is_never_served_after_a_credential_change(ctx: HarmonyContext) -> None:
@@ -64,7 +75,12 @@ def test_cached_status_is_never_served_after_a_credential_change(ctx: HarmonyCon
 
 def test_registered_providers_are_configured_without_credentials(ctx: HarmonyContext) -> None:
     sample = ctx.providers.status("sample")
-    assert (sample.configured, sample.registered, sample.pro_features, sample.search) == (True, True, True, False)
+    assert (sample.configured, sample.registered, sample.pro_features, sample.search) == (
+        True,
+        True,
+        True,
+        False,
+    )
     ctx.credentials.set("lastfm", api_key=SECRET)
     assert ctx.providers.status("lastfm").configured  # no rule for it: any credentials do
     assert ctx.providers.names() == ["lastfm", "sample"]
@@ -77,8 +93,15 @@ def test_secrets_never_appear_in_status_reprs_events_or_logs(
     ctx.credentials.set("spotify", client_id="id", client_secret=SECRET, access_token=SECRET)
     status = ctx.providers.status("spotify")
     cached = ctx.providers.cached_status("spotify")
-    for text in (repr(status), str(status), status.model_dump_json(), repr(cached), repr(ctx.providers),
-                 caplog.text, str([e.fields for e in harmony_events])):  # fmt: skip
+    for text in (
+        repr(status),
+        str(status),
+        status.model_dump_json(),
+        repr(cached),
+        repr(ctx.providers),
+        caplog.text,
+        str([e.fields for e in harmony_events]),
+    ):
         assert SECRET not in text
 
 

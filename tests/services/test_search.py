@@ -36,7 +36,12 @@ class _BrokenSearch:
 @pytest.fixture
 def spotify() -> Iterator[FakeSpotifyServer]:
     catalog = [
-        {"id": "sp-deja", "name": "Déjà Vu", "artists": ["Chloé Dufresne"], "album": "Live in Paris"},
+        {
+            "id": "sp-deja",
+            "name": "Déjà Vu",
+            "artists": ["Chloé Dufresne"],
+            "album": "Live in Paris",
+        },
         {"id": "sp-other", "name": "Completely Different", "artists": ["Nobody"], "album": "X"},
     ]
     with FakeSpotifyServer(token=TOKEN, catalog=catalog) as server:
@@ -45,15 +50,20 @@ def spotify() -> Iterator[FakeSpotifyServer]:
 
 @pytest.fixture
 def ctx(
-    harmony_settings_factory: SettingsFactory, harmony_events: RecordingEventLogger,
+    harmony_settings_factory: SettingsFactory,
+    harmony_events: RecordingEventLogger,
     spotify: FakeSpotifyServer,
-) -> Iterator[HarmonyContext]:  # fmt: skip
+) -> Iterator[HarmonyContext]:
     providers = {
         "sample": sample_provider(),
         "spotify": SpotifyProvider(token=TOKEN, api_prefix=spotify.url, sleep=lambda s: None),
     }
-    with HarmonyContext(harmony_settings_factory(search_max_limit=50), events=harmony_events,
-                        clock=ManualClock(), providers=providers) as context:  # fmt: skip
+    with HarmonyContext(
+        harmony_settings_factory(search_max_limit=50),
+        events=harmony_events,
+        clock=ManualClock(),
+        providers=providers,
+    ) as context:
         context.migrate()
         context.sync.run_once("sample")
         harmony_events.clear()
@@ -84,10 +94,15 @@ def test_ranking_puts_the_expected_track_first(ctx: HarmonyContext, query: str, 
     assert _titles(ctx, query)[0] == first
 
 
-def test_without_an_edition_asked_for_originals_come_before_live_and_remasters(ctx: HarmonyContext) -> None:
+def test_without_an_edition_asked_for_originals_come_before_live_and_remasters(
+    ctx: HarmonyContext,
+) -> None:
     titles = _titles(ctx, "summer 1984")
     assert titles[:2] == ["Summer 1984", "Summer 1984"]
-    assert titles.index("Summer 1984 - 2015 Remaster") > 1 and titles.index("Summer 1984 - Live at Wembley") > 1
+    assert (
+        titles.index("Summer 1984 - 2015 Remaster") > 1
+        and titles.index("Summer 1984 - Live at Wembley") > 1
+    )
 
 
 def test_a_year_in_the_query_prefers_the_closest_release(ctx: HarmonyContext) -> None:
@@ -96,7 +111,11 @@ def test_a_year_in_the_query_prefers_the_closest_release(ctx: HarmonyContext) ->
         2018: "Sam Reyes",
     }
     for year, artist in by_year.items():
-        hits = [h for h in ctx.search.tracks(f"home {year}", sources=["local"]).items if h.title == "Home"]
+        hits = [
+            h
+            for h in ctx.search.tracks(f"home {year}", sources=["local"]).items
+            if h.title == "Home"
+        ]
         assert hits[0].artists[0] == artist and hits[0].year == year
     first = ctx.search.tracks("summer 1984 1991", sources=["local"]).items[0]
     assert (first.title, first.album) == ("Summer 1984", "Greatest Hits 1980–1990")
@@ -110,7 +129,9 @@ def test_results_are_sorted_paged_and_capped(ctx: HarmonyContext) -> None:
     assert [h.provider_id for h in second.items] == [h.provider_id for h in everything.items[5:10]]
 
 
-def test_provider_sources_are_searched_and_merged(ctx: HarmonyContext, spotify: FakeSpotifyServer) -> None:
+def test_provider_sources_are_searched_and_merged(
+    ctx: HarmonyContext, spotify: FakeSpotifyServer
+) -> None:
     result = ctx.search.tracks("Déjà Vu")
     assert result.sources == ("local", "spotify") and not result.partial
     sources = {(hit.source, hit.title) for hit in result.items}
@@ -121,10 +142,14 @@ def test_provider_sources_are_searched_and_merged(ctx: HarmonyContext, spotify: 
 
 
 def test_a_failing_source_makes_the_result_partial_not_an_error(
-    harmony_settings: Any, harmony_events: RecordingEventLogger,
+    harmony_settings: Any,
+    harmony_events: RecordingEventLogger,
 ) -> None:
-    with HarmonyContext(harmony_settings, events=harmony_events,
-                        providers={"sample": sample_provider(), "broken": _BrokenSearch()}) as ctx:  # fmt: skip
+    with HarmonyContext(
+        harmony_settings,
+        events=harmony_events,
+        providers={"sample": sample_provider(), "broken": _BrokenSearch()},
+    ) as ctx:
         ctx.migrate()
         ctx.sync.run_once("sample")
         harmony_events.clear()
@@ -132,7 +157,11 @@ def test_a_failing_source_makes_the_result_partial_not_an_error(
     assert result.partial and result.errors == {"broken": "catalogue unavailable (503)"}
     assert result.items[0].title == "Déjà Vu"
     (event,) = harmony_events.named("api.request")
-    assert (event["status"], event["failed_sources"], event["result_count"]) == ("partial", "broken", len(result.items))
+    assert (event["status"], event["failed_sources"], event["result_count"]) == (
+        "partial",
+        "broken",
+        len(result.items),
+    )
 
 
 def test_every_call_emits_exactly_one_api_request_event(
@@ -145,9 +174,15 @@ def test_every_call_emits_exactly_one_api_request_event(
     assert len(events) == 2
     first, failed = events
     assert first["component"] == "search" and first["entity_id"] == ok.request_id
-    assert (first["status"], first["sources"], first["result_count"]) == ("ok", "local", len(ok.items))
+    assert (first["status"], first["sources"], first["result_count"]) == (
+        "ok",
+        "local",
+        len(ok.items),
+    )
     assert first["duration_ms"] >= 0 and first["query_length"] == len("golden")
-    assert failed["status"] == "failed" and "empty" in failed["error"] and failed["result_count"] == 0
+    assert (
+        failed["status"] == "failed" and "empty" in failed["error"] and failed["result_count"] == 0
+    )
     assert "golden" not in str(first.fields)  # the query text is not logged
 
 
@@ -160,11 +195,16 @@ def test_every_call_emits_exactly_one_api_request_event(
         ({"query": "x", "limit": 51}, "limit must be between 1 and 50"),
         ({"query": "x", "offset": -1}, "offset must be"),
         ({"query": "x", "offset": 10**23}, "offset must be an integer from 0 to 10000"),
-        ({"query": "x", "sources": ["nope"]}, "unknown search source(s) 'nope'; known: local, spotify"),
+        (
+            {"query": "x", "sources": ["nope"]},
+            "unknown search source(s) 'nope'; known: local, spotify",
+        ),
         ({"query": "x" * 501}, "maximum is 500"),
     ],
 )
-def test_bad_input_is_a_clear_error(ctx: HarmonyContext, kwargs: dict[str, Any], message: str) -> None:
+def test_bad_input_is_a_clear_error(
+    ctx: HarmonyContext, kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ctx.search.tracks(**kwargs)
 
@@ -177,7 +217,9 @@ def test_the_token_never_appears_in_results_events_or_reprs(
     assert all(TOKEN not in str(e.fields) for e in harmony_events)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(query=st.text(min_size=1, max_size=80).filter(lambda q: q.strip()), limit=st.integers(1, 50))
 def test_search_never_raises_on_unicode_and_respects_limit_and_order(
     ctx: HarmonyContext, query: str, limit: int

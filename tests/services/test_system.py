@@ -41,7 +41,9 @@ def test_stats_carry_every_figure(harmony_settings: HarmonySettings) -> None:
 def test_a_failing_psutil_raises_diagnostics_unavailable_with_the_cause(
     harmony_settings: HarmonySettings,
 ) -> None:
-    with HarmonyContext(harmony_settings, psutil=FakePsutil(fail=PermissionError("no /proc"))) as ctx:
+    with HarmonyContext(
+        harmony_settings, psutil=FakePsutil(fail=PermissionError("no /proc"))
+    ) as ctx:
         with pytest.raises(DiagnosticsUnavailable, match="PermissionError: no /proc") as info:
             ctx.system.stats()
     assert isinstance(info.value.__cause__, PermissionError)
@@ -57,7 +59,9 @@ def test_missing_psutil_raises_diagnostics_unavailable() -> None:
         "    except DiagnosticsUnavailable as exc:\n"
         "        print('unavailable:', exc)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("unavailable: system statistics need psutil")
 

@@ -18,8 +18,14 @@ MakeContext = Callable[..., HarmonyContext]
 
 def track(n: int, **fields: Any) -> dict[str, Any]:
     """A valid provider track mapping."""
-    return {"id": f"t{n}", "title": f"Song {n}", "artists": [f"Artist {n % 7}"],
-            "album": f"Album {n % 5}", "duration_ms": 1000 * n, **fields}  # fmt: skip
+    return {
+        "id": f"t{n}",
+        "title": f"Song {n}",
+        "artists": [f"Artist {n % 7}"],
+        "album": f"Album {n % 5}",
+        "duration_ms": 1000 * n,
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -31,12 +37,16 @@ def make_context(
     """``make_context(providers, **settings)``: a migrated context on a fresh database."""
     contexts: list[HarmonyContext] = []
 
-    def make(providers: dict[str, Any], *, collaborators: dict[str, Any] | None = None,
-             **fields: Any) -> HarmonyContext:  # fmt: skip
+    def make(
+        providers: dict[str, Any], *, collaborators: dict[str, Any] | None = None, **fields: Any
+    ) -> HarmonyContext:
         ctx = HarmonyContext(
-            harmony_settings_factory(**fields), events=harmony_events, clock=harmony_clock,
-            providers=providers, **(collaborators or {}),
-        )  # fmt: skip
+            harmony_settings_factory(**fields),
+            events=harmony_events,
+            clock=harmony_clock,
+            providers=providers,
+            **(collaborators or {}),
+        )
         contexts.append(ctx)
         ctx.migrate()
         harmony_events.clear()
@@ -51,11 +61,16 @@ def dump(ctx: HarmonyContext) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the synced tables, in a stable order."""
     with ctx.db.connect() as conn:
         return {
-            "playlists": [tuple(r) for r in conn.execute(select(PlaylistRow).order_by(PlaylistRow.id))],
+            "playlists": [
+                tuple(r) for r in conn.execute(select(PlaylistRow).order_by(PlaylistRow.id))
+            ],
             "tracks": [tuple(r) for r in conn.execute(select(TrackRow).order_by(TrackRow.id))],
             "playlist_tracks": [
-                tuple(r) for r in conn.execute(
-                    select(PlaylistTrackRow).order_by(PlaylistTrackRow.playlist_id, PlaylistTrackRow.position)
+                tuple(r)
+                for r in conn.execute(
+                    select(PlaylistTrackRow).order_by(
+                        PlaylistTrackRow.playlist_id, PlaylistTrackRow.position
+                    )
                 )
             ],
-        }  # fmt: skip
+        }

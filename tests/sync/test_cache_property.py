@@ -8,6 +8,7 @@ can never send a stale 304.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -26,17 +27,25 @@ TITLES = ["One", "Two", "Two (Live)"]
 track_ref = st.tuples(st.integers(0, 5), st.sampled_from(TITLES))
 operations = st.lists(
     st.one_of(
-        st.tuples(st.just("set"), st.sampled_from(PLAYLISTS), st.sampled_from(["N1", "N2"]),
-                  st.lists(track_ref, max_size=5)),
+        st.tuples(
+            st.just("set"),
+            st.sampled_from(PLAYLISTS),
+            st.sampled_from(["N1", "N2"]),
+            st.lists(track_ref, max_size=5),
+        ),
         st.tuples(st.just("remove"), st.sampled_from(PLAYLISTS)),
         st.tuples(st.just("sync")),
         st.tuples(st.just("failing_sync"), st.sampled_from(PLAYLISTS)),
-        st.tuples(st.just("list"), st.sampled_from([1, 2, 50]), st.sampled_from(["active", "all"]),
-                  st.integers(0, 3)),
+        st.tuples(
+            st.just("list"),
+            st.sampled_from([1, 2, 50]),
+            st.sampled_from(["active", "all"]),
+            st.integers(0, 3),
+        ),
         st.tuples(st.just("detail"), st.integers(0, 5)),
     ),
     max_size=25,
-)  # fmt: skip
+)
 
 
 def _reset(ctx: HarmonyContext, provider: InMemoryProvider) -> None:
@@ -82,26 +91,28 @@ def test_cached_reads_always_equal_fresh_reads(make_context: MakeContext, policy
     provider = InMemoryProvider()
     ctx = make_context({"memory": provider}, sync_removed_policy=policy)
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(ops=operations)
     def run(ops: list[tuple[Any, ...]]) -> None:
         _reset(ctx, provider)
         for op in ops:
             if op[0] == "set":
                 _, pid, name, refs = op
-                provider.set_playlist(pid, name, [
-                    {"id": f"t{n}", "title": title, "artists": ["X"]} for n, title in refs
-                ])  # fmt: skip
+                provider.set_playlist(
+                    pid,
+                    name,
+                    [{"id": f"t{n}", "title": title, "artists": ["X"]} for n, title in refs],
+                )
             elif op[0] == "remove":
                 provider.remove_playlist(op[1])
             elif op[0] == "sync":
                 ctx.sync.run_once()
             elif op[0] == "failing_sync":
                 provider.fail_on.add(op[1])
-                try:
+                with contextlib.suppress(SyncFailed):
                     ctx.sync.run_once()
-                except SyncFailed:
-                    pass
                 provider.fail_on.clear()
             elif op[0] == "list":
                 _list(ctx, op[1], op[2], op[3])

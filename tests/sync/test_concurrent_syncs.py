@@ -38,7 +38,9 @@ def _tracks(*ns: int) -> list[dict[str, Any]]:
 
 
 def _stored(ctx: HarmonyContext) -> dict[str, tuple[str, int]]:
-    return {p.provider_id: (p.name, p.track_count) for p in ctx.playlists.repository.list_page().items}
+    return {
+        p.provider_id: (p.name, p.track_count) for p in ctx.playlists.repository.list_page().items
+    }
 
 
 def test_a_slow_sync_with_older_data_stores_nothing_after_a_newer_one_committed(
@@ -49,9 +51,10 @@ def test_a_slow_sync_with_older_data_stores_nothing_after_a_newer_one_committed(
     slow.set_playlist("p", "Old name", _tracks(1))  # what the provider said first
     fast.set_playlist("p", "New name", _tracks(1, 2))  # what it said a moment later
     events = RecordingEventLogger()
-    with HarmonyContext(settings, providers={"mem": slow}, events=events) as a, HarmonyContext(
-        settings, providers={"mem": fast}
-    ) as b:
+    with (
+        HarmonyContext(settings, providers={"mem": slow}, events=events) as a,
+        HarmonyContext(settings, providers={"mem": fast}) as b,
+    ):
         a.migrate()
         reports: list[SyncReport] = []
         thread = threading.Thread(target=lambda: reports.append(a.sync.run_once()))
@@ -76,9 +79,10 @@ def test_the_order_fetches_began_in_decides_not_the_order_of_commits(
     early, late = _HeldProvider("mem"), InMemoryProvider("mem")
     early.set_playlist("p", "Fetched first", _tracks(1))
     late.set_playlist("p", "Fetched second", _tracks(1, 2))
-    with HarmonyContext(settings, providers={"mem": early}) as a, HarmonyContext(
-        settings, providers={"mem": late}
-    ) as b:
+    with (
+        HarmonyContext(settings, providers={"mem": early}) as a,
+        HarmonyContext(settings, providers={"mem": late}) as b,
+    ):
         a.migrate()
         reports: list[SyncReport] = []
         thread = threading.Thread(target=lambda: reports.append(a.sync.run_once()))

@@ -12,15 +12,22 @@ from tests.sync.conftest import MakeContext, dump, track
 
 def _provider(**kwargs: object) -> InMemoryProvider:
     provider = InMemoryProvider(**kwargs)  # type: ignore[arg-type]
-    provider.set_playlist("mix", "Morning mix", [track(1), track(2), track(1), track(3)],
-                          description="wake up", owner="ana")  # fmt: skip
+    provider.set_playlist(
+        "mix",
+        "Morning mix",
+        [track(1), track(2), track(1), track(3)],
+        description="wake up",
+        owner="ana",
+    )
     provider.set_playlist("gym", "Gym", [track(4), track(5)])
     provider.set_playlist("empty", "Nothing yet", [])
     return provider
 
 
 def _by_provider_id(ctx: HarmonyContext) -> dict[str, int]:
-    return {p.provider_id: p.id for p in ctx.playlists.repository.list_page(status="all", limit=500)}
+    return {
+        p.provider_id: p.id for p in ctx.playlists.repository.list_page(status="all", limit=500)
+    }
 
 
 def test_first_sync_creates_playlists_with_ordered_tracks_and_duplicates(
@@ -35,7 +42,12 @@ def test_first_sync_creates_playlists_with_ordered_tracks_and_duplicates(
     assert [t.provider_id for t in mix.tracks] == ["t1", "t2", "t1", "t3"]
     assert [t.position for t in mix.tracks] == [0, 1, 2, 3]
     assert mix.tracks[0].id == mix.tracks[2].id  # one track row, two slots
-    assert (mix.name, mix.description, mix.owner, mix.track_count) == ("Morning mix", "wake up", "ana", 4)
+    assert (mix.name, mix.description, mix.owner, mix.track_count) == (
+        "Morning mix",
+        "wake up",
+        "ana",
+        4,
+    )
     assert mix.tracks[1].artists == ("Artist 2",) and mix.tracks[1].duration_ms == 2000
     assert ctx.tracks.count() == 5
     assert ctx.playlists.get(ids["empty"]).tracks == ()
@@ -43,7 +55,9 @@ def test_first_sync_creates_playlists_with_ordered_tracks_and_duplicates(
 
 @pytest.mark.parametrize("snapshots", [True, False], ids=["snapshot", "content-hash"])
 def test_an_unchanged_resync_writes_nothing_and_invalidates_nothing(
-    make_context: MakeContext, harmony_events: RecordingEventLogger, harmony_clock: ManualClock,
+    make_context: MakeContext,
+    harmony_events: RecordingEventLogger,
+    harmony_clock: ManualClock,
     snapshots: bool,
 ) -> None:
     provider = _provider(snapshots=snapshots)
@@ -132,16 +146,21 @@ def test_removed_playlists_are_deleted_with_the_delete_policy(make_context: Make
 
 
 def test_malformed_items_are_rejected_reported_and_do_not_abort_the_sync(
-    make_context: MakeContext, harmony_events: RecordingEventLogger,
+    make_context: MakeContext,
+    harmony_events: RecordingEventLogger,
 ) -> None:
     provider = _provider()
-    provider.set_playlist("bad-tracks", "Some bad", [track(6), {"id": "t7", "title": ""}, None, track(8)])
+    provider.set_playlist(
+        "bad-tracks", "Some bad", [track(6), {"id": "t7", "title": ""}, None, track(8)]
+    )
     provider.add_raw_playlist({"id": "no-name"})
     ctx = make_context({"memory": provider})
     report = ctx.sync.run_once()
     assert report.created == 4 and report.rejected == 3
     assert {(r.kind, r.item_id) for r in report.rejections} == {
-        ("track", "t7"), ("track", None), ("playlist", "no-name")
+        ("track", "t7"),
+        ("track", None),
+        ("playlist", "no-name"),
     }
     detail = ctx.playlists.get(_by_provider_id(ctx)["bad-tracks"])
     assert [t.provider_id for t in detail.tracks] == ["t6", "t8"]
@@ -162,7 +181,8 @@ def test_a_rejected_playlist_is_not_taken_for_removed(make_context: MakeContext)
 
 
 def test_a_provider_failure_mid_sync_leaves_database_and_cache_as_before(
-    make_context: MakeContext, harmony_events: RecordingEventLogger,
+    make_context: MakeContext,
+    harmony_events: RecordingEventLogger,
 ) -> None:
     provider = _provider()
     ctx = make_context({"memory": provider})
@@ -243,7 +263,9 @@ def test_the_invalidator_runs_after_commit_with_each_id_once(make_context: MakeC
         seen.append(ids)
         return len(ids)
 
-    ctx = make_context({"memory": provider}, collaborators={"invalidator": CallbackInvalidator(invalidate)})
+    ctx = make_context(
+        {"memory": provider}, collaborators={"invalidator": CallbackInvalidator(invalidate)}
+    )
     holder["ctx"] = ctx
     first = ctx.sync.run_once()
     assert seen == [frozenset(first.playlist_ids)] and len(first.playlist_ids) == 3
@@ -254,21 +276,28 @@ def test_the_invalidator_runs_after_commit_with_each_id_once(make_context: MakeC
 
 
 def test_an_invalidator_that_raises_is_reported_and_the_sync_stands(
-    make_context: MakeContext, harmony_events: RecordingEventLogger,
+    make_context: MakeContext,
+    harmony_events: RecordingEventLogger,
 ) -> None:
     def boom(ids: frozenset[int]) -> int:
         raise RuntimeError("cache cluster down")
 
-    ctx = make_context({"memory": _provider()}, collaborators={"invalidator": CallbackInvalidator(boom)})
+    ctx = make_context(
+        {"memory": _provider()}, collaborators={"invalidator": CallbackInvalidator(boom)}
+    )
     report = ctx.sync.run_once()
     assert report.created == 3 and report.invalidated == 0
     event = harmony_events.named("worker.playlists.cache.invalidate")[-1]
     assert event["status"] == "error" and "cache cluster down" in event["error"]
-    assert event["playlist_count"] == 3 and sorted(event["meta"]["playlist_ids"]) == sorted(report.playlist_ids)
+    assert event["playlist_count"] == 3 and sorted(event["meta"]["playlist_ids"]) == sorted(
+        report.playlist_ids
+    )
     assert ctx.playlists.count() == 3
 
 
-def test_an_unknown_provider_name_is_a_clear_error_and_writes_nothing(make_context: MakeContext) -> None:
+def test_an_unknown_provider_name_is_a_clear_error_and_writes_nothing(
+    make_context: MakeContext,
+) -> None:
     ctx = make_context({"memory": _provider()})
     with pytest.raises(UnknownProviderError, match=r"'spotify'.*registered: memory"):
         ctx.sync.run_once("spotify")
@@ -287,5 +316,15 @@ def test_each_run_is_recorded_in_the_activity_log(make_context: MakeContext) -> 
 def test_progress_is_reported_per_playlist_and_per_phase(make_context: MakeContext) -> None:
     ctx = make_context({"memory": _provider()})
     seen: list[tuple[str, int, int, int]] = []
-    ctx.sync.run_once(progress=lambda p: seen.append((p.phase, p.playlists_seen, p.playlists_changed, p.tracks_fetched)))
-    assert seen == [("fetch", 1, 1, 4), ("fetch", 2, 2, 6), ("fetch", 3, 3, 6), ("write", 3, 3, 6), ("done", 3, 3, 6)]
+    ctx.sync.run_once(
+        progress=lambda p: seen.append(
+            (p.phase, p.playlists_seen, p.playlists_changed, p.tracks_fetched)
+        )
+    )
+    assert seen == [
+        ("fetch", 1, 1, 4),
+        ("fetch", 2, 2, 6),
+        ("fetch", 3, 3, 6),
+        ("write", 3, 3, 6),
+        ("done", 3, 3, 6),
+    ]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from harmony import HarmonyContext, HarmonyError, InvalidInputError, NotFoundError
+from harmony import HarmonyError, InvalidInputError, NotFoundError
 from harmony.providers import MpdSliceProvider, coerce_track
 from harmony.testing import InMemoryProvider
 from tests.sync.conftest import MakeContext, track
@@ -48,8 +48,14 @@ def test_an_unknown_release_year_is_dropped_not_the_track() -> None:
 def test_a_half_emoji_in_an_mpd_slice_rejects_that_playlist_only(
     make_context: MakeContext, tmp_path: Path
 ) -> None:
-    good = {"name": "Fine", "pid": 1, "num_tracks": 1, "tracks": [
-        {"pos": 0, "track_uri": "spotify:track:a", "track_name": "A", "artist_name": "X"}]}
+    good = {
+        "name": "Fine",
+        "pid": 1,
+        "num_tracks": 1,
+        "tracks": [
+            {"pos": 0, "track_uri": "spotify:track:a", "track_name": "A", "artist_name": "X"}
+        ],
+    }
     bad = {"name": "Broken \ud83c", "pid": 2, "num_tracks": 0, "tracks": []}
     path = tmp_path / "slice.json"
     path.write_text(json.dumps({"info": {}, "playlists": [good, bad]}), encoding="ascii")

@@ -8,7 +8,8 @@ from tests.sync.conftest import MakeContext, track
 
 
 def test_a_queued_sync_job_runs_the_sync_and_stores_its_report(
-    make_context: MakeContext, harmony_events: RecordingEventLogger,
+    make_context: MakeContext,
+    harmony_events: RecordingEventLogger,
 ) -> None:
     provider = InMemoryProvider()
     provider.set_playlist("a", "A", [track(1), track(2)])

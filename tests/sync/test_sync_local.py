@@ -17,15 +17,38 @@ from tests.sync.conftest import MakeContext
 
 
 def _library(root: Path) -> None:
-    write_flac(root / "Aurora Vale" / "Neon Harbor" / "01 Glass Ocean.flac", title="Glass Ocean",
-               artists=["Aurora Vale"], album="Neon Harbor", isrc="ZZNHR1600004",
-               track_number=1, year=2016, duration_ms=271_702)  # fmt: skip
-    write_mp3(root / "Aurora Vale" / "Neon Harbor" / "02 Afterglow.mp3", title="Afterglow",
-              artists=["Aurora Vale"], album="Neon Harbor", track_number=2, duration_ms=183_840)  # fmt: skip
-    write_ogg(root / "Hikari" / "光" / "01 東京ナイト.ogg", title="東京ナイト", artists=["Hikari"],
-              album="光", isrc="ZZSKS2000041", duration_ms=164_252)  # fmt: skip
-    write_m4a(root / "Singles" / "Golden Hour.m4a", title="Golden Hour",
-              artists=["Kato Lane", "Mira Sol"], duration_ms=143_070)  # fmt: skip
+    write_flac(
+        root / "Aurora Vale" / "Neon Harbor" / "01 Glass Ocean.flac",
+        title="Glass Ocean",
+        artists=["Aurora Vale"],
+        album="Neon Harbor",
+        isrc="ZZNHR1600004",
+        track_number=1,
+        year=2016,
+        duration_ms=271_702,
+    )
+    write_mp3(
+        root / "Aurora Vale" / "Neon Harbor" / "02 Afterglow.mp3",
+        title="Afterglow",
+        artists=["Aurora Vale"],
+        album="Neon Harbor",
+        track_number=2,
+        duration_ms=183_840,
+    )
+    write_ogg(
+        root / "Hikari" / "光" / "01 東京ナイト.ogg",
+        title="東京ナイト",
+        artists=["Hikari"],
+        album="光",
+        isrc="ZZSKS2000041",
+        duration_ms=164_252,
+    )
+    write_m4a(
+        root / "Singles" / "Golden Hour.m4a",
+        title="Golden Hour",
+        artists=["Kato Lane", "Mira Sol"],
+        duration_ms=143_070,
+    )
     write_ogg(root / "Singles" / "untagged.ogg")
 
 
@@ -53,9 +76,15 @@ def test_a_music_folder_syncs_folders_as_playlists_with_paths_as_track_ids(
     assert set(ids) == {"Aurora Vale/Neon Harbor", "Hikari/光", "Singles"}
     album = ctx.playlists.get(ids["Aurora Vale/Neon Harbor"])
     assert [(t.provider_id, t.title, t.duration_ms, t.isrc, t.year) for t in album.tracks] == [
-        ("Aurora Vale/Neon Harbor/01 Glass Ocean.flac", "Glass Ocean", 271_702, "ZZNHR1600004", 2016),
+        (
+            "Aurora Vale/Neon Harbor/01 Glass Ocean.flac",
+            "Glass Ocean",
+            271_702,
+            "ZZNHR1600004",
+            2016,
+        ),
         ("Aurora Vale/Neon Harbor/02 Afterglow.mp3", "Afterglow", 183_840, None, None),
-    ]  # fmt: skip
+    ]
     single = ctx.playlists.get(ids["Singles"]).tracks[0]
     assert single.artists == ("Kato Lane", "Mira Sol") and single.provider == "local"
 
@@ -76,9 +105,15 @@ def test_a_rescan_skips_unchanged_folders_without_reading_a_tag(
         assert fresh.tag_reads == 0 and seen[-1].tracks_fetched == 0
         # Retag one file: only its folder is read, and of that folder only what changed
         # since this provider last read it (here: all of it, this provider never read it).
-        write_mp3(music / "Aurora Vale" / "Neon Harbor" / "02 Afterglow.mp3", title="Afterglow",
-                  artists=["Aurora Vale"], album="Neon Harbor", track_number=2, year=2016,
-                  duration_ms=183_840)  # fmt: skip
+        write_mp3(
+            music / "Aurora Vale" / "Neon Harbor" / "02 Afterglow.mp3",
+            title="Afterglow",
+            artists=["Aurora Vale"],
+            album="Neon Harbor",
+            track_number=2,
+            year=2016,
+            duration_ms=183_840,
+        )
         _bump(music / "Aurora Vale" / "Neon Harbor" / "02 Afterglow.mp3")
         report = again.sync.run_once()
         assert (report.updated, report.unchanged) == (1, 2)
@@ -91,7 +126,9 @@ def test_a_rescan_skips_unchanged_folders_without_reading_a_tag(
         assert [t.year for t in album.tracks] == [2016, 2016]
 
 
-def test_a_removed_file_and_a_removed_folder_are_synced(make_context: MakeContext, tmp_path: Path) -> None:
+def test_a_removed_file_and_a_removed_folder_are_synced(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
     music = tmp_path / "music"
     _library(music)
     ctx = make_context({"local": LocalFilesProvider(music)})
@@ -136,7 +173,9 @@ def test_an_unreadable_folder_protects_every_stored_playlist_from_removal(
     assert "not valid UTF-8" in report.rejections[0].reason
 
 
-def test_the_sample_music_syncs_without_rejections(make_context: MakeContext, tmp_path: Path) -> None:
+def test_the_sample_music_syncs_without_rejections(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
     music = write_sample_music(tmp_path / "music")
     assert len(music.files) == 81 and len(music.left_out) == 8
     ctx = make_context({"local": LocalFilesProvider(music.folder)})

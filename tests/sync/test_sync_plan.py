@@ -44,15 +44,22 @@ def _activity_rows(ctx: HarmonyContext) -> int:
         return int(conn.execute(select(func.count()).select_from(ActivityEventRow)).scalar_one())
 
 
-def assert_plan_matches(ctx: HarmonyContext, plan: SyncPlan, report: SyncReport,
-                        before: dict[str, list[str]]) -> None:  # fmt: skip
+def assert_plan_matches(
+    ctx: HarmonyContext, plan: SyncPlan, report: SyncReport, before: dict[str, list[str]]
+) -> None:
     """The plan predicted the report's counts, the ids it wrote and each new track list."""
     assert (plan.created, plan.updated, plan.removed, plan.unchanged) == (
-        report.created, report.updated, report.removed, report.unchanged,
-    )  # fmt: skip
+        report.created,
+        report.updated,
+        report.removed,
+        report.unchanged,
+    )
     planned_ids = {p.playlist_id for p in plan.playlists if p.playlist_id is not None}
-    created_ids = {p.id for p in ctx.playlists.repository.list_page(status="all", limit=500)
-                   if p.provider_id in {c.provider_id for c in plan.playlists if c.action == "create"}}  # fmt: skip
+    created_ids = {
+        p.id
+        for p in ctx.playlists.repository.list_page(status="all", limit=500)
+        if p.provider_id in {c.provider_id for c in plan.playlists if c.action == "create"}
+    }
     assert planned_ids | created_ids == set(report.playlist_ids)
     after = _lists(ctx)
     for item in plan.playlists:
@@ -92,7 +99,8 @@ def _by_id(plan: SyncPlan) -> dict[str, PlaylistPlan]:
 
 
 def test_the_plan_describes_each_change_and_the_sync_does_exactly_that(
-    library: tuple[HarmonyContext, InMemoryProvider], harmony_events: RecordingEventLogger,
+    library: tuple[HarmonyContext, InMemoryProvider],
+    harmony_events: RecordingEventLogger,
 ) -> None:
     ctx, provider = library
     provider.set_playlist("mix", "Mix", [_t(5), _t(1), _t(2), _t(3), _t(4), _t(10)])  # move + add
@@ -113,18 +121,31 @@ def test_the_plan_describes_each_change_and_the_sync_does_exactly_that(
     assert _activity_rows(ctx) == activity and list(harmony_events) == []
     items = _by_id(plan)
     assert {k: v.action for k, v in items.items()} == {
-        "mix": "update", "gym": "update", "old": "remove", "new": "create", "back": "update",
+        "mix": "update",
+        "gym": "update",
+        "old": "remove",
+        "new": "create",
+        "back": "update",
         "calm": "update",
     }
     mix = items["mix"]
-    assert [(t.provider_id, t.previous_position, t.position) for t in mix.tracks_moved] == [("t5", 4, 0)]
+    assert [(t.provider_id, t.previous_position, t.position) for t in mix.tracks_moved] == [
+        ("t5", 4, 0)
+    ]
     assert [(t.provider_id, t.position) for t in mix.tracks_added] == [("t10", 5)]
     assert mix.tracks_removed == () and mix.track_count == 6
     gym = items["gym"]
-    assert (gym.renamed, gym.previous_name, gym.name, gym.changed_fields) == (True, "Gym", "Gym 2", ("name",))
+    assert (gym.renamed, gym.previous_name, gym.name, gym.changed_fields) == (
+        True,
+        "Gym",
+        "Gym 2",
+        ("name",),
+    )
     assert items["back"].restored and items["new"].playlist_id is None
     assert [t.provider_id for t in items["new"].tracks_added] == ["t11", "t12"]
-    assert [(u.provider_id, u.title, u.fields) for u in plan.tracks_updated] == [("t8", "Calmer", ("title",))]
+    assert [(u.provider_id, u.title, u.fields) for u in plan.tracks_updated] == [
+        ("t8", "Calmer", ("title",))
+    ]
     assert (plan.created, plan.updated, plan.removed, plan.unchanged, plan.ok) == (1, 4, 1, 0, True)
 
     report = ctx.sync.run_once()
@@ -147,14 +168,18 @@ def test_a_track_change_touches_the_playlists_that_show_it(
     assert_plan_matches(ctx, plan, report, lists)
 
 
-def test_an_unchanged_library_plans_nothing(library: tuple[HarmonyContext, InMemoryProvider]) -> None:
+def test_an_unchanged_library_plans_nothing(
+    library: tuple[HarmonyContext, InMemoryProvider],
+) -> None:
     ctx, _ = library
     plan = ctx.sync.plan()
     assert plan.changes_nothing and plan.unchanged == 4 and plan.providers == ("memory",)
     assert ctx.sync.run_once().unchanged == 4
 
 
-def test_full_plans_every_playlist_as_an_update(library: tuple[HarmonyContext, InMemoryProvider]) -> None:
+def test_full_plans_every_playlist_as_an_update(
+    library: tuple[HarmonyContext, InMemoryProvider],
+) -> None:
     ctx, _ = library
     plan = ctx.sync.plan(full=True)
     assert plan.updated == 4 and all(not p.tracks_added for p in plan.playlists)
@@ -173,7 +198,8 @@ def test_a_failing_provider_is_reported_in_the_plan_and_nothing_raises(
 
 
 def test_rejected_items_are_counted_but_not_emitted(
-    library: tuple[HarmonyContext, InMemoryProvider], harmony_events: RecordingEventLogger,
+    library: tuple[HarmonyContext, InMemoryProvider],
+    harmony_events: RecordingEventLogger,
 ) -> None:
     ctx, provider = library
     provider.set_playlist("mix", "Mix", [_t(1), {"id": "bad", "title": None}])
@@ -201,9 +227,10 @@ def test_diff_tracks_handles_duplicates_and_replacements() -> None:
     def tracks(ids: str) -> list[ProviderTrack]:
         return [ProviderTrack(id=i, title=i.upper(), artists=["x"]) for i in ids]
 
-    added, removed, moved = diff_tracks(slots("abca"), tracks("aacbd"))
+    added, removed, _moved = diff_tracks(slots("abca"), tracks("aacbd"))
     assert Counter("abca") - Counter(t.provider_id for t in removed) + Counter(
-        t.provider_id for t in added) == Counter("aacbd")  # fmt: skip
+        t.provider_id for t in added
+    ) == Counter("aacbd")
     assert [t.provider_id for t in added] == ["d"] and removed == ()
     assert diff_tracks(slots(""), tracks("ab"))[0][1].position == 1
     assert [t.previous_position for t in diff_tracks(slots("ab"), tracks(""))[1]] == [0, 1]
@@ -212,21 +239,29 @@ def test_diff_tracks_handles_duplicates_and_replacements() -> None:
 PLAYLISTS = ["a", "b", "c"]
 ops = st.lists(
     st.one_of(
-        st.tuples(st.just("set"), st.sampled_from(PLAYLISTS), st.sampled_from(["N1", "N2"]),
-                  st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["x", "y"])), max_size=6)),
+        st.tuples(
+            st.just("set"),
+            st.sampled_from(PLAYLISTS),
+            st.sampled_from(["N1", "N2"]),
+            st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["x", "y"])), max_size=6),
+        ),
         st.tuples(st.just("remove"), st.sampled_from(PLAYLISTS)),
         st.tuples(st.just("sync")),
     ),
     max_size=12,
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize("snapshots", [True, False])
-def test_property_the_plan_always_equals_the_following_sync(make_context: MakeContext, snapshots: bool) -> None:
+def test_property_the_plan_always_equals_the_following_sync(
+    make_context: MakeContext, snapshots: bool
+) -> None:
     provider = InMemoryProvider(snapshots=snapshots)
     ctx = make_context({"memory": provider})
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(steps=ops)
     def run(steps: list[tuple[Any, ...]]) -> None:
         provider.clear()
@@ -235,9 +270,11 @@ def test_property_the_plan_always_equals_the_following_sync(make_context: MakeCo
                 conn.execute(delete(table))
         for step in [*steps, ("sync",)]:
             if step[0] == "set":
-                provider.set_playlist(step[1], step[2], [
-                    {"id": f"t{n}", "title": title, "artists": ["X"]} for n, title in step[3]
-                ])  # fmt: skip
+                provider.set_playlist(
+                    step[1],
+                    step[2],
+                    [{"id": f"t{n}", "title": title, "artists": ["X"]} for n, title in step[3]],
+                )
             elif step[0] == "remove":
                 provider.remove_playlist(step[1])
             else:

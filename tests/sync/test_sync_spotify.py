@@ -16,8 +16,16 @@ TOKEN = "tok-3b7e1c"
 
 
 def _tracks(prefix: str, count: int) -> list[dict[str, Any]]:
-    return [{"id": f"{prefix}{i}", "name": f"{prefix} song {i}", "artists": ["Ana"],
-             "album": "LP", "duration_ms": 180_000 + i} for i in range(count)]  # fmt: skip
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "name": f"{prefix} song {i}",
+            "artists": ["Ana"],
+            "album": "LP",
+            "duration_ms": 180_000 + i,
+        }
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
@@ -32,7 +40,9 @@ def server() -> Iterator[FakeSpotifyServer]:
 
 
 def test_a_spotify_sync_pages_retries_and_rejects_through_the_real_client(
-    make_context: MakeContext, server: FakeSpotifyServer, harmony_events: RecordingEventLogger,
+    make_context: MakeContext,
+    server: FakeSpotifyServer,
+    harmony_events: RecordingEventLogger,
 ) -> None:
     sleeps: list[float] = []
     server.malform_item("pl0", 7, kind="null_track")

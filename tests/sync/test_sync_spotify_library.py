@@ -19,26 +19,52 @@ TOKEN = "sync-lib-t0ken"
 
 
 def _tracks(prefix: str, count: int) -> list[dict[str, Any]]:
-    return [{"id": f"{prefix}{i}", "name": f"{prefix} {i}", "artists": ["Ana"],
-             "added_at": f"2024-06-{28 - i % 28:02d}T00:00:00Z"} for i in range(count)]  # fmt: skip
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "name": f"{prefix} {i}",
+            "artists": ["Ana"],
+            "added_at": f"2024-06-{28 - i % 28:02d}T00:00:00Z",
+        }
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
 def server() -> Iterator[FakeSpotifyServer]:
-    albums = [{"id": f"alb{n}", "name": f"Album {n}", "artists": ["Cy"], "release_date": "2020",
-               "tracks": _tracks(f"a{n}x", 4)} for n in range(3)]  # fmt: skip
-    with FakeSpotifyServer([{"id": "mix", "name": "Mix", "tracks": _tracks("m", 2)}],
-                           token=TOKEN, liked=_tracks("like", 70), albums=albums) as fake:  # fmt: skip
+    albums = [
+        {
+            "id": f"alb{n}",
+            "name": f"Album {n}",
+            "artists": ["Cy"],
+            "release_date": "2020",
+            "tracks": _tracks(f"a{n}x", 4),
+        }
+        for n in range(3)
+    ]
+    with FakeSpotifyServer(
+        [{"id": "mix", "name": "Mix", "tracks": _tracks("m", 2)}],
+        token=TOKEN,
+        liked=_tracks("like", 70),
+        albums=albums,
+    ) as fake:
         yield fake
 
 
 def _provider(server: FakeSpotifyServer, **options: Any) -> SpotifyProvider:
-    return SpotifyProvider(token=TOKEN, api_prefix=server.url, sleep=lambda _s: None,
-                           liked_songs=True, saved_albums=True, **options)  # fmt: skip
+    return SpotifyProvider(
+        token=TOKEN,
+        api_prefix=server.url,
+        sleep=lambda _s: None,
+        liked_songs=True,
+        saved_albums=True,
+        **options,
+    )
 
 
 def test_liked_songs_and_saved_albums_sync_as_playlists(
-    make_context: MakeContext, server: FakeSpotifyServer,
+    make_context: MakeContext,
+    server: FakeSpotifyServer,
 ) -> None:
     ctx = make_context({"spotify": _provider(server)})
     assert ctx.sync.run_once().created == 5  # Mix, Liked Songs, three albums
@@ -47,7 +73,11 @@ def test_liked_songs_and_saved_albums_sync_as_playlists(
     detail = ctx.playlists.get(liked.id)
     assert detail.tracks[0].provider_id == "like0" and detail.tracks[0].added_at is not None
     album = ctx.playlists.find("spotify", "album:alb2")
-    assert album is not None and (album.name, album.owner, album.track_count) == ("Album 2", "Cy", 4)
+    assert album is not None and (album.name, album.owner, album.track_count) == (
+        "Album 2",
+        "Cy",
+        4,
+    )
     assert ctx.tracks.find("spotify", "a2x0").year == 2020  # type: ignore[union-attr]
 
     server.clear_requests()
@@ -56,11 +86,15 @@ def test_liked_songs_and_saved_albums_sync_as_playlists(
     assert [r.query["limit"] for r in server.requests_to("/v1/me/tracks")] == ["1"]
     assert server.requests_to("/v1/albums/*") == []
 
-    server.like({"id": "fresh", "name": "Fresh", "artists": ["B"], "added_at": "2025-02-01T00:00:00Z"})
+    server.like(
+        {"id": "fresh", "name": "Fresh", "artists": ["B"], "added_at": "2025-02-01T00:00:00Z"}
+    )
     server.remove_album("alb0")
     plan = ctx.sync.plan()
     assert {(p.provider_id, p.action) for p in plan.playlists} == {
-        ("liked-songs", "update"), ("album:alb0", "remove")}  # fmt: skip
+        ("liked-songs", "update"),
+        ("album:alb0", "remove"),
+    }
     liked_plan = next(p for p in plan.playlists if p.provider_id == "liked-songs")
     assert [(t.provider_id, t.position) for t in liked_plan.tracks_added] == [("fresh", 0)]
     report = ctx.sync.run_once()
@@ -76,7 +110,9 @@ def _sync_worker(ctx: HarmonyContext) -> Worker:
 
 
 def test_a_long_retry_after_reschedules_the_sync_job_at_that_time(
-    make_context: MakeContext, server: FakeSpotifyServer, harmony_clock: ManualClock,
+    make_context: MakeContext,
+    server: FakeSpotifyServer,
+    harmony_clock: ManualClock,
 ) -> None:
     server.rate_limit_next("/v1/me/playlists", retry_after=600)
     ctx = make_context({"spotify": _provider(server, max_retry_after=60)})
@@ -87,7 +123,9 @@ def test_a_long_retry_after_reschedules_the_sync_job_at_that_time(
     waiting = ctx.jobs.get(job.id)
     assert (waiting.status, waiting.attempts) == ("pending", 0)
     assert waiting.available_at == leased_at + timedelta(seconds=600)
-    assert "RetryLater" in (waiting.last_error or "") and "asked to wait 600 s" in (waiting.last_error or "")
+    assert "RetryLater" in (waiting.last_error or "") and "asked to wait 600 s" in (
+        waiting.last_error or ""
+    )
     assert ctx.playlists.count() == 0
     harmony_clock.advance(599)
     assert _sync_worker(ctx).run_until_idle().processed == 0
@@ -98,7 +136,9 @@ def test_a_long_retry_after_reschedules_the_sync_job_at_that_time(
 
 
 def test_429s_until_the_tries_run_out_also_reschedule(
-    make_context: MakeContext, server: FakeSpotifyServer, harmony_clock: ManualClock,
+    make_context: MakeContext,
+    server: FakeSpotifyServer,
+    harmony_clock: ManualClock,
 ) -> None:
     server.rate_limit_next("/v1/me/tracks", retry_after=30, times=3)
     provider = _provider(server, max_attempts=3)
@@ -123,12 +163,15 @@ class _Failing(InMemoryProvider):
 
 
 def test_a_rate_limit_beside_another_failure_is_an_ordinary_failed_try(
-    make_context: MakeContext, harmony_clock: ManualClock,
+    make_context: MakeContext,
+    harmony_clock: ManualClock,
 ) -> None:
-    ctx = make_context({
-        "slow": _Failing(RateLimited("slow down", retry_after=900)),
-        "broken": _Failing(ProviderError("down")),
-    })  # fmt: skip
+    ctx = make_context(
+        {
+            "slow": _Failing(RateLimited("slow down", retry_after=900)),
+            "broken": _Failing(ProviderError("down")),
+        }
+    )
     job = ctx.jobs.enqueue("playlist.sync", {})
     report = _sync_worker(ctx).run_until_idle()
     stored = ctx.jobs.get(job.id)

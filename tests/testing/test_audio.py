@@ -43,9 +43,14 @@ def test_mp3_durations_are_whole_frames(tmp_path: Path) -> None:
 
 def test_mp3_tags_are_id3v24_with_one_frame_per_field(tmp_path: Path) -> None:
     path = write_mp3(
-        tmp_path / "a.mp3", title="Déjà Vu", artists=["Chloé", "Kato Lane"], album="Café",
-        isrc="ZZMBL1800018", track_number=7, year=2018,
-    )  # fmt: skip
+        tmp_path / "a.mp3",
+        title="Déjà Vu",
+        artists=["Chloé", "Kato Lane"],
+        album="Café",
+        isrc="ZZMBL1800018",
+        track_number=7,
+        year=2018,
+    )
     tags = MP3(path).tags
     assert tags is not None and tags.version[:2] == (2, 4)
     assert tags["TIT2"].text == ["Déjà Vu"]
@@ -57,9 +62,15 @@ def test_mp3_tags_are_id3v24_with_one_frame_per_field(tmp_path: Path) -> None:
 @pytest.mark.parametrize("writer", [write_flac, write_ogg])
 def test_flac_and_ogg_tags_are_vorbis_comments(tmp_path: Path, writer: object) -> None:
     path = writer(  # type: ignore[operator]
-        tmp_path / "a.bin", title="Rue des Lilas", artists=["A", "B"], album="Alb",
-        isrc="ZZMBL1800020", track_number=3, year=2018, duration_ms=1000,
-    )  # fmt: skip
+        tmp_path / "a.bin",
+        title="Rue des Lilas",
+        artists=["A", "B"],
+        album="Alb",
+        isrc="ZZMBL1800020",
+        track_number=3,
+        year=2018,
+        duration_ms=1000,
+    )
     audio = mutagen.File(path)
     assert audio is not None
     assert audio["title"] == ["Rue des Lilas"] and audio["artist"] == ["A", "B"]
@@ -69,9 +80,14 @@ def test_flac_and_ogg_tags_are_vorbis_comments(tmp_path: Path, writer: object) -
 
 def test_m4a_tags_use_the_itunes_atoms_and_the_isrc_freeform(tmp_path: Path) -> None:
     path = write_m4a(
-        tmp_path / "a.m4a", title="東京ナイト", artists=["Hikari"], album="光",
-        isrc="ZZSKS2000041", track_number=2, year=2020,
-    )  # fmt: skip
+        tmp_path / "a.m4a",
+        title="東京ナイト",
+        artists=["Hikari"],
+        album="光",
+        isrc="ZZSKS2000041",
+        track_number=2,
+        year=2020,
+    )
     audio = MP4(path)
     assert audio.tags is not None
     assert audio.tags["\xa9nam"] == ["東京ナイト"] and audio.tags["\xa9ART"] == ["Hikari"]
@@ -100,7 +116,7 @@ def test_write_audio_refuses_an_unknown_suffix_and_a_bad_duration(tmp_path: Path
 def test_the_audio_example_from_the_docs_writes_what_it_says(tmp_path: Path) -> None:
     from tests.testing.test_plugin import docs_example
 
-    exec(docs_example("audio"), {"tmp_path": tmp_path})  # noqa: S102 - our own docs
+    exec(docs_example("audio"), {"tmp_path": tmp_path})
     song = mutagen.File(tmp_path / "Artist" / "Album" / "01 Song.flac")
     assert song["artist"] == ["Artist", "Guest"] and round(song.info.length) == 215
     assert not mutagen.File(tmp_path / "untagged.ogg").tags

@@ -43,14 +43,14 @@ def test_the_property_test_from_the_docs_passes(pytester: pytest.Pytester) -> No
 
 
 #: A test on ``harmony_context``, then the fixtures example of docs/testing.md.
-USERS_TEST = '''
+USERS_TEST = """
 def test_enqueue_emits_worker_job(harmony_context, harmony_events):
     job = harmony_context.jobs.enqueue("email.send", {"to": "a@example.org"})
     (event,) = harmony_events.named("worker.job")
     assert event["entity_id"] == job.id and event["status"] == "enqueued"
 
 
-''' + docs_example("fixtures")
+""" + docs_example("fixtures")
 
 
 def test_a_users_context_tests_pass_on_sqlite(pytester: pytest.Pytester) -> None:
@@ -74,13 +74,22 @@ def test_postgresql_cases_are_skipped_without_a_server_even_under_ci(
 
 @pytest.mark.parametrize(
     ("value", "ci", "fails"),
-    [("true", None, True), ("false", "true", False), ("ci", "true", True), ("ci", None, False),
-     ("CI", "false", False), ("on", None, True)],
-)  # fmt: skip
+    [
+        ("true", None, True),
+        ("false", "true", False),
+        ("ci", "true", True),
+        ("ci", None, False),
+        ("CI", "false", False),
+        ("on", None, True),
+    ],
+)
 def test_the_ini_option_makes_missing_postgresql_a_failure(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, value: str, ci: str | None,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    ci: str | None,
     fails: bool,
-) -> None:  # fmt: skip
+) -> None:
     pytester.makepyfile(test_user=USERS_TEST + POSTGRES_IN_THE_BODY)
     pytester.makeini(f"[pytest]\nharmony_require_postgres = {value}\n")
     monkeypatch.delenv(POSTGRES_URL_ENV, raising=False)
@@ -93,16 +102,18 @@ def test_the_ini_option_makes_missing_postgresql_a_failure(
         return
     # Fixture-time skips become setup errors, a skip in the test body a failure.
     result.assert_outcomes(passed=2, errors=2, failed=1)
-    result.stdout.fnmatch_lines(["*harmony_require_postgres is set: PostgreSQL test cases must not be skipped*"])
+    result.stdout.fnmatch_lines(
+        ["*harmony_require_postgres is set: PostgreSQL test cases must not be skipped*"]
+    )
 
 
 #: A test that asks for the server in its body, as harmony's multi-process tests do.
-POSTGRES_IN_THE_BODY = '''
+POSTGRES_IN_THE_BODY = """
 
 def test_needs_the_server():
     from harmony.testing.pytest_plugin import require_postgres_url
     require_postgres_url()
-'''
+"""
 
 
 def test_a_bad_ini_value_stops_the_run(pytester: pytest.Pytester) -> None:
@@ -110,12 +121,14 @@ def test_a_bad_ini_value_stops_the_run(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nharmony_require_postgres = sometimes\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*harmony_require_postgres = 'sometimes' is not valid; use true, false or ci*"])
+    result.stderr.fnmatch_lines(
+        ["*harmony_require_postgres = 'sometimes' is not valid; use true, false or ci*"]
+    )
 
 
 #: Uses every fixture that holds resources and reports what it held to ``held.json``; the
 #: last test checks that the earlier tests' contexts were closed at their teardown.
-LEAK_CHECK = '''
+LEAK_CHECK = """
 import json
 from pathlib import Path
 
@@ -155,7 +168,7 @@ def test_fake_spotify(fake_spotify):
 def test_zz_everything_was_closed():
     assert CONTEXTS and all(ctx.closed for ctx in CONTEXTS)
     Path("held.json").write_text(json.dumps(HELD))
-'''
+"""
 
 
 def _existing_schemas(url: str, names: list[str]) -> list[str]:
@@ -163,9 +176,12 @@ def _existing_schemas(url: str, names: list[str]) -> list[str]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT schema_name FROM information_schema.schemata"
-                     " WHERE schema_name = ANY(:names)"), {"names": names},
-            )  # fmt: skip
+                text(
+                    "SELECT schema_name FROM information_schema.schemata"
+                    " WHERE schema_name = ANY(:names)"
+                ),
+                {"names": names},
+            )
             return [row[0] for row in rows]
     finally:
         engine.dispose()

@@ -141,15 +141,17 @@ def test_a_synced_state_is_stored_exactly_as_generated(
     for playlist, tracks in state.playlists:
         detail = stored[playlist.id]
         assert (detail.name, detail.description, detail.owner) == (
-            playlist.name, playlist.description, playlist.owner
-        )  # fmt: skip
+            playlist.name,
+            playlist.description,
+            playlist.owner,
+        )
         assert [
             (t.provider_id, t.title, t.artists, t.album, t.duration_ms, t.isrc, t.year, t.added_at)
             for t in detail.tracks
         ] == [
             (t.id, t.title, t.artists, t.album, t.duration_ms, t.isrc, t.year, t.added_at)
             for t in tracks
-        ]  # fmt: skip
+        ]
 
 
 # -- malformed tracks --------------------------------------------------------------------
@@ -162,8 +164,10 @@ def test_malformed_tracks_are_rejected(item: Any) -> None:
 
 
 @with_fixtures
-@given(good=st.lists(provider_tracks(as_mapping=True), max_size=4, unique_by=lambda m: m["id"]),
-       bad=st.lists(malformed_tracks(), min_size=1, max_size=3))  # fmt: skip
+@given(
+    good=st.lists(provider_tracks(as_mapping=True), max_size=4, unique_by=lambda m: m["id"]),
+    bad=st.lists(malformed_tracks(), min_size=1, max_size=3),
+)
 def test_a_sync_rejects_malformed_tracks_and_keeps_the_rest(
     harmony_context_factory: ContextFactory, good: list[dict[str, Any]], bad: list[Any]
 ) -> None:

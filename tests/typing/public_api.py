@@ -75,7 +75,7 @@ def sync(ctx: HarmonyContext, provider: PlaylistProvider) -> SyncReport:
     engine: SyncEngine = ctx.sync
     callback: ProgressCallback = on_progress
     plan: SyncPlan = engine.plan("memory")
-    print(plan.unchanged, [p for p in plan.playlists])
+    print(plan.unchanged, list(plan.playlists))
     try:
         report = engine.run_once("memory", progress=callback)
     except SyncFailed as exc:
@@ -103,7 +103,9 @@ def read(ctx: HarmonyContext, provider_id: str) -> PlaylistDetail | None:
 def jobs(ctx: HarmonyContext) -> WorkerReport:
     queue: JobQueue = ctx.jobs
 
-    @queue.handler("report.build", retry=RetryPolicy(max_attempts=3, wait=Exponential(initial=1, maximum=60)))
+    @queue.handler(
+        "report.build", retry=RetryPolicy(max_attempts=3, wait=Exponential(initial=1, maximum=60))
+    )
     def build(job: JobContext) -> dict[str, Any]:
         leased: LeasedJob = job.job
         session: Session = job.session

@@ -48,9 +48,12 @@ class _IndexedTTLCache(TTLCache[str, CacheEntry[Any]]):
     """A TTLCache that tells its owner about every entry it drops (LRU, expiry, delete)."""
 
     def __init__(
-        self, maxsize: int, ttl: float, timer: Callable[[], float],
+        self,
+        maxsize: int,
+        ttl: float,
+        timer: Callable[[], float],
         on_drop: Callable[[str, CacheEntry[Any]], None],
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(maxsize, ttl, timer=timer)
         self._on_drop = on_drop
 
@@ -122,9 +125,14 @@ class ResponseCache:
             return entry
 
     def set(
-        self, key: str, value: Any, *, etag: str | None = None,
-        last_modified: datetime | None = None, tags: Iterable[str] = (),
-    ) -> CacheEntry[Any]:  # fmt: skip
+        self,
+        key: str,
+        value: Any,
+        *,
+        etag: str | None = None,
+        last_modified: datetime | None = None,
+        tags: Iterable[str] = (),
+    ) -> CacheEntry[Any]:
         """Store ``value`` under ``key`` with its validators and tags; returns the entry."""
         _check_key(key)
         entry = CacheEntry(value, etag, last_modified, frozenset(tags))
@@ -212,9 +220,12 @@ class ResponseCache:
         """Entry count and hit/miss/invalidation counters."""
         with self._lock:
             return CacheStats(
-                len(self._entries), self.max_entries, self._hits, self._misses,
+                len(self._entries),
+                self.max_entries,
+                self._hits,
+                self._misses,
                 self._invalidated,
-            )  # fmt: skip
+            )
 
     def keys_for_tag(self, tag: str) -> frozenset[str]:
         """The keys currently indexed under ``tag`` (for diagnostics and tests)."""

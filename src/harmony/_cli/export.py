@@ -17,38 +17,44 @@ __all__ = ["add_export_commands", "resolve_playlist"]
 def add_export_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``export`` and ``sample-music`` to the CLI's subcommands."""
     export = commands.add_parser(
-        "export", parents=[common],
+        "export",
+        parents=[common],
         help="write a stored playlist as an M3U8, XSPF or Exportify CSV file",
-    )  # fmt: skip
+    )
     export.add_argument(
-        "playlist", metavar="PLAYLIST",
+        "playlist",
+        metavar="PLAYLIST",
         help="the playlist: its id, or PROVIDER:PROVIDER_ID (e.g. sample:Road_Trip)",
-    )  # fmt: skip
+    )
     export.add_argument("path", metavar="PATH", help="the file to write")
     export.add_argument(
-        "--format", choices=tuple(EXPORT_FORMATS),
+        "--format",
+        choices=tuple(EXPORT_FORMATS),
         help="file format (default: from PATH's suffix, else m3u8)",
-    )  # fmt: skip
+    )
     whose = export.add_mutually_exclusive_group()
     whose.add_argument(
         "--target",
         help="the provider whose tracks the file lists (default: local)",
-    )  # fmt: skip
+    )
     whose.add_argument(
-        "--own", action="store_true",
+        "--own",
+        action="store_true",
         help="list the playlist's own tracks (a CSV copy of the playlist itself)",
-    )  # fmt: skip
+    )
     export.add_argument(
-        "--base", metavar="DIR",
+        "--base",
+        metavar="DIR",
         help="write PATH inside DIR only, with M3U8 paths relative to DIR",
-    )  # fmt: skip
+    )
     export.add_argument("--json", action="store_true", help="print the report as JSON")
     export.set_defaults(command_fn=_export)
 
     music = commands.add_parser(
-        "sample-music", parents=[common],
+        "sample-music",
+        parents=[common],
         help="write tiny tagged audio files for the sample library into DIR (extra 'local')",
-    )  # fmt: skip
+    )
     music.add_argument("folder", metavar="DIR", help="where to write them (created if needed)")
     music.add_argument("--json", action="store_true", help="print what was written as JSON")
     music.set_defaults(command_fn=_sample_music, needs_schema=False)
@@ -98,9 +104,12 @@ def _export(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         raise error
     with with_providers(ctx, providers) as exporting:
         report = exporting.export.playlist(
-            playlist_id, args.path, format=_format_for(args.path, args.format), target=target,
+            playlist_id,
+            args.path,
+            format=_format_for(args.path, args.format),
+            target=target,
             base=args.base,
-        )  # fmt: skip
+        )
     if args.json:
         print_json(report.to_dict(), out)
     else:
@@ -118,7 +127,9 @@ def _print_report(report: ExportReport, out: TextIO) -> None:
     )
     for entry in report.missing[:20]:
         artists = ", ".join(entry.artists)
-        print(f"  missing {entry.position + 1}. {artists} - {entry.title}: {entry.reason}", file=out)
+        print(
+            f"  missing {entry.position + 1}. {artists} - {entry.title}: {entry.reason}", file=out
+        )
     if len(report.missing) > 20:
         print(f"  ... {len(report.missing) - 20} more missing", file=out)
 
@@ -128,10 +139,14 @@ def _sample_music(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) ->
 
     music = write_sample_music(args.folder)
     if args.json:
-        print_json({
-            "folder": str(music.folder), "files": [str(p) for p in music.files],
-            "left_out": list(music.left_out),
-        }, out)  # fmt: skip
+        print_json(
+            {
+                "folder": str(music.folder),
+                "files": [str(p) for p in music.files],
+                "left_out": list(music.left_out),
+            },
+            out,
+        )
         return 0
     print(
         f"wrote {len(music.files)} sample music files into {music.folder} "

@@ -61,8 +61,11 @@ def _events_tail(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> 
     last_id = entries[-1].id if entries else 0
     while True:  # until Ctrl-C (exit 130)
         time.sleep(_FOLLOW_POLL_SECONDS)
-        fresh = [e for e in ctx.activity.list(type=args.type, status=args.status, limit=1000)
-                 if e.id > last_id]  # fmt: skip
+        fresh = [
+            e
+            for e in ctx.activity.list(type=args.type, status=args.status, limit=1000)
+            if e.id > last_id
+        ]
         for entry in reversed(fresh):
             _print_entry(entry, args.json, out)
             last_id = max(last_id, entry.id)
@@ -74,8 +77,11 @@ def _print_entry(entry: Any, as_json: bool, out: TextIO) -> None:
         print_json(entry.to_dict(), out)
         return
     details = " ".join(f"{k}={text_value(v)}" for k, v in entry.details.items() if k != "meta")
-    print(f"{entry.timestamp.isoformat(timespec='seconds')}  {entry.type:<18} "
-          f"{entry.status:<8} {details}", file=out)  # fmt: skip
+    print(
+        f"{entry.timestamp.isoformat(timespec='seconds')}  {entry.type:<18} "
+        f"{entry.status:<8} {details}",
+        file=out,
+    )
 
 
 def _stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
@@ -85,14 +91,24 @@ def _stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     gib = 1024**3
     print(f"cpu      {stats.cpu.percent:5.1f}%  of {stats.cpu.logical_cores} cores", file=out)
-    print(f"memory   {stats.memory.percent:5.1f}%  {stats.memory.used / gib:.1f} of "
-          f"{stats.memory.total / gib:.1f} GiB used", file=out)  # fmt: skip
-    print(f"disk     {stats.disk.percent:5.1f}%  {stats.disk.free / gib:.1f} GiB free on "
-          f"{stats.disk.path}", file=out)  # fmt: skip
-    print(f"network  {stats.network.bytes_sent:,} bytes sent, {stats.network.bytes_recv:,} "
-          "received", file=out)  # fmt: skip
-    print(f"process  {stats.process.rss / 1024**2:.0f} MiB resident, "
-          f"{stats.process.threads} threads", file=out)  # fmt: skip
+    print(
+        f"memory   {stats.memory.percent:5.1f}%  {stats.memory.used / gib:.1f} of "
+        f"{stats.memory.total / gib:.1f} GiB used",
+        file=out,
+    )
+    print(
+        f"disk     {stats.disk.percent:5.1f}%  {stats.disk.free / gib:.1f} GiB free on "
+        f"{stats.disk.path}",
+        file=out,
+    )
+    print(
+        f"network  {stats.network.bytes_sent:,} bytes sent, {stats.network.bytes_recv:,} received",
+        file=out,
+    )
+    print(
+        f"process  {stats.process.rss / 1024**2:.0f} MiB resident, {stats.process.threads} threads",
+        file=out,
+    )
     return 0
 
 
@@ -106,8 +122,11 @@ def _search(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     for rank, hit in enumerate(result.items, start=args.offset + 1):
         year = f" ({hit.year})" if hit.year else ""
         album = f" · {hit.album}" if hit.album else ""
-        print(f"{rank:>3}. {hit.title} — {', '.join(hit.artists)}{album}{year}  "
-              f"[{hit.provider}, score {hit.score:.0f}]", file=out)  # fmt: skip
+        print(
+            f"{rank:>3}. {hit.title} — {', '.join(hit.artists)}{album}{year}  "
+            f"[{hit.provider}, score {hit.score:.0f}]",
+            file=out,
+        )
     for source, error in result.errors.items():
         print(f"  (source {source} failed: {error})", file=out)
     return 0
@@ -125,6 +144,9 @@ def _status(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         print("no providers: import an export or store credentials first", file=out)
     for s in statuses:
         keys = ", ".join(s.credential_keys) or "none"
-        print(f"{s.name:<12} configured={'yes' if s.configured else 'no':<3} "
-              f"pro={'yes' if s.pro_features else 'no':<3} credentials: {keys}", file=out)  # fmt: skip
+        print(
+            f"{s.name:<12} configured={'yes' if s.configured else 'no':<3} "
+            f"pro={'yes' if s.pro_features else 'no':<3} credentials: {keys}",
+            file=out,
+        )
     return 0

@@ -51,12 +51,16 @@ def add_job_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     purge.set_defaults(command_fn=_jobs_purge)
 
     worker = commands.add_parser(
-        "worker", parents=[common],
+        "worker",
+        parents=[common],
         help="run queued playlist.sync jobs for the remembered sources (Ctrl-C stops)",
-    )  # fmt: skip
+    )
     worker.add_argument("--concurrency", type=int, default=1, help="worker threads (default 1)")
-    worker.add_argument("--until-idle", action="store_true",
-                        help="stop when no job is ready instead of waiting for more")  # fmt: skip
+    worker.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="stop when no job is ready instead of waiting for more",
+    )
     worker.add_argument("--json", action="store_true", help="print the final report as JSON")
     worker.set_defaults(command_fn=_worker)
 
@@ -73,8 +77,10 @@ def _jobs_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def _job_line(job: Job, now: Any) -> str:
-    line = (f"{job.id:>8}  {job.type:<24} {job.status:<10} priority={job.priority} "
-            f"attempts={job.attempts}")  # fmt: skip
+    line = (
+        f"{job.id:>8}  {job.type:<24} {job.status:<10} priority={job.priority} "
+        f"attempts={job.attempts}"
+    )
     if job.status == "pending":
         wait = (job.available_at - now).total_seconds()
         when = job.available_at.isoformat(timespec="seconds")
@@ -92,8 +98,14 @@ def _job_line(job: Job, now: Any) -> str:
 def _jobs_stats(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     stats = ctx.jobs.stats()
     if args.json:
-        print_json({"counts": stats.counts, "total": stats.total(),
-                    "oldest_ready_age_seconds": stats.oldest_ready_age_seconds}, out)  # fmt: skip
+        print_json(
+            {
+                "counts": stats.counts,
+                "total": stats.total(),
+                "oldest_ready_age_seconds": stats.oldest_ready_age_seconds,
+            },
+            out,
+        )
         return 0
     for job_type in sorted(stats.counts):
         counts = ", ".join(f"{s}={n}" for s, n in sorted(stats.counts[job_type].items()))
@@ -150,9 +162,12 @@ def _worker(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     if args.until_idle:
         report = worker.run_until_idle()
     else:
-        print(f"harmony worker {worker.worker_id}: running {SYNC_JOB_TYPE} jobs on "
-              f"{ctx.settings.safe_database_url}; Ctrl-C or SIGTERM stops it",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"harmony worker {worker.worker_id}: running {SYNC_JOB_TYPE} jobs on "
+            f"{ctx.settings.safe_database_url}; Ctrl-C or SIGTERM stops it",
+            file=sys.stderr,
+            flush=True,
+        )
         worker.stop_on_signals()
         worker.run()
         report = worker.report
@@ -162,11 +177,16 @@ def _worker(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _print_report(report: WorkerReport, as_json: bool, out: TextIO) -> None:
-    fields = {name: getattr(report, name) for name in
-              ("completed", "retried", "dead_lettered", "lost", "released", "waiting_retry")}  # fmt: skip
+    fields = {
+        name: getattr(report, name)
+        for name in ("completed", "retried", "dead_lettered", "lost", "released", "waiting_retry")
+    }
     if as_json:
         print_json(fields, out)
         return
-    print(f"completed {report.completed}, retried {report.retried}, dead-lettered "
-          f"{report.dead_lettered}, lost {report.lost}, released {report.released}; "
-          f"{report.waiting_retry} waiting for a retry", file=out)  # fmt: skip
+    print(
+        f"completed {report.completed}, retried {report.retried}, dead-lettered "
+        f"{report.dead_lettered}, lost {report.lost}, released {report.released}; "
+        f"{report.waiting_retry} waiting for a retry",
+        file=out,
+    )

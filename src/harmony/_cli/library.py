@@ -7,7 +7,6 @@ brings every imported source up to date again later.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -42,19 +41,24 @@ _DEMO_PROVIDER = "sample"
 def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``demo``, ``import`` and ``sync`` to the CLI's subcommands."""
     demo = commands.add_parser(
-        "demo", parents=[common],
+        "demo",
+        parents=[common],
         help="migrate, import the bundled sample library through the queue and show it",
-    )  # fmt: skip
+    )
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
     demo.set_defaults(command_fn=_demo, needs_schema=False, creates_database=True)  # it migrates
 
     imp = commands.add_parser(
-        "import", parents=[common],
+        "import",
+        parents=[common],
         help="sync an export (Exportify CSV file/folder, MPD slice JSON) into the database",
-    )  # fmt: skip
+    )
     imp.add_argument("path", help="an export file or a folder of them")
-    imp.add_argument("--name", help="source name to store it under (default: from the path, "
-                     "e.g. exportify-road-trip; a path imported before keeps its name)")
+    imp.add_argument(
+        "--name",
+        help="source name to store it under (default: from the path, "
+        "e.g. exportify-road-trip; a path imported before keeps its name)",
+    )
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
     imp.set_defaults(command_fn=_import, needs_schema=False, creates_database=True)
 
@@ -62,10 +66,14 @@ def add_library_commands(commands: Any, common: argparse.ArgumentParser) -> None
         "sync", parents=[common], help="sync every imported source again (or one: --provider)"
     )
     sync.add_argument("--provider", help="only this source")
-    sync.add_argument("--full", action="store_true",
-                      help="fetch and rewrite every playlist, even unchanged ones")  # fmt: skip
-    sync.add_argument("--dry-run", action="store_true",
-                      help="show what the sync would change, per playlist, and write nothing")  # fmt: skip
+    sync.add_argument(
+        "--full", action="store_true", help="fetch and rewrite every playlist, even unchanged ones"
+    )
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what the sync would change, per playlist, and write nothing",
+    )
     sync.add_argument("--json", action="store_true", help="print the report (or plan) as JSON")
     sync.set_defaults(command_fn=_sync, needs_schema=False)
 
@@ -77,8 +85,10 @@ def _demo(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         Worker(demo).run_until_idle()  # runs playlist.sync, registered by the context
         done = demo.jobs.get(job.id)
         if done.status != "completed" or done.result is None:
-            print(f"harmony: error: the demo sync job ended {done.status}: {done.last_error}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"harmony: error: the demo sync job ended {done.status}: {done.last_error}",
+                file=sys.stderr,
+            )
             return 1
         report = SyncReport.model_validate(done.result)
         _remember(ctx, _DEMO_PROVIDER, {"kind": "sample"})
@@ -122,9 +132,7 @@ def _sync(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
         if args.dry_run:
             plan = syncing.sync.plan(args.provider, full=args.full, progress=_progress_display())
             return print_plan(plan, args.json, out)
-        report = syncing.sync.run_once(
-            args.provider, full=args.full, progress=_progress_display()
-        )
+        report = syncing.sync.run_once(args.provider, full=args.full, progress=_progress_display())
     _emit(report, args, out, f"synced {', '.join(report.providers)}")
     return 0
 
@@ -137,7 +145,7 @@ def stored_sources(ctx: HarmonyContext) -> dict[str, PlaylistProvider]:
     """
     providers: dict[str, PlaylistProvider] = {}
     for key, source in ctx.options.with_prefix(_SOURCE_PREFIX).items():
-        name = key[len(_SOURCE_PREFIX):]
+        name = key[len(_SOURCE_PREFIX) :]
         try:
             if source.get("kind") == "file":
                 providers[name] = open_export(_source_path(source), name=name)
@@ -208,9 +216,11 @@ def _progress_display() -> ProgressCallback | None:
         return None
 
     def show(progress: SyncProgress) -> None:
-        line = (f"{progress.provider}: {progress.playlists_seen} playlists looked at, "
-                f"{progress.playlists_changed} changed, {progress.tracks_fetched} tracks fetched"
-                f"{' - writing' if progress.phase == 'write' else ''}")  # fmt: skip
+        line = (
+            f"{progress.provider}: {progress.playlists_seen} playlists looked at, "
+            f"{progress.playlists_changed} changed, {progress.tracks_fetched} tracks fetched"
+            f"{' - writing' if progress.phase == 'write' else ''}"
+        )
         end = "\n" if progress.phase == "done" else ""
         print(f"\r{line:<100}", end=end, file=sys.stderr, flush=True)
 
@@ -244,7 +254,13 @@ def _print_playlists(ctx: HarmonyContext, provider: str, out: TextIO) -> None:
     width = max((len(p.name) for p in page), default=10)
     print(f"\n  {'playlist':<{width}}  tracks  version  etag", file=out)
     for playlist in page:
-        print(f"  {playlist.name:<{width}}  {playlist.track_count:>6}  {playlist.version:>7}  "
-              f"{playlist.etag}", file=out)  # fmt: skip
-    print(f"\n  {ctx.playlists.count()} playlists, {ctx.tracks.count()} tracks in "
-          f"{ctx.settings.safe_database_url}", file=out)  # fmt: skip
+        print(
+            f"  {playlist.name:<{width}}  {playlist.track_count:>6}  {playlist.version:>7}  "
+            f"{playlist.etag}",
+            file=out,
+        )
+    print(
+        f"\n  {ctx.playlists.count()} playlists, {ctx.tracks.count()} tracks in "
+        f"{ctx.settings.safe_database_url}",
+        file=out,
+    )

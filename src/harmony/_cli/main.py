@@ -6,6 +6,7 @@ Errors print one line to stderr and exit non-zero; no tracebacks for expected fa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -86,19 +87,15 @@ def _tolerant_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and getattr(stream, "errors", None) == "strict":
-            try:
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot change
                 reconfigure(errors="backslashreplace")
-            except (ValueError, OSError):  # a stream that cannot change: leave it
-                pass
 
 
 def _silence_stdout() -> None:
     # Drop what is still buffered and point stdout at /dev/null, so Python does not
     # complain again when it flushes stdout at exit.
-    try:
+    with contextlib.suppress(OSError, ValueError):  # not a real file (tests): nothing to do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):  # not a real file (tests): nothing to silence
-        pass
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -254,11 +251,18 @@ def _info(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     head = ctx.migrations.head()
     rows = ctx.system.table_rows()
     if args.json:
-        print_json({
-            "database": ctx.settings.safe_database_url, "backend": ctx.db.backend,
-            "schema": ctx.settings.database_schema, "revision": current, "head": head,
-            "up_to_date": current == head, "tables": rows,
-        }, out)  # fmt: skip
+        print_json(
+            {
+                "database": ctx.settings.safe_database_url,
+                "backend": ctx.db.backend,
+                "schema": ctx.settings.database_schema,
+                "revision": current,
+                "head": head,
+                "up_to_date": current == head,
+                "tables": rows,
+            },
+            out,
+        )
         return 0
     print(f"database: {ctx.settings.safe_database_url} ({ctx.db.backend})", file=out)
     if ctx.settings.database_schema:
@@ -277,8 +281,11 @@ def _activity_list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -
         print_json_lines((entry.to_dict() for entry in page), out)
         return 0
     for entry in page:
-        print(f"{entry.timestamp.isoformat()}  {entry.type:<24} {entry.status:<10} "
-              f"{_details(entry.details)}".rstrip(), file=out)  # fmt: skip
+        print(
+            f"{entry.timestamp.isoformat()}  {entry.type:<24} {entry.status:<10} "
+            f"{_details(entry.details)}".rstrip(),
+            file=out,
+        )
     return 0
 
 

@@ -23,28 +23,37 @@ def add_match_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     actions = match.add_subparsers(title="match commands", metavar="ACTION", required=True)
     run = actions.add_parser(
-        "run", parents=[common],
+        "run",
+        parents=[common],
         help="match SOURCE's tracks to TARGET's catalogue (only what changed since the last run)",
-    )  # fmt: skip
+    )
     _pair(run)
     run.set_defaults(command_fn=_run)
     unmatched = actions.add_parser(
-        "unmatched", parents=[common],
+        "unmatched",
+        parents=[common],
         help="SOURCE's tracks without a match in TARGET, with TARGET's closest tracks",
-    )  # fmt: skip
+    )
     _pair(unmatched)
     unmatched.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     unmatched.add_argument("--offset", type=int, default=0, help="skip this many first")
     unmatched.set_defaults(command_fn=_unmatched)
-    for name, verb in (("confirm", "pair them for good, whatever later runs find"),
-                       ("reject", "never pair them (a later run looks for another match)")):
+    for name, verb in (
+        ("confirm", "pair them for good, whatever later runs find"),
+        ("reject", "never pair them (a later run looks for another match)"),
+    ):
         override = actions.add_parser(name, parents=[common], help=f"SOURCE_ID TARGET_ID: {verb}")
-        override.add_argument("source_track_id", type=int, metavar="SOURCE_ID",
-                              help="the source track's id (see 'harmony match unmatched')")
-        override.add_argument("target_track_id", type=int, metavar="TARGET_ID",
-                              help="the target track's id")
+        override.add_argument(
+            "source_track_id",
+            type=int,
+            metavar="SOURCE_ID",
+            help="the source track's id (see 'harmony match unmatched')",
+        )
+        override.add_argument(
+            "target_track_id", type=int, metavar="TARGET_ID", help="the target track's id"
+        )
         override.add_argument("--json", action="store_true", help="print the pair as JSON")
-        override.set_defaults(command_fn=_override, override=name)  # fmt: skip
+        override.set_defaults(command_fn=_override, override=name)
 
 
 def _pair(parser: argparse.ArgumentParser) -> None:
@@ -87,8 +96,10 @@ def _print_candidates(item: UnmatchedTrack, out: TextIO) -> None:
         print("    no candidate", file=out)
     for candidate in item.candidates:
         why = candidate.why_not or "would match now (run again)"
-        print(f"    {candidate.track.id}. {_describe(candidate.track)}  [{candidate.score:.0f}: {why}]",
-              file=out)  # fmt: skip
+        print(
+            f"    {candidate.track.id}. {_describe(candidate.track)}  [{candidate.score:.0f}: {why}]",
+            file=out,
+        )
 
 
 def _describe(track: Any) -> str:
@@ -101,6 +112,9 @@ def _override(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int
     if args.json:
         print_json(pair, out)
     else:
-        print(f"{pair.status}: track {pair.source_track_id} -> {pair.target_provider} track "
-              f"{pair.target_track_id}", file=out)  # fmt: skip
+        print(
+            f"{pair.status}: track {pair.source_track_id} -> {pair.target_provider} track "
+            f"{pair.target_track_id}",
+            file=out,
+        )
     return 0

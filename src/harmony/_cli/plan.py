@@ -18,9 +18,16 @@ _SHOWN_TRACKS = 5
 def print_plan(plan: SyncPlan, as_json: bool, out: TextIO) -> int:
     """Print ``plan``; exit code 1 (with one error line) when a source failed."""
     if as_json:
-        print_json({**plan.model_dump(mode="json"), "created": plan.created,
-                    "updated": plan.updated, "removed": plan.removed,
-                    "touched": plan.touched}, out)  # fmt: skip
+        print_json(
+            {
+                **plan.model_dump(mode="json"),
+                "created": plan.created,
+                "updated": plan.updated,
+                "removed": plan.removed,
+                "touched": plan.touched,
+            },
+            out,
+        )
     else:
         _print_text(plan, out)
     if plan.failed:
@@ -34,18 +41,30 @@ def _print_text(plan: SyncPlan, out: TextIO) -> None:
     print(f"dry run of a sync of {', '.join(plan.providers)}: nothing is written", file=out)
     for item in plan.playlists:
         print(f"  {item.action:<7} {_headline(item)}", file=out)
-        for sign, tracks in (("+", item.tracks_added), ("-", item.tracks_removed),
-                             ("~", item.tracks_moved)):  # fmt: skip
+        for sign, tracks in (
+            ("+", item.tracks_added),
+            ("-", item.tracks_removed),
+            ("~", item.tracks_moved),
+        ):
             _print_tracks(sign, tracks, out)
     for update in plan.tracks_updated[:_SHOWN_TRACKS]:
-        print(f"  track   {update.title!r} ({update.provider_id}) gets a new "
-              f"{', '.join(update.fields) or 'search key'}", file=out)  # fmt: skip
+        print(
+            f"  track   {update.title!r} ({update.provider_id}) gets a new "
+            f"{', '.join(update.fields) or 'search key'}",
+            file=out,
+        )
     if len(plan.tracks_updated) > _SHOWN_TRACKS:
-        print(f"  ... {len(plan.tracks_updated) - _SHOWN_TRACKS} more tracks get new metadata", file=out)
+        print(
+            f"  ... {len(plan.tracks_updated) - _SHOWN_TRACKS} more tracks get new metadata",
+            file=out,
+        )
     gone = "delete" if plan.removed_policy == "delete" else "remove"
-    print(f"  would create {plan.created}, update {plan.updated}, {gone} {plan.removed}, "
-          f"touch {plan.touched}; {plan.unchanged} unchanged; {len(plan.tracks_updated)} "
-          f"tracks with new metadata; rejected {plan.rejected}", file=out)  # fmt: skip
+    print(
+        f"  would create {plan.created}, update {plan.updated}, {gone} {plan.removed}, "
+        f"touch {plan.touched}; {plan.unchanged} unchanged; {len(plan.tracks_updated)} "
+        f"tracks with new metadata; rejected {plan.rejected}",
+        file=out,
+    )
 
 
 def _headline(item: PlaylistPlan) -> str:

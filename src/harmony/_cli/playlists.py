@@ -22,14 +22,16 @@ def add_playlist_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     listing.add_argument("--provider", help="only this provider's (source's) playlists")
     listing.add_argument("--status", choices=("active", "removed", "all"), default="active")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
-    listing.add_argument("--cursor", help="continue after a previous listing (it prints the cursor)")
+    listing.add_argument(
+        "--cursor", help="continue after a previous listing (it prints the cursor)"
+    )
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(command_fn=_list)
     show = actions.add_parser("show", parents=[common], help="one playlist with its tracks")
     show.add_argument(
         "playlist",
         help="harmony's id (a number) or PROVIDER:PROVIDER_ID, e.g. spotify:37i9dQZF1DX0XUsuxWHRQd",
-    )  # fmt: skip
+    )
     show.add_argument("--json", action="store_true", help="print the playlist as JSON")
     show.set_defaults(command_fn=_show)
 
@@ -41,9 +43,11 @@ def _list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     cursor = args.cursor
     while len(items) < args.limit:
         page = ctx.playlists.list_page(
-            provider=args.provider, status=args.status, cursor=cursor,
+            provider=args.provider,
+            status=args.status,
+            cursor=cursor,
             limit=min(MAX_PAGE_SIZE, args.limit - len(items)),
-        )  # fmt: skip
+        )
         items.extend(page.items)
         cursor = page.next_cursor
         if cursor is None:
@@ -58,8 +62,11 @@ def _list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     name_width = min(40, max(len(p.name) for p in items))
     for p in items:
         removed = "  (removed)" if p.status == "removed" else ""
-        print(f"{p.id:>{id_width}}  {_cut(p.name, name_width):<{name_width}}  "
-              f"{p.track_count:>6} tracks  {p.provider}:{p.provider_id}{removed}", file=out)  # fmt: skip
+        print(
+            f"{p.id:>{id_width}}  {_cut(p.name, name_width):<{name_width}}  "
+            f"{p.track_count:>6} tracks  {p.provider}:{p.provider_id}{removed}",
+            file=out,
+        )
     if cursor is not None:
         print(f"(more: --cursor {cursor})", file=out)
     return 0
@@ -98,10 +105,15 @@ def _print_detail(detail: PlaylistDetail, out: TextIO) -> None:
     if detail.description:
         print(f"  {detail.description}", file=out)
     owner = f"by {detail.owner}, " if detail.owner else ""
-    removed = f", removed {detail.removed_at.isoformat(timespec='seconds')}" if detail.removed_at else ""
-    print(f"  {owner}{len(detail.tracks)} tracks, {detail.status}{removed}, version "
-          f"{detail.version}, updated {detail.updated_at.isoformat(timespec='seconds')}, "
-          f"etag {detail.etag}", file=out)  # fmt: skip
+    removed = (
+        f", removed {detail.removed_at.isoformat(timespec='seconds')}" if detail.removed_at else ""
+    )
+    print(
+        f"  {owner}{len(detail.tracks)} tracks, {detail.status}{removed}, version "
+        f"{detail.version}, updated {detail.updated_at.isoformat(timespec='seconds')}, "
+        f"etag {detail.etag}",
+        file=out,
+    )
     width = len(str(len(detail.tracks)))
     for track in detail.tracks:
         album = f" · {track.album}" if track.album else ""
@@ -109,8 +121,11 @@ def _print_detail(detail: PlaylistDetail, out: TextIO) -> None:
         if track.duration_ms is not None:
             minutes, seconds = divmod(round(track.duration_ms / 1000), 60)
             length = f" ({minutes}:{seconds:02d})"
-        print(f"  {track.position + 1:>{width}}. {track.title} — {', '.join(track.artists)}"
-              f"{album}{length}", file=out)  # fmt: skip
+        print(
+            f"  {track.position + 1:>{width}}. {track.title} — {', '.join(track.artists)}"
+            f"{album}{length}",
+            file=out,
+        )
 
 
 def _cut(text: str, width: int) -> str:

@@ -38,19 +38,23 @@ def add_source_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(command_fn=_list)
     forget = actions.add_parser(
-        "forget", parents=[common],
+        "forget",
+        parents=[common],
         help="stop syncing a source (its playlists stay unless --remove-playlists)",
-    )  # fmt: skip
+    )
     forget.add_argument("name", help="the source's name (see 'harmony sources list')")
-    forget.add_argument("--remove-playlists", action="store_true",
-                        help="also mark its playlists removed, as a sync would")  # fmt: skip
+    forget.add_argument(
+        "--remove-playlists",
+        action="store_true",
+        help="also mark its playlists removed, as a sync would",
+    )
     forget.set_defaults(command_fn=_forget)
 
 
 def remembered_sources(ctx: HarmonyContext) -> dict[str, dict[str, Any]]:
     """Every remembered source by name, as stored (``kind``, ``path``)."""
     return {
-        key[len(SOURCE_PREFIX):]: source
+        key[len(SOURCE_PREFIX) :]: source
         for key, source in ctx.options.with_prefix(SOURCE_PREFIX).items()
     }
 
@@ -82,10 +86,14 @@ def default_source_name(path: Path, kind: str, remembered: dict[str, dict[str, A
 def _list(ctx: HarmonyContext, args: argparse.Namespace, out: TextIO) -> int:
     sources = remembered_sources(ctx)
     rows = [
-        {"name": name, "kind": source.get("kind"), "path": source.get("path"),
-         "available": source.get("kind") != "file" or Path(str(source.get("path"))).exists()}
+        {
+            "name": name,
+            "kind": source.get("kind"),
+            "path": source.get("path"),
+            "available": source.get("kind") != "file" or Path(str(source.get("path"))).exists(),
+        }
         for name, source in sources.items()
-    ]  # fmt: skip
+    ]
     if args.json:
         print_json_lines(rows, out)
         return 0

@@ -49,10 +49,17 @@ TRGM_INDEX = "ix_tracks_search_key_trgm"
 #: What ``ctx.migrations.check()`` deliberately ignores: the FTS5 table and its shadow
 #: tables (SQLAlchemy cannot model a virtual table) and the trigram index (it needs an
 #: extension the database may not have).
-IGNORED_BY_DRIFT_CHECK = frozenset({
-    FTS_TABLE, f"{FTS_TABLE}_data", f"{FTS_TABLE}_idx", f"{FTS_TABLE}_content",
-    f"{FTS_TABLE}_docsize", f"{FTS_TABLE}_config", TRGM_INDEX,
-})  # fmt: skip
+IGNORED_BY_DRIFT_CHECK = frozenset(
+    {
+        FTS_TABLE,
+        f"{FTS_TABLE}_data",
+        f"{FTS_TABLE}_idx",
+        f"{FTS_TABLE}_content",
+        f"{FTS_TABLE}_docsize",
+        f"{FTS_TABLE}_config",
+        TRGM_INDEX,
+    }
+)
 
 #: ``"ready"``; ``"missing"``; or (SQLite) ``"stale"``: the table is there but a trigger is
 #: gone, so it no longer follows writes.
@@ -145,8 +152,9 @@ def _create_sqlite(conn: Connection) -> IndexState:
             _log.warning(
                 "harmony: no candidate index on this SQLite (%s; version %s): search will "
                 "scan the tracks table; SQLite 3.34 or newer with FTS5 has it",
-                _first_line(exc), version,
-            )  # fmt: skip
+                _first_line(exc),
+                version,
+            )
             return "missing"
     for statement in (*_SQLITE_DROP, *_SQLITE_TRIGGERS):
         conn.exec_driver_sql(statement)
@@ -168,24 +176,31 @@ def _create_postgresql(conn: Connection) -> IndexState:
         with conn.begin_nested():
             # The opclass lives in the extension's schema, an identifier (not a bindable
             # value) read from pg_namespace, quoted by the dialect.
-            conn.execute(text(
-                "CREATE INDEX ix_tracks_search_key_trgm ON tracks USING gin (search_key "
-                + _quote(conn, schema) + ".gin_trgm_ops)"  # nosec B608
-            ))  # fmt: skip
+            conn.execute(
+                text(
+                    "CREATE INDEX ix_tracks_search_key_trgm ON tracks USING gin (search_key "
+                    + _quote(conn, schema)
+                    + ".gin_trgm_ops)"  # nosec B608
+                )
+            )
     except DBAPIError as exc:  # e.g. no USAGE on the extension's schema
         _log.warning(
             "harmony: could not create the trigram index %s (%s); search will scan the "
-            "tracks table", TRGM_INDEX, _first_line(exc),
-        )  # fmt: skip
+            "tracks table",
+            TRGM_INDEX,
+            _first_line(exc),
+        )
         return "missing"
     return "ready"
 
 
 def _trgm_schema(conn: Connection) -> str | None:
-    found = conn.execute(text(
-        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname = 'pg_trgm'"
-    )).scalar_one_or_none()  # fmt: skip
+    found = conn.execute(
+        text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'pg_trgm'"
+        )
+    ).scalar_one_or_none()
     return str(found) if found is not None else None
 
 
@@ -197,7 +212,9 @@ def _create_extension(conn: Connection) -> str | None:
     for schema in dict.fromkeys(("public", current)):
         try:
             with conn.begin_nested():
-                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA " + _quote(conn, schema)))
+                conn.execute(
+                    text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA " + _quote(conn, schema))
+                )
         except DBAPIError as exc:
             errors.append(f"in schema {schema}: {_first_line(exc)}")
             continue

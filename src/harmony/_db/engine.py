@@ -245,7 +245,9 @@ def translate_db_errors(settings: HarmonySettings) -> Iterator[None]:
     except OperationalError as exc:
         if _is_connection_failure(exc):
             raise DatabaseUnavailable(_unavailable_message(settings, exc)) from exc
-        raise DatabaseError(f"database error on {settings.safe_database_url}: {_first_line(exc)}") from exc
+        raise DatabaseError(
+            f"database error on {settings.safe_database_url}: {_first_line(exc)}"
+        ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise DatabaseUnavailable(_unavailable_message(settings, exc)) from exc
@@ -330,9 +332,8 @@ class Database:
         On SQLite the transaction takes the write lock at ``BEGIN`` (``BEGIN IMMEDIATE``).
         """
         self._check_open()
-        with translate_db_errors(self.settings):
-            with self._sessions() as session, session.begin():
-                yield session
+        with translate_db_errors(self.settings), self._sessions() as session, session.begin():
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -341,9 +342,8 @@ class Database:
         Commits on success, rolls back on error; ``BEGIN IMMEDIATE`` on SQLite.
         """
         self._check_open()
-        with translate_db_errors(self.settings):
-            with self.write_engine.begin() as conn:
-                yield conn
+        with translate_db_errors(self.settings), self.write_engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:
@@ -377,17 +377,15 @@ class Database:
     def read(self) -> Iterator[Session]:
         """Yield a session for reads (a deferred transaction, rolled back at the end)."""
         self._check_open()
-        with translate_db_errors(self.settings):
-            with self._read_sessions() as session:
-                yield session
+        with translate_db_errors(self.settings), self._read_sessions() as session:
+            yield session
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """Yield a Core connection (reads, streaming); rolled back when the block ends."""
         self._check_open()
-        with translate_db_errors(self.settings):
-            with self.engine.connect() as conn:
-                yield conn
+        with translate_db_errors(self.settings), self.engine.connect() as conn:
+            yield conn
 
     def ping(self) -> None:
         """Run ``SELECT 1``; raise :class:`DatabaseUnavailable` when the database is unreachable."""
@@ -415,10 +413,11 @@ class Database:
             with self._watcher_lock:
                 if self._watcher is None:
                     self._watcher = DatabaseWatcher(
-                        self.engine, schema=self.schema,
+                        self.engine,
+                        schema=self.schema,
                         poll_interval=self.settings.sqlite_watch_interval,
                         follow=self.settings.listen_for_changes,
-                    )  # fmt: skip
+                    )
         return self._watcher
 
     @property

@@ -14,7 +14,7 @@ purpose: see :mod:`harmony._db.candidate_index`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -76,7 +76,10 @@ class Base(DeclarativeBase):
     """Declarative base carrying harmony's metadata."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+    }
 
 
 metadata = Base.metadata
@@ -184,16 +187,22 @@ class QueueJobRow(Base):
         # Partial indexes: a row version is indexed only where it is looked up, so a job's
         # three updates (lease, heartbeat, settle) write few index entries.
         Index(
-            "ix_queue_jobs_lease_expiry", "lease_expires_at",
-            postgresql_where=text("status = 'leased'"), sqlite_where=text("status = 'leased'"),
+            "ix_queue_jobs_lease_expiry",
+            "lease_expires_at",
+            postgresql_where=text("status = 'leased'"),
+            sqlite_where=text("status = 'leased'"),
         ),
         Index(
-            None, "idempotency_key", unique=True,
+            None,
+            "idempotency_key",
+            unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
             sqlite_where=text("idempotency_key IS NOT NULL"),
         ),
         Index(
-            None, "status", "updated_at",
+            None,
+            "status",
+            "updated_at",
             postgresql_where=text("status IN ('completed', 'cancelled', 'failed')"),
             sqlite_where=text("status IN ('completed', 'cancelled', 'failed')"),
         ),
@@ -283,6 +292,8 @@ class SyncStateRow(Base):
     provider: Mapped[str] = mapped_column(String(64), primary_key=True)
     issued: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     applied: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
 def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
@@ -299,9 +310,11 @@ class TrackMatchKeyRow(Base):
     )
 
     track_id: Mapped[int] = mapped_column(
-        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        BigIntPK,
+        ForeignKey("tracks.id", ondelete="CASCADE"),
+        primary_key=True,
         autoincrement=False,
-    )  # fmt: skip
+    )
     provider: Mapped[str] = mapped_column(String(64))
     #: the track's ``updated_at`` the keys were computed from
     track_updated_at: Mapped[datetime]
@@ -327,21 +340,29 @@ class TrackMatchRow(Base):
         CheckConstraint(f"status IN {_in(MATCH_STATUSES)}", name="status"),
         CheckConstraint(f"method IN {_in(MATCH_METHODS)}", name="method"),
         Index(
-            "ix_track_matches_in_use", "source_track_id", "target_provider", unique=True,
-            postgresql_where=text("status <> 'rejected'"), sqlite_where=text("status <> 'rejected'"),
-        ),  # fmt: skip
+            "ix_track_matches_in_use",
+            "source_track_id",
+            "target_provider",
+            unique=True,
+            postgresql_where=text("status <> 'rejected'"),
+            sqlite_where=text("status <> 'rejected'"),
+        ),
         Index(None, "target_track_id"),
         Index(None, "target_provider", "status"),
     )
 
     source_track_id: Mapped[int] = mapped_column(
-        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        BigIntPK,
+        ForeignKey("tracks.id", ondelete="CASCADE"),
+        primary_key=True,
         autoincrement=False,
-    )  # fmt: skip
+    )
     target_track_id: Mapped[int] = mapped_column(
-        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        BigIntPK,
+        ForeignKey("tracks.id", ondelete="CASCADE"),
+        primary_key=True,
         autoincrement=False,
-    )  # fmt: skip
+    )
     target_provider: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     method: Mapped[str] = mapped_column(String(16))
@@ -362,9 +383,11 @@ class MatchCheckRow(Base):
     __tablename__ = "track_match_checks"
 
     source_track_id: Mapped[int] = mapped_column(
-        BigIntPK, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True,
+        BigIntPK,
+        ForeignKey("tracks.id", ondelete="CASCADE"),
+        primary_key=True,
         autoincrement=False,
-    )  # fmt: skip
+    )
     target_provider: Mapped[str] = mapped_column(String(64), primary_key=True)
     #: the source track's ``updated_at`` when it was checked
     source_updated_at: Mapped[datetime]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["JSONType", "UTCDateTime", "BigIntPK"]
+__all__ = ["BigIntPK", "JSONType", "UTCDateTime"]
 
 #: JSON everywhere, JSONB on PostgreSQL (indexable, compact, deduplicated keys).
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -36,7 +36,7 @@ class UTCDateTime(TypeDecorator[datetime]):
                 f"naive datetime {value.isoformat()!r} cannot be stored; harmony stores "
                 "timezone-aware UTC timestamps"
             )
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             # Stored naive so every row has the same text form and sorts correctly.
             return value.replace(tzinfo=None)
@@ -50,5 +50,5 @@ class UTCDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

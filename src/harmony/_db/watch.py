@@ -108,9 +108,13 @@ class DatabaseWatcher:
     """Probe reads and change signals of one database (see the module docstring)."""
 
     def __init__(
-        self, engine: Engine, *, schema: str | None, poll_interval: float = 0.05,
+        self,
+        engine: Engine,
+        *,
+        schema: str | None,
+        poll_interval: float = 0.05,
         follow: bool = True,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._engine = engine
         #: Whether subscriptions start the follower; without it subscribers are never
         #: called (behind a pooler that breaks LISTEN, e.g. PgBouncer transaction mode).

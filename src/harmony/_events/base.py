@@ -190,4 +190,3 @@ def _check_meta(event: str, value: Any) -> None:
         raise EventValidationError(
             f"event {event!r}: 'meta' is not JSON-serialisable ({exc})"
         ) from exc
-

@@ -140,8 +140,11 @@ class SafeEventLogger:
             level,
             "harmony could not deliver %s (%s: %s); the operation went on. Later failures "
             "of it are counted in ctx.events.failures and logged at DEBUG",
-            what, type(exc).__name__, exc, exc_info=exc if first else None,
-        )  # fmt: skip
+            what,
+            type(exc).__name__,
+            exc,
+            exc_info=exc if first else None,
+        )
 
 
 def record_failure(events: EventLogger, what: str, exc: BaseException) -> None:
@@ -150,4 +153,6 @@ def record_failure(events: EventLogger, what: str, exc: BaseException) -> None:
     if isinstance(events, SafeEventLogger):
         events.record_failure(what, exc)
     else:
-        _log.warning("harmony: %s failed (%s: %s); the operation went on", what, type(exc).__name__, exc)
+        _log.warning(
+            "harmony: %s failed (%s: %s); the operation went on", what, type(exc).__name__, exc
+        )

@@ -90,13 +90,21 @@ EVENTS: Mapping[str, EventSpec] = _specs(
     EventSpec(
         "orchestrator.dlq",
         ("entity_id", "job_type", "status", "attempts", "stop_reason", "error"),
-        "A job moved to the dead letter (status 'failed') and will not run again unless "
-        "retried.",
+        "A job moved to the dead letter (status 'failed') and will not run again unless retried.",
     ),
     EventSpec(
         "sync.run",
-        ("provider", "status", "created_count", "updated_count", "unchanged_count",
-         "removed_count", "rejected_count", "invalidated_entries", "duration_ms"),
+        (
+            "provider",
+            "status",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "removed_count",
+            "rejected_count",
+            "invalidated_entries",
+            "duration_ms",
+        ),
         "One provider's sync finished (status 'ok'), failed and wrote nothing "
         "(status 'failed', with error), or wrote nothing because a sync of the same "
         "provider that started later stored its result first (status 'superseded').",
@@ -109,8 +117,15 @@ EVENTS: Mapping[str, EventSpec] = _specs(
     ),
     EventSpec(
         "export.playlist",
-        ("entity_id", "status", "format", "target", "written_count", "missing_count",
-         "duration_ms"),
+        (
+            "entity_id",
+            "status",
+            "format",
+            "target",
+            "written_count",
+            "missing_count",
+            "duration_ms",
+        ),
         "ctx.export.playlist wrote a playlist file (status 'written') or found it already "
         "up to date (status 'unchanged'); missing_count slots could not be written.",
     ),
@@ -122,8 +137,15 @@ EVENTS: Mapping[str, EventSpec] = _specs(
     ),
     EventSpec(
         "cache.revalidate",
-        ("status", "source", "change_from", "change_to", "playlist_count",
-         "invalidated_entries", "duration_ms"),
+        (
+            "status",
+            "source",
+            "change_from",
+            "change_to",
+            "playlist_count",
+            "invalidated_entries",
+            "duration_ms",
+        ),
         "A context's cache caught up with changes committed elsewhere (another context or "
         "process): status 'ok' dropped the entries of meta.playlist_ids (and called the "
         "host's invalidator), 'reset' dropped everything because freshness could not be "
@@ -132,8 +154,15 @@ EVENTS: Mapping[str, EventSpec] = _specs(
     ),
     EventSpec(
         "match.run",
-        ("source", "target", "status", "checked_count", "matched_count", "unmatched_count",
-         "duration_ms"),
+        (
+            "source",
+            "target",
+            "status",
+            "checked_count",
+            "matched_count",
+            "unmatched_count",
+            "duration_ms",
+        ),
         "ctx.matching.run matched one provider's tracks to another's catalogue (status "
         "'ok'), or failed and kept what was stored (status 'failed', with error).",
     ),

@@ -160,8 +160,7 @@ class MigrationRunner:
         if found is None:
             known = ", ".join(r.revision for r in self.history()) or "none"
             raise UnknownRevisionError(
-                f"unknown migration revision {rev!r}; known revisions: {known}, "
-                "or 'head' / 'base'"
+                f"unknown migration revision {rev!r}; known revisions: {known}, or 'head' / 'base'"
             ) from cause
 
     def _current(self, conn: Connection) -> str | None:

@@ -85,7 +85,9 @@ class ActivityRepository:
         _check_text("type", type, 128)
         _check_text("status", status, 32)
         payload = _json_mapping(details)
-        when = check_datetime("timestamp", timestamp) if timestamp is not None else self._clock.now()
+        when = (
+            check_datetime("timestamp", timestamp) if timestamp is not None else self._clock.now()
+        )
         values = {"timestamp": when, "type": type, "status": status, "details": payload}
         stmt = insert(ActivityEventRow).values(**values).returning(ActivityEventRow.id)
         if session is not None:
@@ -243,9 +245,7 @@ def _json_mapping(details: Mapping[str, Any] | None) -> dict[str, Any]:
     if details is None:
         return {}
     if not isinstance(details, Mapping):
-        raise InvalidInputError(
-            f"activity details must be a mapping, got {type(details).__name__}"
-        )
+        raise InvalidInputError(f"activity details must be a mapping, got {type(details).__name__}")
     return dict(json.loads(check_json("activity details", dict(details))))
 
 

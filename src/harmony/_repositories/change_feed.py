@@ -61,9 +61,12 @@ class ChangeFeed:
         return f"ChangeFeed(channel={self._channel!r}, retention={self.retention})"
 
     def record(
-        self, conn: Connection, now: datetime, playlist_ids: Collection[int],
+        self,
+        conn: Connection,
+        now: datetime,
+        playlist_ids: Collection[int],
         tags: Collection[str] = (),
-    ) -> int:  # fmt: skip
+    ) -> int:
         """Record a change in ``conn``'s open transaction; returns its number.
 
         The caller's transaction holds the head row's lock until it ends, so keep the
@@ -78,10 +81,12 @@ class ChangeFeed:
         number = int(conn.execute(stmt).scalar_one())
         conn.execute(
             insert(F).values(
-                id=number, created_at=now, playlist_ids=sorted(set(playlist_ids)),
+                id=number,
+                created_at=now,
+                playlist_ids=sorted(set(playlist_ids)),
                 tags=sorted(set(tags)),
             )
-        )  # fmt: skip
+        )
         if number % 64 == 0:  # prune now and then: one indexed range delete
             conn.execute(delete(F).where(F.id <= number - self.retention))
         return number

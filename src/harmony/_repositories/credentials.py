@@ -125,9 +125,14 @@ class CredentialStore:
     """
 
     def __init__(
-        self, db: Database, clock: Clock, events: EventLogger,
-        on_change: Callable[[str], object] | None = None, *, key: SecretStr | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventLogger,
+        on_change: Callable[[str], object] | None = None,
+        *,
+        key: SecretStr | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
@@ -176,15 +181,20 @@ class CredentialStore:
                     "value is not shown"
                 )
             check_text(
-                f"credential {key!r} for provider {provider!r}", secret, max_length=_MAX_VALUE,
-                secret=True, error=CredentialsError,
-            )  # fmt: skip
+                f"credential {key!r} for provider {provider!r}",
+                secret,
+                max_length=_MAX_VALUE,
+                secret=True,
+                error=CredentialsError,
+            )
             clear[key] = secret
         stored = self._seal(provider, clear)
 
         def store() -> None:
             with self._db.transaction() as tx:
-                upsert_setting(tx, _PREFIX + provider, stored, is_secret=True, now=self._clock.now())
+                upsert_setting(
+                    tx, _PREFIX + provider, stored, is_secret=True, now=self._clock.now()
+                )
 
         _no_leaks("store", provider, store)
         self._changed(provider)
@@ -309,6 +319,7 @@ class CredentialStore:
             f"the credentials of {provider!r} cannot be decrypted with any configured "
             "credentials_key; nothing was re-encrypted"
         )
+
 
 def _attempt(call: Callable[[], _T]) -> _T | None:
     """``call()``, or ``None`` when it raises (``InvalidToken``: no key fits, or a damaged

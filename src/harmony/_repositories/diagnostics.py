@@ -39,7 +39,9 @@ class DatabaseProbe:
         """Rows in each of harmony's tables present in the database, by table name."""
         with self._db.connect() as conn:
             present = set(inspect(conn).get_table_names())
-            tables = sorted((t for t in metadata.sorted_tables if t.name in present), key=lambda t: t.name)
+            tables = sorted(
+                (t for t in metadata.sorted_tables if t.name in present), key=lambda t: t.name
+            )
             return {
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
                 for t in tables

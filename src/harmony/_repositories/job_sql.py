@@ -64,10 +64,23 @@ J = QueueJobRow
 
 #: Columns read back for :class:`~harmony._repositories.job_types.Job`.
 JOB_COLUMNS = (
-    J.id, J.type, J.payload, J.priority, J.status, J.attempts, J.available_at,
-    J.lease_expires_at, J.leased_by, J.idempotency_key, J.last_error, J.stop_reason,
-    J.result, J.created_at, J.updated_at, J.lease_seconds,
-)  # fmt: skip
+    J.id,
+    J.type,
+    J.payload,
+    J.priority,
+    J.status,
+    J.attempts,
+    J.available_at,
+    J.lease_expires_at,
+    J.leased_by,
+    J.idempotency_key,
+    J.last_error,
+    J.stop_reason,
+    J.result,
+    J.created_at,
+    J.updated_at,
+    J.lease_seconds,
+)
 
 
 #: ``last_error`` of a job put back in line because its lease expired. A job carrying it is
@@ -165,10 +178,19 @@ def _claim(dialect: str, typed: bool) -> Update:
             updated_at=_now(),
         )
         .returning(
-            J.id, J.type, J.payload, J.priority, J.attempts, J.lease_token,
-            J.lease_expires_at, J.available_at, J.leased_by, J.idempotency_key,
-            J.lease_seconds, _RECOVERED.label("recovered"),
-        )  # fmt: skip
+            J.id,
+            J.type,
+            J.payload,
+            J.priority,
+            J.attempts,
+            J.lease_token,
+            J.lease_expires_at,
+            J.available_at,
+            J.leased_by,
+            J.idempotency_key,
+            J.lease_seconds,
+            _RECOVERED.label("recovered"),
+        )
     )
 
 
@@ -183,9 +205,7 @@ def idempotent_insert(dialect: str, values: dict[str, Any], *, rearm: bool) -> I
     if not rearm:
         return stmt.on_conflict_do_nothing(
             index_elements=[J.idempotency_key], index_where=J.idempotency_key.is_not(None)
-        ).returning(
-            *JOB_COLUMNS
-        )
+        ).returning(*JOB_COLUMNS)
     excluded = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=[J.idempotency_key],
@@ -281,17 +301,21 @@ def bulk_insert(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime)
     rows, so the driver parses it once); SQLite a multi-row ``INSERT ... RETURNING``.
     """
     if conn.dialect.name == "postgresql":
-        ids = conn.execute(
-            _PG_BULK_INSERT,
-            {
-                "types": [r["type"] for r in rows],
-                "payloads": [json.dumps(r["payload"], separators=(",", ":")) for r in rows],
-                "priorities": [r["priority"] for r in rows],
-                "available": [r["available_at"] for r in rows],
-                "lease_seconds": [r["lease_seconds"] for r in rows],
-                "now": now,
-            },
-        ).scalars().all()
+        ids = (
+            conn.execute(
+                _PG_BULK_INSERT,
+                {
+                    "types": [r["type"] for r in rows],
+                    "payloads": [json.dumps(r["payload"], separators=(",", ":")) for r in rows],
+                    "priorities": [r["priority"] for r in rows],
+                    "available": [r["available_at"] for r in rows],
+                    "lease_seconds": [r["lease_seconds"] for r in rows],
+                    "now": now,
+                },
+            )
+            .scalars()
+            .all()
+        )
         # Rows are inserted in ``ord`` order, so the sequence hands out ascending ids.
         return sorted(ids)
     stmt = insert(J).returning(J.id, sort_by_parameter_order=True)
@@ -369,11 +393,7 @@ def _mark_started(dialect: str) -> Update:
     """Record that the handlers of live leased jobs started: ``attempts`` becomes the try's
     number, so a worker that dies while running them has charged the try. Rows locked by
     another transaction are skipped. Bind ``ids``, ``tokens``, ``attempts`` and ``now``."""
-    live = (
-        select(J.id)
-        .where(*_live(dialect), LEASED)
-        .with_for_update(skip_locked=True)
-    )
+    live = select(J.id).where(*_live(dialect), LEASED).with_for_update(skip_locked=True)
     return (
         update(J)
         .where(J.id.in_(live.scalar_subquery()))
@@ -387,11 +407,7 @@ def _heartbeat(dialect: str) -> Update:
 
     Bind ``ids``, ``tokens``, ``now`` and ``expires``.
     """
-    live = (
-        select(J.id)
-        .where(*_live(dialect), LEASED)
-        .with_for_update(skip_locked=True)
-    )
+    live = select(J.id).where(*_live(dialect), LEASED).with_for_update(skip_locked=True)
     return (
         update(J)
         .where(J.id.in_(live.scalar_subquery()))

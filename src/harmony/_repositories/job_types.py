@@ -95,6 +95,8 @@ class QueueStats:
     def total(self, status: str | None = None) -> int:
         """All jobs, or those in ``status``."""
         return sum(
-            n for by_status in self.counts.values() for s, n in by_status.items()
+            n
+            for by_status in self.counts.values()
+            for s, n in by_status.items()
             if status is None or s == status
-        )  # fmt: skip
+        )

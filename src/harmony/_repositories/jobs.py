@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, null, select, update
@@ -87,10 +87,15 @@ class JobQueue:
     """
 
     def __init__(
-        self, db: Database, clock: Clock, events: EventLogger, *, lease_seconds: float,
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventLogger,
+        *,
+        lease_seconds: float,
         handlers: HandlerRegistry | None = None,
         payload_max_bytes: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
@@ -105,9 +110,7 @@ class JobQueue:
 
     # -- handlers ------------------------------------------------------------------------
 
-    def handler(
-        self, job_type: str, *, retry: RetryPolicy | None = None
-    ) -> Callable[[_H], _H]:
+    def handler(self, job_type: str, *, retry: RetryPolicy | None = None) -> Callable[[_H], _H]:
         """Register the decorated function as the handler of ``job_type`` on the context::
 
             @ctx.jobs.handler("report.build", retry=RetryPolicy(max_attempts=3))
@@ -136,7 +139,7 @@ class JobQueue:
         watcher = self._db.watcher
         if watcher is None:
             return True
-        now = self._clock.now().astimezone(timezone.utc)
+        now = self._clock.now().astimezone(UTC)
         if self._db.backend == "sqlite":
             # As UTCDateTime stores it on SQLite: naive UTC text, which sorts as time.
             return watcher.scalar(_READY_SQLITE, [f"{now:%Y-%m-%d %H:%M:%S.%f}"]) is not None
@@ -174,7 +177,9 @@ class JobQueue:
                 refuse the same inputs; nothing is written.
         """
         return self._enqueue(
-            JobSpec(type, _payload(payload), priority, available_at, idempotency_key, lease_seconds),
+            JobSpec(
+                type, _payload(payload), priority, available_at, idempotency_key, lease_seconds
+            ),
             session=session,
             rearm=True,
         )
@@ -361,7 +366,9 @@ class JobQueue:
     ) -> tuple[list[LeasedJob], set[int]]:
         wanted = _types(types)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
-            raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}")
+            raise InvalidInputError(
+                f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}"
+            )
         seconds = self._lease_length(lease_seconds)
         if worker_id is not None:
             check_text("worker_id", worker_id, max_length=255)
@@ -369,8 +376,11 @@ class JobQueue:
         now = self._clock.now()
         expires = now + timedelta(seconds=seconds)
         params: dict[str, Any] = {
-            "now": now, "expires": expires, "limit": limit, "worker_id": worker_id,
-        }  # fmt: skip
+            "now": now,
+            "expires": expires,
+            "limit": limit,
+            "worker_id": worker_id,
+        }
         if wanted is not None:
             params["types"] = list(wanted)
         if conn is not None:
@@ -382,16 +392,27 @@ class JobQueue:
         duration = _ms(started)
         if not leased:
             self._events.emit(
-                "orchestrator.lease", entity_id=None, job_type=",".join(wanted or ("*",)),
-                status="skipped", priority=None, lease_timeout=seconds, duration_ms=duration,
+                "orchestrator.lease",
+                entity_id=None,
+                job_type=",".join(wanted or ("*",)),
+                status="skipped",
+                priority=None,
+                lease_timeout=seconds,
+                duration_ms=duration,
                 worker_id=worker_id,
-            )  # fmt: skip
+            )
         for job in leased if self._events.wants("orchestrator.lease", "leased") else ():
             self._events.emit(
-                "orchestrator.lease", entity_id=job.id, job_type=job.type, status="leased",
-                priority=job.priority, lease_timeout=seconds, duration_ms=duration,
-                attempts=job.attempts, worker_id=worker_id,
-            )  # fmt: skip
+                "orchestrator.lease",
+                entity_id=job.id,
+                job_type=job.type,
+                status="leased",
+                priority=job.priority,
+                lease_timeout=seconds,
+                duration_ms=duration,
+                attempts=job.attempts,
+                worker_id=worker_id,
+            )
         return leased, settled
 
     def recover_expired(
@@ -432,9 +453,12 @@ class JobQueue:
         if not changed:
             raise _lost(job, "extend")
         self._events.emit(
-            "orchestrator.heartbeat", entity_id=job.id, job_type=job.type, status="extended",
+            "orchestrator.heartbeat",
+            entity_id=job.id,
+            job_type=job.type,
+            status="extended",
             lease_timeout=seconds,
-        )  # fmt: skip
+        )
         return _replace_expiry(job, expires)
 
     def heartbeat_many(
@@ -449,7 +473,9 @@ class JobQueue:
             return []
         groups: dict[float, list[LeasedJob]] = {}
         for job in jobs:
-            length = self._lease_length(job.lease_seconds if lease_seconds is None else lease_seconds)
+            length = self._lease_length(
+                job.lease_seconds if lease_seconds is None else lease_seconds
+            )
             groups.setdefault(length, []).append(job)
         now = self._clock.now()
         out: list[LeasedJob] = []
@@ -466,9 +492,12 @@ class JobQueue:
         if self._events.wants("orchestrator.heartbeat", "extended"):
             for job in out:
                 self._events.emit(
-                    "orchestrator.heartbeat", entity_id=job.id, job_type=job.type,
-                    status="extended", lease_timeout=job.lease_seconds,
-                )  # fmt: skip
+                    "orchestrator.heartbeat",
+                    entity_id=job.id,
+                    job_type=job.type,
+                    status="extended",
+                    lease_timeout=job.lease_seconds,
+                )
         return out
 
     def complete(
@@ -488,9 +517,14 @@ class JobQueue:
             check_json("result", stored, max_bytes=self.payload_max_bytes)
         now = self._clock.now()
         stmt = _owned(job).values(
-            status="completed", result=null() if stored is None else stored, lease_token=None,
-            leased_by=None, lease_expires_at=None, updated_at=now, attempts=job.attempts,
-        )  # fmt: skip
+            status="completed",
+            result=null() if stored is None else stored,
+            lease_token=None,
+            leased_by=None,
+            lease_expires_at=None,
+            updated_at=now,
+            attempts=job.attempts,
+        )
         self._apply(job, stmt, session, "complete")
 
     def fail(
@@ -524,23 +558,34 @@ class JobQueue:
         message = _error_text(error)
         if retry_in is not None:
             retry_in = check_seconds(
-                "retry_in", retry_in, high=_MAX_RETRY_SECONDS, allow_zero=True,
+                "retry_in",
+                retry_in,
+                high=_MAX_RETRY_SECONDS,
+                allow_zero=True,
                 hint=" (None dead-letters the job)",
-            )  # fmt: skip
+            )
             values: dict[str, Any] = {
-                "status": "pending", "available_at": now + timedelta(seconds=retry_in),
-            }  # fmt: skip
+                "status": "pending",
+                "available_at": now + timedelta(seconds=retry_in),
+            }
         else:
-            values = {"status": "failed", "stop_reason": storable_text(str(stop_reason or "failed"), 255)}
+            values = {
+                "status": "failed",
+                "stop_reason": storable_text(str(stop_reason or "failed"), 255),
+            }
         if retry_in is not None and not count_attempt:
             # As before this try, even if mark_started() charged it meanwhile.
             values["attempts"] = job.attempts - 1
         elif started:
             values["attempts"] = job.attempts
         stmt = _owned(job).values(
-            last_error=message, lease_token=None, leased_by=None, lease_expires_at=None,
-            updated_at=now, **values,
-        )  # fmt: skip
+            last_error=message,
+            lease_token=None,
+            leased_by=None,
+            lease_expires_at=None,
+            updated_at=now,
+            **values,
+        )
         self._apply(job, stmt, session, "fail")
 
     def release(self, job: LeasedJob) -> None:
@@ -548,9 +593,12 @@ class JobQueue:
         with this try not counted."""
         now = self._clock.now()
         stmt = _owned(job).values(
-            status="pending", lease_token=None, leased_by=None, lease_expires_at=None,
+            status="pending",
+            lease_token=None,
+            leased_by=None,
+            lease_expires_at=None,
             updated_at=now,
-        )  # fmt: skip
+        )
         self._apply(job, stmt, None, "release")
 
     def mark_started(
@@ -573,7 +621,9 @@ class JobQueue:
                 marked += conn.execute(mark_started_statement(conn.dialect.name), params).scalars()
             else:
                 with self._db.write() as own:
-                    marked += own.execute(mark_started_statement(own.dialect.name), params).scalars()
+                    marked += own.execute(
+                        mark_started_statement(own.dialect.name), params
+                    ).scalars()
         return marked
 
     def credit_lock_time(self, conn: Connection, held_seconds: float) -> dict[int, datetime]:
@@ -602,11 +652,14 @@ class JobQueue:
         }
         if moved:
             conn.execute(
-                _CREDIT, [{"b_id": job_id, "b_expires": expires} for job_id, expires in moved.items()]
+                _CREDIT,
+                [{"b_id": job_id, "b_expires": expires} for job_id, expires in moved.items()],
             )
         return moved
 
-    def complete_many(self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None) -> list[int]:
+    def complete_many(
+        self, jobs: Sequence[LeasedJob], *, conn: Connection | None = None
+    ) -> list[int]:
         """Complete leased jobs with no result; return the ids whose lease was lost (not
         completed). One statement per distinct try number (one in the usual batch)."""
         if not jobs:
@@ -659,7 +712,9 @@ class JobQueue:
             NotFoundError: no such job. JobStateError: the job already completed or was
                 cancelled.
         """
-        return self._transition(job_id, ("pending", "leased", "failed"), "cancel", status="cancelled")
+        return self._transition(
+            job_id, ("pending", "leased", "failed"), "cancel", status="cancelled"
+        )
 
     def retry(self, job_id: int) -> Job:
         """Put a failed (dead-lettered) job back in line with its attempts reset.
@@ -668,9 +723,14 @@ class JobQueue:
             NotFoundError: no such job. JobStateError: the job is not failed.
         """
         return self._transition(
-            job_id, ("failed",), "retry", status="pending", attempts=0, stop_reason=None,
+            job_id,
+            ("failed",),
+            "retry",
+            status="pending",
+            attempts=0,
+            stop_reason=None,
             available_at=self._clock.now(),
-        )  # fmt: skip
+        )
 
     def _transition(self, job_id: int, allowed: tuple[str, ...], action: str, **values: Any) -> Job:
         _check_job_id(job_id)
@@ -679,7 +739,13 @@ class JobQueue:
             row = conn.execute(
                 update(J)
                 .where(J.id == job_id, J.status.in_(allowed))
-                .values(lease_token=None, leased_by=None, lease_expires_at=None, updated_at=now, **values)
+                .values(
+                    lease_token=None,
+                    leased_by=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    **values,
+                )
                 .returning(*JOB_COLUMNS)
             ).first()
             if row is None:
@@ -743,8 +809,10 @@ class JobQueue:
         """How many pending jobs (of ``types``; ``None``: any) failed before and wait for
         another try: retries scheduled for later, and dead letters put back in line."""
         wanted = _types(types)
-        stmt = select(func.count()).select_from(J).where(
-            J.status == "pending", J.last_error.is_not(None)
+        stmt = (
+            select(func.count())
+            .select_from(J)
+            .where(J.status == "pending", J.last_error.is_not(None))
         )
         if wanted is not None:
             stmt = stmt.where(J.type.in_(wanted))
@@ -763,7 +831,9 @@ class JobQueue:
             )
         with self._db.write() as conn:
             return int(
-                conn.execute(delete(J).where(J.status.in_(statuses), J.updated_at < cutoff)).rowcount
+                conn.execute(
+                    delete(J).where(J.status.in_(statuses), J.updated_at < cutoff)
+                ).rowcount
             )
 
 
@@ -847,7 +917,9 @@ def _spec(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> Jo
     return _checked(item, max_bytes)[0]
 
 
-def _checked(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) -> tuple[JobSpec, str]:
+def _checked(
+    item: JobSpec | Mapping[str, Any], max_bytes: int | None = None
+) -> tuple[JobSpec, str]:
     """``item`` as a checked :class:`JobSpec`, with its payload encoded as JSON."""
     if isinstance(item, Mapping):
         fields = dict(item)
@@ -871,7 +943,9 @@ def _checked(item: JobSpec | Mapping[str, Any], max_bytes: int | None = None) ->
     if item.idempotency_key is not None:
         check_text("idempotency_key", item.idempotency_key, max_length=255)
     if item.lease_seconds is not None:
-        check_seconds("lease_seconds", item.lease_seconds, high=_MAX_LEASE_SECONDS, hint=" (or None)")
+        check_seconds(
+            "lease_seconds", item.lease_seconds, high=_MAX_LEASE_SECONDS, hint=" (or None)"
+        )
     return item, encoded
 
 
@@ -904,24 +978,46 @@ def _row(spec: JobSpec, now: datetime) -> dict[str, Any]:
 
 def _job(row: Any, *, deduped: bool = False) -> Job:
     return Job(
-        id=row.id, type=row.type, payload=row.payload, priority=row.priority,
-        status=row.status, attempts=row.attempts, available_at=row.available_at,
-        lease_expires_at=row.lease_expires_at, leased_by=row.leased_by,
-        idempotency_key=row.idempotency_key, last_error=row.last_error,
-        stop_reason=row.stop_reason, result=row.result, created_at=row.created_at,
-        updated_at=row.updated_at, deduped=deduped, lease_seconds=row.lease_seconds,
-    )  # fmt: skip
+        id=row.id,
+        type=row.type,
+        payload=row.payload,
+        priority=row.priority,
+        status=row.status,
+        attempts=row.attempts,
+        available_at=row.available_at,
+        lease_expires_at=row.lease_expires_at,
+        leased_by=row.leased_by,
+        idempotency_key=row.idempotency_key,
+        last_error=row.last_error,
+        stop_reason=row.stop_reason,
+        result=row.result,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deduped=deduped,
+        lease_seconds=row.lease_seconds,
+    )
 
 
 def _new_job(job_id: int, row: dict[str, Any]) -> Job:
     """The Job just inserted from ``row``, without reading it back."""
     return Job(
-        id=job_id, type=row["type"], payload=row["payload"], priority=row["priority"],
-        status="pending", attempts=0, available_at=row["available_at"], lease_expires_at=None,
-        leased_by=None, idempotency_key=None, last_error=None, stop_reason=None, result=None,
-        created_at=row["created_at"], updated_at=row["updated_at"],
+        id=job_id,
+        type=row["type"],
+        payload=row["payload"],
+        priority=row["priority"],
+        status="pending",
+        attempts=0,
+        available_at=row["available_at"],
+        lease_expires_at=None,
+        leased_by=None,
+        idempotency_key=None,
+        last_error=None,
+        stop_reason=None,
+        result=None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
         lease_seconds=row["lease_seconds"],
-    )  # fmt: skip
+    )
 
 
 def _by_attempts(jobs: Sequence[LeasedJob]) -> dict[int, list[LeasedJob]]:
@@ -934,12 +1030,19 @@ def _by_attempts(jobs: Sequence[LeasedJob]) -> dict[int, list[LeasedJob]]:
 def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
     own = row.lease_seconds
     return LeasedJob(
-        id=row.id, type=row.type, payload=row.payload, priority=row.priority,
-        attempts=row.attempts + 1, token=row.lease_token, recovered=bool(row.recovered),
+        id=row.id,
+        type=row.type,
+        payload=row.payload,
+        priority=row.priority,
+        attempts=row.attempts + 1,
+        token=row.lease_token,
+        recovered=bool(row.recovered),
         lease_expires_at=row.lease_expires_at if own is None else now + timedelta(seconds=own),
-        available_at=row.available_at, leased_by=row.leased_by,
-        idempotency_key=row.idempotency_key, lease_seconds=seconds if own is None else own,
-    )  # fmt: skip
+        available_at=row.available_at,
+        leased_by=row.leased_by,
+        idempotency_key=row.idempotency_key,
+        lease_seconds=seconds if own is None else own,
+    )
 
 
 def _error_text(error: str | BaseException) -> str:

@@ -29,14 +29,26 @@ from harmony._repositories.playlist_types import Track
 __all__ = ["MatchPairs"]
 
 _MATCH_COLUMNS = (
-    TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.target_provider,
-    TrackMatchRow.status, TrackMatchRow.method, TrackMatchRow.score, TrackMatchRow.reasons,
+    TrackMatchRow.source_track_id,
+    TrackMatchRow.target_track_id,
+    TrackMatchRow.target_provider,
+    TrackMatchRow.status,
+    TrackMatchRow.method,
+    TrackMatchRow.score,
+    TrackMatchRow.reasons,
     TrackMatchRow.updated_at,
-)  # fmt: skip
+)
 _TRACK_COLUMNS = (
-    TrackRow.id, TrackRow.provider, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
-    TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year,
-)  # fmt: skip
+    TrackRow.id,
+    TrackRow.provider,
+    TrackRow.provider_id,
+    TrackRow.title,
+    TrackRow.artists,
+    TrackRow.album,
+    TrackRow.duration_ms,
+    TrackRow.isrc,
+    TrackRow.year,
+)
 
 
 class MatchPairs:
@@ -53,11 +65,14 @@ class MatchPairs:
         """The match in use (automatic or confirmed) of each source track that has one."""
         found: dict[int, TrackMatch] = {}
         with self._db.connect() as conn:
-            for condition in among(conn, TrackMatchRow.source_track_id, source_track_ids, BigInteger()):
+            for condition in among(
+                conn, TrackMatchRow.source_track_id, source_track_ids, BigInteger()
+            ):
                 stmt = select(*_MATCH_COLUMNS).where(
-                    condition, TrackMatchRow.target_provider == target,
+                    condition,
+                    TrackMatchRow.target_provider == target,
                     TrackMatchRow.status != "rejected",
-                )  # fmt: skip
+                )
                 for row in conn.execute(stmt):
                     found[row.source_track_id] = _match(row)
         return found
@@ -71,35 +86,60 @@ class MatchPairs:
         """
         now = self._clock.now()
         with self._db.write() as conn:
-            pair = and_(TrackMatchRow.source_track_id == source.id,
-                        TrackMatchRow.target_track_id == target.id)  # fmt: skip
-            existing = conn.execute(select(TrackMatchRow.method, TrackMatchRow.score,
-                                           TrackMatchRow.reasons).where(pair)).first()  # fmt: skip
+            pair = and_(
+                TrackMatchRow.source_track_id == source.id,
+                TrackMatchRow.target_track_id == target.id,
+            )
+            existing = conn.execute(
+                select(TrackMatchRow.method, TrackMatchRow.score, TrackMatchRow.reasons).where(pair)
+            ).first()
             if status == "confirmed":
-                conn.execute(delete(TrackMatchRow).where(
-                    TrackMatchRow.source_track_id == source.id,
-                    TrackMatchRow.target_provider == target.provider,
-                    TrackMatchRow.status != "rejected", TrackMatchRow.target_track_id != target.id,
-                ))  # fmt: skip
-                values: dict[str, Any] = {"method": "manual", "score": 100.0, "reasons": ["confirmed by hand"]}
+                conn.execute(
+                    delete(TrackMatchRow).where(
+                        TrackMatchRow.source_track_id == source.id,
+                        TrackMatchRow.target_provider == target.provider,
+                        TrackMatchRow.status != "rejected",
+                        TrackMatchRow.target_track_id != target.id,
+                    )
+                )
+                values: dict[str, Any] = {
+                    "method": "manual",
+                    "score": 100.0,
+                    "reasons": ["confirmed by hand"],
+                }
             else:
                 values = {"method": "manual", "score": 0.0, "reasons": ["rejected by hand"]}
                 if existing is not None and existing.method != "manual":
-                    values = {"method": existing.method, "score": existing.score,
-                              "reasons": [*existing.reasons, "rejected by hand"]}  # fmt: skip
+                    values = {
+                        "method": existing.method,
+                        "score": existing.score,
+                        "reasons": [*existing.reasons, "rejected by hand"],
+                    }
                 # The next run looks at this source again (and never proposes this pair).
-                conn.execute(delete(MatchCheckRow).where(
-                    MatchCheckRow.source_track_id == source.id,
-                    MatchCheckRow.target_provider == target.provider,
-                ))  # fmt: skip
+                conn.execute(
+                    delete(MatchCheckRow).where(
+                        MatchCheckRow.source_track_id == source.id,
+                        MatchCheckRow.target_provider == target.provider,
+                    )
+                )
             if existing is None:
-                conn.execute(insert(TrackMatchRow).values(
-                    source_track_id=source.id, target_track_id=target.id,
-                    target_provider=target.provider, status=status, created_at=now,
-                    updated_at=now, **values,
-                ))  # fmt: skip
+                conn.execute(
+                    insert(TrackMatchRow).values(
+                        source_track_id=source.id,
+                        target_track_id=target.id,
+                        target_provider=target.provider,
+                        status=status,
+                        created_at=now,
+                        updated_at=now,
+                        **values,
+                    )
+                )
             else:
-                conn.execute(update(TrackMatchRow).where(pair).values(status=status, updated_at=now, **values))
+                conn.execute(
+                    update(TrackMatchRow)
+                    .where(pair)
+                    .values(status=status, updated_at=now, **values)
+                )
             row = conn.execute(select(*_MATCH_COLUMNS).where(pair)).one()
         return _match(row)
 
@@ -112,21 +152,28 @@ class MatchPairs:
                 select(func.count(), func.count().filter(TrackMatchRow.status == "confirmed"))
                 .select_from(TrackMatchRow)
                 .join(src, src.id == TrackMatchRow.source_track_id)
-                .where(src.provider == source, TrackMatchRow.target_provider == target,
-                       TrackMatchRow.status != "rejected")
-            ).one()  # fmt: skip
+                .where(
+                    src.provider == source,
+                    TrackMatchRow.target_provider == target,
+                    TrackMatchRow.status != "rejected",
+                )
+            ).one()
         return int(total), int(matched), int(confirmed)
 
     def unmatched(self, source: str, target: str, limit: int, offset: int) -> list[Track]:
         """Tracks of ``source`` without a match in use for ``target``, by id."""
         in_use = exists().where(
-            TrackMatchRow.source_track_id == TrackRow.id, TrackMatchRow.target_provider == target,
+            TrackMatchRow.source_track_id == TrackRow.id,
+            TrackMatchRow.target_provider == target,
             TrackMatchRow.status != "rejected",
-        )  # fmt: skip
+        )
         stmt = (
-            select(*_TRACK_COLUMNS).where(TrackRow.provider == source, ~in_use)
-            .order_by(TrackRow.id).limit(limit).offset(offset)
-        )  # fmt: skip
+            select(*_TRACK_COLUMNS)
+            .where(TrackRow.provider == source, ~in_use)
+            .order_by(TrackRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
         with self._db.connect() as conn:
             return [_track(row) for row in conn.execute(stmt)]
 
@@ -134,8 +181,9 @@ class MatchPairs:
         """Target track ids rejected for ``source_track_id``."""
         stmt = select(TrackMatchRow.target_track_id).where(
             TrackMatchRow.source_track_id == source_track_id,
-            TrackMatchRow.target_provider == target, TrackMatchRow.status == "rejected",
-        )  # fmt: skip
+            TrackMatchRow.target_provider == target,
+            TrackMatchRow.status == "rejected",
+        )
         with self._db.connect() as conn:
             return set(conn.execute(stmt).scalars())
 
@@ -157,16 +205,27 @@ def _tracks(conn: Connection, ids: Sequence[int]) -> dict[int, Track]:
 
 def _track(row: Any) -> Track:
     return Track(
-        id=row.id, provider=row.provider, provider_id=row.provider_id, title=row.title,
-        artists=tuple(row.artists or ()), album=row.album, duration_ms=row.duration_ms,
-        isrc=row.isrc, year=row.year,
-    )  # fmt: skip
+        id=row.id,
+        provider=row.provider,
+        provider_id=row.provider_id,
+        title=row.title,
+        artists=tuple(row.artists or ()),
+        album=row.album,
+        duration_ms=row.duration_ms,
+        isrc=row.isrc,
+        year=row.year,
+    )
 
 
 def _match(row: Any) -> TrackMatch:
     updated: datetime = row.updated_at
     return TrackMatch(
-        source_track_id=row.source_track_id, target_track_id=row.target_track_id,
-        target_provider=row.target_provider, status=row.status, method=row.method,
-        score=row.score, reasons=tuple(row.reasons or ()), updated_at=updated,
-    )  # fmt: skip
+        source_track_id=row.source_track_id,
+        target_track_id=row.target_track_id,
+        target_provider=row.target_provider,
+        status=row.status,
+        method=row.method,
+        score=row.score,
+        reasons=tuple(row.reasons or ()),
+        updated_at=updated,
+    )

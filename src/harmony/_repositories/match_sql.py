@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Connection, any_, insert, literal
@@ -44,8 +44,16 @@ CHUNK = 500
 #: tags, duration, the track's updated_at the key was computed from).
 KeyRow = tuple[int, str | None, str, str, str, str, int | None, datetime]
 
-KEY_FIELDS = ("track_id", "track_updated_at", "isrc", "title", "artist", "artists", "tags",
-              "duration_ms")  # fmt: skip
+KEY_FIELDS = (
+    "track_id",
+    "track_updated_at",
+    "isrc",
+    "title",
+    "artist",
+    "artists",
+    "tags",
+    "duration_ms",
+)
 PG_COPY_KEYS = (
     "COPY track_match_keys (provider, track_id, track_updated_at, isrc, title, artist, "
     "artists, tags, duration_ms) FROM STDIN"
@@ -72,7 +80,9 @@ def raw_keys(conn: Connection, stmt: Any) -> list[KeyRow]:
     return [typed_key(row) for row in driver_rows(conn, compiled)]
 
 
-def driver_rows(conn: Connection, compiled: Any, values: Mapping[str, Any] | None = None) -> list[Any]:
+def driver_rows(
+    conn: Connection, compiled: Any, values: Mapping[str, Any] | None = None
+) -> list[Any]:
     """The rows of a compiled statement, fetched by the DBAPI cursor itself: SQLAlchemy's
     row objects cost more than the query when a run reads a million index entries."""
     params = compiled.construct_params(values)
@@ -83,7 +93,9 @@ def driver_rows(conn: Connection, compiled: Any, values: Mapping[str, Any] | Non
         cursor.execute(str(compiled), params)
         return list(cursor.fetchall())
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise DatabaseError(f"database refused a matching query: {str(exc).strip().splitlines()[0]}") from exc
+        raise DatabaseError(
+            f"database refused a matching query: {str(exc).strip().splitlines()[0]}"
+        ) from exc
     finally:
         cursor.close()
 
@@ -108,7 +120,7 @@ class _Converter:
     """A column type's bind processor, remembering its last value: a run stamps every row
     with the same "now", converted once."""
 
-    __slots__ = ("_process", "_last", "_out")
+    __slots__ = ("_last", "_out", "_process")
 
     def __init__(self, process: Callable[[Any], Any] | None) -> None:
         self._process = process
@@ -136,8 +148,12 @@ def insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]])
         return
     compiled = insert(table).compile(conn, column_keys=list(rows[0]))
     names = list(compiled.positiontup or ())  # the statement's parameter order
-    converters = [_Converter(table.c[name].type._cached_bind_processor(conn.dialect)) for name in names]
-    values = [tuple(convert(r[n]) for convert, n in zip(converters, names)) for r in rows]
+    converters = [
+        _Converter(table.c[name].type._cached_bind_processor(conn.dialect)) for name in names
+    ]
+    values = [
+        tuple(convert(r[n]) for convert, n in zip(converters, names, strict=True)) for r in rows
+    ]
     statement = str(compiled)
     cursor = conn.connection.cursor()
     try:
@@ -153,9 +169,16 @@ def _copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) 
     as_json = {n for n in names if isinstance(table.c[n].type, JSON)}
     columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
     raw: Any = conn.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(
-        "COPY " + conn.dialect.identifier_preparer.quote(table.name) + " (" + columns + ") FROM STDIN"  # nosec B608
-    ) as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            "COPY "
+            + conn.dialect.identifier_preparer.quote(table.name)
+            + " ("
+            + columns
+            + ") FROM STDIN"  # nosec B608
+        ) as copy,
+    ):
         for row in rows:
             copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
 
@@ -166,7 +189,7 @@ def typed_key(row: Any) -> KeyRow:
     if isinstance(stamp, str):  # SQLite text
         stamp = datetime.fromisoformat(stamp)
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return (row[0], row[1], row[2], row[3], row[4], row[5], row[6], stamp)
 
 
@@ -178,9 +201,11 @@ def artists_of(value: Any) -> list[str]:
 
 
 def among(
-    conn: Connection, column: InstrumentedAttribute[Any], values: Sequence[Any],
+    conn: Connection,
+    column: InstrumentedAttribute[Any],
+    values: Sequence[Any],
     item: TypeEngine[Any],
-) -> Iterator[ColumnElement[bool]]:  # fmt: skip
+) -> Iterator[ColumnElement[bool]]:
     """Conditions that together select the rows whose ``column`` is one of ``values``:
     one ``= ANY(:array)`` on PostgreSQL, ``IN`` lists of 500 on SQLite."""
     if not values:

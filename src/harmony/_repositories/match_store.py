@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -60,16 +60,29 @@ from harmony._repositories.match_sql import (
     typed_key,
 )
 
-__all__ = ["CatalogueState", "Decision", "KeyRow", "MatchStore", "RunState", "SourceRow", "iter_chunks"]
+__all__ = [
+    "CatalogueState",
+    "Decision",
+    "KeyRow",
+    "MatchStore",
+    "RunState",
+    "SourceRow",
+    "iter_chunks",
+]
 
 _PAGE = 5000
 
 
 _KEY_COLUMNS = (
-    TrackMatchKeyRow.track_id, TrackMatchKeyRow.isrc, TrackMatchKeyRow.title,
-    TrackMatchKeyRow.artist, TrackMatchKeyRow.artists, TrackMatchKeyRow.tags,
-    TrackMatchKeyRow.duration_ms, TrackMatchKeyRow.track_updated_at,
-)  # fmt: skip
+    TrackMatchKeyRow.track_id,
+    TrackMatchKeyRow.isrc,
+    TrackMatchKeyRow.title,
+    TrackMatchKeyRow.artist,
+    TrackMatchKeyRow.artists,
+    TrackMatchKeyRow.tags,
+    TrackMatchKeyRow.duration_ms,
+    TrackMatchKeyRow.track_updated_at,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +181,7 @@ class MatchStore:
         if isinstance(newest, str):  # SQLite's aggregate may bypass the column type
             newest = datetime.fromisoformat(newest)
         if isinstance(newest, datetime) and newest.tzinfo is None:
-            newest = newest.replace(tzinfo=timezone.utc)
+            newest = newest.replace(tzinfo=UTC)
         return CatalogueState(int(count), max_id, newest)
 
     def run_state(self, source: str, target: str) -> RunState | None:
@@ -187,14 +200,24 @@ class MatchStore:
         key = TrackMatchKeyRow
         last = 0
         stmt = (
-            select(TrackRow.id, TrackRow.title, type_coerce(TrackRow.artists, NullType()),
-                   TrackRow.album, TrackRow.isrc, TrackRow.duration_ms,
-                   type_coerce(TrackRow.updated_at, NullType()), key.track_id.is_not(None))
+            select(
+                TrackRow.id,
+                TrackRow.title,
+                type_coerce(TrackRow.artists, NullType()),
+                TrackRow.album,
+                TrackRow.isrc,
+                TrackRow.duration_ms,
+                type_coerce(TrackRow.updated_at, NullType()),
+                key.track_id.is_not(None),
+            )
             .outerjoin(key, key.track_id == TrackRow.id)
-            .where(TrackRow.provider == bindparam("provider"), TrackRow.id > bindparam("last"),
-                   or_(key.track_id.is_(None), key.track_updated_at != TrackRow.updated_at))
+            .where(
+                TrackRow.provider == bindparam("provider"),
+                TrackRow.id > bindparam("last"),
+                or_(key.track_id.is_(None), key.track_updated_at != TrackRow.updated_at),
+            )
             .order_by(TrackRow.id)
-        )  # fmt: skip
+        )
         if self._db.backend == "postgresql":
             # One pass through a server-side cursor: PostgreSQL answers each keyset page
             # with a join over the whole table (pages made keying quadratic there).
@@ -209,7 +232,7 @@ class MatchStore:
             rows = [
                 SourceRow(r[0], r[1], tuple(artists_of(r[2])), r[3], r[4], r[5], r[6], bool(r[7]))
                 for r in raw
-            ]  # fmt: skip
+            ]
             if not rows:
                 return
             yield rows
@@ -221,12 +244,16 @@ class MatchStore:
             raw: Any = conn.connection.driver_connection
             # A named (server-side) cursor fetching 5,000 rows a round trip.
             with raw.cursor(name="harmony_stale_keys") as cursor:
-                cursor.execute(str(compiled), compiled.construct_params({"provider": provider, "last": 0}))
+                cursor.execute(
+                    str(compiled), compiled.construct_params({"provider": provider, "last": 0})
+                )
                 while part := cursor.fetchmany(_PAGE):
                     yield [
-                        SourceRow(r[0], r[1], tuple(artists_of(r[2])), r[3], r[4], r[5], r[6], bool(r[7]))
+                        SourceRow(
+                            r[0], r[1], tuple(artists_of(r[2])), r[3], r[4], r[5], r[6], bool(r[7])
+                        )
                         for r in part
-                    ]  # fmt: skip
+                    ]
 
     def write_keys(
         self, provider: str, keys: Sequence[Mapping[str, Any]], replace: Sequence[int] = ()
@@ -241,9 +268,9 @@ class MatchStore:
             if conn.dialect.name == "postgresql":
                 # COPY in the write's transaction: arrays for unnest() cost psycopg a regex
                 # per string to quote (measured: 2.8 s of 12 for 100,000 keys).
-                with conn.connection.driver_connection.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-                    PG_COPY_KEYS
-                ) as copy:
+                driver = conn.connection.driver_connection
+                assert driver is not None  # a live connection in a transaction
+                with driver.cursor() as cursor, cursor.copy(PG_COPY_KEYS) as copy:
                     for k in keys:
                         copy.write_row((provider, *(k[f] for f in KEY_FIELDS)))
             else:  # straight to the driver: a million rows, no per-value conversion
@@ -280,29 +307,44 @@ class MatchStore:
             if not catalogue_changed or every:
                 return found
             in_use = exists().where(
-                match.source_track_id == src.id, match.target_provider == target,
+                match.source_track_id == src.id,
+                match.target_provider == target,
                 match.status != "rejected",
-            )  # fmt: skip
-            found.update(conn.execute(select(src.id).where(src.provider == source, ~in_use)).scalars())
+            )
+            found.update(
+                conn.execute(select(src.id).where(src.provider == source, ~in_use)).scalars()
+            )
             tgt = TrackRow.__table__.alias("tgt")
             auto = (match.target_provider == target, match.status == "auto", src.provider == source)
-            found.update(conn.execute(
-                select(match.source_track_id)
-                .join(src, src.id == match.source_track_id)
-                .join(tgt, tgt.c.id == match.target_track_id)
-                .where(*auto, tgt.c.updated_at != match.target_updated_at)
-            ).scalars())  # fmt: skip
+            found.update(
+                conn.execute(
+                    select(match.source_track_id)
+                    .join(src, src.id == match.source_track_id)
+                    .join(tgt, tgt.c.id == match.target_track_id)
+                    .where(*auto, tgt.c.updated_at != match.target_updated_at)
+                ).scalars()
+            )
             source_key = TrackMatchKeyRow.__table__.alias("source_key")
             target_key = TrackMatchKeyRow.__table__.alias("target_key")
-            found.update(conn.execute(
-                select(match.source_track_id)
-                .join(src, src.id == match.source_track_id)
-                .join(source_key, source_key.c.track_id == match.source_track_id)
-                .join(target_key, and_(target_key.c.provider == target,
-                                       target_key.c.isrc == source_key.c.isrc))
-                .where(*auto, match.method != "isrc", source_key.c.isrc.is_not(None),
-                       target_key.c.track_id != match.target_track_id)
-            ).scalars())  # fmt: skip
+            found.update(
+                conn.execute(
+                    select(match.source_track_id)
+                    .join(src, src.id == match.source_track_id)
+                    .join(source_key, source_key.c.track_id == match.source_track_id)
+                    .join(
+                        target_key,
+                        and_(
+                            target_key.c.provider == target, target_key.c.isrc == source_key.c.isrc
+                        ),
+                    )
+                    .where(
+                        *auto,
+                        match.method != "isrc",
+                        source_key.c.isrc.is_not(None),
+                        target_key.c.track_id != match.target_track_id,
+                    )
+                ).scalars()
+            )
         return found
 
     def overrides(self, ids: Sequence[int], target: str) -> tuple[set[int], set[tuple[int, int]]]:
@@ -310,13 +352,18 @@ class MatchStore:
         every rejected ``(source, target track)`` pair."""
         confirmed: set[int] = set()
         rejected: set[tuple[int, int]] = set()
-        stmt = select(TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status)
+        stmt = select(
+            TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status
+        )
         with self._db.connect() as conn:
             for condition in among(conn, TrackMatchRow.source_track_id, ids, BigInteger()):
-                rows = conn.execute(stmt.where(
-                    condition, TrackMatchRow.target_provider == target,
-                    TrackMatchRow.status.in_(("confirmed", "rejected")),
-                ))  # fmt: skip
+                rows = conn.execute(
+                    stmt.where(
+                        condition,
+                        TrackMatchRow.target_provider == target,
+                        TrackMatchRow.status.in_(("confirmed", "rejected")),
+                    )
+                )
                 for source_id, target_id, status in rows:
                     if status == "confirmed":
                         confirmed.add(source_id)
@@ -343,9 +390,12 @@ class MatchStore:
         return self._narrow(provider, key.title, (key.title, key.track_id, key.artist), titles)
 
     def _narrow(
-        self, provider: str, column: InstrumentedAttribute[Any], columns: tuple[Any, ...],
+        self,
+        provider: str,
+        column: InstrumentedAttribute[Any],
+        columns: tuple[Any, ...],
         values: Sequence[str],
-    ) -> list[tuple[str, int, str]]:  # fmt: skip
+    ) -> list[tuple[str, int, str]]:
         found: list[tuple[str, int, str]] = []
         with self._db.connect() as conn:
             for condition in among(conn, column, list(dict.fromkeys(values)), String()):
@@ -366,27 +416,40 @@ class MatchStore:
                 chunk = pairs[start : start + CHUNK]
                 if conn.dialect.name == "postgresql":
                     wanted: Any = select(
-                        func.unnest(literal([a for a, _ in chunk], ARRAY(String()))).label("artist"),
+                        func.unnest(literal([a for a, _ in chunk], ARRAY(String()))).label(
+                            "artist"
+                        ),
                         func.unnest(literal([t for _, t in chunk], ARRAY(String()))).label("title"),
-                    ).subquery()  # fmt: skip
-                    stmt: Any = select(*_KEY_COLUMNS).join(
-                        wanted, and_(key.artist == wanted.c.artist, key.title == wanted.c.title)
-                    ).where(key.provider == provider)
+                    ).subquery()
+                    stmt: Any = (
+                        select(*_KEY_COLUMNS)
+                        .join(
+                            wanted, and_(key.artist == wanted.c.artist, key.title == wanted.c.title)
+                        )
+                        .where(key.provider == provider)
+                    )
                     found.extend(raw_keys(conn, stmt))
                 else:  # SQLite: a VALUES table in a CTE, straight to the driver
-                    found.extend(typed_key(row) for row in conn.exec_driver_sql(
-                        SQLITE_PAIRS.format(rows=", ".join(["(?, ?)"] * len(chunk))),
-                        (*(v for pair in chunk for v in pair), provider),
-                    ))  # fmt: skip
+                    found.extend(
+                        typed_key(row)
+                        for row in conn.exec_driver_sql(
+                            SQLITE_PAIRS.format(rows=", ".join(["(?, ?)"] * len(chunk))),
+                            (*(v for pair in chunk for v in pair), provider),
+                        )
+                    )
         return found
 
     def artist_names(self, provider: str) -> list[str]:
         """Every distinct primary artist of ``provider``'s keys."""
-        stmt = select(TrackMatchKeyRow.artist).where(TrackMatchKeyRow.provider == provider).distinct()
+        stmt = (
+            select(TrackMatchKeyRow.artist).where(TrackMatchKeyRow.provider == provider).distinct()
+        )
         with self._db.connect() as conn:
             return [name for name in conn.execute(stmt).scalars() if name]
 
-    def _keys(self, provider: str, column: InstrumentedAttribute[Any], values: Sequence[str]) -> list[KeyRow]:
+    def _keys(
+        self, provider: str, column: InstrumentedAttribute[Any], values: Sequence[str]
+    ) -> list[KeyRow]:
         found: list[KeyRow] = []
         with self._db.connect() as conn:
             for condition in among(conn, column, list(dict.fromkeys(values)), String()):
@@ -397,9 +460,13 @@ class MatchStore:
     # -- results --------------------------------------------------------------------------
 
     def save(
-        self, source: str, target: str, decisions: Sequence[Decision], now: datetime,
+        self,
+        source: str,
+        target: str,
+        decisions: Sequence[Decision],
+        now: datetime,
         run: Mapping[str, Any] | None,
-    ) -> int:  # fmt: skip
+    ) -> int:
         """Write a run's ``decisions`` in one transaction and, when ``run`` is given, the
         pair's run row. Overrides made since the run read them win: a source confirmed in
         the meantime keeps its match, a pair rejected in the meantime is not written (and
@@ -409,12 +476,16 @@ class MatchStore:
             for start in range(0, len(decisions), CHUNK):
                 changed += _save_chunk(conn, target, decisions[start : start + CHUNK], now)
             if run is not None:
-                conn.execute(delete(MatchRunRow).where(
-                    MatchRunRow.source_provider == source, MatchRunRow.target_provider == target
-                ))  # fmt: skip
-                conn.execute(insert(MatchRunRow).values(
-                    source_provider=source, target_provider=target, finished_at=now, **run
-                ))  # fmt: skip
+                conn.execute(
+                    delete(MatchRunRow).where(
+                        MatchRunRow.source_provider == source, MatchRunRow.target_provider == target
+                    )
+                )
+                conn.execute(
+                    insert(MatchRunRow).values(
+                        source_provider=source, target_provider=target, finished_at=now, **run
+                    )
+                )
         return changed
 
 
@@ -424,9 +495,10 @@ def _save_chunk(conn: Connection, target: str, decisions: Sequence[Decision], no
     rejected: set[tuple[int, int]] = set()
     for condition in among(conn, TrackMatchRow.source_track_id, ids, BigInteger()):
         for source_id, target_id, status in conn.execute(
-            select(TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status)
-            .where(condition, TrackMatchRow.target_provider == target)
-        ):  # fmt: skip
+            select(
+                TrackMatchRow.source_track_id, TrackMatchRow.target_track_id, TrackMatchRow.status
+            ).where(condition, TrackMatchRow.target_provider == target)
+        ):
             if status == "rejected":
                 rejected.add((source_id, target_id))
             else:
@@ -438,7 +510,9 @@ def _save_chunk(conn: Connection, target: str, decisions: Sequence[Decision], no
     for d in decisions:
         held = current.get(d.source_track_id)
         if held is not None and held[1] == "confirmed":
-            checks.append({"source_track_id": d.source_track_id, "source_updated_at": d.source_updated_at})
+            checks.append(
+                {"source_track_id": d.source_track_id, "source_updated_at": d.source_updated_at}
+            )
             continue
         if d.target_track_id is not None and (d.source_track_id, d.target_track_id) in rejected:
             continue  # rejected while the run was matching: no check row, so it runs again
@@ -446,26 +520,43 @@ def _save_chunk(conn: Connection, target: str, decisions: Sequence[Decision], no
             drop.append(d.source_track_id)
         changed += (held[0] if held else None) != d.target_track_id
         if d.target_track_id is not None:
-            rows.append({
-                "source_track_id": d.source_track_id, "target_track_id": d.target_track_id,
-                "target_provider": target, "status": "auto", "method": d.method,
-                "score": d.score, "reasons": list(d.reasons), "target_updated_at": d.target_updated_at,
-                "created_at": now, "updated_at": now,
-            })  # fmt: skip
-        checks.append({"source_track_id": d.source_track_id, "source_updated_at": d.source_updated_at})
+            rows.append(
+                {
+                    "source_track_id": d.source_track_id,
+                    "target_track_id": d.target_track_id,
+                    "target_provider": target,
+                    "status": "auto",
+                    "method": d.method,
+                    "score": d.score,
+                    "reasons": list(d.reasons),
+                    "target_updated_at": d.target_updated_at,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        checks.append(
+            {"source_track_id": d.source_track_id, "source_updated_at": d.source_updated_at}
+        )
     if drop:
-        conn.execute(delete(TrackMatchRow).where(
-            TrackMatchRow.source_track_id.in_(drop), TrackMatchRow.target_provider == target,
-            TrackMatchRow.status == "auto",
-        ))  # fmt: skip
+        conn.execute(
+            delete(TrackMatchRow).where(
+                TrackMatchRow.source_track_id.in_(drop),
+                TrackMatchRow.target_provider == target,
+                TrackMatchRow.status == "auto",
+            )
+        )
     if rows:
         insert_rows(conn, TrackMatchRow.__table__, rows)
     if checks:
-        conn.execute(delete(MatchCheckRow).where(
-            MatchCheckRow.source_track_id.in_([c["source_track_id"] for c in checks]),
-            MatchCheckRow.target_provider == target,
-        ))  # fmt: skip
-        insert_rows(conn, MatchCheckRow.__table__, [
-            {**c, "target_provider": target, "checked_at": now} for c in checks
-        ])  # fmt: skip
+        conn.execute(
+            delete(MatchCheckRow).where(
+                MatchCheckRow.source_track_id.in_([c["source_track_id"] for c in checks]),
+                MatchCheckRow.target_provider == target,
+            )
+        )
+        insert_rows(
+            conn,
+            MatchCheckRow.__table__,
+            [{**c, "target_provider": target, "checked_at": now} for c in checks],
+        )
     return changed

@@ -98,9 +98,12 @@ class PlaylistPage(Page[Playlist, str]):
     __slots__ = ("etag", "last_modified")
 
     def __init__(
-        self, items: Sequence[Playlist], next_cursor: str | None, etag: str,
+        self,
+        items: Sequence[Playlist],
+        next_cursor: str | None,
+        etag: str,
         last_modified: datetime | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(tuple(items), next_cursor)
         self.etag = etag
         self.last_modified = last_modified
@@ -118,7 +121,9 @@ class PlaylistPage(Page[Playlist, str]):
         if not isinstance(other, PlaylistPage):
             return NotImplemented
         return (self.items, self.next_cursor, self.etag) == (
-            other.items, other.next_cursor, other.etag,
-        )  # fmt: skip
+            other.items,
+            other.next_cursor,
+            other.etag,
+        )
 
     __hash__ = None  # type: ignore[assignment]

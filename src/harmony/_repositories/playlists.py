@@ -34,15 +34,31 @@ _MAX_ID = 2**63 - 1
 StatusFilter = Literal["active", "removed", "all"]
 
 _PLAYLIST_COLUMNS = (
-    PlaylistRow.id, PlaylistRow.provider, PlaylistRow.provider_id, PlaylistRow.name,
-    PlaylistRow.description, PlaylistRow.owner, PlaylistRow.snapshot_id,
-    PlaylistRow.track_count, PlaylistRow.status, PlaylistRow.version, PlaylistRow.created_at,
-    PlaylistRow.updated_at, PlaylistRow.removed_at,
-)  # fmt: skip
+    PlaylistRow.id,
+    PlaylistRow.provider,
+    PlaylistRow.provider_id,
+    PlaylistRow.name,
+    PlaylistRow.description,
+    PlaylistRow.owner,
+    PlaylistRow.snapshot_id,
+    PlaylistRow.track_count,
+    PlaylistRow.status,
+    PlaylistRow.version,
+    PlaylistRow.created_at,
+    PlaylistRow.updated_at,
+    PlaylistRow.removed_at,
+)
 _TRACK_COLUMNS = (
-    TrackRow.id, TrackRow.provider, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
-    TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year,
-)  # fmt: skip
+    TrackRow.id,
+    TrackRow.provider,
+    TrackRow.provider_id,
+    TrackRow.title,
+    TrackRow.artists,
+    TrackRow.album,
+    TrackRow.duration_ms,
+    TrackRow.isrc,
+    TrackRow.year,
+)
 
 
 class PlaylistRepository:
@@ -63,9 +79,13 @@ class PlaylistRepository:
         self._db.check_open()
 
     def list_page(
-        self, *, provider: str | None = None, status: StatusFilter = "active", limit: int = 50,
+        self,
+        *,
+        provider: str | None = None,
+        status: StatusFilter = "active",
+        limit: int = 50,
         cursor: str | None = None,
-    ) -> PlaylistPage:  # fmt: skip
+    ) -> PlaylistPage:
         """Playlists in id order; pass ``next_cursor`` back as ``cursor`` for the next page."""
         params = check_list_params(provider=provider, status=status, limit=limit, cursor=cursor)
         stmt = select(*_PLAYLIST_COLUMNS).order_by(PlaylistRow.id).limit(limit + 1)
@@ -171,11 +191,15 @@ def check_list_params(
         raise InvalidInputError(f"status must be 'active', 'removed' or 'all', got {status!r}")
     size = as_int(limit)
     if size is None or not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+        raise InvalidInputError(
+            f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}"
+        )
     if cursor is not None and not (
-        isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()
+        isinstance(cursor, str)
+        and cursor.isascii()
+        and cursor.isdigit()
         and 0 < int(cursor) <= _MAX_ID
-    ):  # fmt: skip
+    ):
         raise InvalidInputError(
             f"cursor {cursor!r:.40} is not valid; pass the next_cursor of a previous page"
         )
@@ -210,7 +234,6 @@ def _check_id(raw: Any, kind: str) -> int:
     if value > _MAX_ID:
         raise NotFoundError(f"no {kind} with id {value}")
     return value
-
 
 
 def detail_etag(playlist_id: int, version: int, updated_at: Any) -> str:

@@ -259,7 +259,9 @@ class Lane:
             return
         try:
             with translate_db_errors(self._db.settings):
-                lost = set(self._jobs.complete_many([job for job, _ in deferred], conn=self._auto()))
+                lost = set(
+                    self._jobs.complete_many([job for job, _ in deferred], conn=self._auto())
+                )
         except BaseException:
             self._unsettled += deferred
             raise
@@ -354,7 +356,10 @@ class Batch:
             session.rollback()
             session.close()
             return _LOST
-        except (HarmonyError, SQLAlchemyError) as exc:  # e.g. a result or deferred constraint refused
+        except (
+            HarmonyError,
+            SQLAlchemyError,
+        ) as exc:  # e.g. a result or deferred constraint refused
             session.rollback()
             session.close()
             return Ran(FAILED, exc)

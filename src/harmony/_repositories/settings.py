@@ -29,9 +29,12 @@ def upsert_setting(
     stmt = insert(SettingRow).values(key=key, value=value, is_secret=is_secret, updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=[SettingRow.key],
-        set_={"value": stmt.excluded.value, "is_secret": stmt.excluded.is_secret,
-              "updated_at": stmt.excluded.updated_at},
-    )  # fmt: skip
+        set_={
+            "value": stmt.excluded.value,
+            "is_secret": stmt.excluded.is_secret,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
     session.execute(stmt)
 
 
@@ -91,7 +94,9 @@ class OptionStore:
         """
         _check_key(key)
         if not isinstance(value, Mapping):
-            raise InvalidInputError(f"option {key!r} must be a JSON object, got {type(value).__name__}")
+            raise InvalidInputError(
+                f"option {key!r} must be a JSON object, got {type(value).__name__}"
+            )
         check_json(f"option {key!r}", value)
         with self._db.transaction() as session:
             upsert_setting(session, key, dict(value), is_secret=False, now=self._clock.now())
@@ -105,9 +110,13 @@ class OptionStore:
     def with_prefix(self, prefix: str) -> dict[str, dict[str, Any]]:
         """Every option whose key starts with ``prefix``, by key, in key order."""
         if not isinstance(prefix, str) or len(prefix) > 255:
-            raise InvalidInputError(f"an option key prefix is a string of up to 255 characters, got {prefix!r:.80}")
+            raise InvalidInputError(
+                f"an option key prefix is a string of up to 255 characters, got {prefix!r:.80}"
+            )
         with self._db.read() as session:
-            keys = [k for k in keys_with_prefix(session, prefix) if not k.startswith(_SECRET_PREFIX)]
+            keys = [
+                k for k in keys_with_prefix(session, prefix) if not k.startswith(_SECRET_PREFIX)
+            ]
             return {key: dict(get_setting(session, key) or {}) for key in keys}
 
 

@@ -53,7 +53,9 @@ class SyncPreviewReader:
         """The ordered track lists of these playlists (an empty list for none stored)."""
         lists: dict[int, list[StoredSlot]] = {pid: [] for pid in playlist_ids}
         with self._db.connect() as conn:
-            for condition in _among(conn, PlaylistTrackRow.playlist_id, list(playlist_ids), BigInteger()):
+            for condition in _among(
+                conn, PlaylistTrackRow.playlist_id, list(playlist_ids), BigInteger()
+            ):
                 rows = conn.execute(
                     select(PlaylistTrackRow.playlist_id, TrackRow.provider_id, TrackRow.title)
                     .join(TrackRow, TrackRow.id == PlaylistTrackRow.track_id)
@@ -64,25 +66,34 @@ class SyncPreviewReader:
                     lists[row.playlist_id].append(StoredSlot(row.provider_id, row.title))
         return lists
 
-    def track_updates(self, provider: str, wanted: Mapping[str, ProviderTrack]) -> list[StoredTrackChange]:
+    def track_updates(
+        self, provider: str, wanted: Mapping[str, ProviderTrack]
+    ) -> list[StoredTrackChange]:
         """Stored tracks of ``provider`` among ``wanted`` whose stored values differ."""
         updates: list[StoredTrackChange] = []
         with self._db.connect() as conn:
             for condition in _among(conn, TrackRow.provider_id, list(wanted), String()):
                 rows = conn.execute(
                     select(
-                        TrackRow.id, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
-                        TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year,
+                        TrackRow.id,
+                        TrackRow.provider_id,
+                        TrackRow.title,
+                        TrackRow.artists,
+                        TrackRow.album,
+                        TrackRow.duration_ms,
+                        TrackRow.isrc,
+                        TrackRow.year,
                         TrackRow.search_key,
                     ).where(TrackRow.provider == provider, condition)
-                )  # fmt: skip
+                )
                 for row in rows:
                     values = _track_values(wanted[row.provider_id])
                     # search_key follows title, artists and album: not a field of its own.
                     fields = tuple(
-                        key for key, value in values.items()
+                        key
+                        for key, value in values.items()
                         if key != "search_key" and getattr(row, key) != value
-                    )  # fmt: skip
+                    )
                     if fields or row.search_key != values["search_key"]:
                         title = str(values["title"])
                         updates.append(StoredTrackChange(row.id, row.provider_id, title, fields))
@@ -97,9 +108,13 @@ class SyncPreviewReader:
             for condition in _among(conn, PlaylistTrackRow.track_id, ids, BigInteger()):
                 showing = select(PlaylistTrackRow.playlist_id).where(condition)
                 rows = conn.execute(
-                    select(PlaylistRow.id, PlaylistRow.provider, PlaylistRow.provider_id,
-                           PlaylistRow.name).where(PlaylistRow.id.in_(showing))
-                )  # fmt: skip
+                    select(
+                        PlaylistRow.id,
+                        PlaylistRow.provider,
+                        PlaylistRow.provider_id,
+                        PlaylistRow.name,
+                    ).where(PlaylistRow.id.in_(showing))
+                )
                 for row in rows:
                     found[row.id] = (row.provider, row.provider_id, row.name)
         return found

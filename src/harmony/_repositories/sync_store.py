@@ -70,8 +70,10 @@ class StoredPlaylist:
     def same_metadata(self, playlist: ProviderPlaylist) -> bool:
         """Whether name, description and owner are as stored."""
         return (self.name, self.description, self.owner) == (
-            playlist.name, playlist.description, playlist.owner,
-        )  # fmt: skip
+            playlist.name,
+            playlist.description,
+            playlist.owner,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +119,15 @@ class SyncStore:
     def stored(self, provider: str) -> dict[str, StoredPlaylist]:
         """Every stored playlist of ``provider`` (active and removed), by provider id."""
         stmt = select(
-            PlaylistRow.id, PlaylistRow.provider_id, PlaylistRow.name, PlaylistRow.description,
-            PlaylistRow.owner, PlaylistRow.snapshot_id, PlaylistRow.content_hash,
+            PlaylistRow.id,
+            PlaylistRow.provider_id,
+            PlaylistRow.name,
+            PlaylistRow.description,
+            PlaylistRow.owner,
+            PlaylistRow.snapshot_id,
+            PlaylistRow.content_hash,
             PlaylistRow.status,
-        ).where(PlaylistRow.provider == provider)  # fmt: skip
+        ).where(PlaylistRow.provider == provider)
         with self._db.connect() as conn:
             return {row.provider_id: StoredPlaylist(**row._mapping) for row in conn.execute(stmt)}
 
@@ -145,9 +152,14 @@ class SyncStore:
         return int(issued)
 
     def apply(
-        self, provider: str, changes: Sequence[PlaylistChange], removed: Sequence[str],
-        policy: Literal["mark", "delete"], *, ticket: int | None = None,
-    ) -> AppliedSync:  # fmt: skip
+        self,
+        provider: str,
+        changes: Sequence[PlaylistChange],
+        removed: Sequence[str],
+        policy: Literal["mark", "delete"],
+        *,
+        ticket: int | None = None,
+    ) -> AppliedSync:
         """Write ``changes`` and remove ``removed`` (provider ids) in one transaction.
 
         With ``ticket`` (from :meth:`ticket`), nothing is written if a sync of the same
@@ -208,9 +220,11 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 
 def _among(
-    conn: Connection, column: InstrumentedAttribute[Any], values: Sequence[Any],
+    conn: Connection,
+    column: InstrumentedAttribute[Any],
+    values: Sequence[Any],
     item: TypeEngine[Any],
-) -> Iterator[ColumnElement[bool]]:  # fmt: skip
+) -> Iterator[ColumnElement[bool]]:
     """Conditions that together select the rows whose ``column`` is one of ``values``.
 
     PostgreSQL: one condition with one array parameter (``= ANY(:array)``), so the driver
@@ -227,10 +241,14 @@ def _among(
 
 def _track_values(track: ProviderTrack) -> dict[str, Any]:
     return {
-        "title": track.title, "artists": list(track.artists), "album": track.album,
-        "duration_ms": track.duration_ms, "isrc": track.isrc, "year": track.year,
+        "title": track.title,
+        "artists": list(track.artists),
+        "album": track.album,
+        "duration_ms": track.duration_ms,
+        "isrc": track.isrc,
+        "year": track.year,
         "search_key": search_key(track.title, track.artists, track.album),
-    }  # fmt: skip
+    }
 
 
 def _upsert_tracks(
@@ -248,11 +266,17 @@ def _upsert_tracks(
     for condition in _among(conn, TrackRow.provider_id, keys, String()):
         rows = conn.execute(
             select(
-                TrackRow.id, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
-                TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year,
+                TrackRow.id,
+                TrackRow.provider_id,
+                TrackRow.title,
+                TrackRow.artists,
+                TrackRow.album,
+                TrackRow.duration_ms,
+                TrackRow.isrc,
+                TrackRow.year,
                 TrackRow.search_key,
             ).where(TrackRow.provider == provider, condition)
-        )  # fmt: skip
+        )
         for row in rows:
             ids[row.provider_id] = row.id
             values = _track_values(wanted[row.provider_id])
@@ -266,10 +290,16 @@ def _upsert_tracks(
             updates,
         )
     new = [
-        {"provider": provider, "provider_id": key, **_track_values(wanted[key]),
-         "created_at": now, "updated_at": now}
-        for key in keys if key not in ids
-    ]  # fmt: skip
+        {
+            "provider": provider,
+            "provider_id": key,
+            **_track_values(wanted[key]),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for key in keys
+        if key not in ids
+    ]
     for inserted in _insert_tracks(conn, provider, new, now):
         ids[inserted.provider_id] = inserted.id
     return ids, changed
@@ -308,17 +338,23 @@ def _insert_tracks(
     if not rows:
         return []
     if conn.dialect.name == "postgresql":
-        return list(conn.execute(_PG_INSERT_TRACKS, {
-            "provider": provider, "now": now,
-            "provider_ids": [r["provider_id"] for r in rows],
-            "titles": [r["title"] for r in rows],
-            "artists": [json.dumps(r["artists"]) for r in rows],
-            "albums": [r["album"] for r in rows],
-            "durations": [r["duration_ms"] for r in rows],
-            "isrcs": [r["isrc"] for r in rows],
-            "years": [r["year"] for r in rows],
-            "search_keys": [r["search_key"] for r in rows],
-        }))  # fmt: skip
+        return list(
+            conn.execute(
+                _PG_INSERT_TRACKS,
+                {
+                    "provider": provider,
+                    "now": now,
+                    "provider_ids": [r["provider_id"] for r in rows],
+                    "titles": [r["title"] for r in rows],
+                    "artists": [json.dumps(r["artists"]) for r in rows],
+                    "albums": [r["album"] for r in rows],
+                    "durations": [r["duration_ms"] for r in rows],
+                    "isrcs": [r["isrc"] for r in rows],
+                    "years": [r["year"] for r in rows],
+                    "search_keys": [r["search_key"] for r in rows],
+                },
+            )
+        )
     stmt = insert(TrackRow).returning(
         TrackRow.id, TrackRow.provider_id, sort_by_parameter_order=True
     )
@@ -326,13 +362,19 @@ def _insert_tracks(
 
 
 def _write_playlists(
-    conn: Connection, provider: str, changes: Sequence[PlaylistChange],
-    track_ids: Mapping[str, int], stamps: _Stamps, applied: AppliedSync,
-) -> None:  # fmt: skip
+    conn: Connection,
+    provider: str,
+    changes: Sequence[PlaylistChange],
+    track_ids: Mapping[str, int],
+    stamps: _Stamps,
+    applied: AppliedSync,
+) -> None:
     if not changes:
         return
     existing: dict[str, tuple[int, int]] = {}
-    for condition in _among(conn, PlaylistRow.provider_id, [c.playlist.id for c in changes], String()):
+    for condition in _among(
+        conn, PlaylistRow.provider_id, [c.playlist.id for c in changes], String()
+    ):
         for row in conn.execute(
             select(PlaylistRow.id, PlaylistRow.provider_id, PlaylistRow.version).where(
                 PlaylistRow.provider == provider, condition
@@ -343,10 +385,14 @@ def _write_playlists(
     for change in changes:
         playlist = change.playlist
         values: dict[str, Any] = {
-            "name": playlist.name, "description": playlist.description,
-            "owner": playlist.owner, "snapshot_id": playlist.snapshot_id,
-            "status": "active", "removed_at": None, "updated_at": stamps.next(),
-        }  # fmt: skip
+            "name": playlist.name,
+            "description": playlist.description,
+            "owner": playlist.owner,
+            "snapshot_id": playlist.snapshot_id,
+            "status": "active",
+            "removed_at": None,
+            "updated_at": stamps.next(),
+        }
         if change.tracks is not None:
             values["track_count"] = len(change.tracks)
             values["content_hash"] = change.content_hash
@@ -355,10 +401,15 @@ def _write_playlists(
             values.setdefault("track_count", playlist.track_count or 0)
             playlist_id = conn.execute(
                 insert(PlaylistRow)
-                .values(provider=provider, provider_id=playlist.id, version=1,
-                        created_at=stamps.now, **values)
+                .values(
+                    provider=provider,
+                    provider_id=playlist.id,
+                    version=1,
+                    created_at=stamps.now,
+                    **values,
+                )
                 .returning(PlaylistRow.id)
-            ).scalar_one()  # fmt: skip
+            ).scalar_one()
             applied.created.append(playlist_id)
         else:
             playlist_id, version = found
@@ -374,27 +425,36 @@ def _write_playlists(
 
 
 def _replace_track_lists(
-    conn: Connection, lists: Sequence[tuple[int, PlaylistChange]],
-    track_ids: Mapping[str, int], now: datetime,
-) -> None:  # fmt: skip
+    conn: Connection,
+    lists: Sequence[tuple[int, PlaylistChange]],
+    track_ids: Mapping[str, int],
+    now: datetime,
+) -> None:
     ids = [playlist_id for playlist_id, _ in lists]
     for condition in _among(conn, PlaylistTrackRow.playlist_id, ids, BigInteger()):
         conn.execute(delete(PlaylistTrackRow).where(condition))
     rows = [
-        {"playlist_id": playlist_id, "position": position,
-         "track_id": track_ids[track.id], "added_at": track.added_at}
+        {
+            "playlist_id": playlist_id,
+            "position": position,
+            "track_id": track_ids[track.id],
+            "added_at": track.added_at,
+        }
         for playlist_id, change in lists
         for position, track in enumerate(change.tracks or ())
-    ]  # fmt: skip
+    ]
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        conn.execute(_PG_INSERT_SLOTS, {
-            "playlist_ids": [r["playlist_id"] for r in rows],
-            "positions": [r["position"] for r in rows],
-            "track_ids": [r["track_id"] for r in rows],
-            "added": [r["added_at"] for r in rows],
-        })  # fmt: skip
+        conn.execute(
+            _PG_INSERT_SLOTS,
+            {
+                "playlist_ids": [r["playlist_id"] for r in rows],
+                "positions": [r["position"] for r in rows],
+                "track_ids": [r["track_id"] for r in rows],
+                "added": [r["added_at"] for r in rows],
+            },
+        )
     else:
         conn.execute(insert(PlaylistTrackRow), rows)
 
@@ -409,9 +469,7 @@ def _touch_sharing_playlists(
     sharing: set[int] = set()
     for condition in _among(conn, PlaylistTrackRow.track_id, changed_tracks, BigInteger()):
         sharing.update(
-            conn.execute(
-                select(PlaylistTrackRow.playlist_id).where(condition).distinct()
-            ).scalars()
+            conn.execute(select(PlaylistTrackRow.playlist_id).where(condition).distinct()).scalars()
         )
     for playlist_id in sorted(sharing - written):
         conn.execute(
@@ -423,9 +481,13 @@ def _touch_sharing_playlists(
 
 
 def _remove(
-    conn: Connection, provider: str, removed: Sequence[str],
-    policy: Literal["mark", "delete"], stamps: _Stamps, applied: AppliedSync,
-) -> None:  # fmt: skip
+    conn: Connection,
+    provider: str,
+    removed: Sequence[str],
+    policy: Literal["mark", "delete"],
+    stamps: _Stamps,
+    applied: AppliedSync,
+) -> None:
     for condition in _among(conn, PlaylistRow.provider_id, list(removed), String()):
         ids = list(
             conn.execute(
@@ -444,7 +506,11 @@ def _remove(
                 conn.execute(
                     update(PlaylistRow)
                     .where(PlaylistRow.id == playlist_id)
-                    .values(status="removed", removed_at=stamps.now,
-                            version=PlaylistRow.version + 1, updated_at=stamps.next())
-                )  # fmt: skip
+                    .values(
+                        status="removed",
+                        removed_at=stamps.now,
+                        version=PlaylistRow.version + 1,
+                        updated_at=stamps.next(),
+                    )
+                )
         applied.removed.extend(ids)

@@ -65,9 +65,17 @@ _LEAVE_ONE_OUT_BELOW = 0.1
 _RECHECK_SECONDS = 30.0
 
 _COLUMNS = (
-    TrackRow.id, TrackRow.provider, TrackRow.provider_id, TrackRow.title, TrackRow.artists,
-    TrackRow.album, TrackRow.duration_ms, TrackRow.isrc, TrackRow.year, TrackRow.search_key,
-)  # fmt: skip
+    TrackRow.id,
+    TrackRow.provider,
+    TrackRow.provider_id,
+    TrackRow.title,
+    TrackRow.artists,
+    TrackRow.album,
+    TrackRow.duration_ms,
+    TrackRow.isrc,
+    TrackRow.year,
+    TrackRow.search_key,
+)
 
 
 class TrackSearchRepository:
@@ -104,8 +112,9 @@ class TrackSearchRepository:
                 "harmony: the candidate index of %s is %s; search scans every track, which "
                 "is slow on large libraries. Run ctx.migrate() (PostgreSQL also needs the "
                 "pg_trgm extension) or ctx.search.ensure_index()",
-                self._db.settings.safe_database_url, state,
-            )  # fmt: skip
+                self._db.settings.safe_database_url,
+                state,
+            )
         return state
 
     def ensure_index(self) -> IndexState:
@@ -124,9 +133,13 @@ class TrackSearchRepository:
     # -- candidates ------------------------------------------------------------------
 
     def candidates(
-        self, words: Sequence[str], *, limit: int, exclude: Sequence[int] = (),
+        self,
+        words: Sequence[str],
+        *,
+        limit: int,
+        exclude: Sequence[int] = (),
         provider: str | None = None,
-    ) -> list[Track]:  # fmt: skip
+    ) -> list[Track]:
         """Up to ``limit`` tracks containing any of ``words`` (already normalised): those
         containing the most words first, then those with the shortest key, then by id.
         ``provider``: only that provider's tracks (matching looks in one catalogue)."""
@@ -143,9 +156,13 @@ class TrackSearchRepository:
         return self._scan(words, limit, exclude, provider)
 
     def _indexed(
-        self, indexable: list[str], words: Sequence[str], limit: int, exclude: set[int],
+        self,
+        indexable: list[str],
+        words: Sequence[str],
+        limit: int,
+        exclude: set[int],
         provider: str | None,
-    ) -> list[Track]:  # fmt: skip
+    ) -> list[Track]:
         keys: dict[int, str] = {}
         with self._db.connect() as conn:
             fetch = _fts_keys if conn.dialect.name == "sqlite" else _trgm_keys
@@ -173,7 +190,10 @@ class TrackSearchRepository:
                         break
             # Only the chosen rows are read whole (artists are JSON: decoding is not free).
             chosen = _best(keys, words, limit)
-            rows = {row.id: row for row in conn.execute(select(*_COLUMNS).where(TrackRow.id.in_(chosen)))}
+            rows = {
+                row.id: row
+                for row in conn.execute(select(*_COLUMNS).where(TrackRow.id.in_(chosen)))
+            }
         return [_track(rows[track_id]) for track_id in chosen if track_id in rows]
 
     def _scan(
@@ -181,10 +201,12 @@ class TrackSearchRepository:
     ) -> list[Track]:
         contains = func.strpos if self._db.backend == "postgresql" else func.instr
         hits: ColumnElement[Any] = sum(
-            (case((contains(TrackRow.search_key, literal(word)) > 0, 1), else_=0)
-             for word in words),
+            (
+                case((contains(TrackRow.search_key, literal(word)) > 0, 1), else_=0)
+                for word in words
+            ),
             start=literal(0),
-        )  # fmt: skip
+        )
         inner = select(
             *_COLUMNS, hits.label("hits"), func.length(TrackRow.search_key).label("key_length")
         )
@@ -221,7 +243,9 @@ def _fts_keys(conn: Connection, words: Sequence[str], provider: str | None) -> S
     query = " AND ".join(f'"{word}"' for word in words)
     if provider is None:
         return conn.execute(_FTS_KEYS, {"query": query, "n": _TIER_ROWS}).all()
-    return conn.execute(_FTS_PROVIDER_KEYS, {"query": query, "provider": provider, "n": _TIER_ROWS}).all()
+    return conn.execute(
+        _FTS_PROVIDER_KEYS, {"query": query, "provider": provider, "n": _TIER_ROWS}
+    ).all()
 
 
 def _trgm_keys(conn: Connection, words: Sequence[str], provider: str | None) -> Sequence[Any]:
@@ -235,13 +259,21 @@ def _trgm_keys(conn: Connection, words: Sequence[str], provider: str | None) -> 
 
 def _best(keys: dict[int, str], words: Sequence[str], limit: int) -> list[int]:
     """The scan's order (most words, shortest key, id) applied to the rows the index found."""
-    ranked = sorted(keys.items(), key=lambda item: (-sum(w in item[1] for w in words), len(item[1]), item[0]))
+    ranked = sorted(
+        keys.items(), key=lambda item: (-sum(w in item[1] for w in words), len(item[1]), item[0])
+    )
     return [track_id for track_id, _ in ranked[:limit]]
 
 
 def _track(row: Any) -> Track:
     return Track(
-        id=row.id, provider=row.provider, provider_id=row.provider_id, title=row.title,
-        artists=tuple(row.artists or ()), album=row.album, duration_ms=row.duration_ms,
-        isrc=row.isrc, year=row.year,
-    )  # fmt: skip
+        id=row.id,
+        provider=row.provider,
+        provider_id=row.provider_id,
+        title=row.title,
+        artists=tuple(row.artists or ()),
+        album=row.album,
+        duration_ms=row.duration_ms,
+        isrc=row.isrc,
+        year=row.year,
+    )

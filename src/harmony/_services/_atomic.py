@@ -5,11 +5,13 @@ Private to :mod:`harmony._services`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
 
 __all__ = ["write_if_changed"]
+
 
 def _same_content(path: str, data: bytes) -> bool:
     try:
@@ -42,16 +44,12 @@ def write_if_changed(path: str, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
-        except FileNotFoundError:
-            pass
         os.replace(temp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-        except FileNotFoundError:
-            pass
         raise
     _sync_folder(folder)
     return True

@@ -10,7 +10,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree  # builds XML only; nothing untrusted is parsed
 
@@ -62,7 +62,9 @@ def render_m3u8(name: str, entries: Sequence[Entry]) -> bytes:
     lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(name)}"]
     for entry in entries:
         if entry.missing is not None:
-            lines.append(f"# missing: {entry.position + 1}. {_label(entry)} ({_one_line(entry.missing)})")
+            lines.append(
+                f"# missing: {entry.position + 1}. {_label(entry)} ({_one_line(entry.missing)})"
+            )
             continue
         seconds = round(entry.duration_ms / 1000) if entry.duration_ms is not None else -1
         lines.append(f"#EXTINF:{seconds},{_label(entry)}")
@@ -91,7 +93,9 @@ def render_xspf(name: str, entries: Sequence[Entry]) -> bytes:
         if entry.album:
             ElementTree.SubElement(track, "album").text = _xml_text(entry.album)
         if entry.missing is not None:
-            ElementTree.SubElement(track, "annotation").text = _xml_text(f"missing: {entry.missing}")
+            ElementTree.SubElement(track, "annotation").text = _xml_text(
+                f"missing: {entry.missing}"
+            )
         if entry.duration_ms is not None:
             ElementTree.SubElement(track, "duration").text = str(entry.duration_ms)
     ElementTree.indent(playlist, space="  ")
@@ -118,7 +122,7 @@ def _artists_cell(artists: Sequence[str]) -> str:
 def _timestamp(value: datetime | None) -> str:
     if value is None:
         return ""
-    utc = value.astimezone(timezone.utc)
+    utc = value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -46,9 +46,13 @@ class CacheCoherence:
     """Revalidates ``cache`` against the change feed and tells ``host_invalidator``."""
 
     def __init__(
-        self, db: Database, feed: ChangeFeed, cache: ResponseCache | None,
-        host_invalidator: CacheInvalidator | None, events: EventLogger,
-    ) -> None:  # fmt: skip
+        self,
+        db: Database,
+        feed: ChangeFeed,
+        cache: ResponseCache | None,
+        host_invalidator: CacheInvalidator | None,
+        events: EventLogger,
+    ) -> None:
         self._db = db
         self._feed = feed
         self._cache = cache
@@ -149,9 +153,14 @@ class CacheCoherence:
 
     def _on_signal(self, payload: str | None) -> None:
         # The watcher's thread: hand over at once (catching up may wait for our own writes).
-        if payload is not None and payload.isdigit() and self._host_known is not None:
-            if int(payload) <= self._host_known and self._known is not None:
-                return  # already seen (a read or an earlier signal got there first)
+        if (
+            payload is not None
+            and payload.isdigit()
+            and self._host_known is not None
+            and int(payload) <= self._host_known
+            and self._known is not None
+        ):
+            return  # already seen (a read or an earlier signal got there first)
         self._signalled.set()
 
     def _follow(self) -> None:
@@ -182,23 +191,48 @@ class CacheCoherence:
                     # loaded at an unknown time, so none of them is trusted.
                     if self._cache is not None and len(self._cache):
                         removed = self._cache.clear()
-                        self._emit(source, "reset", None, head, 0, removed, started,
-                                   reason="first look at the change feed")  # fmt: skip
+                        self._emit(
+                            source,
+                            "reset",
+                            None,
+                            head,
+                            0,
+                            removed,
+                            started,
+                            reason="first look at the change feed",
+                        )
                 else:
                     changes = self._read(known, head)
                     if changes is None or not changes.complete:
                         removed = self._cache.clear() if self._cache is not None else 0
-                        self._emit(source, "reset", known, head, 0, removed, started,
-                                   reason=_reset_reason(changes))  # fmt: skip
+                        self._emit(
+                            source,
+                            "reset",
+                            known,
+                            head,
+                            0,
+                            removed,
+                            started,
+                            reason=_reset_reason(changes),
+                        )
                     elif changes.playlist_ids or changes.tags:
                         removed = 0
                         if self._cache is not None:
                             removed = self._cache.invalidate_tags(
-                                PLAYLIST_LIST_TAG, *map(playlist_tag, changes.playlist_ids),
+                                PLAYLIST_LIST_TAG,
+                                *map(playlist_tag, changes.playlist_ids),
                                 *changes.tags,
-                            )  # fmt: skip
-                        self._emit(source, "ok", known, head, len(changes.playlist_ids),
-                                   removed, started, playlist_ids=changes.playlist_ids)  # fmt: skip
+                            )
+                        self._emit(
+                            source,
+                            "ok",
+                            known,
+                            head,
+                            len(changes.playlist_ids),
+                            removed,
+                            started,
+                            playlist_ids=changes.playlist_ids,
+                        )
                 self._known = head
                 self._forget_local()
             if version is not None:
@@ -253,11 +287,29 @@ class CacheCoherence:
         try:
             removed = int(self._host.invalidate(frozenset(playlist_ids)))
         except Exception as exc:  # harmony's own cache is right; the host's may not be
-            self._emit("notify", "error", known, head, len(playlist_ids), 0, started,
-                       error=_describe(exc), playlist_ids=playlist_ids)  # fmt: skip
+            self._emit(
+                "notify",
+                "error",
+                known,
+                head,
+                len(playlist_ids),
+                0,
+                started,
+                error=_describe(exc),
+                playlist_ids=playlist_ids,
+            )
             return
-        self._emit("notify", "ok", known, head, len(playlist_ids), removed, started,
-                   playlist_ids=playlist_ids, host=True)  # fmt: skip
+        self._emit(
+            "notify",
+            "ok",
+            known,
+            head,
+            len(playlist_ids),
+            removed,
+            started,
+            playlist_ids=playlist_ids,
+            host=True,
+        )
 
     def _host_reset(self, known: int, head: int, started: float, reason: str) -> None:
         assert self._host is not None
@@ -266,19 +318,22 @@ class CacheCoherence:
                 ids = self._feed.playlist_ids(conn)
             removed = int(self._host.invalidate(ids)) if ids else 0
         except Exception as exc:
-            self._emit("notify", "error", known, head, 0, 0, started, error=_describe(exc),
-                       reason=reason)  # fmt: skip
+            self._emit(
+                "notify", "error", known, head, 0, 0, started, error=_describe(exc), reason=reason
+            )
             return
-        self._emit("notify", "reset", known, head, len(ids), removed, started, reason=reason,
-                   host=True)  # fmt: skip
+        self._emit(
+            "notify", "reset", known, head, len(ids), removed, started, reason=reason, host=True
+        )
 
     def _cannot_prove(self, exc: Exception, *, quiet: bool) -> None:
         if not self._probe_failed and not quiet:
             self._probe_failed = True
             _log.warning(
                 "harmony: cannot read the change feed (%s); reading the database directly "
-                "until it can", _describe(exc),
-            )  # fmt: skip
+                "until it can",
+                _describe(exc),
+            )
         with self._lock:
             if self._cache is not None and len(self._cache):
                 self._cache.clear()
@@ -286,10 +341,20 @@ class CacheCoherence:
             self._version = None
 
     def _emit(
-        self, source: Source, status: str, known: int | None, head: int, playlists: int,
-        removed: int, started: float, *, error: str | None = None, reason: str | None = None,
-        playlist_ids: Collection[int] = (), host: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        source: Source,
+        status: str,
+        known: int | None,
+        head: int,
+        playlists: int,
+        removed: int,
+        started: float,
+        *,
+        error: str | None = None,
+        reason: str | None = None,
+        playlist_ids: Collection[int] = (),
+        host: bool = False,
+    ) -> None:
         meta: dict[str, object] = {}
         if playlist_ids:
             meta["playlist_ids"] = sorted(playlist_ids)[:1000]
@@ -299,11 +364,17 @@ class CacheCoherence:
             meta["host_invalidator"] = True
         try:
             self._events.emit(
-                "cache.revalidate", status=status, source=source, change_from=known,
-                change_to=head, playlist_count=playlists, invalidated_entries=removed,
+                "cache.revalidate",
+                status=status,
+                source=source,
+                change_from=known,
+                change_to=head,
+                playlist_count=playlists,
+                invalidated_entries=removed,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                **({"error": error} if error else {}), **({"meta": meta} if meta else {}),
-            )  # fmt: skip
+                **({"error": error} if error else {}),
+                **({"meta": meta} if meta else {}),
+            )
         except Exception:  # an event sink must never make a read fail
             _log.exception("harmony: could not emit cache.revalidate")
 

@@ -126,10 +126,13 @@ class ExportService:
     """
 
     def __init__(
-        self, playlists: PlaylistRepository, tracks: TrackLookup,
-        providers: Mapping[str, PlaylistProvider], events: EventLogger,
+        self,
+        playlists: PlaylistRepository,
+        tracks: TrackLookup,
+        providers: Mapping[str, PlaylistProvider],
+        events: EventLogger,
         matches: MatchLookup | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._playlists = playlists
         self._tracks = tracks
         self.providers = providers
@@ -140,9 +143,14 @@ class ExportService:
         return f"ExportService(providers={sorted(self.providers)!r})"
 
     def playlist(
-        self, playlist_id: int, path: str | os.PathLike[str], *, format: ExportFormat = "m3u8",
-        target: str | None = "local", base: str | os.PathLike[str] | None = None,
-    ) -> ExportReport:  # fmt: skip
+        self,
+        playlist_id: int,
+        path: str | os.PathLike[str],
+        *,
+        format: ExportFormat = "m3u8",
+        target: str | None = "local",
+        base: str | os.PathLike[str] | None = None,
+    ) -> ExportReport:
         """Write stored playlist ``playlist_id`` to ``path``; returns an :class:`ExportReport`.
 
         ``format`` is ``"m3u8"`` (extended M3U, UTF-8), ``"xspf"`` or ``"csv"`` (Exportify).
@@ -186,23 +194,36 @@ class ExportService:
             ) from exc
         missing = tuple(
             MissingEntry(
-                position=e.position, track_id=detail.tracks[e.position].id,
-                provider_id=detail.tracks[e.position].provider_id, title=e.title,
-                artists=e.artists, reason=e.missing,
-            )  # fmt: skip
+                position=e.position,
+                track_id=detail.tracks[e.position].id,
+                provider_id=detail.tracks[e.position].provider_id,
+                title=e.title,
+                artists=e.artists,
+                reason=e.missing,
+            )
             for e in entries
             if e.missing is not None
         )
         report = ExportReport(
-            path=out, playlist_id=playlist_id, format=fmt, target=chosen,
-            written=len(entries) - len(missing), missing=missing, changed=changed,
+            path=out,
+            playlist_id=playlist_id,
+            format=fmt,
+            target=chosen,
+            written=len(entries) - len(missing),
+            missing=missing,
+            changed=changed,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )  # fmt: skip
+        )
         self._events.emit(
-            "export.playlist", entity_id=playlist_id, status="written" if changed else "unchanged",
-            format=fmt, target=chosen, written_count=report.written,
-            missing_count=len(missing), duration_ms=report.duration_ms,
-        )  # fmt: skip
+            "export.playlist",
+            entity_id=playlist_id,
+            status="written" if changed else "unchanged",
+            format=fmt,
+            target=chosen,
+            written_count=report.written,
+            missing_count=len(missing),
+            duration_ms=report.duration_ms,
+        )
         return report
 
     # -- steps --------------------------------------------------------------------------
@@ -228,9 +249,12 @@ class ExportService:
         return provider
 
     def _entries(
-        self, detail: PlaylistDetail, target: str, locator: FileLocator | None,
+        self,
+        detail: PlaylistDetail,
+        target: str,
+        locator: FileLocator | None,
         base: Path | None,
-    ) -> list[Entry]:  # fmt: skip
+    ) -> list[Entry]:
         chosen = self._targets(detail, target)
         return [
             _entry(position, slot, chosen[position], locator, base)
@@ -243,9 +267,7 @@ class ExportService:
             return list(detail.tracks)
         matches = self.matches
         if matches is None:
-            reason = (
-                f"not matched to {target!r}: no match lookup is configured on this context"
-            )
+            reason = f"not matched to {target!r}: no match lookup is configured on this context"
             return [reason] * len(detail.tracks)
         wanted: dict[int, int | str | None] = {}
         reasons: dict[int, str] = {}
@@ -278,9 +300,12 @@ class ExportService:
 
 
 def _entry(
-    position: int, slot: PlaylistTrack, chosen: Track | str, locator: FileLocator | None,
+    position: int,
+    slot: PlaylistTrack,
+    chosen: Track | str,
+    locator: FileLocator | None,
     base: Path | None,
-) -> Entry:  # fmt: skip
+) -> Entry:
     if isinstance(chosen, str):
         return _missing(position, slot, chosen)
     file = location = None
@@ -291,25 +316,41 @@ def _entry(
             return _missing(position, slot, str(exc))
         if not file.is_file():
             return _missing(
-                position, slot, f"the file {str(file)!r} no longer exists; sync "
-                f"{chosen.provider!r} again",
-            )  # fmt: skip
+                position,
+                slot,
+                f"the file {str(file)!r} no longer exists; sync {chosen.provider!r} again",
+            )
         location = _location(file, base)
         if "\n" in location or "\r" in location:
             return _missing(position, slot, "the file name has a line break, which M3U cannot hold")
     return Entry(
-        position=position, title=chosen.title, artists=chosen.artists, album=chosen.album,
-        duration_ms=chosen.duration_ms, isrc=chosen.isrc, year=chosen.year,
-        added_at=slot.added_at, provider_id=chosen.provider_id, file=file, location=location,
-    )  # fmt: skip
+        position=position,
+        title=chosen.title,
+        artists=chosen.artists,
+        album=chosen.album,
+        duration_ms=chosen.duration_ms,
+        isrc=chosen.isrc,
+        year=chosen.year,
+        added_at=slot.added_at,
+        provider_id=chosen.provider_id,
+        file=file,
+        location=location,
+    )
 
 
 def _missing(position: int, slot: PlaylistTrack, reason: str) -> Entry:
     return Entry(
-        position=position, title=slot.title, artists=slot.artists, album=slot.album,
-        duration_ms=slot.duration_ms, isrc=slot.isrc, year=slot.year, added_at=slot.added_at,
-        provider_id=slot.provider_id, missing=reason,
-    )  # fmt: skip
+        position=position,
+        title=slot.title,
+        artists=slot.artists,
+        album=slot.album,
+        duration_ms=slot.duration_ms,
+        isrc=slot.isrc,
+        year=slot.year,
+        added_at=slot.added_at,
+        provider_id=slot.provider_id,
+        missing=reason,
+    )
 
 
 def _location(file: Path, base: Path | None) -> str:
@@ -368,9 +409,7 @@ def _destination(path: Any, base: Any, fmt: ExportFormat) -> tuple[Path, Path | 
     if out.is_dir():
         raise InvalidInputError(f"{str(out)!r} is a folder; pass the path of the file to write")
     if not out.parent.is_dir():
-        raise InvalidInputError(
-            f"the folder {str(out.parent)!r} does not exist; create it first"
-        )
+        raise InvalidInputError(f"the folder {str(out.parent)!r} does not exist; create it first")
     if base is None:
         return out, None
     base_dir = _as_path(base, "base")

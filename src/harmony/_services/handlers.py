@@ -165,9 +165,7 @@ class HandlerRegistry(Mapping[str, Registration]):
             self._items = items  # replaced whole: readers iterate a snapshot
         return fn
 
-    def handler(
-        self, job_type: str, *, retry: RetryPolicy | None = None
-    ) -> Callable[[_H], _H]:
+    def handler(self, job_type: str, *, retry: RetryPolicy | None = None) -> Callable[[_H], _H]:
         """Decorator form of :meth:`register`."""
 
         def decorate(fn: _H) -> _H:

@@ -152,7 +152,9 @@ class Heartbeat:
                 try:
                     self.mark_running()
                 except Exception as exc:  # reported; a later crash then goes uncharged once
-                    _log.warning("harmony could not record running jobs: %s: %s", type(exc).__name__, exc)
+                    _log.warning(
+                        "harmony could not record running jobs: %s: %s", type(exc).__name__, exc
+                    )
                 continue
             # Newly tracked jobs wake the thread: a short lease may bring the next beat in.
             now = time.monotonic()

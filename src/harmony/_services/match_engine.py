@@ -66,11 +66,15 @@ def key_columns(row: SourceRow, maker: KeyMaker) -> dict[str, Any]:
     """The ``track_match_keys`` columns of one track."""
     key = maker.key(row.title, row.artists, row.album, row.isrc, row.duration_ms)
     return {
-        "track_id": row.id, "track_updated_at": row.updated_at, "isrc": key.isrc,
-        "title": key.title[:500], "artist": key.artist[:500], "artists": "|".join(key.artists),
+        "track_id": row.id,
+        "track_updated_at": row.updated_at,
+        "isrc": key.isrc,
+        "title": key.title[:500],
+        "artist": key.artist[:500],
+        "artists": "|".join(key.artists),
         "tags": "+".join(sorted(key.tags | ({"remaster"} if key.remaster else set()))),
         "duration_ms": row.duration_ms,
-    }  # fmt: skip
+    }
 
 
 def parse_key(row: KeyRow) -> MatchKey:
@@ -78,10 +82,14 @@ def parse_key(row: KeyRow) -> MatchKey:
     _, isrc, title, _, artists, tags, duration_ms, _ = row
     marks = frozenset(tags.split("+")) if tags else _NO_TAGS
     return MatchKey(
-        isrc=isrc, title=title, artists=tuple(artists.split("|")) if artists else (),
-        tags=marks - _REMASTER, numbers=tuple(_NUMBER.findall(title)), duration_ms=duration_ms,
+        isrc=isrc,
+        title=title,
+        artists=tuple(artists.split("|")) if artists else (),
+        tags=marks - _REMASTER,
+        numbers=tuple(_NUMBER.findall(title)),
+        duration_ms=duration_ms,
         remaster="remaster" in marks,
-    )  # fmt: skip
+    )
 
 
 class MatchEngine:
@@ -114,8 +122,9 @@ class MatchEngine:
         self._store.write_keys(provider, keys, replace)
         return written + len(keys)
 
-    def match(self, source_ids: Sequence[int], rejected: set[tuple[int, int]],
-              confirmed: set[int]) -> list[Decision]:  # fmt: skip
+    def match(
+        self, source_ids: Sequence[int], rejected: set[tuple[int, int]], confirmed: set[int]
+    ) -> list[Decision]:
         """A decision for every source track in ``source_ids`` (keys already stored)."""
         decisions: list[Decision] = []
         for chunk in iter_chunks(list(source_ids)):
@@ -129,10 +138,17 @@ class MatchEngine:
                     decisions.append(Decision(source_id, updated))
                 else:
                     target_id, verdict = hit
-                    decisions.append(Decision(
-                        source_id, updated, target_id, self._stamps.get(target_id),
-                        verdict.method, verdict.score, verdict.reasons,
-                    ))  # fmt: skip
+                    decisions.append(
+                        Decision(
+                            source_id,
+                            updated,
+                            target_id,
+                            self._stamps.get(target_id),
+                            verdict.method,
+                            verdict.score,
+                            verdict.reasons,
+                        )
+                    )
         return decisions
 
     def candidates(self, source: MatchKey, rejected: set[int]) -> list[Candidate]:
@@ -144,8 +160,9 @@ class MatchEngine:
         names = [source.artist, *self._similar(source.artist)] if source.artist else []
         for block in self._blocks(names, self._by_artist, self._store.titles_by_artist).values():
             ids += block.close_titles(source.title, _LOOSE)
-        ids += self._blocks([source.title], self._by_title, self._store.artists_by_title)[source.title] \
-            .close_artists(source, _LOOSE)  # fmt: skip
+        ids += self._blocks([source.title], self._by_title, self._store.artists_by_title)[
+            source.title
+        ].close_artists(source, _LOOSE)
         keys = self._keys(ids)
         return [(i, keys[i]) for i in dict.fromkeys(ids) if i in keys and i not in rejected]
 
@@ -165,10 +182,14 @@ class MatchEngine:
         for track_id, key in self._parse(self._store.keys_by_pair(self._target, pairs)):
             by_pair.setdefault((key.artist, key.title), []).append((track_id, key))
 
-        def step(keys: dict[int, MatchKey], lookup: Callable[[int, MatchKey], Iterable[Candidate]]) -> dict[int, MatchKey]:
+        def step(
+            keys: dict[int, MatchKey], lookup: Callable[[int, MatchKey], Iterable[Candidate]]
+        ) -> dict[int, MatchKey]:
             left: dict[int, MatchKey] = {}
             for source_id, key in keys.items():
-                cands = [(t, k) for t, k in lookup(source_id, key) if (source_id, t) not in rejected]
+                cands = [
+                    (t, k) for t, k in lookup(source_id, key) if (source_id, t) not in rejected
+                ]
                 best = self._rules.best(key, cands)
                 if best is None:
                     left[source_id] = key
@@ -176,19 +197,29 @@ class MatchEngine:
                     found[source_id] = best
             return left
 
-        left = step(todo, lambda _, k: [*by_isrc.get(k.isrc or "", ()), *by_pair.get((k.artist, k.title), ())])
+        left = step(
+            todo,
+            lambda _, k: [*by_isrc.get(k.isrc or "", ()), *by_pair.get((k.artist, k.title), ())],
+        )
         if not left:
             return found
         # Step 2: the artist's other titles and the title's other artists, narrowed in
         # memory to those that could pass the rules, then read whole.
-        artists = self._blocks([k.artist for k in left.values() if k.artist], self._by_artist,
-                               self._store.titles_by_artist)  # fmt: skip
-        titles = self._blocks([k.title for k in left.values()], self._by_title, self._store.artists_by_title)
+        artists = self._blocks(
+            [k.artist for k in left.values() if k.artist],
+            self._by_artist,
+            self._store.titles_by_artist,
+        )
+        titles = self._blocks(
+            [k.title for k in left.values()], self._by_title, self._store.artists_by_title
+        )
         wanted = {
-            i: [*(artists[k.artist].close_titles(k.title, TITLE_MIN) if k.artist else ()),
-                *titles[k.title].close_artists(k, _ARTIST_PREFILTER)]
+            i: [
+                *(artists[k.artist].close_titles(k.title, TITLE_MIN) if k.artist else ()),
+                *titles[k.title].close_artists(k, _ARTIST_PREFILTER),
+            ]
             for i, k in left.items()
-        }  # fmt: skip
+        }
         keys = self._keys([t for ids in wanted.values() for t in ids])
         left = step(left, lambda i, _: [(t, keys[t]) for t in wanted[i] if t in keys])
         # Step 3, for artists the catalogue does not name at all: close names' titles.
@@ -196,10 +227,15 @@ class MatchEngine:
         if not unknown:
             return found
         similar = {i: self._similar(k.artist) for i, k in unknown.items()}
-        blocks = self._blocks([n for names in similar.values() for n in names], self._by_artist,
-                              self._store.titles_by_artist)  # fmt: skip
-        wanted = {i: [t for n in similar[i] for t in blocks[n].close_titles(k.title, TITLE_MIN)]
-                  for i, k in unknown.items()}  # fmt: skip
+        blocks = self._blocks(
+            [n for names in similar.values() for n in names],
+            self._by_artist,
+            self._store.titles_by_artist,
+        )
+        wanted = {
+            i: [t for n in similar[i] for t in blocks[n].close_titles(k.title, TITLE_MIN)]
+            for i, k in unknown.items()
+        }
         keys = self._keys([t for ids in wanted.values() for t in ids])
         step(unknown, lambda i, _: [(t, keys[t]) for t in wanted[i] if t in keys])
         return found
@@ -220,9 +256,11 @@ class MatchEngine:
         return found
 
     def _blocks(
-        self, values: Sequence[str], cache: LRUCache[str, _Block],
+        self,
+        values: Sequence[str],
+        cache: LRUCache[str, _Block],
         fetch: Callable[[str, Sequence[str]], list[tuple[str, int, str]]],
-    ) -> dict[str, _Block]:  # fmt: skip
+    ) -> dict[str, _Block]:
         """The target tracks sharing each of ``values`` (a primary artist, or a title), as
         ``(id, other string)`` lists; each read once per run (cached)."""
         wanted = list(dict.fromkeys(values))
@@ -270,7 +308,9 @@ class _Block:
             return []
         from rapidfuzz import fuzz, process
 
-        hits = process.extract(title, self.strings, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        hits = process.extract(
+            title, self.strings, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+        )
         return [self.ids[index] for _, _, index in hits]
 
     def close_artists(self, source: MatchKey, cutoff: float) -> list[int]:
@@ -279,9 +319,16 @@ class _Block:
             return []
         from rapidfuzz import fuzz, process
 
-        near = process.extract(source.artist, self.strings, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
-        within = process.extract(" ".join(source.artists), self.strings, scorer=fuzz.token_set_ratio,
-                                 score_cutoff=cutoff, limit=None)  # fmt: skip
+        near = process.extract(
+            source.artist, self.strings, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+        )
+        within = process.extract(
+            " ".join(source.artists),
+            self.strings,
+            scorer=fuzz.token_set_ratio,
+            score_cutoff=cutoff,
+            limit=None,
+        )
         return [self.ids[index] for index in sorted({h[2] for h in near} | {h[2] for h in within})]
 
 
@@ -308,8 +355,13 @@ class _NameIndex:
         for length in range(len(name) - spread, len(name) + spread + 1):
             pool += self._first.get((name[0], length), ())
             pool += self._last.get((name[-1], length), ())
-        found = process.extract(name, set(pool) - {name}, scorer=fuzz.ratio, score_cutoff=ARTIST_MIN,
-                                limit=_SIMILAR_ARTISTS)  # fmt: skip
+        found = process.extract(
+            name,
+            set(pool) - {name},
+            scorer=fuzz.ratio,
+            score_cutoff=ARTIST_MIN,
+            limit=_SIMILAR_ARTISTS,
+        )
         return [match[0] for match in found]
 
 

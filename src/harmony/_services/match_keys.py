@@ -45,9 +45,37 @@ _CREDIT_SPLIT = re.compile(r"\s*(?:,|&|\band\b|\bx\b)\s*", re.IGNORECASE)
 _SUFFIX = re.compile(r"\s+[-–]\s+[^-–]*$|\s*[\(\[][^\)\]]*[\)\]]")
 #: Words that make a title part describe the recording rather than name the song.
 _VERSION_WORDS = frozenset().union(*EDITION_TAGS.values()) | frozenset(
-    "version versions edit mix mixed mono stereo single radio album bonus track deluxe "
-    "explicit clean original extended take session sessions recording recorded anniversary "
-    "edition reissue digital re master mastered".split()
+    [
+        "version",
+        "versions",
+        "edit",
+        "mix",
+        "mixed",
+        "mono",
+        "stereo",
+        "single",
+        "radio",
+        "album",
+        "bonus",
+        "track",
+        "deluxe",
+        "explicit",
+        "clean",
+        "original",
+        "extended",
+        "take",
+        "session",
+        "sessions",
+        "recording",
+        "recorded",
+        "anniversary",
+        "edition",
+        "reissue",
+        "digital",
+        "re",
+        "master",
+        "mastered",
+    ]
 )
 #: Tags that make a different recording (a remaster is the same performance).
 _RECORDING_TAGS = frozenset(EDITION_TAGS) - {"remaster"}
@@ -121,9 +149,12 @@ def _drop_version_part(match: re.Match[str]) -> str:
 
 
 def match_key(
-    title: str, artists: Sequence[str], album: str | None, isrc: str | None,
+    title: str,
+    artists: Sequence[str],
+    album: str | None,
+    isrc: str | None,
     duration_ms: int | None,
-) -> MatchKey:  # fmt: skip
+) -> MatchKey:
     """The :class:`MatchKey` of one track."""
     return KeyMaker().key(title, artists, album, isrc, duration_ms)
 
@@ -142,9 +173,13 @@ class KeyMaker:
         return f"KeyMaker(artists={len(self._artists)}, albums={len(self._albums)})"
 
     def key(
-        self, title: str, artists: Sequence[str], album: str | None, isrc: str | None,
+        self,
+        title: str,
+        artists: Sequence[str],
+        album: str | None,
+        isrc: str | None,
         duration_ms: int | None,
-    ) -> MatchKey:  # fmt: skip
+    ) -> MatchKey:
         """The :class:`MatchKey` of one track."""
         plain, featured = _credited(title)
         if any(mark in plain for mark in _SUFFIX_MARKS):

@@ -88,7 +88,10 @@ class MatchRules:
         if source.isrc and target.isrc and source.isrc != target.isrc:
             return _no(gap, f"ISRCs differ ({source.isrc} / {target.isrc})")
         if gap is not None and gap > self.tolerance_ms:
-            return _no(gap, f"durations {gap / 1000:.1f} s apart (tolerance {self.tolerance_ms / 1000:.1f} s)")
+            return _no(
+                gap,
+                f"durations {gap / 1000:.1f} s apart (tolerance {self.tolerance_ms / 1000:.1f} s)",
+            )
         if source.tags != target.tags:
             return _no(gap, f"editions differ ({_tags(source)} / {_tags(target)})")
         title = fuzz.ratio(source.title, target.title)
@@ -104,10 +107,17 @@ class MatchRules:
         if source.isrc and source.isrc == target.isrc:
             return Verdict(True, "isrc", 100.0, (f"ISRC {source.isrc} on both", *reasons), gap)
         if source.numbers != target.numbers:
-            return _no(gap, f"titles name different numbers ({' '.join(source.numbers) or '-'} / "
-                            f"{' '.join(target.numbers) or '-'})", reasons)  # fmt: skip
-        title_min, artist_min = (TITLE_MIN, ARTIST_MIN) if gap is not None else (
-            UNKNOWN_DURATION_MIN, UNKNOWN_DURATION_MIN)  # fmt: skip
+            return _no(
+                gap,
+                f"titles name different numbers ({' '.join(source.numbers) or '-'} / "
+                f"{' '.join(target.numbers) or '-'})",
+                reasons,
+            )
+        title_min, artist_min = (
+            (TITLE_MIN, ARTIST_MIN)
+            if gap is not None
+            else (UNKNOWN_DURATION_MIN, UNKNOWN_DURATION_MIN)
+        )
         if not source.artists or not target.artists:
             return _no(gap, "no artist on one side", reasons)
         if title < title_min:
@@ -128,8 +138,12 @@ class MatchRules:
         for track_id, key in candidates:
             verdict = self.judge(source, key)
             if verdict.matched:
-                rank = (verdict.method == "isrc", verdict.score,
-                        -(verdict.gap_ms if verdict.gap_ms is not None else 10**9), -track_id)  # fmt: skip
+                rank = (
+                    verdict.method == "isrc",
+                    verdict.score,
+                    -(verdict.gap_ms if verdict.gap_ms is not None else 10**9),
+                    -track_id,
+                )
                 ranked.append((rank, track_id, key, verdict))
         if not ranked:
             return None
@@ -174,6 +188,8 @@ def _artist_similarity(source: tuple[str, ...], target: tuple[str, ...]) -> floa
         return 100.0
     # A primary artist on one side against any artist on the other: "A feat. X" is
     # A's (and "X feat. A" is X's), but two tracks sharing only a guest are not the same.
-    primary = max(max(fuzz.ratio(source[0], b) for b in target), max(fuzz.ratio(a, target[0]) for a in source))
+    primary = max(
+        max(fuzz.ratio(source[0], b) for b in target), max(fuzz.ratio(a, target[0]) for a in source)
+    )
     joined = fuzz.token_sort_ratio(" ".join(source), " ".join(target))
     return max(primary, joined)

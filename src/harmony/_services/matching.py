@@ -61,10 +61,14 @@ class MatchingService:
     """``ctx.matching``: match tracks across providers, by hand where needed."""
 
     def __init__(
-        self, db: Database, clock: Clock, events: EventLogger,
-        providers: Callable[[], Mapping[str, Any]], tolerance_ms: int,
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventLogger,
+        providers: Callable[[], Mapping[str, Any]],
+        tolerance_ms: int,
         search: TrackSearchRepository,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
@@ -98,22 +102,41 @@ class MatchingService:
                 total, matched, confirmed = self._pairs.counts(source, target)
         except Exception as exc:
             self._events.emit(
-                "match.run", source=_name(source), target=_name(target), status="failed",
-                checked_count=checked, matched_count=0, unmatched_count=0,
-                duration_ms=_ms(started), error=_describe(exc),
-            )  # fmt: skip
+                "match.run",
+                source=_name(source),
+                target=_name(target),
+                status="failed",
+                checked_count=checked,
+                matched_count=0,
+                unmatched_count=0,
+                duration_ms=_ms(started),
+                error=_describe(exc),
+            )
             raise
         report = MatchReport(
-            source=source, target=target, matched=matched, unmatched=total - matched,
-            confirmed=confirmed, checked=checked, changed=changed,
-            catalogue_changed=catalogue_changed, duration_ms=_ms(started),
-        )  # fmt: skip
+            source=source,
+            target=target,
+            matched=matched,
+            unmatched=total - matched,
+            confirmed=confirmed,
+            checked=checked,
+            changed=changed,
+            catalogue_changed=catalogue_changed,
+            duration_ms=_ms(started),
+        )
         self._events.emit(
-            "match.run", source=source, target=target, status="ok", checked_count=checked,
-            matched_count=matched, unmatched_count=report.unmatched, changed_count=changed,
-            confirmed_count=confirmed, catalogue_changed=catalogue_changed,
+            "match.run",
+            source=source,
+            target=target,
+            status="ok",
+            checked_count=checked,
+            matched_count=matched,
+            unmatched_count=report.unmatched,
+            changed_count=changed,
+            confirmed_count=confirmed,
+            catalogue_changed=catalogue_changed,
             duration_ms=report.duration_ms,
-        )  # fmt: skip
+        )
         return report
 
     def _run(self, source: str, target: str, rules: Any) -> tuple[int, int, bool]:
@@ -132,18 +155,30 @@ class MatchingService:
             engine.refresh_keys(target)
         # With both catalogues as the last run saw them this finds only source tracks
         # whose check was dropped (a reject): usually none, and then nothing is written.
-        todo = sorted(store.sources_to_check(
-            source, target, every=previous is not None and not same_rules,
-            catalogue_changed=catalogue_changed,
-        ))  # fmt: skip
+        todo = sorted(
+            store.sources_to_check(
+                source,
+                target,
+                every=previous is not None and not same_rules,
+                catalogue_changed=catalogue_changed,
+            )
+        )
         if not todo and same_rules and not catalogue_changed and not source_changed:
             return 0, 0, False
         confirmed, rejected = store.overrides(todo, target)
         decisions = engine.match(todo, rejected, confirmed)
-        changed = store.save(source, target, decisions, self._clock.now(), run={
-            "rules": rules.fingerprint, "source_state": source_state.token,
-            "target_state": target_state.token, "checked_count": len(todo),
-        })  # fmt: skip
+        changed = store.save(
+            source,
+            target,
+            decisions,
+            self._clock.now(),
+            run={
+                "rules": rules.fingerprint,
+                "source_state": source_state.token,
+                "target_state": target_state.token,
+                "checked_count": len(todo),
+            },
+        )
         return len(todo), changed, catalogue_changed
 
     @contextmanager
@@ -196,7 +231,9 @@ class MatchingService:
         of the target's closest tracks and the rule each of them failed."""
         size, skip = as_int(limit), as_int(offset)
         if size is None or not 1 <= size <= _MAX_UNMATCHED:
-            raise InvalidInputError(f"limit must be an integer from 1 to {_MAX_UNMATCHED}, got {limit!r}")
+            raise InvalidInputError(
+                f"limit must be an integer from 1 to {_MAX_UNMATCHED}, got {limit!r}"
+            )
         if skip is None or skip < 0:
             raise InvalidInputError(f"offset must be an integer >= 0, got {offset!r}")
         rules = _rules(self.tolerance_ms)
@@ -212,7 +249,9 @@ class MatchingService:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _candidates(self, engine: Any, rules: Any, track: Track, target: str) -> tuple[MatchCandidate, ...]:
+    def _candidates(
+        self, engine: Any, rules: Any, track: Track, target: str
+    ) -> tuple[MatchCandidate, ...]:
         key = _key(track)
         rejected = self._pairs.rejected(track.id, target)
         found: dict[int, MatchKey] = dict(engine.candidates(key, rejected))
@@ -230,10 +269,14 @@ class MatchingService:
             if track_id not in tracks:
                 continue
             verdict = rules.judge(key, candidate)
-            out.append(MatchCandidate(
-                track=tracks[track_id], score=rules.similarity(key, candidate),
-                reasons=verdict.reasons, why_not=verdict.why_not,
-            ))  # fmt: skip
+            out.append(
+                MatchCandidate(
+                    track=tracks[track_id],
+                    score=rules.similarity(key, candidate),
+                    reasons=verdict.reasons,
+                    why_not=verdict.why_not,
+                )
+            )
         return tuple(out)
 
     def _tracks(self, source_track_id: Any, target_track_id: Any) -> tuple[Track, Track]:
@@ -242,7 +285,9 @@ class MatchingService:
         found = self._pairs.tracks([source_id, target_id])
         for track_id, label in ((source_id, "source"), (target_id, "target")):
             if track_id not in found:
-                raise NotFoundError(f"no {label} track with id {track_id}; pass ids of stored tracks (ctx.tracks)")
+                raise NotFoundError(
+                    f"no {label} track with id {track_id}; pass ids of stored tracks (ctx.tracks)"
+                )
         source, target = found[source_id], found[target_id]
         if source.provider == target.provider:
             raise InvalidInputError(
@@ -253,10 +298,12 @@ class MatchingService:
 
     def _override(self, match: TrackMatch) -> None:
         self._events.emit(
-            "match.override", source_track_id=match.source_track_id,
-            target_track_id=match.target_track_id, target=match.target_provider,
+            "match.override",
+            source_track_id=match.source_track_id,
+            target_track_id=match.target_track_id,
+            target=match.target_provider,
             status=match.status,
-        )  # fmt: skip
+        )
 
     def _check_pair(self, source: Any, target: Any) -> None:
         self._known(source, "source")
@@ -267,7 +314,12 @@ class MatchingService:
             )
 
     def _known(self, name: Any, role: str) -> str:
-        if not isinstance(name, str) or not name or len(name) > _PROVIDER_NAME_MAX or "\x00" in name:
+        if (
+            not isinstance(name, str)
+            or not name
+            or len(name) > _PROVIDER_NAME_MAX
+            or "\x00" in name
+        ):
             raise InvalidInputError(f"{role} must be a provider name, got {name!r:.80}")
         if name in self._providers() or self._store.has_tracks(name):
             return name
@@ -290,7 +342,9 @@ class MatchingService:
         source, target = payload.get("source"), payload.get("target")
         for role, value in (("source", source), ("target", target)):
             if not isinstance(value, str):
-                raise InvalidInputError(f"match.run payload {role!r} must be a provider name, got {value!r:.80}")
+                raise InvalidInputError(
+                    f"match.run payload {role!r} must be a provider name, got {value!r:.80}"
+                )
         report = self.run(str(source), str(target))
         return report.model_dump(mode="json")
 
@@ -316,7 +370,9 @@ def _rules(tolerance_ms: int) -> Any:
     try:  # rapidfuzz is the optional "search" extra
         from harmony._services.match_rules import MatchRules
     except ImportError as exc:
-        raise MissingExtraError("track matching needs rapidfuzz: pip install 'harmony[search]'") from exc
+        raise MissingExtraError(
+            "track matching needs rapidfuzz: pip install 'harmony[search]'"
+        ) from exc
     return MatchRules(tolerance_ms)
 
 

@@ -33,9 +33,11 @@ class PlaylistService:
     """
 
     def __init__(
-        self, repository: PlaylistRepository, cache: ResponseCache | None,
+        self,
+        repository: PlaylistRepository,
+        cache: ResponseCache | None,
         coherence: CacheCoherence | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         #: Uncached reads, computing the same ETags.
         self.repository = repository
         self.cache = cache
@@ -53,9 +55,13 @@ class PlaylistService:
         return f"PlaylistService(cache={self.cache!r})"
 
     def list_page(
-        self, *, provider: str | None = None, status: StatusFilter = "active", limit: int = 50,
+        self,
+        *,
+        provider: str | None = None,
+        status: StatusFilter = "active",
+        limit: int = 50,
         cursor: str | None = None,
-    ) -> PlaylistPage:  # fmt: skip
+    ) -> PlaylistPage:
         """Playlists in id order (``next_cursor`` continues), with the page's ETag."""
         params = check_list_params(provider=provider, status=status, limit=limit, cursor=cursor)
         self.repository.check_open()

@@ -20,10 +20,11 @@ __all__ = ["ProviderStatus", "ProviderStatusService"]
 #: one set suffices. Providers not listed count as configured with any credentials.
 _REQUIRED_KEYS: Mapping[str, tuple[frozenset[str], ...]] = {
     "spotify": (
-        frozenset({"access_token"}), frozenset({"refresh_token"}),
+        frozenset({"access_token"}),
+        frozenset({"refresh_token"}),
         frozenset({"client_id", "client_secret"}),
     ),
-}  # fmt: skip
+}
 #: Keys that mean a user authorised harmony (user-level features: their playlists, ...).
 _USER_TOKEN_KEYS = frozenset({"access_token", "refresh_token"})
 
@@ -58,9 +59,12 @@ class ProviderStatusService:
     """
 
     def __init__(
-        self, credentials: CredentialStore, providers: Mapping[str, object], clock: Clock,
+        self,
+        credentials: CredentialStore,
+        providers: Mapping[str, object],
+        clock: Clock,
         cache: ResponseCache | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._credentials = credentials
         self._providers = providers
         self._clock = clock
@@ -86,11 +90,15 @@ class ProviderStatusService:
         sets = _REQUIRED_KEYS.get(name)
         enough = bool(keys) and (sets is None or any(s <= keys for s in sets))
         return ProviderStatus(
-            name=name, configured=registered or enough, registered=registered,
-            credentials_present=bool(keys), credential_keys=tuple(sorted(keys)),
+            name=name,
+            configured=registered or enough,
+            registered=registered,
+            credentials_present=bool(keys),
+            credential_keys=tuple(sorted(keys)),
             pro_features=bool(keys & _USER_TOKEN_KEYS) or isinstance(provider, PlaylistProvider),
-            search=isinstance(provider, TrackSearchProvider), checked_at=self._clock.now(),
-        )  # fmt: skip
+            search=isinstance(provider, TrackSearchProvider),
+            checked_at=self._clock.now(),
+        )
 
     def cached_status(self, name: str) -> CacheEntry[ProviderStatus]:
         """The status with a strong ETag, kept in the response cache for HTTP hosts.

@@ -50,15 +50,21 @@ def prepare_query(query: str) -> PreparedQuery:
     words = tokens(query)
     core = [w for w in words if w not in _EDITION_WORDS]
     return PreparedQuery(
-        " ".join(words), " ".join(core) or " ".join(words), tuple(words),
-        edition_tags(query), tuple(years(query)),
-    )  # fmt: skip
+        " ".join(words),
+        " ".join(core) or " ".join(words),
+        tuple(words),
+        edition_tags(query),
+        tuple(years(query)),
+    )
 
 
 def score(
-    query: PreparedQuery, title: str, artists: Sequence[str], album: str | None,
+    query: PreparedQuery,
+    title: str,
+    artists: Sequence[str],
+    album: str | None,
     year: int | None,
-) -> float:  # fmt: skip
+) -> float:
     """How well a track matches ``query``; higher is better."""
     if not query.words:
         return 0.0
@@ -67,11 +73,13 @@ def score(
     # Normalised once each: normalize(a + " " + b) has the words of both, nothing else.
     title_album = normalize(title).split() + (normalize(album).split() if album else [])
     every_word = set(title_album).union(*(normalize(artist).split() for artist in artists))
-    asked = [w for w in query.core.split()] or list(query.words)
+    asked = list(query.core.split()) or list(query.words)
     # Recall: how much of the query the track covers (title, artists, album, any order).
     coverage = sum(_best(word, every_word) for word in asked) / len(asked)
     # Precision on the title: how much of the title the query mentions.
-    title_precision = sum(_best(word, set(asked)) for word in title_words) / max(len(title_words), 1)
+    title_precision = sum(_best(word, set(asked)) for word in title_words) / max(
+        len(title_words), 1
+    )
     closeness = fuzz.token_sort_ratio(query.core, " ".join(title_words))
     value = 0.6 * coverage + 0.25 * title_precision + 0.15 * closeness
     tags = tags_of_words(title_album)

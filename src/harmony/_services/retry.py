@@ -65,8 +65,10 @@ class Exponential:
         set_(self, "maximum", _seconds("Exponential(maximum)", self.maximum))
         set_(self, "jitter", _seconds("Exponential(jitter)", self.jitter))
         multiplier = self.multiplier
-        if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not (
-            math.isfinite(multiplier) and 1 <= multiplier <= 1000
+        if (
+            isinstance(multiplier, bool)
+            or not isinstance(multiplier, (int, float))
+            or not (math.isfinite(multiplier) and 1 <= multiplier <= 1000)
         ):
             raise InvalidInputError(
                 f"Exponential(multiplier) must be a number from 1 to 1000, got {multiplier!r:.80}"
@@ -124,8 +126,14 @@ class RetryPolicy:
     _retrying: Retrying = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise InvalidInputError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        if (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 1
+        ):
+            raise InvalidInputError(
+                f"max_attempts must be an integer >= 1, got {self.max_attempts!r}"
+            )
         if isinstance(self.wait, (Fixed, Exponential)):
             strategy = _tenacity_wait(self.wait)
         elif callable(self.wait):

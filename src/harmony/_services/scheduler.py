@@ -203,7 +203,9 @@ class LeaseScheduler:
 
         def lease(job_types: Sequence[str] | None, slots: int) -> list[LeasedJob]:
             if source is not None:
-                return source.lease(job_types, limit=slots, lease_seconds=seconds, worker_id=worker_id)
+                return source.lease(
+                    job_types, limit=slots, lease_seconds=seconds, worker_id=worker_id
+                )
             return self._jobs.lease(
                 job_types, limit=slots, lease_seconds=seconds, worker_id=worker_id, conn=conn
             )
@@ -217,10 +219,13 @@ class LeaseScheduler:
         now = self._clock.now()
         for job in leased:
             self._events.emit(
-                "orchestrator.schedule", entity_id=job.id, job_type=job.type, status="ready",
+                "orchestrator.schedule",
+                entity_id=job.id,
+                job_type=job.type,
+                status="ready",
                 priority=job.priority,
                 ready_age_ms=round(max(0.0, (now - job.available_at).total_seconds()) * 1000, 3),
-            )  # fmt: skip
+            )
         return leased
 
     def _weighted(self, types: Sequence[str]) -> bool:

@@ -76,9 +76,12 @@ class SearchService:
     """Searches the local library (SQL pre-filter, then ranking) and search providers."""
 
     def __init__(
-        self, tracks: TrackSearchRepository, events: EventLogger,
-        providers: Mapping[str, Any], max_limit: int,
-    ) -> None:  # fmt: skip
+        self,
+        tracks: TrackSearchRepository,
+        events: EventLogger,
+        providers: Mapping[str, Any],
+        max_limit: int,
+    ) -> None:
         self._tracks = tracks
         self._events = events
         self._providers: dict[str, TrackSearchProvider] = {
@@ -105,9 +108,13 @@ class SearchService:
         return (LOCAL_SOURCE, *sorted(self._providers))
 
     def tracks(
-        self, query: str, *, sources: Sequence[str] | None = None, limit: int = 20,
+        self,
+        query: str,
+        *,
+        sources: Sequence[str] | None = None,
+        limit: int = 20,
         offset: int = 0,
-    ) -> SearchResult:  # fmt: skip
+    ) -> SearchResult:
         """Tracks matching ``query``, best first, ``limit`` at most, after ``offset``.
 
         ``sources`` defaults to every source. Raises :class:`InvalidInputError` for an
@@ -121,12 +128,26 @@ class SearchService:
             chosen, size, skip = self._check(query, sources, limit, offset)
             result = self._search(query, chosen, size, skip, request_id, started)
         except Exception as exc:
-            self._emit(request_id, started, "failed", chosen, 0, len(query) if isinstance(query, str) else 0,
-                       error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            self._emit(
+                request_id,
+                started,
+                "failed",
+                chosen,
+                0,
+                len(query) if isinstance(query, str) else 0,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             raise
         status = "partial" if result.errors else "ok"
-        self._emit(request_id, started, status, chosen, len(result.items), len(query),
-                   failed_sources=",".join(sorted(result.errors)) or None)  # fmt: skip
+        self._emit(
+            request_id,
+            started,
+            status,
+            chosen,
+            len(result.items),
+            len(query),
+            failed_sources=",".join(sorted(result.errors)) or None,
+        )
         return result
 
     # -- internals --------------------------------------------------------------------
@@ -175,9 +196,14 @@ class SearchService:
         return tuple(dict.fromkeys(sources)), size, skip
 
     def _search(
-        self, query: str, sources: tuple[str, ...], limit: int, offset: int, request_id: str,
+        self,
+        query: str,
+        sources: tuple[str, ...],
+        limit: int,
+        offset: int,
+        request_id: str,
         started: float,
-    ) -> SearchResult:  # fmt: skip
+    ) -> SearchResult:
         try:  # rapidfuzz is the optional "search" extra
             from harmony._services.ranking import prepare_query, score
         except ImportError as exc:
@@ -191,16 +217,22 @@ class SearchService:
         ranked: dict[tuple[str, str], SearchHit] = {}
         for source in sources:
             try:
-                found = self._local(prepared.words, need) if source == LOCAL_SOURCE else \
-                    self._remote(source, query, need)  # fmt: skip
+                found = (
+                    self._local(prepared.words, need)
+                    if source == LOCAL_SOURCE
+                    else self._remote(source, query, need)
+                )
             except ContextClosed:
                 raise  # no source failed: the context is gone
             except Exception as exc:  # one failing source never fails the search
                 errors[source] = _describe(exc)
                 continue
             for track in found:
-                hit = _hit(source, track, score(prepared, track.title, track.artists,
-                                                track.album, track.year))  # fmt: skip
+                hit = _hit(
+                    source,
+                    track,
+                    score(prepared, track.title, track.artists, track.album, track.year),
+                )
                 key = (hit.provider, hit.provider_id)
                 if key not in ranked or ranked[key].score < hit.score:
                     ranked[key] = hit
@@ -209,10 +241,16 @@ class SearchService:
             key=lambda h: (-h.score, h.source != LOCAL_SOURCE, h.title, h.provider_id),
         )
         return SearchResult(
-            query=query, items=tuple(order[offset:need]), total=len(order), limit=limit,
-            offset=offset, sources=sources, errors=errors, request_id=request_id,
+            query=query,
+            items=tuple(order[offset:need]),
+            total=len(order),
+            limit=limit,
+            offset=offset,
+            sources=sources,
+            errors=errors,
+            request_id=request_id,
             duration_ms=_ms(started),
-        )  # fmt: skip
+        )
 
     def _local(self, words: Sequence[str], need: int) -> list[Track]:
         cap = min(_MAX_CANDIDATES, max(_MIN_CANDIDATES, 5 * need))
@@ -238,30 +276,56 @@ class SearchService:
         return tracks
 
     def _emit(
-        self, request_id: str, started: float, status: str, sources: Sequence[str],
-        count: int, query_length: int, **extra: Any,
-    ) -> None:  # fmt: skip
+        self,
+        request_id: str,
+        started: float,
+        status: str,
+        sources: Sequence[str],
+        count: int,
+        query_length: int,
+        **extra: Any,
+    ) -> None:
         self._events.emit(
-            "api.request", component="search", entity_id=request_id,
-            duration_ms=_ms(started), status=status, sources=",".join(sources),
-            result_count=count, query_length=query_length,
+            "api.request",
+            component="search",
+            entity_id=request_id,
+            duration_ms=_ms(started),
+            status=status,
+            sources=",".join(sources),
+            result_count=count,
+            query_length=query_length,
             **{k: v for k, v in extra.items() if v is not None},
-        )  # fmt: skip
+        )
 
 
 def _hit(source: str, track: Track | ProviderTrack, value: float) -> SearchHit:
     if isinstance(track, Track):
         return SearchHit(
-            source=source, score=value, id=track.id, provider=track.provider,
-            provider_id=track.provider_id, title=track.title, artists=track.artists,
-            album=track.album, duration_ms=track.duration_ms, isrc=track.isrc, year=track.year,
-        )  # fmt: skip
+            source=source,
+            score=value,
+            id=track.id,
+            provider=track.provider,
+            provider_id=track.provider_id,
+            title=track.title,
+            artists=track.artists,
+            album=track.album,
+            duration_ms=track.duration_ms,
+            isrc=track.isrc,
+            year=track.year,
+        )
     return SearchHit(
-        source=source, score=value, id=None, provider=source, provider_id=track.id,
-        title=track.title, artists=track.artists, album=track.album,
-        duration_ms=track.duration_ms, isrc=track.isrc, year=track.year,
-    )  # fmt: skip
-
+        source=source,
+        score=value,
+        id=None,
+        provider=source,
+        provider_id=track.id,
+        title=track.title,
+        artists=track.artists,
+        album=track.album,
+        duration_ms=track.duration_ms,
+        isrc=track.isrc,
+        year=track.year,
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -270,4 +334,3 @@ def _describe(exc: BaseException) -> str:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
-

@@ -58,7 +58,14 @@ from harmony.providers.base import (
     coerce_track,
 )
 
-__all__ = ["SYNC_JOB_TYPE", "ProgressCallback", "RejectedItem", "SyncEngine", "SyncProgress", "SyncReport"]
+__all__ = [
+    "SYNC_JOB_TYPE",
+    "ProgressCallback",
+    "RejectedItem",
+    "SyncEngine",
+    "SyncProgress",
+    "SyncReport",
+]
 
 #: The job type whose handler runs :meth:`SyncEngine.run_once`.
 SYNC_JOB_TYPE = "playlist.sync"
@@ -133,11 +140,17 @@ class SyncEngine:
     """``ctx.sync``: pulls playlists from the context's providers into the database."""
 
     def __init__(
-        self, db: Database, clock: Clock, events: EventLogger,
-        providers: Mapping[str, PlaylistProvider], invalidator: CacheInvalidator,
-        removed_policy: Literal["mark", "delete"], *, feed: ChangeFeed,
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventLogger,
+        providers: Mapping[str, PlaylistProvider],
+        invalidator: CacheInvalidator,
+        removed_policy: Literal["mark", "delete"],
+        *,
+        feed: ChangeFeed,
         coherence: CacheCoherence | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._store = SyncStore(db, clock, feed)
         self._preview = SyncPreviewReader(db)
         self._events = events
@@ -150,9 +163,12 @@ class SyncEngine:
         return f"SyncEngine(providers={sorted(self.providers)!r}, policy={self.removed_policy!r})"
 
     def run_once(
-        self, provider: str | None = None, *, full: bool = False,
+        self,
+        provider: str | None = None,
+        *,
+        full: bool = False,
         progress: ProgressCallback | None = None,
-    ) -> SyncReport:  # fmt: skip
+    ) -> SyncReport:
         """Sync one provider, or every registered one; returns what changed.
 
         ``full=True`` fetches and rewrites every playlist even when its snapshot or content
@@ -178,8 +194,11 @@ class SyncEngine:
         if report.failed:
             failures = "; ".join(f"{name}: {error}" for name, error in report.failed.items())
             # Only rate limits: the whole sync can work once the longest wait is over.
-            later = (max(report.retry_after.values())
-                     if set(report.retry_after) == set(report.failed) else None)  # fmt: skip
+            later = (
+                max(report.retry_after.values())
+                if set(report.retry_after) == set(report.failed)
+                else None
+            )
             # A provider's own failure if there is one, else the database's: __cause__
             # (and harmony.http's status) tells a host which side to look at.
             cause = next((e for e in errors if not isinstance(e, DatabaseError)), errors[0])
@@ -187,9 +206,12 @@ class SyncEngine:
         return report
 
     def plan(
-        self, provider: str | None = None, *, full: bool = False,
+        self,
+        provider: str | None = None,
+        *,
+        full: bool = False,
         progress: ProgressCallback | None = None,
-    ) -> SyncPlan:  # fmt: skip
+    ) -> SyncPlan:
         """What :meth:`run_once` with the same arguments would do now, written nowhere.
 
         Runs the sync's fetch phase (the same comparison of snapshots and content hashes,
@@ -209,15 +231,23 @@ class SyncEngine:
             except ContextClosed:
                 raise
             except Exception as exc:  # a provider or the database failed
-                part = SyncPlan(providers=(name,), failed={name: _describe(exc)},
-                                rejected=run.rejected, rejections=tuple(run.rejections),
-                                removed_policy=self.removed_policy)  # fmt: skip
+                part = SyncPlan(
+                    providers=(name,),
+                    failed={name: _describe(exc)},
+                    rejected=run.rejected,
+                    rejections=tuple(run.rejections),
+                    removed_policy=self.removed_policy,
+                )
             else:
                 part = SyncPlan(
-                    providers=(name,), playlists=tuple(plans), unchanged=still,
-                    tracks_updated=tuple(updates), rejected=run.rejected,
-                    rejections=tuple(run.rejections), removed_policy=self.removed_policy,
-                )  # fmt: skip
+                    providers=(name,),
+                    playlists=tuple(plans),
+                    unchanged=still,
+                    tracks_updated=tuple(updates),
+                    rejected=run.rejected,
+                    rejections=tuple(run.rejections),
+                    removed_policy=self.removed_policy,
+                )
             plan = plan + part
             run.report("done")
         return plan
@@ -240,7 +270,9 @@ class SyncEngine:
                 f"playlist.sync payload 'provider' must be a provider name, got {provider!r}"
             )
         if not isinstance(full, bool):
-            raise InvalidInputError(f"playlist.sync payload 'full' must be true or false, got {full!r}")
+            raise InvalidInputError(
+                f"playlist.sync payload 'full' must be true or false, got {full!r}"
+            )
         try:
             report = self.run_once(provider, full=full)
         except SyncFailed as exc:
@@ -281,9 +313,12 @@ class SyncEngine:
         return [provider]
 
     def _run_provider(
-        self, name: str, provider: PlaylistProvider, full: bool,
+        self,
+        name: str,
+        provider: PlaylistProvider,
+        full: bool,
         progress: ProgressCallback | None,
-    ) -> tuple[SyncReport, Exception | None]:  # fmt: skip
+    ) -> tuple[SyncReport, Exception | None]:
         """One provider's sync: its report, and the exception that failed it (if any)."""
         started = time.perf_counter()
         run = _Run(name, self._events, progress, full)
@@ -298,15 +333,26 @@ class SyncEngine:
             error = _describe(exc)
             duration = _ms(started)
             self._events.emit(
-                "sync.run", provider=name, status="failed", created_count=0, updated_count=0,
-                unchanged_count=0, removed_count=0, rejected_count=run.rejected,
-                invalidated_entries=0, duration_ms=duration, error=error,
-            )  # fmt: skip
+                "sync.run",
+                provider=name,
+                status="failed",
+                created_count=0,
+                updated_count=0,
+                unchanged_count=0,
+                removed_count=0,
+                rejected_count=run.rejected,
+                invalidated_entries=0,
+                duration_ms=duration,
+                error=error,
+            )
             failed = SyncReport(
-                providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
-                duration_ms=duration, failed={name: error},
+                providers=(name,),
+                rejected=run.rejected,
+                rejections=tuple(run.rejections),
+                duration_ms=duration,
+                failed={name: error},
                 retry_after={name: exc.retry_after} if isinstance(exc, RateLimited) else {},
-            )  # fmt: skip
+            )
             return failed, exc
         if applied.superseded:
             return self._superseded(name, run, started), None
@@ -314,18 +360,30 @@ class SyncEngine:
         invalidated = self._invalidate(affected)
         run.report("done")
         report = SyncReport(
-            created=len(applied.created), updated=len(applied.updated),
+            created=len(applied.created),
+            updated=len(applied.updated),
             # A playlist re-versioned because a track it shows changed is not "unchanged".
-            unchanged=len(unchanged - set(applied.touched)), removed=len(applied.removed),
-            rejected=run.rejected, invalidated=invalidated, duration_ms=_ms(started),
-            providers=(name,), playlist_ids=tuple(affected), rejections=tuple(run.rejections),
-        )  # fmt: skip
+            unchanged=len(unchanged - set(applied.touched)),
+            removed=len(applied.removed),
+            rejected=run.rejected,
+            invalidated=invalidated,
+            duration_ms=_ms(started),
+            providers=(name,),
+            playlist_ids=tuple(affected),
+            rejections=tuple(run.rejections),
+        )
         self._events.emit(
-            "sync.run", provider=name, status="ok", created_count=report.created,
-            updated_count=report.updated, unchanged_count=report.unchanged,
-            removed_count=report.removed, rejected_count=report.rejected,
-            invalidated_entries=invalidated, duration_ms=report.duration_ms,
-        )  # fmt: skip
+            "sync.run",
+            provider=name,
+            status="ok",
+            created_count=report.created,
+            updated_count=report.updated,
+            unchanged_count=report.unchanged,
+            removed_count=report.removed,
+            rejected_count=report.rejected,
+            invalidated_entries=invalidated,
+            duration_ms=report.duration_ms,
+        )
         return report, None
 
     def _apply(
@@ -348,15 +406,25 @@ class SyncEngine:
     def _superseded(self, name: str, run: _Run, started: float) -> SyncReport:
         duration = _ms(started)
         self._events.emit(
-            "sync.run", provider=name, status="superseded", created_count=0, updated_count=0,
-            unchanged_count=0, removed_count=0, rejected_count=run.rejected,
-            invalidated_entries=0, duration_ms=duration,
-        )  # fmt: skip
+            "sync.run",
+            provider=name,
+            status="superseded",
+            created_count=0,
+            updated_count=0,
+            unchanged_count=0,
+            removed_count=0,
+            rejected_count=run.rejected,
+            invalidated_entries=0,
+            duration_ms=duration,
+        )
         run.report("done")
         return SyncReport(
-            providers=(name,), rejected=run.rejected, rejections=tuple(run.rejections),
-            duration_ms=duration, superseded=(name,),
-        )  # fmt: skip
+            providers=(name,),
+            rejected=run.rejected,
+            rejections=tuple(run.rejections),
+            duration_ms=duration,
+            superseded=(name,),
+        )
 
     def _fetch(
         self, run: _Run, provider: PlaylistProvider
@@ -389,29 +457,41 @@ class SyncEngine:
             run.seen += 1
             run.changed = len(changes)
             run.report("fetch")
-        removed = [] if protect_all else [
-            pid for pid, row in stored.items() if row.status == "active" and pid not in seen
-        ]  # fmt: skip
+        removed = (
+            []
+            if protect_all
+            else [pid for pid, row in stored.items() if row.status == "active" and pid not in seen]
+        )
         return changes, removed, unchanged
 
     def _change(
-        self, run: _Run, provider: PlaylistProvider, playlist: ProviderPlaylist,
+        self,
+        run: _Run,
+        provider: PlaylistProvider,
+        playlist: ProviderPlaylist,
         row: StoredPlaylist | None,
-    ) -> PlaylistChange | None:  # fmt: skip
+    ) -> PlaylistChange | None:
         active = row is not None and row.status == "active" and not run.full
-        if row is not None and active and playlist.snapshot_id is not None:
-            if playlist.snapshot_id == row.snapshot_id:
-                if row.same_metadata(playlist):
-                    return None
-                return PlaylistChange(playlist, None, None)  # renamed: no track fetch
+        if (
+            row is not None
+            and active
+            and playlist.snapshot_id is not None
+            and playlist.snapshot_id == row.snapshot_id
+        ):
+            if row.same_metadata(playlist):
+                return None
+            return PlaylistChange(playlist, None, None)  # renamed: no track fetch
         tracks = run.tracks(provider, playlist.id)
         if playlist.snapshot_id is not None:
             return PlaylistChange(playlist, tracks, None)  # the snapshot is the fingerprint
         digest = content_hash(tracks)
         if (
-            row is not None and active and row.content_hash == digest
-            and row.snapshot_id is None and row.same_metadata(playlist)
-        ):  # fmt: skip
+            row is not None
+            and active
+            and row.content_hash == digest
+            and row.snapshot_id is None
+            and row.same_metadata(playlist)
+        ):
             return None
         return PlaylistChange(playlist, tracks, digest)
 
@@ -423,15 +503,21 @@ class SyncEngine:
             removed = int(self.invalidator.invalidate(playlist_ids))
         except Exception as exc:  # the sync is committed; report, never undo
             self._events.emit(
-                "worker.playlists.cache.invalidate", invalidated_entries=0,
-                playlist_count=len(playlist_ids), status="error", error=_describe(exc),
+                "worker.playlists.cache.invalidate",
+                invalidated_entries=0,
+                playlist_count=len(playlist_ids),
+                status="error",
+                error=_describe(exc),
                 meta=meta,
-            )  # fmt: skip
+            )
             return 0
         self._events.emit(
-            "worker.playlists.cache.invalidate", invalidated_entries=removed,
-            playlist_count=len(playlist_ids), status="ok", meta=meta,
-        )  # fmt: skip
+            "worker.playlists.cache.invalidate",
+            invalidated_entries=removed,
+            playlist_count=len(playlist_ids),
+            status="ok",
+            meta=meta,
+        )
         return removed
 
 
@@ -443,9 +529,12 @@ class _Run:
     """Rejections of one provider's run: counted, kept (the first ones) and emitted."""
 
     def __init__(
-        self, provider: str, events: EventLogger, progress: ProgressCallback | None = None,
+        self,
+        provider: str,
+        events: EventLogger,
+        progress: ProgressCallback | None = None,
         full: bool = False,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.provider = provider
         self.full = full
         self._events = events
@@ -466,18 +555,23 @@ class _Run:
     def reject(self, rejection: Rejection) -> None:
         self.rejected += 1
         item = RejectedItem(
-            provider=self.provider, kind=rejection.kind,
-            item_id=rejection.item_id, reason=rejection.reason,
+            provider=self.provider,
+            kind=rejection.kind,
+            item_id=rejection.item_id,
+            reason=rejection.reason,
             playlist_id=rejection.playlist_id,
-        )  # fmt: skip
+        )
         if len(self.rejections) < _REPORTED_REJECTIONS:
             self.rejections.append(item)
         meta = {"playlist_id": rejection.playlist_id} if rejection.playlist_id else None
         self._events.emit(
-            "sync.item_rejected", provider=self.provider, kind=rejection.kind,
-            item_id=rejection.item_id, reason=rejection.reason,
+            "sync.item_rejected",
+            provider=self.provider,
+            kind=rejection.kind,
+            item_id=rejection.item_id,
+            reason=rejection.reason,
             **({"meta": meta} if meta else {}),
-        )  # fmt: skip
+        )
 
     def tracks(self, provider: PlaylistProvider, playlist_id: str) -> list[ProviderTrack]:
         accepted: list[ProviderTrack] = []
@@ -497,11 +591,19 @@ def content_hash(tracks: Iterable[ProviderTrack]) -> str:
     for track in tracks:
         digest.update(
             json.dumps(
-                [track.id, track.title, track.artists, track.album, track.duration_ms,
-                 track.isrc, track.year, track.added_at.isoformat() if track.added_at else None],
+                [
+                    track.id,
+                    track.title,
+                    track.artists,
+                    track.album,
+                    track.duration_ms,
+                    track.isrc,
+                    track.year,
+                    track.added_at.isoformat() if track.added_at else None,
+                ],
                 separators=(",", ":"),
             ).encode()
-        )  # fmt: skip
+        )
         digest.update(b"\n")
     return digest.hexdigest()
 

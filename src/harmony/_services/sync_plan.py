@@ -147,13 +147,20 @@ class SyncPlan(BaseModel):
 
 
 def describe_changes(
-    reader: SyncPreviewReader, provider: str, stored: Mapping[str, StoredPlaylist],
-    changes: Sequence[PlaylistChange], removed: Sequence[str], unchanged: set[int],
-) -> tuple[list[PlaylistPlan], list[TrackUpdate], int]:  # fmt: skip
+    reader: SyncPreviewReader,
+    provider: str,
+    stored: Mapping[str, StoredPlaylist],
+    changes: Sequence[PlaylistChange],
+    removed: Sequence[str],
+    unchanged: set[int],
+) -> tuple[list[PlaylistPlan], list[TrackUpdate], int]:
     """Plans for one provider's fetched changes; returns them, the track updates, and how
     many stored playlists stay unchanged (as the sync report will count them)."""
-    rewritten = [stored[c.playlist.id].id for c in changes
-                 if c.tracks is not None and c.playlist.id in stored]  # fmt: skip
+    rewritten = [
+        stored[c.playlist.id].id
+        for c in changes
+        if c.tracks is not None and c.playlist.id in stored
+    ]
     lists = reader.track_lists(rewritten)
     plans = [_plan_change(provider, stored.get(c.playlist.id), c, lists) for c in changes]
     wanted: dict[str, ProviderTrack] = {}
@@ -168,53 +175,83 @@ def describe_changes(
     showing = reader.playlists_showing(u.track_id for u in updates)
     touched = set(showing) - updated_ids - {row.id for row in removing}
     plans += [
-        PlaylistPlan(provider=provider, provider_id=row.provider_id, playlist_id=row.id,
-                     action="remove", name=row.name)
+        PlaylistPlan(
+            provider=provider,
+            provider_id=row.provider_id,
+            playlist_id=row.id,
+            action="remove",
+            name=row.name,
+        )
         for row in removing
-    ]  # fmt: skip
+    ]
     plans += [
-        PlaylistPlan(provider=showing[pid][0], provider_id=showing[pid][1], playlist_id=pid,
-                     action="touch", name=showing[pid][2])
+        PlaylistPlan(
+            provider=showing[pid][0],
+            provider_id=showing[pid][1],
+            playlist_id=pid,
+            action="touch",
+            name=showing[pid][2],
+        )
         for pid in sorted(touched)
-    ]  # fmt: skip
-    track_updates = [TrackUpdate(provider_id=u.provider_id, title=u.title, fields=u.fields)
-                     for u in updates]  # fmt: skip
+    ]
+    track_updates = [
+        TrackUpdate(provider_id=u.provider_id, title=u.title, fields=u.fields) for u in updates
+    ]
     return plans, track_updates, len(unchanged - touched)
 
 
 def _plan_change(
-    provider: str, row: StoredPlaylist | None, change: PlaylistChange,
+    provider: str,
+    row: StoredPlaylist | None,
+    change: PlaylistChange,
     lists: Mapping[int, list[StoredSlot]],
-) -> PlaylistPlan:  # fmt: skip
+) -> PlaylistPlan:
     playlist = change.playlist
     tracks = change.tracks
     if row is None:
-        added = tuple(PlannedTrack(provider_id=t.id, title=t.title, position=i)
-                      for i, t in enumerate(tracks or ()))  # fmt: skip
+        added = tuple(
+            PlannedTrack(provider_id=t.id, title=t.title, position=i)
+            for i, t in enumerate(tracks or ())
+        )
         return PlaylistPlan(
-            provider=provider, provider_id=playlist.id, playlist_id=None, action="create",
-            name=playlist.name, tracks_added=added,
+            provider=provider,
+            provider_id=playlist.id,
+            playlist_id=None,
+            action="create",
+            name=playlist.name,
+            tracks_added=added,
             track_count=len(tracks) if tracks is not None else playlist.track_count or 0,
-        )  # fmt: skip
+        )
     changed = tuple(
-        field for field, old, new in (
+        field
+        for field, old, new in (
             ("name", row.name, playlist.name),
             ("description", row.description, playlist.description),
             ("owner", row.owner, playlist.owner),
-        ) if old != new
-    )  # fmt: skip
+        )
+        if old != new
+    )
     plan = PlaylistPlan(
-        provider=provider, provider_id=playlist.id, playlist_id=row.id, action="update",
-        name=playlist.name, previous_name=row.name if "name" in changed else None,
-        restored=row.status != "active", changed_fields=changed,
-    )  # fmt: skip
+        provider=provider,
+        provider_id=playlist.id,
+        playlist_id=row.id,
+        action="update",
+        name=playlist.name,
+        previous_name=row.name if "name" in changed else None,
+        restored=row.status != "active",
+        changed_fields=changed,
+    )
     if tracks is None:
         return plan
     added, removed, moved = diff_tracks(lists.get(row.id, []), tracks)
-    return plan.model_copy(update={
-        "tracks_added": added, "tracks_removed": removed, "tracks_moved": moved,
-        "track_count": len(tracks),
-    })  # fmt: skip
+    return plan.model_copy(
+        update={
+            "tracks_added": added,
+            "tracks_removed": removed,
+            "tracks_moved": moved,
+            "track_count": len(tracks),
+        }
+    )
 
 
 def diff_tracks(
@@ -243,14 +280,22 @@ def diff_tracks(
     for j in put:
         track = after[j]
         if spare[track.id]:
-            moved.append(PlannedTrack(provider_id=track.id, title=track.title, position=j,
-                                      previous_position=spare[track.id].popleft()))  # fmt: skip
+            moved.append(
+                PlannedTrack(
+                    provider_id=track.id,
+                    title=track.title,
+                    position=j,
+                    previous_position=spare[track.id].popleft(),
+                )
+            )
         else:
             added.append(PlannedTrack(provider_id=track.id, title=track.title, position=j))
     removed = sorted(i for positions in spare.values() for i in positions)
     return (
         tuple(added),
-        tuple(PlannedTrack(provider_id=old[i], title=before[i].title, previous_position=i)
-              for i in removed),
+        tuple(
+            PlannedTrack(provider_id=old[i], title=before[i].title, previous_position=i)
+            for i in removed
+        ),
         tuple(moved),
-    )  # fmt: skip
+    )

@@ -48,7 +48,7 @@ class PsutilLike(Protocol):
     def virtual_memory(self) -> Any: ...
     def disk_usage(self, path: str) -> Any: ...
     def net_io_counters(self) -> Any: ...
-    def Process(self, pid: int | None = None) -> Any: ...  # noqa: N802 (psutil's name)
+    def Process(self, pid: int | None = None) -> Any: ...
 
 
 class _Model(BaseModel):
@@ -177,24 +177,35 @@ class SystemService:
                 cpu=CpuStats(
                     percent=source.cpu_percent(interval=None),
                     logical_cores=source.cpu_count(logical=True),
-                    idle=times.idle, user=times.user, system=times.system,
-                ),  # fmt: skip
+                    idle=times.idle,
+                    user=times.user,
+                    system=times.system,
+                ),
                 memory=MemoryStats(
-                    total=memory.total, available=memory.available, used=memory.used,
-                    free=memory.free, percent=memory.percent,
-                ),  # fmt: skip
+                    total=memory.total,
+                    available=memory.available,
+                    used=memory.used,
+                    free=memory.free,
+                    percent=memory.percent,
+                ),
                 disk=DiskStats(
-                    path=self._disk_path, total=disk.total, used=disk.used, free=disk.free,
+                    path=self._disk_path,
+                    total=disk.total,
+                    used=disk.used,
+                    free=disk.free,
                     percent=disk.percent,
-                ),  # fmt: skip
+                ),
                 network=NetworkStats(
-                    bytes_sent=net.bytes_sent, bytes_recv=net.bytes_recv,
-                    packets_sent=net.packets_sent, packets_recv=net.packets_recv,
-                ),  # fmt: skip
+                    bytes_sent=net.bytes_sent,
+                    bytes_recv=net.bytes_recv,
+                    packets_sent=net.packets_sent,
+                    packets_recv=net.packets_recv,
+                ),
                 process=ProcessStats(
-                    pid=os.getpid(), rss=process.memory_info().rss,
+                    pid=os.getpid(),
+                    rss=process.memory_info().rss,
                     threads=process.num_threads(),
-                ),  # fmt: skip
+                ),
             )
         except HarmonyError:
             raise
@@ -214,8 +225,10 @@ class SystemService:
         timeout = check_seconds("timeout", timeout, high=600)
         parts: dict[str, HealthPart] = {}
         parts["database"] = self._database(timeout)
-        parts["migrations"] = self._schema() if parts["database"].status == "up" else _down(
-            True, "database unreachable"
+        parts["migrations"] = (
+            self._schema()
+            if parts["database"].status == "up"
+            else _down(True, "database unreachable")
         )
         if parts["migrations"].status == "up":
             parts["queue"] = self._queue()
@@ -242,10 +255,13 @@ class SystemService:
             return _down(True, str(exc))
         if current != head:
             return _down(
-                True, f"schema at {current or 'base'}, harmony needs {head}: run ctx.migrate()",
+                True,
+                f"schema at {current or 'base'}, harmony needs {head}: run ctx.migrate()",
                 {"current": current, "head": head},
-            )  # fmt: skip
-        return HealthPart(status="up", required=True, detail=f"schema at head {head}", data={"current": current})
+            )
+        return HealthPart(
+            status="up", required=True, detail=f"schema at head {head}", data={"current": current}
+        )
 
     def _queue(self) -> HealthPart:
         try:
@@ -269,7 +285,9 @@ class SystemService:
                 last.setdefault(provider, entry.timestamp.isoformat())
         except HarmonyError as exc:
             return _down(False, str(exc))
-        detail = f"last sync recorded for {len(last)} provider(s)" if last else "no sync recorded yet"
+        detail = (
+            f"last sync recorded for {len(last)} provider(s)" if last else "no sync recorded yet"
+        )
         return HealthPart(status="up", required=False, detail=detail, data={"last_sync": last})
 
     def table_rows(self) -> dict[str, int]:

@@ -161,7 +161,9 @@ class Worker:
             self.register(job_type, fn)
 
     def __repr__(self) -> str:
-        return f"Worker(id={self.worker_id!r}, types={self.types!r}, concurrency={self.concurrency})"
+        return (
+            f"Worker(id={self.worker_id!r}, types={self.types!r}, concurrency={self.concurrency})"
+        )
 
     # -- registration ----------------------------------------------------------------------
 
@@ -177,9 +179,7 @@ class Worker:
         self._handlers[job_type] = Registration(fn, retry or self.default_retry, registration.call)
         return fn
 
-    def handler(
-        self, job_type: str, *, retry: RetryPolicy | None = None
-    ) -> Callable[[_H], _H]:
+    def handler(self, job_type: str, *, retry: RetryPolicy | None = None) -> Callable[[_H], _H]:
         """Decorator form of :meth:`register`."""
 
         def decorate(fn: _H) -> _H:
@@ -352,7 +352,9 @@ class Worker:
             self.report.add("completed", completed)
         unsettled = lane.take_unsettled()
         if unsettled:
-            self._batch_lost([job for job, _ in unsettled], exc or RuntimeError("settlement failed"))
+            self._batch_lost(
+                [job for job, _ in unsettled], exc or RuntimeError("settlement failed")
+            )
 
     def _poll(self, lane: Lane, until_idle: bool, max_batches: int | None) -> None:
         backoff = self._scheduler.backoff()
@@ -409,7 +411,9 @@ class Worker:
 
     def _batch_lost(self, jobs: Sequence[LeasedJob], exc: Exception) -> None:
         error = describe_error(exc, 500)
-        _log.warning("harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), error)
+        _log.warning(
+            "harmony worker %s lost a batch of %d jobs: %s", self.worker_id, len(jobs), error
+        )
         try:
             self._events.emit(
                 "worker.batch_lost",
@@ -441,7 +445,10 @@ class Worker:
                         self._release(jobs[index:])
                         break
                     self._run_one(batch, lane, job, batch_started)
-                    if batch.pending and time.perf_counter() - window_started >= self.commit_interval:
+                    if (
+                        batch.pending
+                        and time.perf_counter() - window_started >= self.commit_interval
+                    ):
                         self._settle(batch)
                         window_started = time.perf_counter()
                 # The last completions go with the next lease unless the worker stops.
@@ -482,7 +489,14 @@ class Worker:
             )
         started = time.perf_counter()
         if registration is None:
-            self._dead(batch, job, started, f"no handler registered for job type {job.type!r}", None, ran=False)
+            self._dead(
+                batch,
+                job,
+                started,
+                f"no handler registered for job type {job.type!r}",
+                None,
+                ran=False,
+            )
             return
         retry = registration.retry or self.default_retry
         if job.attempts > retry.max_attempts:
@@ -492,13 +506,12 @@ class Worker:
             )
             self._dead(batch, job, started, reason, None, ran=False)
             return
-        if job.recovered:
-            # Its last worker died without settling it, maybe inside this very handler:
-            # charge the try before starting it, so a job that kills its worker again is
-            # counted (and dead-lettered in the end) while its batch-mates are not.
-            if not lane.mark_started([job]):
-                self._commit_event(job, "lost", started, error="lease lost before the job started")
-                return
+        # A recovered job's last worker died without settling it, maybe inside this very
+        # handler: charge the try before starting it, so a job that kills its worker again
+        # is counted (and dead-lettered in the end) while its batch-mates are not.
+        if job.recovered and not lane.mark_started([job]):
+            self._commit_event(job, "lost", started, error="lease lost before the job started")
+            return
         handler, heartbeat = registration.call, self._heartbeat
 
         def call(session: Session) -> Any:
@@ -589,7 +602,13 @@ class Worker:
             self.report.add("released", released)
 
     def _commit_event(
-        self, job: LeasedJob, status: str, started: float, *, retry_in: float | None = None, error: str | None = None
+        self,
+        job: LeasedJob,
+        status: str,
+        started: float,
+        *,
+        retry_in: float | None = None,
+        error: str | None = None,
     ) -> None:
         self.report.add(_OUTCOMES[status])
         if status == "completed" and not self._emit_completed:
@@ -606,4 +625,9 @@ class Worker:
         )
 
 
-_OUTCOMES = {"completed": "completed", "retry": "retried", "failed": "dead_lettered", "lost": "lost"}
+_OUTCOMES = {
+    "completed": "completed",
+    "retry": "retried",
+    "failed": "dead_lettered",
+    "lost": "lost",
+}

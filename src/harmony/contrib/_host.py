@@ -31,8 +31,11 @@ def build_context(
     ``url`` overrides ``HARMONY_DATABASE_URL`` and the other settings still come from the
     environment, as with the ``harmony`` command's ``--url``.
     """
-    given = [name for name, value in (("settings", settings), ("url", url), ("factory", factory))
-             if value is not None]  # fmt: skip
+    given = [
+        name
+        for name, value in (("settings", settings), ("url", url), ("factory", factory))
+        if value is not None
+    ]
     if len(given) > 1:
         raise ConfigurationError(
             f"pass one of settings=, url= and factory=, not {' and '.join(given)}"
@@ -55,9 +58,7 @@ def build_context(
     return HarmonyContext(settings, **collaborators)
 
 
-def start(
-    ctx: HarmonyContext, *, migrate: bool, worker: bool | WorkerFactory
-) -> Worker | None:
+def start(ctx: HarmonyContext, *, migrate: bool, worker: bool | WorkerFactory) -> Worker | None:
     """Migrate ``ctx`` and start a worker as asked; on any failure close ``ctx`` and raise."""
     try:
         if migrate:

@@ -155,8 +155,7 @@ def install_error_handlers(
     async def harmony_error(request: Request, exc: Exception) -> JSONResponse:
         status = status_for(exc)
         if status >= 500:
-            _log.warning("%s %s: %s: %s", request.method, request.url.path,
-                         type(exc).__name__, exc)  # fmt: skip
+            _log.warning("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
         return JSONResponse(error_body(exc), status_code=status)
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -245,7 +244,9 @@ def conditional_responses(*, last_modified: bool = True) -> dict[int | str, dict
         headers["Last-Modified"] = {"description": "When it last changed.", **_STRING}
     return {
         200: {"headers": headers},
-        304: {"description": "Not Modified: the client's copy is current.",
-              "headers": {"ETag": headers["ETag"]}},
+        304: {
+            "description": "Not Modified: the client's copy is current.",
+            "headers": {"ETag": headers["ETag"]},
+        },
         **error_responses(412),
-    }  # fmt: skip
+    }

@@ -49,9 +49,24 @@ __all__ = ["DEFAULT_BUCKETS", "FAMILIES", "MetricFamily", "PrometheusEventLogger
 #: Histogram buckets in seconds: harmony's durations run from a claim statement's
 #: fraction of a millisecond to a sync of many minutes.
 DEFAULT_BUCKETS: tuple[float, ...] = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0, 300.0, 900.0,
-)  # fmt: skip
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+)
 
 _NAMESPACE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -90,20 +105,31 @@ FAMILIES: Mapping[str, MetricFamily] = MappingProxyType(
         "orchestrator.heartbeat": MetricFamily(("job_type",)),
         "orchestrator.dlq": MetricFamily(("job_type",)),
         "sync.run": MetricFamily(
-            ("provider",), _DURATION,
-            {"created_count": "playlists_created", "updated_count": "playlists_updated",
-             "unchanged_count": "playlists_unchanged", "removed_count": "playlists_removed",
-             "rejected_count": "items_rejected", "invalidated_entries": "cache_entries_invalidated"},
+            ("provider",),
+            _DURATION,
+            {
+                "created_count": "playlists_created",
+                "updated_count": "playlists_updated",
+                "unchanged_count": "playlists_unchanged",
+                "removed_count": "playlists_removed",
+                "rejected_count": "items_rejected",
+                "invalidated_entries": "cache_entries_invalidated",
+            },
         ),
         "sync.item_rejected": MetricFamily(("provider", "kind")),
         "export.playlist": MetricFamily(
-            ("format", "target"), _DURATION, {"written_count": "tracks_written", "missing_count": "tracks_missing"}
+            ("format", "target"),
+            _DURATION,
+            {"written_count": "tracks_written", "missing_count": "tracks_missing"},
         ),
         "worker.playlists.cache.invalidate": MetricFamily(
-            (), {}, {"invalidated_entries": "cache_entries_invalidated", "playlist_count": "playlists"}
+            (),
+            {},
+            {"invalidated_entries": "cache_entries_invalidated", "playlist_count": "playlists"},
         ),
         "cache.revalidate": MetricFamily(
-            ("source",), _DURATION,
+            ("source",),
+            _DURATION,
             {"invalidated_entries": "cache_entries_invalidated", "playlist_count": "playlists"},
         ),
         "match.run": MetricFamily(
@@ -113,7 +139,7 @@ FAMILIES: Mapping[str, MetricFamily] = MappingProxyType(
         "api.request": MetricFamily(("component",), _DURATION),
         "events.persist_failed": MetricFamily(("failed_event",)),
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +192,10 @@ class PrometheusEventLogger:
         try:
             self._families = {name: self._family(name, spec) for name, spec in FAMILIES.items()}
             self._other_total = self._counter(
-                "events", "harmony events without a metric family of their own, by name",
+                "events",
+                "harmony events without a metric family of their own, by name",
                 ("event", "status"),
-            )  # fmt: skip
+            )
             self._other_seconds = self._histogram(
                 "event_duration", "duration_ms of those events, in seconds", ("event", "status")
             )
@@ -194,9 +221,13 @@ class PrometheusEventLogger:
 
     def _histogram(self, name: str, doc: str, labels: tuple[str, ...]) -> Histogram:
         metric = Histogram(
-            f"{name}_seconds", doc, labels, namespace=self.namespace, registry=self.registry,
+            f"{name}_seconds",
+            doc,
+            labels,
+            namespace=self.namespace,
+            registry=self.registry,
             buckets=self._buckets,
-        )  # fmt: skip
+        )
         self._built.append(metric)
         return metric
 
@@ -240,7 +271,7 @@ class PrometheusEventLogger:
                 family.total.labels(*values),
                 *(metric.labels(*values) for _, metric in family.seconds),
                 *(metric.labels(*values) for _, metric in family.amounts),
-            )  # fmt: skip
+            )
         children[0].inc()
         index = 1
         for source, _ in family.seconds:

@@ -21,13 +21,9 @@ def read_bytes(source: Path | Traversable) -> bytes:
     try:
         return source.read_bytes()
     except FileNotFoundError as exc:
-        raise ImportFileError(
-            "the file does not exist; check the path", path=str(source)
-        ) from exc
+        raise ImportFileError("the file does not exist; check the path", path=str(source)) from exc
     except IsADirectoryError as exc:
-        raise ImportFileError(
-            "expected a file but found a folder", path=str(source)
-        ) from exc
+        raise ImportFileError("expected a file but found a folder", path=str(source)) from exc
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ImportFileError(

@@ -58,10 +58,13 @@ def liked_songs_playlist(first_page: Mapping[str, Any]) -> dict[str, Any]:
     newest_id = mapping(newest.get("track") or newest.get("item")).get("id")
     total = first_page.get("total")
     return {
-        "id": LIKED_SONGS_ID, "name": "Liked Songs", "description": None, "owner": None,
+        "id": LIKED_SONGS_ID,
+        "name": "Liked Songs",
+        "description": None,
+        "owner": None,
         "snapshot_id": f"liked:{total}:{newest_id}:{newest.get('added_at')}",
         "track_count": total,
-    }  # fmt: skip
+    }
 
 
 def album_playlist(saved: Any) -> dict[str, Any]:
@@ -88,8 +91,7 @@ def item_track(item: Any) -> dict[str, Any]:
     """A playlist item or saved track (``{added_at, item|track}``) as a provider track."""
     data = mapping(item)
     # Spotify's February 2026 API names the entry "item"; "track" is its deprecated alias.
-    found = next((v for v in (data.get("item"), data.get("track")) if isinstance(v, Mapping)),
-                 None)  # fmt: skip
+    found = next((v for v in (data.get("item"), data.get("track")) if isinstance(v, Mapping)), None)
     if found is None:
         # Removed or unavailable entries come as ``track: null``: no id, so it is rejected.
         return {"id": None, "title": None, "added_at": data.get("added_at")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, runtime_checkable
 
 from pydantic import (
@@ -47,9 +47,13 @@ class ProviderTrack(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    id: str = Field(min_length=1, max_length=255, pattern=_NO_NUL, description="The provider's track id.")
+    id: str = Field(
+        min_length=1, max_length=255, pattern=_NO_NUL, description="The provider's track id."
+    )
     title: str = Field(min_length=1, max_length=500, pattern=_NO_NUL)
-    artists: tuple[_ArtistName, ...] = Field(default=(), description="Artist names, credited order.")
+    artists: tuple[_ArtistName, ...] = Field(
+        default=(), description="Artist names, credited order."
+    )
     album: str | None = Field(default=None, max_length=500, pattern=_NO_NUL)
     duration_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
     isrc: str | None = Field(default=None, max_length=32, pattern=_NO_NUL)
@@ -82,9 +86,9 @@ class ProviderTrack(BaseModel):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         try:
-            return value.astimezone(timezone.utc)
+            return value.astimezone(UTC)
         except OverflowError as exc:
             raise ValueError("the timestamp is out of range once converted to UTC") from exc
 
@@ -103,7 +107,9 @@ class ProviderPlaylist(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    id: str = Field(min_length=1, max_length=255, pattern=_NO_NUL, description="The provider's playlist id.")
+    id: str = Field(
+        min_length=1, max_length=255, pattern=_NO_NUL, description="The provider's playlist id."
+    )
     name: str = Field(max_length=500, pattern=_NO_NUL)
     description: str | None = Field(default=None, max_length=10_000, pattern=_NO_NUL)
     owner: str | None = Field(default=None, max_length=255, pattern=_NO_NUL)
@@ -206,8 +212,9 @@ def _reason(exc: ValidationError) -> str:
     for error in exc.errors()[:3]:
         field = ".".join(str(p) for p in error["loc"]) or "item"
         message = (
-            "contains a NUL character (\\x00)" if error["type"] == "string_pattern_mismatch"
+            "contains a NUL character (\\x00)"
+            if error["type"] == "string_pattern_mismatch"
             else error["msg"]
-        )  # fmt: skip
+        )
         parts.append(f"{field}: {message}")
     return "; ".join(parts)

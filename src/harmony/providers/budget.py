@@ -48,10 +48,14 @@ class RateBudget:
     """
 
     def __init__(
-        self, requests_per_second: float, *, burst: int = 1,
-        max_concurrency: int | None = None, clock: Clock | None = None,
+        self,
+        requests_per_second: float,
+        *,
+        burst: int = 1,
+        max_concurrency: int | None = None,
+        clock: Clock | None = None,
         sleep: Callable[[float], None] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         limit = ProviderRateLimit(
             requests_per_second=requests_per_second, burst=burst, max_concurrency=max_concurrency
         )
@@ -64,8 +68,9 @@ class RateBudget:
         )
         self._slots = (
             threading.BoundedSemaphore(limit.max_concurrency)
-            if limit.max_concurrency is not None else None
-        )  # fmt: skip
+            if limit.max_concurrency is not None
+            else None
+        )
         self._lock = threading.Lock()
         self._tokens = float(self.burst)
         self._updated = self._seconds()
@@ -74,15 +79,27 @@ class RateBudget:
         self.waited = 0.0
 
     @classmethod
-    def from_limit(cls, limit: ProviderRateLimit, *, clock: Clock | None = None,
-                   sleep: Callable[[float], None] | None = None) -> RateBudget:  # fmt: skip
+    def from_limit(
+        cls,
+        limit: ProviderRateLimit,
+        *,
+        clock: Clock | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> RateBudget:
         """A budget for a :class:`~harmony._settings.ProviderRateLimit` from the settings."""
-        return cls(limit.requests_per_second, burst=limit.burst,
-                   max_concurrency=limit.max_concurrency, clock=clock, sleep=sleep)  # fmt: skip
+        return cls(
+            limit.requests_per_second,
+            burst=limit.burst,
+            max_concurrency=limit.max_concurrency,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def __repr__(self) -> str:
-        return (f"RateBudget({self.requests_per_second:g}/s, burst={self.burst}, "
-                f"max_concurrency={self.max_concurrency})")  # fmt: skip
+        return (
+            f"RateBudget({self.requests_per_second:g}/s, burst={self.burst}, "
+            f"max_concurrency={self.max_concurrency})"
+        )
 
     @contextmanager
     def acquire(self) -> Iterator[None]:
@@ -111,4 +128,3 @@ class RateBudget:
 
     def _seconds(self) -> float:
         return self._clock.now().timestamp()
-

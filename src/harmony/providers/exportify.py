@@ -32,12 +32,12 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from harmony.errors import ImportFileError, ProviderError
 from harmony.providers._exportfiles import LastFile, list_sources, read_bytes
@@ -286,8 +286,7 @@ class ExportifyProvider:
         source = self._source(playlist_id)
         if source is None:
             raise ProviderError(
-                f"{self.name}: no export file for playlist {playlist_id!r} "
-                f"in {str(self._root)}"
+                f"{self.name}: no export file for playlist {playlist_id!r} in {self._root!s}"
             )
         table = self._last.get(source)
         for _line, record in table.rows:

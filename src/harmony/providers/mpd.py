@@ -144,9 +144,7 @@ class MpdSliceProvider:
     playlists, parses each slice once and holds one slice (~30 MB of JSON) at a time.
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str] | Traversable, *, name: str = "mpd"
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str] | Traversable, *, name: str = "mpd") -> None:
         self.name = name
         self._root: Path | Traversable = (
             Path(path).expanduser() if isinstance(path, (str, os.PathLike)) else path

@@ -94,7 +94,9 @@ class CredentialCacheHandler(CacheHandler):  # type: ignore[misc]
         try:
             token = json.loads(stored.reveal("token_info"))
         except ValueError:
-            _log.warning("the cached Spotify token in credentials %r is not JSON; ignoring it", self.name)
+            _log.warning(
+                "the cached Spotify token in credentials %r is not JSON; ignoring it", self.name
+            )
             return None
         return token if isinstance(token, dict) else None
 
@@ -160,7 +162,10 @@ class SpotifyProvider:
         saved_albums: bool = False,
     ) -> None:
         sources: tuple[tuple[_AuthKind, object], ...] = (
-            ("client", client), ("token", token), ("auth_manager", auth_manager))
+            ("client", client),
+            ("token", token),
+            ("auth_manager", auth_manager),
+        )
         given = [kind for kind, value in sources if value is not None]
         if len(given) != 1:
             raise ConfigurationError(
@@ -170,10 +175,12 @@ class SpotifyProvider:
         _check_int("max_attempts", max_attempts, 1, 100)
         _check_int("playlist_page_size", playlist_page_size, 1, 50)
         _check_int("track_page_size", track_page_size, 1, 100)
-        for field, value in (("max_retry_after", max_retry_after),
-                             ("backoff_initial", backoff_initial),
-                             ("backoff_max", backoff_max),
-                             ("requests_timeout", requests_timeout)):
+        for field, value in (
+            ("max_retry_after", max_retry_after),
+            ("backoff_initial", backoff_initial),
+            ("backoff_max", backoff_max),
+            ("requests_timeout", requests_timeout),
+        ):
             low = 0.0 if field != "requests_timeout" else 1e-3  # requests refuses a 0 timeout
             if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
                 raise ConfigurationError(f"{field} must be a number >= {low:g}, got {value!r}")
@@ -228,7 +235,9 @@ class SpotifyProvider:
                 yield spotify_json.playlist(item)
         if self.liked_songs:
             newest = partial(self._client.current_user_saved_tracks, limit=1)
-            yield spotify_json.liked_songs_playlist(self._page("GET me/tracks", self._call("GET me/tracks", newest)))
+            yield spotify_json.liked_songs_playlist(
+                self._page("GET me/tracks", self._call("GET me/tracks", newest))
+            )
         if self.saved_albums:
             albums = partial(self._client.current_user_saved_albums, limit=self._playlist_page_size)
             for page in self._pages("GET me/albums", albums):
@@ -250,8 +259,12 @@ class SpotifyProvider:
         if playlist_id.startswith(spotify_json.ALBUM_PREFIX) and self.saved_albums:
             yield from self._album_tracks(playlist_id.removeprefix(spotify_json.ALBUM_PREFIX))
             return
-        first = partial(self._client.playlist_items, playlist_id,
-                        limit=self._track_page_size, additional_types=("track",))
+        first = partial(
+            self._client.playlist_items,
+            playlist_id,
+            limit=self._track_page_size,
+            additional_types=("track",),
+        )
         for page in self._pages(f"GET items of playlist {playlist_id!r}", first):
             for item in page["items"]:
                 yield spotify_json.item_track(item)
@@ -275,8 +288,9 @@ class SpotifyProvider:
         offset = 0
         while len(found) < limit and offset < _SEARCH_MAX_OFFSET:
             size = min(_SEARCH_PAGE, limit - len(found))
-            call = partial(self._client.search, q=query.strip(), limit=size, offset=offset,
-                           type="track")
+            call = partial(
+                self._client.search, q=query.strip(), limit=size, offset=offset, type="track"
+            )
             response = self._call("GET search", call)
             page = self._page("GET search", response.get("tracks"))
             found.extend(spotify_json.track(t, added_at=None) for t in page["items"])
@@ -295,8 +309,12 @@ class SpotifyProvider:
     def __enter__(self) -> SpotifyProvider:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -341,7 +359,8 @@ class SpotifyProvider:
             if exc.retry_after is not None:  # rate-limited to the end: come back later
                 raise RateLimited(
                     f"Spotify rate-limited {what} {self._max_attempts} times, last asking to "
-                    f"wait {exc.retry_after:g} s; try again later", retry_after=exc.retry_after,
+                    f"wait {exc.retry_after:g} s; try again later",
+                    retry_after=exc.retry_after,
                 ) from exc
             raise ProviderError(
                 f"Spotify {what} failed {self._max_attempts} times, last with {exc}; "
@@ -382,8 +401,14 @@ class SpotifyProvider:
     def _log_retry(self, what: str, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
         delay = state.next_action.sleep if state.next_action is not None else 0.0
-        _log.warning("Spotify %s failed with %s; attempt %d of %d in %.2f s", what, error,
-                     state.attempt_number + 1, self._max_attempts, delay)
+        _log.warning(
+            "Spotify %s failed with %s; attempt %d of %d in %.2f s",
+            what,
+            error,
+            state.attempt_number + 1,
+            self._max_attempts,
+            delay,
+        )
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -391,8 +416,12 @@ class SpotifyProvider:
 
 def _secret(token: object) -> SecretStr:
     value = token.get_secret_value() if isinstance(token, SecretStr) else token
-    if (not isinstance(value, str) or not value or value.startswith("Bearer ")
-            or any(c.isspace() or not c.isprintable() for c in value)):
+    if (
+        not isinstance(value, str)
+        or not value
+        or value.startswith("Bearer ")
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
         # Never echo the value: it is a credential.
         raise CredentialsError(
             "the Spotify access token must be a non-empty string without whitespace or a "
@@ -407,7 +436,8 @@ def _prefix(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
-def _check_int(field: str, value: Any, low: int, high: int,
-               error: type[Exception] = ConfigurationError) -> None:
+def _check_int(
+    field: str, value: Any, low: int, high: int, error: type[Exception] = ConfigurationError
+) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise error(f"{field} must be an integer from {low} to {high}, got {value!r}")

@@ -44,10 +44,14 @@ _DEFAULT_MS = 180_000
 
 
 def _check(duration_ms: int) -> int:
-    if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or not (
-        0 < duration_ms <= 24 * 3600 * 1000
+    if (
+        isinstance(duration_ms, bool)
+        or not isinstance(duration_ms, int)
+        or not (0 < duration_ms <= 24 * 3600 * 1000)
     ):
-        raise ValueError(f"duration_ms must be a positive number of milliseconds, got {duration_ms!r}")
+        raise ValueError(
+            f"duration_ms must be a positive number of milliseconds, got {duration_ms!r}"
+        )
     return duration_ms
 
 
@@ -93,9 +97,12 @@ def _ogg_stream(duration_ms: int) -> bytes:
     setup = b"\x05vorbis" + bytes(32)
     pages = []
     for sequence, (packets, position) in enumerate(
-        (([identification], 0), ([comment, setup], 0),
-         ([b"\x00"], duration_ms * _RATE // 1000))  # the last granule is the length
-    ):  # fmt: skip
+        (
+            ([identification], 0),
+            ([comment, setup], 0),
+            ([b"\x00"], duration_ms * _RATE // 1000),
+        )  # the last granule is the length
+    ):
         page = OggPage()
         page.serial, page.sequence, page.position = 0x4841524D, sequence, position
         page.packets = packets
@@ -122,31 +129,44 @@ def _m4a_stream(duration_ms: int) -> bytes:
     matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
     mvhd = _full_atom(
         b"mvhd",
-        struct.pack(">IIII", 0, 0, 1000, duration_ms) + struct.pack(">IH", 0x10000, 0x100)
-        + bytes(10) + matrix + bytes(24) + struct.pack(">I", 2),
-    )  # fmt: skip
+        struct.pack(">IIII", 0, 0, 1000, duration_ms)
+        + struct.pack(">IH", 0x10000, 0x100)
+        + bytes(10)
+        + matrix
+        + bytes(24)
+        + struct.pack(">I", 2),
+    )
     tkhd = _full_atom(
         b"tkhd",
-        struct.pack(">IIIII", 0, 0, 1, 0, duration_ms) + bytes(8)
-        + struct.pack(">HHHH", 0, 0, 0x100, 0) + matrix + bytes(8),
+        struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
+        + bytes(8)
+        + struct.pack(">HHHH", 0, 0, 0x100, 0)
+        + matrix
+        + bytes(8),
         flags=7,
-    )  # fmt: skip
+    )
     mdhd = _full_atom(b"mdhd", struct.pack(">IIIIHH", 0, 0, _RATE, samples, 0x55C4, 0))
     hdlr = _full_atom(b"hdlr", bytes(4) + b"soun" + bytes(12) + b"SoundHandler\0")
     # AAC LC, 48 kHz, mono: AudioSpecificConfig 00010 0011 0001 000.
     decoder_config = _descriptor(
         0x04,
-        bytes((0x40, 0x15)) + bytes(3) + struct.pack(">II", 96_000, 96_000)
+        bytes((0x40, 0x15))
+        + bytes(3)
+        + struct.pack(">II", 96_000, 96_000)
         + _descriptor(0x05, bytes((0x11, 0x88))),
-    )  # fmt: skip
+    )
     esds = _full_atom(
-        b"esds", _descriptor(0x03, struct.pack(">HB", 1, 0) + decoder_config + _descriptor(0x06, b"\x02"))
+        b"esds",
+        _descriptor(0x03, struct.pack(">HB", 1, 0) + decoder_config + _descriptor(0x06, b"\x02")),
     )
     mp4a = _atom(
         b"mp4a",
-        bytes(6) + struct.pack(">H", 1) + bytes(8) + struct.pack(">HHHHI", 1, 16, 0, 0, _RATE << 16)
+        bytes(6)
+        + struct.pack(">H", 1)
+        + bytes(8)
+        + struct.pack(">HHHHI", 1, 16, 0, 0, _RATE << 16)
         + esds,
-    )  # fmt: skip
+    )
     stbl = _atom(
         b"stbl",
         _full_atom(b"stsd", struct.pack(">I", 1) + mp4a)
@@ -154,8 +174,10 @@ def _m4a_stream(duration_ms: int) -> bytes:
         + _full_atom(b"stsc", struct.pack(">I", 0))
         + _full_atom(b"stsz", struct.pack(">II", 0, 0))
         + _full_atom(b"stco", struct.pack(">I", 0)),
-    )  # fmt: skip
-    dinf = _atom(b"dinf", _full_atom(b"dref", struct.pack(">I", 1) + _full_atom(b"url ", b"", flags=1)))
+    )
+    dinf = _atom(
+        b"dinf", _full_atom(b"dref", struct.pack(">I", 1) + _full_atom(b"url ", b"", flags=1))
+    )
     minf = _atom(b"minf", _full_atom(b"smhd", bytes(4)) + dinf + stbl)
     trak = _atom(b"trak", tkhd + _atom(b"mdia", mdhd + hdlr + minf))
     ftyp = _atom(b"ftyp", b"M4A " + struct.pack(">I", 0) + b"M4A mp42isom")
@@ -169,9 +191,14 @@ class _Tags:
     """The tags a writer was asked for, each ``None`` when not given."""
 
     def __init__(
-        self, title: str | None, artists: Sequence[str], album: str | None, isrc: str | None,
-        track_number: int | None, year: int | None,
-    ) -> None:  # fmt: skip
+        self,
+        title: str | None,
+        artists: Sequence[str],
+        album: str | None,
+        isrc: str | None,
+        track_number: int | None,
+        year: int | None,
+    ) -> None:
         if isinstance(artists, str):
             artists = [artists]
         self.title, self.artists, self.album = title, list(artists), album
@@ -252,10 +279,16 @@ def _tag_m4a(path: Path, tags: _Tags) -> None:
 
 
 def write_mp3(
-    path: str | os.PathLike[str], *, title: str | None = None, artists: Sequence[str] = (),
-    album: str | None = None, isrc: str | None = None, track_number: int | None = None,
-    year: int | None = None, duration_ms: int = _DEFAULT_MS,
-) -> Path:  # fmt: skip
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    artists: Sequence[str] = (),
+    album: str | None = None,
+    isrc: str | None = None,
+    track_number: int | None = None,
+    year: int | None = None,
+    duration_ms: int = _DEFAULT_MS,
+) -> Path:
     """Write an MP3 (MPEG-1 layer III) with ID3v2.4 tags; returns the path.
 
     The duration is rounded to whole 24 ms frames.
@@ -267,10 +300,16 @@ def write_mp3(
 
 
 def write_flac(
-    path: str | os.PathLike[str], *, title: str | None = None, artists: Sequence[str] = (),
-    album: str | None = None, isrc: str | None = None, track_number: int | None = None,
-    year: int | None = None, duration_ms: int = _DEFAULT_MS,
-) -> Path:  # fmt: skip
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    artists: Sequence[str] = (),
+    album: str | None = None,
+    isrc: str | None = None,
+    track_number: int | None = None,
+    year: int | None = None,
+    duration_ms: int = _DEFAULT_MS,
+) -> Path:
     """Write a FLAC file (STREAMINFO only) with Vorbis comments; returns the path."""
     from mutagen.flac import FLAC
 
@@ -281,10 +320,16 @@ def write_flac(
 
 
 def write_ogg(
-    path: str | os.PathLike[str], *, title: str | None = None, artists: Sequence[str] = (),
-    album: str | None = None, isrc: str | None = None, track_number: int | None = None,
-    year: int | None = None, duration_ms: int = _DEFAULT_MS,
-) -> Path:  # fmt: skip
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    artists: Sequence[str] = (),
+    album: str | None = None,
+    isrc: str | None = None,
+    track_number: int | None = None,
+    year: int | None = None,
+    duration_ms: int = _DEFAULT_MS,
+) -> Path:
     """Write an Ogg Vorbis file with Vorbis comments; returns the path."""
     from mutagen.oggvorbis import OggVorbis
 
@@ -295,10 +340,16 @@ def write_ogg(
 
 
 def write_m4a(
-    path: str | os.PathLike[str], *, title: str | None = None, artists: Sequence[str] = (),
-    album: str | None = None, isrc: str | None = None, track_number: int | None = None,
-    year: int | None = None, duration_ms: int = _DEFAULT_MS,
-) -> Path:  # fmt: skip
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    artists: Sequence[str] = (),
+    album: str | None = None,
+    isrc: str | None = None,
+    track_number: int | None = None,
+    year: int | None = None,
+    duration_ms: int = _DEFAULT_MS,
+) -> Path:
     """Write an MP4 audio file (AAC, ``.m4a``) with iTunes-style tags; returns the path.
 
     The ISRC goes into the ``----:com.apple.iTunes:ISRC`` freeform atom, as taggers write it.
@@ -321,10 +372,16 @@ AUDIO_WRITERS = {
 
 
 def write_audio(
-    path: str | os.PathLike[str], *, title: str | None = None, artists: Sequence[str] = (),
-    album: str | None = None, isrc: str | None = None, track_number: int | None = None,
-    year: int | None = None, duration_ms: int = _DEFAULT_MS,
-) -> Path:  # fmt: skip
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    artists: Sequence[str] = (),
+    album: str | None = None,
+    isrc: str | None = None,
+    track_number: int | None = None,
+    year: int | None = None,
+    duration_ms: int = _DEFAULT_MS,
+) -> Path:
     """Write a tagged audio file whose format follows the suffix of ``path``."""
     suffix = Path(path).suffix.lower()
     writer = AUDIO_WRITERS.get(suffix)
@@ -334,6 +391,12 @@ def write_audio(
             f"use one of {', '.join(sorted(AUDIO_WRITERS))}"
         )
     return writer(
-        path, title=title, artists=artists, album=album, isrc=isrc,
-        track_number=track_number, year=year, duration_ms=duration_ms,
-    )  # fmt: skip
+        path,
+        title=title,
+        artists=artists,
+        album=album,
+        isrc=isrc,
+        track_number=track_number,
+        year=year,
+        duration_ms=duration_ms,
+    )

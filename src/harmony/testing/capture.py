@@ -38,8 +38,7 @@ def capture_events(ctx: HarmonyContext | SafeEventLogger) -> Iterator[RecordingE
     events = getattr(ctx, "events", ctx)
     if not isinstance(events, SafeEventLogger):
         raise InvalidInputError(
-            f"capture_events needs a HarmonyContext (or its ctx.events), got "
-            f"{type(ctx).__name__}"
+            f"capture_events needs a HarmonyContext (or its ctx.events), got {type(ctx).__name__}"
         )
     recording = RecordingEventLogger()
     with events.tee(recording):

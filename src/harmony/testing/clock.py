@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from harmony._clock import ensure_utc
 
@@ -18,7 +18,7 @@ class ManualClock:
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = ensure_utc(start, name="start") if start else datetime.now(timezone.utc)
+        self._now = ensure_utc(start, name="start") if start else datetime.now(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:

@@ -46,16 +46,24 @@ class InMemoryProvider:
     # -- state ------------------------------------------------------------------------
 
     def set_playlist(
-        self, playlist_id: str, name: str, tracks: Sequence[Mapping[str, Any] | Any] = (), *,
-        description: str | None = None, owner: str | None = None,
+        self,
+        playlist_id: str,
+        name: str,
+        tracks: Sequence[Mapping[str, Any] | Any] = (),
+        *,
+        description: str | None = None,
+        owner: str | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Create or replace a playlist and its ordered tracks."""
         with self._lock:
             self._playlists[playlist_id] = {
-                "id": playlist_id, "name": name, "description": description, "owner": owner,
+                "id": playlist_id,
+                "name": name,
+                "description": description,
+                "owner": owner,
                 **dict(extra or {}),
-            }  # fmt: skip
+            }
             self._tracks[playlist_id] = list(tracks)
             self._snapshot_changed(playlist_id)
 
@@ -95,8 +103,14 @@ class InMemoryProvider:
         if "*" in self.fail_on:
             raise ProviderError(f"{self.name}: listing playlists failed (injected)")
         with self._lock:
-            items = [(dict(p) if isinstance(p, Mapping) else p, len(self._tracks[key]),
-                      self._snapshots.get(key)) for key, p in self._playlists.items()]  # fmt: skip
+            items = [
+                (
+                    dict(p) if isinstance(p, Mapping) else p,
+                    len(self._tracks[key]),
+                    self._snapshots.get(key),
+                )
+                for key, p in self._playlists.items()
+            ]
         for playlist, count, snapshot in items:
             if isinstance(playlist, dict) and "id" in playlist:
                 playlist.setdefault("track_count", count)

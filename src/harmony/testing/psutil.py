@@ -52,25 +52,30 @@ class FakePsutil:
         self._check()
         free = self.memory_total - self.memory_used
         return SimpleNamespace(
-            total=self.memory_total, available=free, used=self.memory_used, free=free,
+            total=self.memory_total,
+            available=free,
+            used=self.memory_used,
+            free=free,
             percent=round(100 * self.memory_used / self.memory_total, 1),
-        )  # fmt: skip
+        )
 
     def disk_usage(self, path: str) -> Any:
         """Disk figures for ``path`` (recorded in ``disk_paths``)."""
         self._check()
         self.disk_paths.append(path)
         return SimpleNamespace(
-            total=self.disk_total, used=self.disk_used, free=self.disk_total - self.disk_used,
+            total=self.disk_total,
+            used=self.disk_used,
+            free=self.disk_total - self.disk_used,
             percent=round(100 * self.disk_used / self.disk_total, 1),
-        )  # fmt: skip
+        )
 
     def net_io_counters(self) -> Any:
         """Fixed network counters."""
         self._check()
         return SimpleNamespace(bytes_sent=1000, bytes_recv=2000, packets_sent=10, packets_recv=20)
 
-    def Process(self, pid: int | None = None) -> Any:  # noqa: N802 (psutil's name)
+    def Process(self, pid: int | None = None) -> Any:
         """This process: the configured RSS and thread count."""
         self._check()
         rss, threads = self.rss, self.threads

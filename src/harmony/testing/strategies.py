@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, NamedTuple, overload
 
 from hypothesis import strategies as st
@@ -45,18 +45,32 @@ __all__ = [
 #: Real-world names that trip up naive code: accents, combining marks, other scripts,
 #: right-to-left text, emoji, apostrophes and slashes.
 _NAMES = (
-    "Beyoncé", "Sigur Rós", "Motörhead", "Björk", "Mötley Crüe", "Hüsker Dü",
-    "Sinéad O'Connor", "Ólafur Arnalds", "Zoë Keating", "Déjà Vu", "Cafe\u0301 del Mar",
-    "坂本龍一", "Мумий Тролль", "فيروز", "AC/DC", "Guns N' Roses", "'Til Tuesday",
-    "🎵 Road trip 🚗", "Ñu", "Ǆemo",
-)  # fmt: skip
+    "Beyoncé",
+    "Sigur Rós",
+    "Motörhead",
+    "Björk",
+    "Mötley Crüe",
+    "Hüsker Dü",
+    "Sinéad O'Connor",
+    "Ólafur Arnalds",
+    "Zoë Keating",
+    "Déjà Vu",
+    "Cafe\u0301 del Mar",
+    "坂本龍一",
+    "Мумий Тролль",
+    "فيروز",
+    "AC/DC",
+    "Guns N' Roses",
+    "'Til Tuesday",
+    "🎵 Road trip 🚗",
+    "Ñu",
+    "Ǆemo",
+)
 _INT64 = 2**63 - 1
 #: Floats whose JSON text PostgreSQL's jsonb gives back as the same float: from 1e16 up,
 #: Python writes exponents that jsonb turns into (different) integers.
 _FLOAT_LIMIT = 1e15
-_UTC_OFFSETS = (
-    timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))
-)
+_UTC_OFFSETS = (UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30)))
 _FIELD_NAME = r"[a-z_][a-z0-9_]{0,15}"
 _EVENT_NAME = r"[a-z][a-z0-9_]{0,11}(\.[a-z][a-z0-9_]{0,11}){1,3}"
 
@@ -88,9 +102,10 @@ def _ids() -> SearchStrategy[str]:
 
 def _aware_datetimes() -> SearchStrategy[datetime]:
     return st.datetimes(
-        min_value=datetime(1950, 1, 1), max_value=datetime(2100, 1, 1),
+        min_value=datetime(1950, 1, 1),
+        max_value=datetime(2100, 1, 1),
         timezones=st.sampled_from(_UTC_OFFSETS),
-    )  # fmt: skip
+    )
 
 
 @st.composite
@@ -161,9 +176,13 @@ class PlaylistSample(NamedTuple):
 
 @st.composite
 def _playlist(
-    draw: DrawFn, playlist_id: str, pool: list[ProviderTrack], min_tracks: int, max_tracks: int,
+    draw: DrawFn,
+    playlist_id: str,
+    pool: list[ProviderTrack],
+    min_tracks: int,
+    max_tracks: int,
     snapshots: bool,
-) -> PlaylistSample:  # fmt: skip
+) -> PlaylistSample:
     order = st.lists(st.sampled_from(pool), min_size=min_tracks, max_size=max_tracks)
     tracks = draw(order) if pool else []
     snapshot = st.from_regex(r"[A-Za-z0-9+/]{16,32}", fullmatch=True)
@@ -226,11 +245,13 @@ class ProviderState:
         provider.clear()
         for playlist, tracks in self.playlists:
             provider.set_playlist(
-                playlist.id, playlist.name,
+                playlist.id,
+                playlist.name,
                 [track.model_dump(mode="json", exclude_none=True) for track in tracks],
-                description=playlist.description, owner=playlist.owner,
+                description=playlist.description,
+                owner=playlist.owner,
                 extra={"snapshot_id": playlist.snapshot_id} if playlist.snapshot_id else None,
-            )  # fmt: skip
+            )
         return provider
 
     def to_provider(self, name: str = "memory", *, snapshots: bool = True) -> InMemoryProvider:
@@ -296,10 +317,12 @@ def _flat_values(name: str = "") -> SearchStrategy[Any]:
     if name == "status":
         return st.sampled_from(_STATUSES)
     return st.one_of(
-        st.none(), st.booleans(), st.integers(-_INT64 - 1, _INT64),
+        st.none(),
+        st.booleans(),
+        st.integers(-_INT64 - 1, _INT64),
         st.floats(-_FLOAT_LIMIT, _FLOAT_LIMIT, allow_nan=False, allow_infinity=False),
         storable_text(),
-    )  # fmt: skip
+    )
 
 
 @st.composite
@@ -356,20 +379,23 @@ def _drop(key: str) -> _Breaker:
 
 _BLANK = st.sampled_from(["", " ", "\t\n", "\u3000"])
 _BREAKERS: tuple[_Breaker, ...] = (
-    _drop("id"), _set("id", _BLANK | st.sampled_from([None, 42, ["x"]]) | _too_long(255)),
-    _drop("title"), _set("title", _BLANK | st.sampled_from([None, 3.5]) | _too_long(500)),
+    _drop("id"),
+    _set("id", _BLANK | st.sampled_from([None, 42, ["x"]]) | _too_long(255)),
+    _drop("title"),
+    _set("title", _BLANK | st.sampled_from([None, 3.5]) | _too_long(500)),
     _set("artists", st.sampled_from([[""], [" "], [None], 42, {"name": "x"}])),
     _set("artists", _too_long(500).map(lambda name: [name])),
     _set("album", _too_long(500)),
     _set("duration_ms", st.sampled_from([-1, 2**31, "three minutes", 1.5])),
     _set("isrc", _too_long(32)),
     _set("year", st.sampled_from([[1984], {"year": 1984}, 19.5])),
-    _set("added_at", st.sampled_from(
-        ["not a date", "2024-13-45", 10**20, "9999-12-31T23:00:00-05:00"]
-    )),
+    _set(
+        "added_at",
+        st.sampled_from(["not a date", "2024-13-45", 10**20, "9999-12-31T23:00:00-05:00"]),
+    ),
     _set("title", st.sampled_from(["a\x00b", "\x00"])),
     lambda data, draw: draw(st.sampled_from([None, 42, "track", ["id", "title"]])),
-)  # fmt: skip
+)
 
 
 @st.composite

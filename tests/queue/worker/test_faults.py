@@ -52,12 +52,21 @@ def test_an_event_logger_raising_on_every_call_changes_no_job_outcome(
     failing_ids, failing_report = _run_mixed_batch(failing)
 
     assert _outcomes(failing, failing_ids) == expected
-    assert expected == [("completed", 1, None)] * 3 + [("failed", 2, "ValueError: bad job")] + [
-        ("completed", 1, None)
-    ] * 3
-    assert (failing_report.completed, failing_report.retried, failing_report.dead_lettered) == (
-        report.completed, report.retried, report.dead_lettered,
-    ) == (6, 1, 1)  # fmt: skip
+    assert (
+        expected
+        == [("completed", 1, None)] * 3
+        + [("failed", 2, "ValueError: bad job")]
+        + [("completed", 1, None)] * 3
+    )
+    assert (
+        (failing_report.completed, failing_report.retried, failing_report.dead_lettered)
+        == (
+            report.completed,
+            report.retried,
+            report.dead_lettered,
+        )
+        == (6, 1, 1)
+    )
     assert written_ids(failing) == [i for i in failing_ids if i != failing_ids[3]]
     assert failing.events.failures > 0
 
@@ -73,7 +82,10 @@ class _Unprintable(Exception):
         (ValueError("file caf\udce9.mp3 is broken"), "ValueError: file caf\\udce9.mp3 is broken"),
         (ValueError("nul \x00 inside"), "ValueError: nul \\x00 inside"),
         (_Unprintable(), "_Unprintable: <str() of the error raised RuntimeError>"),
-        (ValueError("x" * 20_000), "ValueError: " + "x" * (8_000 - len("ValueError: ") - 1) + "\u2026"),
+        (
+            ValueError("x" * 20_000),
+            "ValueError: " + "x" * (8_000 - len("ValueError: ") - 1) + "\u2026",
+        ),
     ],
     ids=["lone-surrogate", "nul", "unprintable", "huge"],
 )
@@ -115,9 +127,13 @@ def test_long_handlers_holding_the_write_lock_past_their_lease_run_once_each(
     the time it held the lock back to every live lease when it commits. (The total time
     the lock is held stays under SQLite's busy timeout: a writer kept out longer fails.)"""
     ctx = harmony_context_factory(
-        clock=SystemClock(), settings={"activity_events": (), "scheduler_poll_interval": 0.01,
-                                       "scheduler_max_poll_interval": 0.05},
-    )  # fmt: skip
+        clock=SystemClock(),
+        settings={
+            "activity_events": (),
+            "scheduler_poll_interval": 0.01,
+            "scheduler_max_poll_interval": 0.05,
+        },
+    )
     create_writes_table(ctx)
     starts: list[int] = []
     lock = threading.Lock()
@@ -132,9 +148,13 @@ def test_long_handlers_holding_the_write_lock_past_their_lease_run_once_each(
     ids = [ctx.jobs.enqueue("slow", {"n": n}).id for n in range(6)]
     workers = [
         Worker(
-            ctx, {"slow": slow_writer}, batch_size=2, lease_seconds=0.3, worker_id=f"w{n}",
+            ctx,
+            {"slow": slow_writer},
+            batch_size=2,
+            lease_seconds=0.3,
+            worker_id=f"w{n}",
             retry=RetryPolicy(max_attempts=1),
-        )  # fmt: skip
+        )
         for n in range(2)
     ]
     threads = [threading.Thread(target=worker.run_until_idle) for worker in workers]
@@ -154,9 +174,13 @@ def test_closing_the_context_stops_its_started_worker(
     harmony_context_factory: ContextFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     ctx = harmony_context_factory(
-        clock=SystemClock(), settings={"activity_events": (), "scheduler_poll_interval": 60.0,
-                                       "scheduler_max_poll_interval": 60.0},
-    )  # fmt: skip
+        clock=SystemClock(),
+        settings={
+            "activity_events": (),
+            "scheduler_poll_interval": 60.0,
+            "scheduler_max_poll_interval": 60.0,
+        },
+    )
     # Idle, the worker waits a minute between polls: only the close can end it sooner.
     worker = Worker(ctx, {"t": lambda job, session: None}).start()
     [thread] = worker._threads
@@ -187,5 +211,7 @@ def test_a_result_the_database_cannot_store_fails_only_its_job(ctx: HarmonyConte
     assert (report.completed, report.dead_lettered, report.lost) == (3, 1, 0)
     job = ctx.jobs.get(broken)
     assert (job.status, job.result) == ("failed", None)
-    assert job.last_error is not None and job.last_error.startswith("InvalidInputError: result contains a lone surrogate")
+    assert job.last_error is not None and job.last_error.startswith(
+        "InvalidInputError: result contains a lone surrogate"
+    )
     assert written_ids(ctx) == ok

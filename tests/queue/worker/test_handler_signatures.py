@@ -62,11 +62,15 @@ def test_a_job_context_handler_and_an_old_style_handler_both_run_the_old_one_war
     assert report.completed == 6
     assert written_ids(ctx) == sorted(job.id for job in jobs)
     assert sorted(kind for kind, *_ in seen) == ["new"] * 3 + ["old"] * 3
-    assert {(attempt, worker_id) for kind, _, attempt, worker_id in seen if kind == "new"} == {(1, "w-1")}
+    assert {(attempt, worker_id) for kind, _, attempt, worker_id in seen if kind == "new"} == {
+        (1, "w-1")
+    }
     assert [ctx.jobs.get(job.id).result for job in jobs[:3]] == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
-def test_the_context_decorator_takes_a_job_context_handler_without_warning(ctx: HarmonyContext) -> None:
+def test_the_context_decorator_takes_a_job_context_handler_without_warning(
+    ctx: HarmonyContext,
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
 
@@ -140,10 +144,17 @@ def _annotated_two(job: JobContext, tag: Any) -> None:
         (lambda: _CallableHandler().method, False),
         (lambda: functools.partial(lambda prefix, job: None, "p"), False),
         (lambda: _two_args_with_default, False),
-        (lambda: (lambda job, session: None), True),
+        (lambda: lambda job, session: None, True),
         (lambda: functools.partial(lambda prefix, job, session: None, "p"), True),
     ],
-    ids=["callable-object", "bound-method", "partial-one-left", "default-second", "lambda-two", "partial-two-left"],
+    ids=[
+        "callable-object",
+        "bound-method",
+        "partial-one-left",
+        "default-second",
+        "lambda-two",
+        "partial-two-left",
+    ],
 )
 def test_a_handler_form_is_recognised_by_its_positional_parameters(make: Any, legacy: bool) -> None:
     from harmony._services.handlers import HandlerRegistry
@@ -219,7 +230,9 @@ def test_a_retried_job_waits_as_its_policy_describes(
         def flaky(job: JobContext) -> None:
             raise RuntimeError("not yet")
 
-        worker = Worker(context, {"flaky.job": flaky}, retry=RetryPolicy(max_attempts=3, wait=Fixed(45)))
+        worker = Worker(
+            context, {"flaky.job": flaky}, retry=RetryPolicy(max_attempts=3, wait=Fixed(45))
+        )
         job = context.jobs.enqueue("flaky.job")
         before = clock.now()
         worker.run_until_idle()

@@ -35,8 +35,6 @@ WAIT = 7
 FLAKY = RetryPolicy(max_attempts=3, wait=wait_fixed(WAIT))
 
 
-
-
 def _noop(job: LeasedJob, session: Session) -> None:
     return None
 
@@ -147,8 +145,10 @@ def test_job_is_dead_lettered_after_max_attempts(
     assert stored.stop_reason == "gave up after 3 attempts"
     [dlq] = events_for(harmony_events, "orchestrator.dlq", job.id)
     assert (dlq["status"], dlq["attempts"], dlq["stop_reason"]) == (
-        "failed", 3, "gave up after 3 attempts",
-    )  # fmt: skip
+        "failed",
+        3,
+        "gave up after 3 attempts",
+    )
 
 
 def test_give_up_on_exception_dead_letters_at_once(ctx: HarmonyContext) -> None:
@@ -227,7 +227,11 @@ def test_a_payload_with_a_nul_character_is_refused_on_both_backends(ctx: Harmony
         ctx.jobs.enqueue("t", {"nested": ["ok", {"k": "a\x00b"}]})
     with pytest.raises(InvalidInputError, match="NUL character"):
         ctx.jobs.enqueue("t", {"key\x00": 1})
-    assert ctx.jobs.enqueue("t", {"text": "a literal \\u0000 is fine"}).payload["text"].endswith("fine")
+    assert (
+        ctx.jobs.enqueue("t", {"text": "a literal \\u0000 is fine"})
+        .payload["text"]
+        .endswith("fine")
+    )
     assert ctx.jobs.stats().total() == 1
 
 

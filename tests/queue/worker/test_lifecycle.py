@@ -75,7 +75,9 @@ def test_stop_from_a_handler_finishes_that_job_and_releases_the_rest_of_the_batc
     assert ctx.jobs.get(first).status == "completed"
     assert written_ids(ctx) == [first]
     rest = [ctx.jobs.get(job.id) for job in jobs if job.id != first]
-    assert {(job.status, job.attempts, job.lease_expires_at) for job in rest} == {("pending", 0, None)}
+    assert {(job.status, job.attempts, job.lease_expires_at) for job in rest} == {
+        ("pending", 0, None)
+    }
 
 
 def test_started_worker_processes_jobs_enqueued_after_start(ctx: HarmonyContext) -> None:

@@ -15,7 +15,9 @@ from harmony.testing import ManualClock
 
 
 def test_retry_later_reschedules_without_counting_the_try(
-    ctx: HarmonyContext, harmony_clock: ManualClock, harmony_events: RecordingEventLogger,
+    ctx: HarmonyContext,
+    harmony_clock: ManualClock,
+    harmony_events: RecordingEventLogger,
 ) -> None:
     calls: list[int] = []
 
@@ -47,9 +49,16 @@ def test_retry_later_reschedules_without_counting_the_try(
     assert (done.status, done.result, calls) == ("completed", {"calls": 3}, [1, 1, 1])
 
 
-@pytest.mark.parametrize("given, expected", [
-    (-5, 0.0), (0, 0.0), (2.5, 2.5), (float("inf"), RetryLater.MAX_RETRY_IN),
-    (float("nan"), RetryLater.MAX_RETRY_IN), (10**12, RetryLater.MAX_RETRY_IN),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        (-5, 0.0),
+        (0, 0.0),
+        (2.5, 2.5),
+        (float("inf"), RetryLater.MAX_RETRY_IN),
+        (float("nan"), RetryLater.MAX_RETRY_IN),
+        (10**12, RetryLater.MAX_RETRY_IN),
+    ],
+)
 def test_retry_in_is_clamped_to_something_a_queue_can_store(given: float, expected: float) -> None:
     assert RetryLater("x", retry_in=given).retry_in == expected

@@ -20,10 +20,14 @@ def test_a_handler_that_commits_is_refused_and_its_write_rolled_back(ctx: Harmon
         session.commit()
 
     job = ctx.jobs.enqueue("commit.job", {})
-    report = Worker(ctx, {"commit.job": commits}, retry=RetryPolicy(max_attempts=1)).run_until_idle()
+    report = Worker(
+        ctx, {"commit.job": commits}, retry=RetryPolicy(max_attempts=1)
+    ).run_until_idle()
     stored = ctx.jobs.get(job.id)
     assert report.dead_lettered == 1
-    assert stored.status == "failed" and "must not call session.commit()" in (stored.last_error or "")
+    assert stored.status == "failed" and "must not call session.commit()" in (
+        stored.last_error or ""
+    )
     assert written_ids(ctx) == []
 
 
@@ -33,7 +37,11 @@ def test_a_failure_at_commit_time_is_a_failed_try_not_a_stalled_batch(
     if harmony_backend != "postgresql":
         pytest.skip("deferred constraints are PostgreSQL's")
     with ctx.db.write() as conn:
-        conn.execute(text("CREATE TABLE deferred_once (k INTEGER, CONSTRAINT uq_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)"))
+        conn.execute(
+            text(
+                "CREATE TABLE deferred_once (k INTEGER, CONSTRAINT uq_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
         conn.execute(text("INSERT INTO deferred_once VALUES (1)"))
 
     def violates_at_commit(job: LeasedJob, session: Session) -> None:
@@ -42,7 +50,9 @@ def test_a_failure_at_commit_time_is_a_failed_try_not_a_stalled_batch(
 
     bad = ctx.jobs.enqueue("defer.job", {"bad": True}, priority=1)
     good = ctx.jobs.enqueue_many([{"type": "defer.job"} for _ in range(2)])
-    report = Worker(ctx, {"defer.job": violates_at_commit}, retry=RetryPolicy(max_attempts=1)).run_until_idle()
+    report = Worker(
+        ctx, {"defer.job": violates_at_commit}, retry=RetryPolicy(max_attempts=1)
+    ).run_until_idle()
     assert ctx.jobs.get(bad.id).status == "failed"
     assert [ctx.jobs.get(j.id).status for j in good] == ["completed", "completed"]
     assert (report.completed, report.dead_lettered) == (2, 1)
@@ -77,9 +87,11 @@ def test_a_lost_batch_is_reported_and_its_jobs_run_after_their_leases_expire(
                 raise ValueError("first try fails")
 
         worker = Worker(
-            ctx, {"x.job": fails_first}, lease_seconds=30,
+            ctx,
+            {"x.job": fails_first},
+            lease_seconds=30,
             retry=RetryPolicy(max_attempts=3, wait=_WaitFailsOnce()),
-        )  # fmt: skip
+        )
         first = worker.run_until_idle()
         (lost,) = events.named("worker.batch_lost")
         assert (lost["count"], lost["status"]) == (3, "lost")

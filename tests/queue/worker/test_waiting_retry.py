@@ -11,7 +11,9 @@ from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
 from harmony.testing import ManualClock
 
 
-def test_the_report_counts_jobs_waiting_for_a_retry(ctx: HarmonyContext, harmony_clock: ManualClock) -> None:
+def test_the_report_counts_jobs_waiting_for_a_retry(
+    ctx: HarmonyContext, harmony_clock: ManualClock
+) -> None:
     tries: dict[int, int] = {}
 
     def flaky(job: LeasedJob, session: Session) -> Any:

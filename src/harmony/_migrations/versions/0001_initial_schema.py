@@ -45,9 +45,7 @@ def upgrade() -> None:
         _ts("updated_at"),
         _ts("removed_at", nullable=True),
         sa.CheckConstraint("status IN ('active', 'removed')", name=op.f("ck_playlists_status")),
-        sa.CheckConstraint(
-            "track_count >= 0", name=op.f("ck_playlists_track_count_non_negative")
-        ),
+        sa.CheckConstraint("track_count >= 0", name=op.f("ck_playlists_track_count_non_negative")),
         sa.CheckConstraint("version >= 1", name=op.f("ck_playlists_version_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_playlists")),
         sa.UniqueConstraint(
@@ -114,9 +112,7 @@ def upgrade() -> None:
         "activity_events",
         ["type", "status", "timestamp"],
     )
-    op.create_index(
-        op.f("ix_activity_events_timestamp_id"), "activity_events", ["timestamp", "id"]
-    )
+    op.create_index(op.f("ix_activity_events_timestamp_id"), "activity_events", ["timestamp", "id"])
 
     op.create_table(
         "queue_jobs",
@@ -153,9 +149,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_queue_jobs_idempotency_key"), "queue_jobs", ["idempotency_key"], unique=True
     )
-    op.create_index(
-        op.f("ix_queue_jobs_status_updated_at"), "queue_jobs", ["status", "updated_at"]
-    )
+    op.create_index(op.f("ix_queue_jobs_status_updated_at"), "queue_jobs", ["status", "updated_at"])
 
     op.create_table(
         "settings",

@@ -36,34 +36,40 @@ def upgrade() -> None:
     for name in _INDEXES:
         op.drop_index(name, "queue_jobs")
     op.create_index(
-        "ix_queue_jobs_claim", "queue_jobs",
-        [sa.text("priority DESC"), "available_at", "id", "type"], **_where("status = 'pending'"),
-    )  # fmt: skip
+        "ix_queue_jobs_claim",
+        "queue_jobs",
+        [sa.text("priority DESC"), "available_at", "id", "type"],
+        **_where("status = 'pending'"),
+    )
     op.create_index(
-        "ix_queue_jobs_lease_expiry", "queue_jobs", ["lease_expires_at"],
+        "ix_queue_jobs_lease_expiry",
+        "queue_jobs",
+        ["lease_expires_at"],
         **_where("status = 'leased'"),
-    )  # fmt: skip
+    )
     op.create_index(
-        "ix_queue_jobs_idempotency_key", "queue_jobs", ["idempotency_key"], unique=True,
+        "ix_queue_jobs_idempotency_key",
+        "queue_jobs",
+        ["idempotency_key"],
+        unique=True,
         **_where("idempotency_key IS NOT NULL"),
-    )  # fmt: skip
+    )
     op.create_index(
-        "ix_queue_jobs_status_updated_at", "queue_jobs", ["status", "updated_at"],
+        "ix_queue_jobs_status_updated_at",
+        "queue_jobs",
+        ["status", "updated_at"],
         **_where("status IN ('completed', 'cancelled', 'failed')"),
-    )  # fmt: skip
+    )
 
 
 def downgrade() -> None:
     for name in _INDEXES:
         op.drop_index(name, "queue_jobs")
     op.create_index(
-        "ix_queue_jobs_claim", "queue_jobs",
+        "ix_queue_jobs_claim",
+        "queue_jobs",
         ["status", sa.text("priority DESC"), "available_at", "id", "type"],
-    )  # fmt: skip
+    )
     op.create_index("ix_queue_jobs_lease_expiry", "queue_jobs", ["status", "lease_expires_at"])
-    op.create_index(
-        "ix_queue_jobs_idempotency_key", "queue_jobs", ["idempotency_key"], unique=True
-    )
-    op.create_index(
-        "ix_queue_jobs_status_updated_at", "queue_jobs", ["status", "updated_at"]
-    )
+    op.create_index("ix_queue_jobs_idempotency_key", "queue_jobs", ["idempotency_key"], unique=True)
+    op.create_index("ix_queue_jobs_status_updated_at", "queue_jobs", ["status", "updated_at"])

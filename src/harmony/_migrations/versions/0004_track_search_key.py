@@ -27,10 +27,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("year", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("search_key", sa.Text(), nullable=True))
     tracks = sa.table(
-        "tracks", sa.column("id", sa.BigInteger()), sa.column("title", sa.String()),
-        sa.column("artists", sa.JSON()), sa.column("album", sa.String()),
+        "tracks",
+        sa.column("id", sa.BigInteger()),
+        sa.column("title", sa.String()),
+        sa.column("artists", sa.JSON()),
+        sa.column("album", sa.String()),
         sa.column("search_key", sa.Text()),
-    )  # fmt: skip
+    )
     bind = op.get_bind()
     last = 0
     while True:
@@ -44,9 +47,11 @@ def upgrade() -> None:
             break
         bind.execute(
             tracks.update().where(tracks.c.id == sa.bindparam("b_id")),
-            [{"b_id": r.id, "search_key": search_key(r.title, r.artists or [], r.album)}
-             for r in rows],
-        )  # fmt: skip
+            [
+                {"b_id": r.id, "search_key": search_key(r.title, r.artists or [], r.album)}
+                for r in rows
+            ],
+        )
         last = rows[-1].id
 
 

@@ -51,7 +51,11 @@ def upgrade() -> None:
         _track_fk("track_id", "track_match_keys"),
         sa.PrimaryKeyConstraint("track_id", name=op.f("pk_track_match_keys")),
     )
-    for columns in (["provider", "isrc"], ["provider", "artist", "title"], ["provider", "title", "artist"]):
+    for columns in (
+        ["provider", "isrc"],
+        ["provider", "artist", "title"],
+        ["provider", "title", "artist"],
+    ):
         op.create_index(
             op.f(f"ix_track_match_keys_{'_'.join(columns)}"), "track_match_keys", columns
         )
@@ -76,17 +80,24 @@ def upgrade() -> None:
         ),
         _track_fk("source_track_id", "track_matches"),
         _track_fk("target_track_id", "track_matches"),
-        sa.PrimaryKeyConstraint("source_track_id", "target_track_id", name=op.f("pk_track_matches")),
+        sa.PrimaryKeyConstraint(
+            "source_track_id", "target_track_id", name=op.f("pk_track_matches")
+        ),
     )
     op.create_index(
-        "ix_track_matches_in_use", "track_matches", ["source_track_id", "target_provider"],
-        unique=True, postgresql_where=sa.text(_NOT_REJECTED), sqlite_where=sa.text(_NOT_REJECTED),
-    )  # fmt: skip
+        "ix_track_matches_in_use",
+        "track_matches",
+        ["source_track_id", "target_provider"],
+        unique=True,
+        postgresql_where=sa.text(_NOT_REJECTED),
+        sqlite_where=sa.text(_NOT_REJECTED),
+    )
     op.create_index(op.f("ix_track_matches_target_track_id"), "track_matches", ["target_track_id"])
     op.create_index(
-        op.f("ix_track_matches_target_provider_status"), "track_matches",
+        op.f("ix_track_matches_target_provider_status"),
+        "track_matches",
         ["target_provider", "status"],
-    )  # fmt: skip
+    )
 
     op.create_table(
         "track_match_checks",

@@ -154,10 +154,11 @@ class LocalFilesProvider:
             yield Rejection("playlist", None, f"cannot read the folder {folder_id!r} ({reason})")
         for bad in listing.bad_names:
             yield Rejection(
-                "playlist", None,
+                "playlist",
+                None,
                 f"the name of {bad!r} is not valid UTF-8; rename it (harmony stores names as "
                 "UTF-8 text)",
-            )  # fmt: skip
+            )
         for folder in listing.folders:
             digest = hashlib.sha256(_SNAPSHOT_VERSION)
             for file_stat in folder.files:
@@ -165,10 +166,14 @@ class LocalFilesProvider:
             name = self.root.name if folder.id == "." else folder.id
             # Validated here, not by the engine: an id too long for the database becomes a
             # rejection of that folder instead of an error ending the walk.
-            yield coerce_playlist({
-                "id": folder.id, "name": name or self._root, "snapshot_id": digest.hexdigest(),
-                "track_count": len(folder.files),
-            })  # fmt: skip
+            yield coerce_playlist(
+                {
+                    "id": folder.id,
+                    "name": name or self._root,
+                    "snapshot_id": digest.hexdigest(),
+                    "track_count": len(folder.files),
+                }
+            )
         for playlist_id, file_stat in listing.playlists:
             yield self._m3u_playlist(playlist_id, file_stat)
 
@@ -190,10 +195,14 @@ class LocalFilesProvider:
             reason = getattr(exc, "strerror", None) or str(exc)
             return Rejection("playlist", playlist_id, f"cannot read the playlist file ({reason})")
         stem = PurePosixPath(playlist_id).stem
-        return coerce_playlist({
-            "id": playlist_id, "name": stem or playlist_id, "snapshot_id": digest.hexdigest(),
-            "track_count": count,
-        })  # fmt: skip
+        return coerce_playlist(
+            {
+                "id": playlist_id,
+                "name": stem or playlist_id,
+                "snapshot_id": digest.hexdigest(),
+                "track_count": count,
+            }
+        )
 
     # -- tracks -----------------------------------------------------------------------
 
@@ -219,10 +228,15 @@ class LocalFilesProvider:
             ) from exc
         prefix = "" if playlist_id == "." else playlist_id + "/"
         reads = [
-            (file_stat.name, self._read(prefix + file_stat.name, os.path.join(path, file_stat.name), file_stat))
+            (
+                file_stat.name,
+                self._read(prefix + file_stat.name, os.path.join(path, file_stat.name), file_stat),
+            )
             for file_stat in files
-        ]  # fmt: skip
-        reads.sort(key=lambda r: (r[1].disc_number or 0, r[1].track_number or 1 << 30, _natural(r[0])))
+        ]
+        reads.sort(
+            key=lambda r: (r[1].disc_number or 0, r[1].track_number or 1 << 30, _natural(r[0]))
+        )
         for _name, read in reads:
             yield _for_playlist(read.result, playlist_id)
 
@@ -240,25 +254,34 @@ class LocalFilesProvider:
                 yield Rejection("track", item_id, entry.error or "unusable entry", playlist_id)
                 continue
             lexical = entry.path
-            if not (lexical == self._root or lexical.startswith(self._root.rstrip(os.sep) + os.sep)):
+            if not (
+                lexical == self._root or lexical.startswith(self._root.rstrip(os.sep) + os.sep)
+            ):
                 yield Rejection(
-                    "track", item_id, "the entry names a file outside the music folder "
-                    f"{self._root}; harmony never reads outside it", playlist_id,
-                )  # fmt: skip
+                    "track",
+                    item_id,
+                    "the entry names a file outside the music folder "
+                    f"{self._root}; harmony never reads outside it",
+                    playlist_id,
+                )
                 continue
             if os.path.splitext(lexical)[1].lower() not in AUDIO_SUFFIXES:
                 yield Rejection(
-                    "track", item_id, "not an audio file harmony reads (one of "
-                    f"{', '.join(sorted(AUDIO_SUFFIXES))})", playlist_id,
-                )  # fmt: skip
+                    "track",
+                    item_id,
+                    f"not an audio file harmony reads (one of {', '.join(sorted(AUDIO_SUFFIXES))})",
+                    playlist_id,
+                )
                 continue
             try:
                 info = os.stat(lexical)
             except OSError as exc:
                 yield Rejection(
-                    "track", item_id, f"the file cannot be found ({exc.strerror or exc})",
+                    "track",
+                    item_id,
+                    f"the file cannot be found ({exc.strerror or exc})",
                     playlist_id,
-                )  # fmt: skip
+                )
                 continue
             file_stat = FileStat(os.path.basename(lexical), info.st_mtime_ns, info.st_size)
             read = self._read(relative_id(lexical, self._root), lexical, file_stat)
@@ -267,23 +290,36 @@ class LocalFilesProvider:
     def _read(self, track_id: str, path: str, file_stat: FileStat) -> _Read:
         if not is_utf8(track_id):
             return _Read(
-                file_stat.mtime_ns, file_stat.size,
-                Rejection("track", _short(display(track_id)),
-                          "the file name is not valid UTF-8; rename it (harmony stores names "
-                          "as UTF-8 text)"),
-                None, None,
-            )  # fmt: skip
+                file_stat.mtime_ns,
+                file_stat.size,
+                Rejection(
+                    "track",
+                    _short(display(track_id)),
+                    "the file name is not valid UTF-8; rename it (harmony stores names "
+                    "as UTF-8 text)",
+                ),
+                None,
+                None,
+            )
         if not inside(path, self._real_root):
             return _Read(
-                file_stat.mtime_ns, file_stat.size,
-                Rejection("track", _short(track_id),
-                          "a symbolic link to a file outside the music folder; harmony never "
-                          "reads outside it"),
-                None, None,
-            )  # fmt: skip
+                file_stat.mtime_ns,
+                file_stat.size,
+                Rejection(
+                    "track",
+                    _short(track_id),
+                    "a symbolic link to a file outside the music folder; harmony never "
+                    "reads outside it",
+                ),
+                None,
+                None,
+            )
         with self._lock:
             cached = self._cache.get(track_id) if self._cache_enabled else None
-        if cached is not None and (cached.mtime_ns, cached.size) == (file_stat.mtime_ns, file_stat.size):
+        if cached is not None and (cached.mtime_ns, cached.size) == (
+            file_stat.mtime_ns,
+            file_stat.size,
+        ):
             return cached
         tags = read_tags(Path(path))
         with self._lock:
@@ -294,7 +330,9 @@ class LocalFilesProvider:
             )
         else:
             result = coerce_track({"id": track_id, **tags.fields})
-        read = _Read(file_stat.mtime_ns, file_stat.size, result, tags.track_number, tags.disc_number)
+        read = _Read(
+            file_stat.mtime_ns, file_stat.size, result, tags.track_number, tags.disc_number
+        )
         if self._cache_enabled:
             with self._lock:
                 self._cache[track_id] = read

@@ -159,16 +159,15 @@ def read_tags(path: Path) -> FileTags:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return FileTags(None, error=f"cannot read the audio file ({reason})")
     if audio is None:
-        return FileTags(
-            None, error="not a readable MP3, FLAC, Ogg Vorbis/Opus or MP4 audio file"
-        )
+        return FileTags(None, error="not a readable MP3, FLAC, Ogg Vorbis/Opus or MP4 audio file")
     reader = _reader(audio.tags) if audio.tags is not None else None
     found = reader(audio.tags) if reader is not None else _Found()
     if found.title is None:
         return FileTags(
-            None, error="the file has no title tag; tag it (title, artist) or move it out "
-            "of the music folder"
-        )  # fmt: skip
+            None,
+            error="the file has no title tag; tag it (title, artist) or move it out "
+            "of the music folder",
+        )
     length = info_length if isinstance(info_length, (int, float)) else 0
     # A broken header can claim an infinite or absurd length: no duration then, not a
     # rejected file.

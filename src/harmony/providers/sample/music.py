@@ -33,7 +33,9 @@ from harmony.providers.sample import sample_files
 __all__ = ["SampleMusic", "write_sample_music"]
 
 _FORMATS = (".flac", ".mp3", ".ogg", ".m4a")
-_EDITION = re.compile(r"\s+-\s+(?:\d{4}\s+)?(?:Remaster(?:ed)?|Live.*|Radio Edit|Single Version)(?:\s+\d{4})?$", re.I)
+_EDITION = re.compile(
+    r"\s+-\s+(?:\d{4}\s+)?(?:Remaster(?:ed)?|Live.*|Radio Edit|Single Version)(?:\s+\d{4})?$", re.I
+)
 _FEAT = re.compile(r"\s+[\(\[](?:feat\.|ft\.|featuring)[^\)\]]*[\)\]]$", re.I)
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
@@ -76,7 +78,9 @@ def write_sample_music(folder: str | os.PathLike[str]) -> SampleMusic:
     numbers: dict[str, int] = {}
     by_album: dict[tuple[str, str], list[ProviderTrack]] = defaultdict(list)
     for track in tracks:
-        by_album[(track.artists[0] if track.artists else "Unknown", track.album or "")].append(track)
+        by_album[(track.artists[0] if track.artists else "Unknown", track.album or "")].append(
+            track
+        )
     for album_tracks in by_album.values():
         for number, track in enumerate(sorted(album_tracks, key=lambda t: t.title), start=1):
             numbers[track.id] = number
@@ -99,8 +103,14 @@ def write_sample_music(folder: str | os.PathLike[str]) -> SampleMusic:
         path = root / _safe(artist) / _safe(album) / name
         written.append(
             write_audio(
-                path, title=title, artists=track.artists, album=track.album, isrc=isrc,
-                track_number=numbers[track.id], year=track.year, duration_ms=max(duration, 1000),
+                path,
+                title=title,
+                artists=track.artists,
+                album=track.album,
+                isrc=isrc,
+                track_number=numbers[track.id],
+                year=track.year,
+                duration_ms=max(duration, 1000),
             )
-        )  # fmt: skip
+        )
     return SampleMusic(root, tuple(written), tuple(left_out))

@@ -102,15 +102,16 @@ class _JsonShapes:
     base_url: Callable[[], str]
     legacy: bool
 
-    def paging(self, path: str, query: Mapping[str, str], items: Sequence[Any], limit: int,
-               offset: int) -> dict[str, Any]:
+    def paging(
+        self, path: str, query: Mapping[str, str], items: Sequence[Any], limit: int, offset: int
+    ) -> dict[str, Any]:
         def link(at: int) -> str:
             rest = {k: v for k, v in query.items() if k not in ("offset", "limit")}
             return f"{self.base_url()}{path}?{urlencode({'offset': at, 'limit': limit, **rest})}"
 
         return {
             "href": link(offset),
-            "items": list(items[offset:offset + limit]),
+            "items": list(items[offset : offset + limit]),
             "limit": limit,
             "next": link(offset + limit) if offset + limit < len(items) else None,
             "offset": offset,
@@ -119,10 +120,14 @@ class _JsonShapes:
         }
 
     def user(self, user_id: str, display_name: str | None) -> dict[str, Any]:
-        return {"display_name": display_name, "external_urls": {
-                "spotify": f"https://open.spotify.com/user/{user_id}"},
-                "href": f"{self.base_url()}/v1/users/{user_id}", "id": user_id,
-                "type": "user", "uri": f"spotify:user:{user_id}"}
+        return {
+            "display_name": display_name,
+            "external_urls": {"spotify": f"https://open.spotify.com/user/{user_id}"},
+            "href": f"{self.base_url()}/v1/users/{user_id}",
+            "id": user_id,
+            "type": "user",
+            "uri": f"spotify:user:{user_id}",
+        }
 
     def playlist(self, playlist: FakePlaylist) -> dict[str, Any]:
         body = {
@@ -137,14 +142,18 @@ class _JsonShapes:
             "primary_color": None,
             "public": playlist.public,
             "snapshot_id": playlist.snapshot_id,
-            "items": {"href": f"{self.base_url()}/v1/playlists/{playlist.id}/items",
-                      "total": len(playlist.tracks)},
+            "items": {
+                "href": f"{self.base_url()}/v1/playlists/{playlist.id}/items",
+                "total": len(playlist.tracks),
+            },
             "type": "playlist",
             "uri": f"spotify:playlist:{playlist.id}",
         }
         if self.legacy:
-            body["tracks"] = {"href": f"{self.base_url()}/v1/playlists/{playlist.id}/tracks",
-                              "total": len(playlist.tracks)}
+            body["tracks"] = {
+                "href": f"{self.base_url()}/v1/playlists/{playlist.id}/tracks",
+                "total": len(playlist.tracks),
+            }
         return body
 
     def item(self, track: FakeTrack, playlist: FakePlaylist) -> dict[str, Any]:
@@ -167,22 +176,41 @@ class _JsonShapes:
         local = track.is_local or track.id is None
 
         def ref(kind: str, ident: str | None) -> dict[str, Any]:
-            return {"external_urls": {} if local else {
-                    "spotify": f"https://open.spotify.com/{kind}/{ident}"},
-                    "href": None if local else f"{self.base_url()}/v1/{kind}s/{ident}",
-                    "id": None if local else ident, "type": kind,
-                    "uri": None if local else f"spotify:{kind}:{ident}"}
+            return {
+                "external_urls": {}
+                if local
+                else {"spotify": f"https://open.spotify.com/{kind}/{ident}"},
+                "href": None if local else f"{self.base_url()}/v1/{kind}s/{ident}",
+                "id": None if local else ident,
+                "type": kind,
+                "uri": None if local else f"spotify:{kind}:{ident}",
+            }
 
         artists = [{**ref("artist", _fake_id(name)), "name": name} for name in track.artists]
-        album = {**ref("album", _fake_id(track.album or "")), "album_type": "album",
-                 "artists": artists[:1], "images": [], "name": track.album or "",
-                 "release_date": track.release_date, "release_date_precision": "day",
-                 "total_tracks": 1}
-        body = {**ref("track", track.id), "album": album, "artists": artists, "disc_number": 1,
-                "duration_ms": track.duration_ms, "explicit": False,
-                "external_ids": {} if track.isrc is None else {"isrc": track.isrc},
-                "is_local": track.is_local, "name": track.name, "popularity": 0,
-                "preview_url": None, "track_number": 1}
+        album = {
+            **ref("album", _fake_id(track.album or "")),
+            "album_type": "album",
+            "artists": artists[:1],
+            "images": [],
+            "name": track.album or "",
+            "release_date": track.release_date,
+            "release_date_precision": "day",
+            "total_tracks": 1,
+        }
+        body = {
+            **ref("track", track.id),
+            "album": album,
+            "artists": artists,
+            "disc_number": 1,
+            "duration_ms": track.duration_ms,
+            "explicit": False,
+            "external_ids": {} if track.isrc is None else {"isrc": track.isrc},
+            "is_local": track.is_local,
+            "name": track.name,
+            "popularity": 0,
+            "preview_url": None,
+            "track_number": 1,
+        }
         if local:
             body["uri"] = f"spotify:local:::{track.name or ''}:{track.duration_ms // 1000}"
         return body
@@ -216,8 +244,12 @@ def _search_hits(tracks: Iterable[FakeTrack], q: str) -> list[FakeTrack]:
 
 
 def _matches(track: FakeTrack, q: str) -> bool:
-    fields = {"track": track.name or "", "artist": " ".join(track.artists),
-              "album": track.album or "", "isrc": track.isrc or ""}
+    fields = {
+        "track": track.name or "",
+        "artist": " ".join(track.artists),
+        "album": track.album or "",
+        "isrc": track.isrc or "",
+    }
     for match in _SEARCH_FILTER.finditer(q):
         key, value = match[1].lower(), (match[2] if match[2] is not None else match[3])
         if key in fields and value.lower() not in fields[key].lower():

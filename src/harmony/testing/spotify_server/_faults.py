@@ -16,10 +16,18 @@ from typing import Any
 
 __all__ = ["Fault", "RecordedRequest"]
 
-_ERROR_MESSAGES: Mapping[int, str] = MappingProxyType({
-    400: "Bad request", 401: "Invalid access token", 403: "Forbidden",
-    404: "Resource not found", 429: "API rate limit exceeded", 500: "Server error",
-    502: "Bad gateway", 503: "Service unavailable"})
+_ERROR_MESSAGES: Mapping[int, str] = MappingProxyType(
+    {
+        400: "Bad request",
+        401: "Invalid access token",
+        403: "Forbidden",
+        404: "Resource not found",
+        429: "API rate limit exceeded",
+        500: "Server error",
+        502: "Bad gateway",
+        503: "Service unavailable",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +66,11 @@ class _Scheduled:
     remaining: int
 
     def matches(self, method: str, path: str, query: Mapping[str, str]) -> bool:
-        return (self.method in ("*", method) and fnmatchcase(path, self.pattern)
-                and all(query.get(k) == v for k, v in self.query.items()))
+        return (
+            self.method in ("*", method)
+            and fnmatchcase(path, self.pattern)
+            and all(query.get(k) == v for k, v in self.query.items())
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +99,9 @@ class _FaultSchedule:
     def __init__(self) -> None:
         self._scheduled: list[_Scheduled] = []
 
-    def add(self, method: str, pattern: str, query: Mapping[str, str], fault: Fault,
-            times: int) -> None:
+    def add(
+        self, method: str, pattern: str, query: Mapping[str, str], fault: Fault, times: int
+    ) -> None:
         self._scheduled.append(_Scheduled(method, pattern, query, fault, times))
 
     def clear(self) -> None:
@@ -111,12 +123,16 @@ class _FaultSchedule:
 
 
 def _fault_answer(fault: Fault) -> _Answer:
-    headers = ({} if fault.retry_after is None
-               else {"Retry-After": _number(fault.retry_after)})
+    headers = {} if fault.retry_after is None else {"Retry-After": _number(fault.retry_after)}
     if isinstance(fault.body, str | bytes):
         raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-        return _Answer(fault.status, raw, {"Content-Type": "text/plain", **headers},
-                       fault.disconnect, fault.delay)
+        return _Answer(
+            fault.status,
+            raw,
+            {"Content-Type": "text/plain", **headers},
+            fault.disconnect,
+            fault.delay,
+        )
     body = _error(fault.status) if fault.body is None else fault.body
     answer = _json_answer(fault.status, body, headers)
     return replace(answer, disconnect=fault.disconnect, delay=fault.delay)

@@ -63,8 +63,11 @@ class _LibraryMixin:
     def _window(self, query: Mapping[str, str], endpoint: str) -> tuple[int, int]:
         raise NotImplementedError  # FakeSpotifyServer's
 
-    def _init_library(self, liked: Iterable[FakeTrack | Mapping[str, Any]],
-                      albums: Iterable[FakeAlbum | Mapping[str, Any]]) -> None:
+    def _init_library(
+        self,
+        liked: Iterable[FakeTrack | Mapping[str, Any]],
+        albums: Iterable[FakeAlbum | Mapping[str, Any]],
+    ) -> None:
         self._liked = [FakeTrack.of(t) for t in liked]
         self._albums = []
         for album in albums:
@@ -150,20 +153,35 @@ class _LibraryMixin:
 
     def _album(self, album: FakeAlbum) -> dict[str, Any]:
         base = self._shapes.base_url()
-        artists = [{"id": _fake_id(name), "name": name, "type": "artist",
-                    "uri": f"spotify:artist:{_fake_id(name)}"} for name in album.artists]  # fmt: skip
+        artists = [
+            {
+                "id": _fake_id(name),
+                "name": name,
+                "type": "artist",
+                "uri": f"spotify:artist:{_fake_id(name)}",
+            }
+            for name in album.artists
+        ]
         tracks = [self._simplified(t) for t in album.tracks]
         return {
-            "album_type": "album", "artists": artists, "external_urls": {
-                "spotify": f"https://open.spotify.com/album/{album.id}"},
-            "href": f"{base}/v1/albums/{album.id}", "id": album.id, "images": [],
-            "label": None, "name": album.name, "popularity": 0,
-            "release_date": album.release_date, "release_date_precision": "day",
-            "total_tracks": len(album.tracks), "type": "album",
+            "album_type": "album",
+            "artists": artists,
+            "external_urls": {"spotify": f"https://open.spotify.com/album/{album.id}"},
+            "href": f"{base}/v1/albums/{album.id}",
+            "id": album.id,
+            "images": [],
+            "label": None,
+            "name": album.name,
+            "popularity": 0,
+            "release_date": album.release_date,
+            "release_date_precision": "day",
+            "total_tracks": len(album.tracks),
+            "type": "album",
             "uri": f"spotify:album:{album.id}",
-            "tracks": self._shapes.paging(f"/v1/albums/{album.id}/tracks", {}, tracks,
-                                          _EMBEDDED_TRACKS, 0),
-        }  # fmt: skip
+            "tracks": self._shapes.paging(
+                f"/v1/albums/{album.id}/tracks", {}, tracks, _EMBEDDED_TRACKS, 0
+            ),
+        }
 
     def _simplified(self, track: FakeTrack) -> dict[str, Any]:
         # A simplified track object: no album, no external_ids, no popularity.

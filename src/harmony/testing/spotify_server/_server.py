@@ -90,12 +90,26 @@ class FakeSpotifyServer(_LibraryMixin):
     #: Largest ``limit`` each endpoint accepts (Spotify's documented maxima); larger values
     #: answer 400 like Spotify. Subclass to change them.
     MAX_LIMITS: ClassVar[Mapping[str, int]] = MappingProxyType(
-        {"playlists": 50, "tracks": 50, "search": 50, "saved_tracks": 50, "saved_albums": 50,
-         "album_tracks": 50})
+        {
+            "playlists": 50,
+            "tracks": 50,
+            "search": 50,
+            "saved_tracks": 50,
+            "saved_albums": 50,
+            "album_tracks": 50,
+        }
+    )
     #: ``limit`` when a request gives none.
     DEFAULT_LIMITS: ClassVar[Mapping[str, int]] = MappingProxyType(
-        {"playlists": 20, "tracks": 20, "search": 20, "saved_tracks": 20, "saved_albums": 20,
-         "album_tracks": 20})
+        {
+            "playlists": 20,
+            "tracks": 20,
+            "search": 20,
+            "saved_tracks": 20,
+            "saved_albums": 20,
+            "album_tracks": 20,
+        }
+    )
 
     def __init__(
         self,
@@ -133,8 +147,11 @@ class FakeSpotifyServer(_LibraryMixin):
             if self._httpd is None:
                 self._httpd = _HTTPServer(self)
                 self._thread = threading.Thread(
-                    target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                    name="fake-spotify", daemon=True)
+                    target=self._httpd.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name="fake-spotify",
+                    daemon=True,
+                )
                 self._thread.start()
         return self
 
@@ -151,8 +168,12 @@ class FakeSpotifyServer(_LibraryMixin):
     def __enter__(self) -> FakeSpotifyServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     @property
@@ -193,8 +214,9 @@ class FakeSpotifyServer(_LibraryMixin):
         with self._lock:
             return self._playlists[self._index(playlist_id)]
 
-    def add_playlist(self, playlist: FakePlaylist | Mapping[str, Any], *,
-                     position: int | None = None) -> FakePlaylist:
+    def add_playlist(
+        self, playlist: FakePlaylist | Mapping[str, Any], *, position: int | None = None
+    ) -> FakePlaylist:
         """Add a playlist (at the end, or at ``position``); returns it with its snapshot id."""
         value = FakePlaylist.of(playlist)
         with self._lock:
@@ -229,20 +251,23 @@ class FakeSpotifyServer(_LibraryMixin):
         """Rename a playlist; its snapshot id changes."""
         return self.update_playlist(playlist_id, name=name)
 
-    def set_tracks(self, playlist_id: str,
-                   tracks: Iterable[FakeTrack | Mapping[str, Any]]) -> FakePlaylist:
+    def set_tracks(
+        self, playlist_id: str, tracks: Iterable[FakeTrack | Mapping[str, Any]]
+    ) -> FakePlaylist:
         """Replace a playlist's entries; its snapshot id changes."""
         return self.update_playlist(playlist_id, tracks=tuple(tracks))
 
-    def add_tracks(self, playlist_id: str,
-                   tracks: Iterable[FakeTrack | Mapping[str, Any]]) -> FakePlaylist:
+    def add_tracks(
+        self, playlist_id: str, tracks: Iterable[FakeTrack | Mapping[str, Any]]
+    ) -> FakePlaylist:
         """Append entries to a playlist; its snapshot id changes."""
         with self._lock:
             current = self.playlist(playlist_id).tracks
             return self.set_tracks(playlist_id, current + tuple(FakeTrack.of(t) for t in tracks))
 
-    def malform_item(self, playlist_id: str, position: int,
-                     kind: MalformKind = "null_track") -> FakePlaylist:
+    def malform_item(
+        self, playlist_id: str, position: int, kind: MalformKind = "null_track"
+    ) -> FakePlaylist:
         """Break the entry at ``position``: ``track: null``, a track without ``name`` or
         ``id``, or a local file (``is_local`` with ``id: null``)."""
         with self._lock:
@@ -254,8 +279,15 @@ class FakeSpotifyServer(_LibraryMixin):
 
     # -- faults and recording ----------------------------------------------------------------
 
-    def schedule(self, path: str, fault: Fault, *, times: int = 1, method: str = "GET",
-                 query: Mapping[str, str] | None = None) -> None:
+    def schedule(
+        self,
+        path: str,
+        fault: Fault,
+        *,
+        times: int = 1,
+        method: str = "GET",
+        query: Mapping[str, str] | None = None,
+    ) -> None:
         """The next ``times`` requests whose path matches ``path`` (an ``fnmatch`` pattern
         such as ``/v1/playlists/*/items``, ``*`` for any) and whose query contains ``query``
         get ``fault``. Scheduled faults are used in the order they were added."""
@@ -264,18 +296,32 @@ class FakeSpotifyServer(_LibraryMixin):
         with self._lock:
             self._faults.add(method.upper(), path, dict(query or {}), fault, times)
 
-    def fail_next(self, path: str, status: int = 500, *, times: int = 1, body: Any = None,
-                  query: Mapping[str, str] | None = None) -> None:
+    def fail_next(
+        self,
+        path: str,
+        status: int = 500,
+        *,
+        times: int = 1,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
         """The next ``times`` matching requests answer ``status`` (500 by default)."""
         self.schedule(path, Fault(status=status, body=body), times=times, query=query)
 
-    def rate_limit_next(self, path: str, retry_after: float | None = 1, *, times: int = 1,
-                        query: Mapping[str, str] | None = None) -> None:
+    def rate_limit_next(
+        self,
+        path: str,
+        retry_after: float | None = 1,
+        *,
+        times: int = 1,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
         """The next ``times`` matching requests answer 429 with ``Retry-After: retry_after``."""
         self.schedule(path, Fault(status=429, retry_after=retry_after), times=times, query=query)
 
-    def disconnect_next(self, path: str, *, times: int = 1,
-                        query: Mapping[str, str] | None = None) -> None:
+    def disconnect_next(
+        self, path: str, *, times: int = 1, query: Mapping[str, str] | None = None
+    ) -> None:
         """The next ``times`` matching requests get the connection closed without an answer."""
         self.schedule(path, Fault(disconnect=True), times=times, query=query)
 
@@ -317,13 +363,20 @@ class FakeSpotifyServer(_LibraryMixin):
                     answer = self._route(method, parts.path, query, headers)
                 except _BadRequest as exc:
                     answer = exc.answer()
-            self._requests.append(RecordedRequest(
-                method, parts.path, query, _redacted(headers),
-                None if answer.disconnect else answer.status))
+            self._requests.append(
+                RecordedRequest(
+                    method,
+                    parts.path,
+                    query,
+                    _redacted(headers),
+                    None if answer.disconnect else answer.status,
+                )
+            )
         return answer
 
-    def _route(self, method: str, path: str, query: Mapping[str, str],
-               headers: Mapping[str, str]) -> _Answer:
+    def _route(
+        self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> _Answer:
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
         if auth is None:
             raise _BadRequest(401, "No token provided")
@@ -405,4 +458,3 @@ class FakeSpotifyServer(_LibraryMixin):
     def _next_snapshot(self, playlist_id: str) -> str:
         self._revision += 1
         return f"snapshot-{playlist_id}-{self._revision}"
-
