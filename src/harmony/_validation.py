@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from harmony.errors import InvalidInputError
+from harmony.errors import HarmonyError, InvalidInputError
 
 __all__ = [
     "INT32_MAX",
@@ -33,6 +33,7 @@ __all__ = [
     "check_seconds",
     "check_text",
     "describe_error",
+    "error_summary",
     "storable_text",
     "unstorable_reason",
 ]
@@ -211,6 +212,14 @@ def storable_text(value: str, limit: int) -> str:
     except UnicodeEncodeError:
         value = value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def error_summary(exc: BaseException) -> str:
+    """One line for an event's ``error`` field: a harmony error's own message (it is written
+    for users), else ``"TypeName: message"``; only the first line (SQLAlchemy appends the
+    statement, ``[SQL: ...]``, on later lines)."""
+    text = str(exc) if isinstance(exc, HarmonyError) else f"{type(exc).__name__}: {exc}"
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def describe_error(error: BaseException | str, limit: int) -> str:

@@ -368,11 +368,6 @@ class Database:
         with translate_db_errors(self.settings):
             return self.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
-    def session(self) -> Session:
-        """A new session for callers that manage the transaction themselves."""
-        self._check_open()
-        return self._sessions()
-
     @contextmanager
     def read(self) -> Iterator[Session]:
         """Yield a session for reads (a deferred transaction, rolled back at the end)."""

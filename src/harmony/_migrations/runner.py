@@ -21,6 +21,7 @@ from harmony._db.engine import Database, translate_db_errors
 from harmony._db.models import metadata as harmony_metadata
 from harmony._events.base import EventLogger
 from harmony._migrations.options import VERSION_TABLE, context_options
+from harmony._timing import elapsed_ms
 from harmony.errors import MigrationError, SchemaDriftError, UnknownRevisionError
 
 __all__ = ["MigrationRunner", "Revision", "script_location"]
@@ -194,7 +195,7 @@ class MigrationRunner:
                 direction=direction,
                 from_revision=before,
                 to_revision=after,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=elapsed_ms(started),
             )
         return after
 

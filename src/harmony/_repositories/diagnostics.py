@@ -8,6 +8,7 @@ from sqlalchemy import func, inspect, select, text
 
 from harmony._db.engine import Database
 from harmony._db.models import metadata
+from harmony._timing import elapsed_ms
 
 __all__ = ["DatabaseProbe"]
 
@@ -33,7 +34,7 @@ class DatabaseProbe:
             if conn.dialect.name == "postgresql":
                 conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout * 1000):d}"))
             conn.execute(text("SELECT 1"))
-        return round((time.perf_counter() - started) * 1000, 3)
+        return elapsed_ms(started)
 
     def row_counts(self) -> dict[str, int]:
         """Rows in each of harmony's tables present in the database, by table name."""

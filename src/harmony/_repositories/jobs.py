@@ -31,6 +31,7 @@ from harmony._repositories.job_sql import (
     settle_statement,
 )
 from harmony._repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
+from harmony._timing import elapsed_ms
 from harmony._validation import (
     INT32_MAX,
     INT64_MAX,
@@ -226,7 +227,7 @@ class JobQueue:
                 status="enqueued",
                 count=len(result),
                 deduped=sum(job.deduped for job in result),
-                duration_ms=_ms(started),
+                duration_ms=elapsed_ms(started),
                 meta={"job_types": sorted({job.type for job in result})},
             )
         return result
@@ -389,7 +390,7 @@ class JobQueue:
         else:
             with self._db.write() as own:
                 leased, settled = _claim(own, wanted is not None, params, seconds, recover, settle)
-        duration = _ms(started)
+        duration = elapsed_ms(started)
         if not leased:
             self._events.emit(
                 "orchestrator.lease",
@@ -1047,7 +1048,3 @@ def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
 
 def _error_text(error: str | BaseException) -> str:
     return describe_error(error, _ERROR_LIMIT)
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

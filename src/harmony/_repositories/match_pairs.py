@@ -25,6 +25,7 @@ from harmony._db.models import MatchCheckRow, TrackMatchRow, TrackRow
 from harmony._repositories.match_sql import among
 from harmony._repositories.match_types import TrackMatch
 from harmony._repositories.playlist_types import Track
+from harmony._repositories.playlists import TRACK_COLUMNS, track_from_row
 
 __all__ = ["MatchPairs"]
 
@@ -37,17 +38,6 @@ _MATCH_COLUMNS = (
     TrackMatchRow.score,
     TrackMatchRow.reasons,
     TrackMatchRow.updated_at,
-)
-_TRACK_COLUMNS = (
-    TrackRow.id,
-    TrackRow.provider,
-    TrackRow.provider_id,
-    TrackRow.title,
-    TrackRow.artists,
-    TrackRow.album,
-    TrackRow.duration_ms,
-    TrackRow.isrc,
-    TrackRow.year,
 )
 
 
@@ -168,14 +158,14 @@ class MatchPairs:
             TrackMatchRow.status != "rejected",
         )
         stmt = (
-            select(*_TRACK_COLUMNS)
+            select(*TRACK_COLUMNS)
             .where(TrackRow.provider == source, ~in_use)
             .order_by(TrackRow.id)
             .limit(limit)
             .offset(offset)
         )
         with self._db.connect() as conn:
-            return [_track(row) for row in conn.execute(stmt)]
+            return [track_from_row(row) for row in conn.execute(stmt)]
 
     def rejected(self, source_track_id: int, target: str) -> set[int]:
         """Target track ids rejected for ``source_track_id``."""
@@ -198,23 +188,9 @@ class MatchPairs:
 def _tracks(conn: Connection, ids: Sequence[int]) -> dict[int, Track]:
     found: dict[int, Track] = {}
     for condition in among(conn, TrackRow.id, ids, BigInteger()):
-        for row in conn.execute(select(*_TRACK_COLUMNS).where(condition)):
-            found[row.id] = _track(row)
+        for row in conn.execute(select(*TRACK_COLUMNS).where(condition)):
+            found[row.id] = track_from_row(row)
     return found
-
-
-def _track(row: Any) -> Track:
-    return Track(
-        id=row.id,
-        provider=row.provider,
-        provider_id=row.provider_id,
-        title=row.title,
-        artists=tuple(row.artists or ()),
-        album=row.album,
-        duration_ms=row.duration_ms,
-        isrc=row.isrc,
-        year=row.year,
-    )
 
 
 def _match(row: Any) -> TrackMatch:

@@ -23,10 +23,12 @@ from harmony.errors import InvalidInputError, NotFoundError
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "TRACK_COLUMNS",
     "PlaylistRepository",
     "StatusFilter",
     "TrackRepository",
     "check_provider_key",
+    "track_from_row",
 ]
 
 MAX_PAGE_SIZE = 500
@@ -48,7 +50,8 @@ _PLAYLIST_COLUMNS = (
     PlaylistRow.updated_at,
     PlaylistRow.removed_at,
 )
-_TRACK_COLUMNS = (
+#: The columns of a :class:`Track` (shared by the repositories that read tracks).
+TRACK_COLUMNS = (
     TrackRow.id,
     TrackRow.provider,
     TrackRow.provider_id,
@@ -119,7 +122,7 @@ class PlaylistRepository:
             if row is None:
                 raise NotFoundError(f"no playlist with id {playlist_id}")
             tracks = conn.execute(
-                select(*_TRACK_COLUMNS, PlaylistTrackRow.position, PlaylistTrackRow.added_at)
+                select(*TRACK_COLUMNS, PlaylistTrackRow.position, PlaylistTrackRow.added_at)
                 .join(TrackRow, TrackRow.id == PlaylistTrackRow.track_id)
                 .where(PlaylistTrackRow.playlist_id == playlist_id)
                 .order_by(PlaylistTrackRow.position)
@@ -161,21 +164,21 @@ class TrackRepository:
         """One track; :class:`NotFoundError` when there is none."""
         track_id = _check_id(track_id, "track")
         with self._db.connect() as conn:
-            row = conn.execute(select(*_TRACK_COLUMNS).where(TrackRow.id == track_id)).one_or_none()
+            row = conn.execute(select(*TRACK_COLUMNS).where(TrackRow.id == track_id)).one_or_none()
         if row is None:
             raise NotFoundError(f"no track with id {track_id}")
-        return _track(row)
+        return track_from_row(row)
 
     def find(self, provider: str, provider_id: str) -> Track | None:
         """The stored track with this provider id (e.g. a Spotify track id), or ``None``."""
         provider, provider_id = check_provider_key(provider, provider_id)
         with self._db.connect() as conn:
             row = conn.execute(
-                select(*_TRACK_COLUMNS).where(
+                select(*TRACK_COLUMNS).where(
                     TrackRow.provider == provider, TrackRow.provider_id == provider_id
                 )
             ).one_or_none()
-        return None if row is None else _track(row)
+        return None if row is None else track_from_row(row)
 
     def count(self) -> int:
         """How many tracks are stored."""
@@ -251,8 +254,19 @@ def _playlist(row: Any) -> Playlist:
     return Playlist(**_playlist_fields(row))
 
 
-def _track(row: Any) -> Track:
-    return Track(**_track_fields(row))
+def track_from_row(row: Any) -> Track:
+    """A :class:`Track` from a row holding at least :data:`TRACK_COLUMNS`."""
+    return Track(
+        id=row.id,
+        provider=row.provider,
+        provider_id=row.provider_id,
+        title=row.title,
+        artists=tuple(row.artists or ()),
+        album=row.album,
+        duration_ms=row.duration_ms,
+        isrc=row.isrc,
+        year=row.year,
+    )
 
 
 def _track_fields(row: Any) -> dict[str, Any]:

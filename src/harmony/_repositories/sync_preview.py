@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, String, select
+from sqlalchemy import BigInteger, select
 
 from harmony._db.engine import Database
 from harmony._db.models import PlaylistRow, PlaylistTrackRow, TrackRow
 
 # The writer's own helpers, so that "changed" means here exactly what it means there.
-from harmony._repositories.sync_store import _among, _track_values
+from harmony._repositories.sync_store import _among, _track_values, stored_track_rows
 from harmony.providers.base import ProviderTrack
 
 __all__ = ["StoredSlot", "StoredTrackChange", "SyncPreviewReader"]
@@ -72,20 +72,7 @@ class SyncPreviewReader:
         """Stored tracks of ``provider`` among ``wanted`` whose stored values differ."""
         updates: list[StoredTrackChange] = []
         with self._db.connect() as conn:
-            for condition in _among(conn, TrackRow.provider_id, list(wanted), String()):
-                rows = conn.execute(
-                    select(
-                        TrackRow.id,
-                        TrackRow.provider_id,
-                        TrackRow.title,
-                        TrackRow.artists,
-                        TrackRow.album,
-                        TrackRow.duration_ms,
-                        TrackRow.isrc,
-                        TrackRow.year,
-                        TrackRow.search_key,
-                    ).where(TrackRow.provider == provider, condition)
-                )
+            for rows in stored_track_rows(conn, provider, list(wanted)):
                 for row in rows:
                     values = _track_values(wanted[row.provider_id])
                     # search_key follows title, artists and album: not a field of its own.

@@ -219,6 +219,27 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+def stored_track_rows(
+    conn: Connection, provider: str, provider_ids: Sequence[str]
+) -> Iterator[Sequence[Any]]:
+    """The stored tracks of ``provider`` among ``provider_ids`` (id, provider_id, the synced
+    fields and search_key), one chunk of rows per lookup."""
+    for condition in _among(conn, TrackRow.provider_id, provider_ids, String()):
+        yield conn.execute(
+            select(
+                TrackRow.id,
+                TrackRow.provider_id,
+                TrackRow.title,
+                TrackRow.artists,
+                TrackRow.album,
+                TrackRow.duration_ms,
+                TrackRow.isrc,
+                TrackRow.year,
+                TrackRow.search_key,
+            ).where(TrackRow.provider == provider, condition)
+        ).all()
+
+
 def _among(
     conn: Connection,
     column: InstrumentedAttribute[Any],
@@ -263,20 +284,7 @@ def _upsert_tracks(
     changed: list[int] = []
     updates: list[dict[str, Any]] = []
     keys = list(wanted)
-    for condition in _among(conn, TrackRow.provider_id, keys, String()):
-        rows = conn.execute(
-            select(
-                TrackRow.id,
-                TrackRow.provider_id,
-                TrackRow.title,
-                TrackRow.artists,
-                TrackRow.album,
-                TrackRow.duration_ms,
-                TrackRow.isrc,
-                TrackRow.year,
-                TrackRow.search_key,
-            ).where(TrackRow.provider == provider, condition)
-        )
+    for rows in stored_track_rows(conn, provider, keys):
         for row in rows:
             ids[row.provider_id] = row.id
             values = _track_values(wanted[row.provider_id])

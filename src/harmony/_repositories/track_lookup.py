@@ -9,7 +9,7 @@ from sqlalchemy import select
 from harmony._db.engine import Database
 from harmony._db.models import TrackRow
 from harmony._repositories.playlist_types import Track
-from harmony._repositories.playlists import _TRACK_COLUMNS, _track
+from harmony._repositories.playlists import TRACK_COLUMNS, track_from_row
 
 __all__ = ["TrackLookup"]
 
@@ -33,8 +33,8 @@ class TrackLookup:
         with self._db.connect() as conn:
             for start in range(0, len(wanted), _BATCH):
                 chunk = wanted[start : start + _BATCH]
-                for row in conn.execute(select(*_TRACK_COLUMNS).where(TrackRow.id.in_(chunk))):
-                    found[row.id] = _track(row)
+                for row in conn.execute(select(*TRACK_COLUMNS).where(TrackRow.id.in_(chunk))):
+                    found[row.id] = track_from_row(row)
         return found
 
     def by_provider_ids(self, provider: str, provider_ids: Iterable[str]) -> dict[str, Track]:
@@ -44,9 +44,9 @@ class TrackLookup:
         with self._db.connect() as conn:
             for start in range(0, len(wanted), _BATCH):
                 chunk = wanted[start : start + _BATCH]
-                stmt = select(*_TRACK_COLUMNS).where(
+                stmt = select(*TRACK_COLUMNS).where(
                     TrackRow.provider == provider, TrackRow.provider_id.in_(chunk)
                 )
                 for row in conn.execute(stmt):
-                    found[row.provider_id] = _track(row)
+                    found[row.provider_id] = track_from_row(row)
         return found

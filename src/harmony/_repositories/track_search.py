@@ -45,6 +45,7 @@ from harmony._db.candidate_index import (
 from harmony._db.engine import Database
 from harmony._db.models import TrackRow
 from harmony._repositories.playlist_types import Track
+from harmony._repositories.playlists import track_from_row
 from harmony.errors import DatabaseError
 
 __all__ = ["TrackSearchRepository"]
@@ -194,7 +195,7 @@ class TrackSearchRepository:
                 row.id: row
                 for row in conn.execute(select(*_COLUMNS).where(TrackRow.id.in_(chosen)))
             }
-        return [_track(rows[track_id]) for track_id in chosen if track_id in rows]
+        return [track_from_row(rows[track_id]) for track_id in chosen if track_id in rows]
 
     def _scan(
         self, words: Sequence[str], limit: int, exclude: Sequence[int], provider: str | None
@@ -222,7 +223,7 @@ class TrackSearchRepository:
             .limit(limit)
         )
         with self._db.connect() as conn:
-            return [_track(row) for row in conn.execute(stmt)]
+            return [track_from_row(row) for row in conn.execute(stmt)]
 
 
 #: SQLite: ids and keys of the rows whose key contains every word (words are normalised
@@ -263,17 +264,3 @@ def _best(keys: dict[int, str], words: Sequence[str], limit: int) -> list[int]:
         keys.items(), key=lambda item: (-sum(w in item[1] for w in words), len(item[1]), item[0])
     )
     return [track_id for track_id, _ in ranked[:limit]]
-
-
-def _track(row: Any) -> Track:
-    return Track(
-        id=row.id,
-        provider=row.provider,
-        provider_id=row.provider_id,
-        title=row.title,
-        artists=tuple(row.artists or ()),
-        album=row.album,
-        duration_ms=row.duration_ms,
-        isrc=row.isrc,
-        year=row.year,
-    )

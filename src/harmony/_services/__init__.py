@@ -1,4 +1,5 @@
-"""Services: the lease scheduler, the worker and (to come) sync, search and diagnostics."""
+"""Services: what ``ctx`` exposes above the repositories (sync, playlists, search, matching,
+export, system, providers) and the queue's worker, scheduler, handlers and retry policy."""
 
 from harmony._services.handlers import JobContext
 from harmony._services.retry import Exponential, Fixed, RetryPolicy, WaitStrategy

@@ -29,6 +29,7 @@ from harmony._cache.response_cache import ResponseCache
 from harmony._db.engine import Database
 from harmony._events.base import EventLogger
 from harmony._repositories.change_feed import HEAD_SQL, ChangeFeed, FeedSlice
+from harmony._timing import elapsed_ms
 
 __all__ = ["CacheCoherence"]
 
@@ -371,7 +372,7 @@ class CacheCoherence:
                 change_to=head,
                 playlist_count=playlists,
                 invalidated_entries=removed,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=elapsed_ms(started),
                 **({"error": error} if error else {}),
                 **({"meta": meta} if meta else {}),
             )

@@ -27,6 +27,7 @@ from harmony._services._export_formats import (
     render_m3u8,
     render_xspf,
 )
+from harmony._timing import elapsed_ms
 from harmony.errors import InvalidInputError, UnknownProviderError
 from harmony.providers.base import PlaylistProvider
 
@@ -212,7 +213,7 @@ class ExportService:
             written=len(entries) - len(missing),
             missing=missing,
             changed=changed,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            duration_ms=elapsed_ms(started),
         )
         self._events.emit(
             "export.playlist",

@@ -38,8 +38,9 @@ from harmony._repositories.track_search import TrackSearchRepository
 from harmony._services.handlers import JobContext
 from harmony._services.match_keys import MatchKey, match_key
 from harmony._services.retry import RetryPolicy
+from harmony._timing import elapsed_ms
+from harmony._validation import error_summary
 from harmony.errors import (
-    HarmonyError,
     InvalidInputError,
     MissingExtraError,
     NotFoundError,
@@ -109,8 +110,8 @@ class MatchingService:
                 checked_count=checked,
                 matched_count=0,
                 unmatched_count=0,
-                duration_ms=_ms(started),
-                error=_describe(exc),
+                duration_ms=elapsed_ms(started),
+                error=error_summary(exc),
             )
             raise
         report = MatchReport(
@@ -122,7 +123,7 @@ class MatchingService:
             checked=checked,
             changed=changed,
             catalogue_changed=catalogue_changed,
-            duration_ms=_ms(started),
+            duration_ms=elapsed_ms(started),
         )
         self._events.emit(
             "match.run",
@@ -389,12 +390,3 @@ def _track_id(raw: Any, label: str) -> int:
 
 def _name(value: Any) -> str | None:
     return value[:_PROVIDER_NAME_MAX] if isinstance(value, str) else None
-
-
-def _describe(exc: BaseException) -> str:
-    message = str(exc) if isinstance(exc, HarmonyError) else f"{type(exc).__name__}: {exc}"
-    return message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

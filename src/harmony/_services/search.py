@@ -17,10 +17,10 @@ from harmony._checks import as_int
 from harmony._events.base import EventLogger
 from harmony._repositories.playlist_types import Track, TrackFields
 from harmony._repositories.track_search import TrackSearchRepository
-from harmony._validation import unstorable_reason
+from harmony._timing import elapsed_ms
+from harmony._validation import error_summary, unstorable_reason
 from harmony.errors import (
     ContextClosed,
-    HarmonyError,
     InvalidInputError,
     MissingExtraError,
 )
@@ -225,7 +225,7 @@ class SearchService:
             except ContextClosed:
                 raise  # no source failed: the context is gone
             except Exception as exc:  # one failing source never fails the search
-                errors[source] = _describe(exc)
+                errors[source] = error_summary(exc)
                 continue
             for track in found:
                 hit = _hit(
@@ -249,7 +249,7 @@ class SearchService:
             sources=sources,
             errors=errors,
             request_id=request_id,
-            duration_ms=_ms(started),
+            duration_ms=elapsed_ms(started),
         )
 
     def _local(self, words: Sequence[str], need: int) -> list[Track]:
@@ -289,7 +289,7 @@ class SearchService:
             "api.request",
             component="search",
             entity_id=request_id,
-            duration_ms=_ms(started),
+            duration_ms=elapsed_ms(started),
             status=status,
             sources=",".join(sources),
             result_count=count,
@@ -326,11 +326,3 @@ def _hit(source: str, track: Track | ProviderTrack, value: float) -> SearchHit:
         isrc=track.isrc,
         year=track.year,
     )
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, HarmonyError) else f"{type(exc).__name__}: {exc}"
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

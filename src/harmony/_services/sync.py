@@ -39,10 +39,11 @@ from harmony._services.handlers import JobContext
 from harmony._services.retry import RetryPolicy
 from harmony._services.sync_plan import SyncPlan, describe_changes
 from harmony._services.sync_types import REPORTED_REJECTIONS, RejectedItem
+from harmony._timing import elapsed_ms
+from harmony._validation import error_summary
 from harmony.errors import (
     ContextClosed,
     DatabaseError,
-    HarmonyError,
     InvalidInputError,
     RateLimited,
     RetryLater,
@@ -233,7 +234,7 @@ class SyncEngine:
             except Exception as exc:  # a provider or the database failed
                 part = SyncPlan(
                     providers=(name,),
-                    failed={name: _describe(exc)},
+                    failed={name: error_summary(exc)},
                     rejected=run.rejected,
                     rejections=tuple(run.rejections),
                     removed_policy=self.removed_policy,
@@ -330,8 +331,8 @@ class SyncEngine:
         except ContextClosed:
             raise  # not this provider's failure: nothing can run on a closed context
         except Exception as exc:  # a provider or the database failed: nothing was written
-            error = _describe(exc)
-            duration = _ms(started)
+            error = error_summary(exc)
+            duration = elapsed_ms(started)
             self._events.emit(
                 "sync.run",
                 provider=name,
@@ -367,7 +368,7 @@ class SyncEngine:
             removed=len(applied.removed),
             rejected=run.rejected,
             invalidated=invalidated,
-            duration_ms=_ms(started),
+            duration_ms=elapsed_ms(started),
             providers=(name,),
             playlist_ids=tuple(affected),
             rejections=tuple(run.rejections),
@@ -404,7 +405,7 @@ class SyncEngine:
         return applied
 
     def _superseded(self, name: str, run: _Run, started: float) -> SyncReport:
-        duration = _ms(started)
+        duration = elapsed_ms(started)
         self._events.emit(
             "sync.run",
             provider=name,
@@ -507,7 +508,7 @@ class SyncEngine:
                 invalidated_entries=0,
                 playlist_count=len(playlist_ids),
                 status="error",
-                error=_describe(exc),
+                error=error_summary(exc),
                 meta=meta,
             )
             return 0
@@ -606,13 +607,3 @@ def content_hash(tracks: Iterable[ProviderTrack]) -> str:
         )
         digest.update(b"\n")
     return digest.hexdigest()
-
-
-def _describe(exc: BaseException) -> str:
-    # The first line only: SQLAlchemy appends the statement ("[SQL: ...]") on later lines.
-    text = str(exc) if isinstance(exc, HarmonyError) else f"{type(exc).__name__}: {exc}"
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

@@ -34,6 +34,7 @@ from harmony._services.handlers import Handler, JobContext, LegacyHandler, Regis
 from harmony._services.heartbeat import Heartbeat
 from harmony._services.retry import RetryPolicy
 from harmony._services.scheduler import LeaseScheduler
+from harmony._timing import elapsed_ms
 from harmony._validation import describe_error
 from harmony.errors import HarmonyError, InvalidInputError, LeaseLost, RetryLater
 
@@ -619,7 +620,7 @@ class Worker:
             job_type=job.type,
             status=status,
             attempts=job.attempts,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            duration_ms=elapsed_ms(started),
             retry_in=retry_in,
             error=None if error is None else error[:500],
         )

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, event, text
 from harmony._context import HarmonyContext
 from harmony._events.loggers import NullEventLogger
 from harmony._settings import HarmonySettings
+from harmony._timing import elapsed_ms
 from harmony.testing.postgres import temporary_schema
 
 __all__ = ["MigratedTemplates"]
@@ -87,7 +88,7 @@ class MigratedTemplates:
             direction="upgrade",
             from_revision=None,
             to_revision=head,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            duration_ms=elapsed_ms(started),
         )
 
     # -- SQLite ------------------------------------------------------------------------
