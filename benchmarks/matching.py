@@ -307,7 +307,7 @@ def _ids(ctx: HarmonyContext, provider: str) -> dict[str, int]:
         rows = conn.execute(
             select(TrackRow.provider_id, TrackRow.id).where(TrackRow.provider == provider)
         )
-        return dict(rows)
+        return {pid: tid for pid, tid in rows}  # noqa: C416 (a Result is not a mapping)
 
 
 def run_backend(
