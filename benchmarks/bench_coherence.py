@@ -46,7 +46,7 @@ from harmony import HarmonyContext, HarmonySettings, Worker
 settings = HarmonySettings(**json.loads(sys.argv[1]))
 with HarmonyContext(settings) as ctx:
     @ctx.jobs.handler("bench.wake")
-    def handle(job, session):
+    def handle(job):
         return {"started": time.time()}
     worker = Worker(ctx).start()
     time.sleep(1.0)

@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
 
 from harmony import (
     SYNC_JOB_TYPE,
     ConfigurationError,
     HarmonyContext,
     HarmonySettings,
-    LeasedJob,
+    JobContext,
     RetryPolicy,
     UnknownProviderError,
     Worker,
@@ -107,8 +106,8 @@ def test_a_handler_registered_on_the_context_runs_in_any_worker_built_on_it(
     worker = Worker(ctx)  # built before the handler exists: it still runs it
 
     @ctx.jobs.handler("report.build", retry=RetryPolicy(max_attempts=2))
-    def build(job: LeasedJob, session: Session) -> dict[str, Any]:
-        return {"rows": job.payload["n"] * 2}
+    def build(job: JobContext) -> dict[str, Any]:
+        return {"rows": job.job.payload["n"] * 2}
 
     job = ctx.jobs.enqueue("report.build", {"n": 21})
     assert worker.run_until_idle().completed == 1
@@ -119,9 +118,9 @@ def test_a_handler_registered_on_the_context_runs_in_any_worker_built_on_it(
 
 def test_a_workers_own_handler_wins_over_the_contexts(harmony_context: HarmonyContext) -> None:
     ctx = harmony_context
-    ctx.jobs.register("t", lambda job, session: {"by": "context"})
+    ctx.jobs.register("t", lambda job: {"by": "context"})
     job = ctx.jobs.enqueue("t", {})
-    Worker(ctx, {"t": lambda job, session: {"by": "worker"}}).run_until_idle()
+    Worker(ctx, {"t": lambda job: {"by": "worker"}}).run_until_idle()
     assert ctx.jobs.get(job.id).result == {"by": "worker"}
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from harmony import HarmonyContext, HarmonySettings, Worker
+from harmony import HarmonyContext, HarmonySettings, JobContext, Worker
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
     with HarmonyContext(settings) as ctx:
 
         @ctx.jobs.handler("wake.job")
-        def handle(job: object, session: object) -> dict[str, int]:
+        def handle(job: JobContext) -> dict[str, int]:
             return {"pid": os.getpid()}
 
         worker = Worker(ctx).start()

@@ -21,6 +21,7 @@ from harmony import (
     ConfigurationError,
     FanOutEventLogger,
     HarmonyContext,
+    JobContext,
     MissingExtraError,
     RecordingEventLogger,
     RetryPolicy,
@@ -95,11 +96,11 @@ def _workload(ctx: HarmonyContext, provider: InMemoryProvider) -> None:
     ctx.jobs.enqueue_many([{"type": "ok.job"} for _ in range(5)])
     ctx.jobs.enqueue_many([{"type": "bad.job"} for _ in range(2)])
 
-    def bad(job: Any, session: Any) -> None:
+    def bad(job: JobContext) -> None:
         raise RuntimeError(SECRET_ERROR)
 
     worker = Worker(ctx, batch_size=3)
-    worker.register("ok.job", lambda job, session: None)
+    worker.register("ok.job", lambda job: None)
     worker.register("bad.job", bad, retry=RetryPolicy(max_attempts=1))
     report = worker.run_until_idle()
     assert (report.completed, report.dead_lettered) == (5, 2)

@@ -11,6 +11,7 @@ from harmony import (
     FanOutEventLogger,
     HarmonyContext,
     InvalidInputError,
+    JobContext,
     LoggingEventLogger,
     NullEventLogger,
     RecordingEventLogger,
@@ -91,12 +92,12 @@ def test_capture_records_a_workers_per_job_events_though_the_logger_wants_none(
     ctx.jobs.enqueue_many([{"type": "quiet.job"} for _ in range(12)])
     ctx.jobs.enqueue("loud.job", {}, priority=1)
 
-    def fail(job: Any, session: Any) -> None:
+    def fail(job: JobContext) -> None:
         raise ValueError("no")
 
     with capture_events(ctx) as captured:
         worker = Worker(ctx, concurrency=2, batch_size=3)
-        worker.register("quiet.job", lambda job, session: None)
+        worker.register("quiet.job", lambda job: None)
         worker.register("loud.job", fail)
         worker.run_until_idle()
     commits = captured.named("orchestrator.commit")

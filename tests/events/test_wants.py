@@ -85,7 +85,7 @@ def test_a_worker_still_reports_every_try_when_no_logger_wants_the_events(
     with HarmonyContext(harmony_settings, events=NullEventLogger()) as ctx:
         ctx.migrate()
         ctx.jobs.enqueue_many([{"type": "quiet.job"} for _ in range(30)])
-        report = Worker(ctx, {"quiet.job": lambda job, session: None}).run_until_idle()
+        report = Worker(ctx, {"quiet.job": lambda job: None}).run_until_idle()
         assert report.completed == 30
         assert ctx.jobs.stats().counts == {"quiet.job": {"completed": 30}}
 
@@ -97,7 +97,7 @@ def test_a_worker_emits_per_job_events_once_logging_is_enabled(
     with HarmonyContext(harmony_settings) as ctx:
         ctx.migrate()
         ctx.jobs.enqueue_many([{"type": "loud.job"} for _ in range(3)])
-        Worker(ctx, {"loud.job": lambda job, session: None}).run_until_idle()
+        Worker(ctx, {"loud.job": lambda job: None}).run_until_idle()
     commits = [r for r in caplog.records if r.getMessage() == "orchestrator.commit"]
     assert [r.status for r in commits] == ["completed"] * 3
     assert len([r for r in caplog.records if r.getMessage() == "orchestrator.dispatch"]) == 3

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from harmony import HarmonyContext, InvalidInputError, JobSpec, Worker
+from harmony import HarmonyContext, InvalidInputError, JobContext, JobSpec, Worker
 from harmony.testing import ManualClock
 
 
@@ -77,7 +77,7 @@ def test_a_worker_heartbeats_a_short_own_lease_often_enough(
     harmony_context.jobs.enqueue("short.job", {}, lease_seconds=0.6)
     seen: list[bool] = []
 
-    def handler(job: object, session: object) -> None:
+    def handler(job: JobContext) -> None:
         first = harmony_context.jobs.list(status="leased")[0].lease_expires_at
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
 
 from harmony import (
     HarmonyContext,
     HarmonySettings,
+    JobContext,
     JobSpec,
     LeasedJob,
     LeaseLost,
@@ -372,15 +372,15 @@ def test_jobs_of_a_killed_worker_run_again_after_their_leases_expire_and_its_tok
         refused_while_re_leased: list[int] = []
         rerun_attempts: dict[int, int] = {}
 
-        def handler(job: LeasedJob, session: Session) -> None:
-            if job.id in stale:
-                rerun_attempts[job.id] = job.attempts
-                assert job.token != stale[job.id].token
+        def handler(job: JobContext) -> None:
+            if job.job.id in stale:
+                rerun_attempts[job.job.id] = job.job.attempts
+                assert job.job.token != stale[job.job.id].token
                 try:  # the dead worker's token, while the job is leased again
-                    ctx.jobs.complete(stale[job.id])
+                    ctx.jobs.complete(stale[job.job.id])
                 except LeaseLost:
-                    refused_while_re_leased.append(job.id)
-            session.execute(_INSERT, {"job_id": job.id, "worker_id": job.leased_by})
+                    refused_while_re_leased.append(job.job.id)
+            job.session.execute(_INSERT, {"job_id": job.job.id, "worker_id": job.job.leased_by})
 
         rescuer = Worker(ctx, {JOB_TYPE: handler}, worker_id="rescuer", batch_size=50)
         report = rescuer.run_until_idle()

@@ -38,10 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 from tenacity import wait_fixed
 
-from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
+from harmony import HarmonyContext, JobContext, RetryPolicy, Worker
 
 _INSERT = text("INSERT INTO processed (job_id, worker_id) VALUES (:job_id, :worker_id)")
 
@@ -99,23 +98,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _handler(args: argparse.Namespace) -> Any:
-    def drain(job: LeasedJob, session: Session) -> None:
+    def drain(job: JobContext) -> None:
         if job.payload.get("kill"):
             os.kill(os.getpid(), signal.SIGKILL)
         if job.payload.get("fail"):
-            raise RuntimeError(f"job {job.id} fails on purpose")
+            raise RuntimeError(f"job {job.job.id} fails on purpose")
         if job.payload.get("sleep"):
             if args.holding_file is not None:
                 args.holding_file.touch()
             time.sleep(float(job.payload["sleep"]))  # outside any write of this handler
-        session.execute(_INSERT, {"job_id": job.id, "worker_id": job.leased_by})
+        job.session.execute(_INSERT, {"job_id": job.job.id, "worker_id": job.job.leased_by})
 
-    def hold(job: LeasedJob, session: Session) -> None:
+    def hold(job: JobContext) -> None:
         if args.mode == "write-and-hold":
-            session.execute(_INSERT, {"job_id": job.id, "worker_id": job.leased_by})
-            session.flush()
+            job.session.execute(_INSERT, {"job_id": job.job.id, "worker_id": job.job.leased_by})
+            job.session.flush()
         if args.holding_file is not None:
-            args.holding_file.write_text(json.dumps({"job_id": job.id, "token": job.token}))
+            args.holding_file.write_text(json.dumps({"job_id": job.job.id, "token": job.job.token}))
         while True:  # hold the lease until SIGKILL
             time.sleep(3600)
 

@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from harmony import HarmonyContext
+from harmony import HarmonyContext, JobContext
 from harmony._events.loggers import RecordedEvent, RecordingEventLogger
-from harmony._repositories.job_types import Job, LeasedJob
+from harmony._repositories.job_types import Job
 
 #: Generous upper bound for waits on other threads; tests never assert on durations.
 WAIT_SECONDS = 30.0
@@ -24,9 +23,11 @@ def create_writes_table(ctx: HarmonyContext) -> None:
         conn.execute(text("CREATE TABLE worker_writes (job_id BIGINT PRIMARY KEY)"))
 
 
-def record_write(job: LeasedJob, session: Session) -> None:
+def record_write(job: JobContext) -> None:
     """A handler whose only work is a database write through the session it was given."""
-    session.execute(text("INSERT INTO worker_writes (job_id) VALUES (:job_id)"), {"job_id": job.id})
+    job.session.execute(
+        text("INSERT INTO worker_writes (job_id) VALUES (:job_id)"), {"job_id": job.job.id}
+    )
 
 
 def written_ids(ctx: HarmonyContext) -> list[int]:

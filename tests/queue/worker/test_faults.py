@@ -10,10 +10,9 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 from tenacity import wait_fixed
 
-from harmony import HarmonyContext, LeasedJob, RetryPolicy, SystemClock, Worker
+from harmony import HarmonyContext, JobContext, RetryPolicy, SystemClock, Worker
 from harmony.testing.pytest_plugin import ContextFactory
 from tests.events.test_guard import RaisingEventLogger
 from tests.queue.worker.support import create_writes_table, record_write, written_ids
@@ -34,7 +33,7 @@ def _run_mixed_batch(ctx: HarmonyContext) -> tuple[list[int], Any]:
     ids.append(ctx.jobs.enqueue("bad", {}).id)
     ids += [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(3, 6)]
 
-    def bad(job: LeasedJob, session: Session) -> None:
+    def bad(job: JobContext) -> None:
         raise ValueError("bad job")
 
     worker = Worker(ctx, {"ok": record_write, "bad": bad}, retry=RETRY, batch_size=50)
@@ -92,7 +91,7 @@ class _Unprintable(Exception):
 def test_an_unstorable_error_text_fails_only_its_job_and_keeps_a_readable_error(
     ctx: HarmonyContext, error: Exception, stored: str
 ) -> None:
-    def bad(job: LeasedJob, session: Session) -> None:
+    def bad(job: JobContext) -> None:
         raise error
 
     ok = [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(2)]
@@ -138,11 +137,11 @@ def test_long_handlers_holding_the_write_lock_past_their_lease_run_once_each(
     starts: list[int] = []
     lock = threading.Lock()
 
-    def slow_writer(job: LeasedJob, session: Session) -> None:
+    def slow_writer(job: JobContext) -> None:
         with lock:
-            starts.append(job.id)
-        record_write(job, session)
-        session.flush()  # the write lock is taken here (SQLite) ...
+            starts.append(job.job.id)
+        record_write(job)
+        job.session.flush()  # the write lock is taken here (SQLite) ...
         time.sleep(0.6)  # ... and held past the lease
 
     ids = [ctx.jobs.enqueue("slow", {"n": n}).id for n in range(6)]
@@ -182,7 +181,7 @@ def test_closing_the_context_stops_its_started_worker(
         },
     )
     # Idle, the worker waits a minute between polls: only the close can end it sooner.
-    worker = Worker(ctx, {"t": lambda job, session: None}).start()
+    worker = Worker(ctx, {"t": lambda job: None}).start()
     [thread] = worker._threads
     ctx.jobs.enqueue("t", {})
     worker.wake()
@@ -199,7 +198,7 @@ def test_closing_the_context_stops_its_started_worker(
 
 
 def test_a_result_the_database_cannot_store_fails_only_its_job(ctx: HarmonyContext) -> None:
-    def bad_result(job: LeasedJob, session: Session) -> dict[str, str]:
+    def bad_result(job: JobContext) -> dict[str, str]:
         return {"file": "caf\udce9.mp3"}
 
     ok = [ctx.jobs.enqueue("ok", {"n": n}).id for n in range(3)]

@@ -17,6 +17,7 @@ from tenacity import wait_fixed
 from harmony import (
     HarmonyContext,
     InvalidInputError,
+    JobContext,
     LeasedJob,
     RetryPolicy,
     Worker,
@@ -35,12 +36,12 @@ WAIT = 7
 FLAKY = RetryPolicy(max_attempts=3, wait=wait_fixed(WAIT))
 
 
-def _noop(job: LeasedJob, session: Session) -> None:
+def _noop(job: JobContext) -> None:
     return None
 
 
-def _boom(job: LeasedJob, session: Session) -> None:
-    raise RuntimeError(f"boom {job.id}")
+def _boom(job: JobContext) -> None:
+    raise RuntimeError(f"boom {job.job.id}")
 
 
 # --- registration and what a handler gets ----------------------------------------------
@@ -51,8 +52,8 @@ def test_handler_registered_by_decorator_runs_for_its_type(ctx: HarmonyContext) 
     seen: list[int] = []
 
     @worker.handler("playlist.sync")
-    def sync(job: LeasedJob, session: Session) -> None:
-        seen.append(job.id)
+    def sync(job: JobContext) -> None:
+        seen.append(job.job.id)
 
     job = ctx.jobs.enqueue("playlist.sync", {"provider": "spotify"})
     worker.run_until_idle()
@@ -64,8 +65,8 @@ def test_handler_registered_by_decorator_runs_for_its_type(ctx: HarmonyContext) 
 def test_handlers_registered_by_mapping_run_for_their_types(ctx: HarmonyContext) -> None:
     seen: list[tuple[str, int]] = []
 
-    def handle(job: LeasedJob, session: Session) -> None:
-        seen.append((job.type, job.id))
+    def handle(job: JobContext) -> None:
+        seen.append((job.job.type, job.job.id))
 
     worker = Worker(ctx, {"type.a": handle, "type.b": handle})
     a = ctx.jobs.enqueue("type.a")
@@ -79,8 +80,8 @@ def test_handlers_registered_by_mapping_run_for_their_types(ctx: HarmonyContext)
 def test_handler_receives_the_leased_job_and_a_session(ctx: HarmonyContext) -> None:
     received: list[tuple[Any, Any]] = []
 
-    def handle(job: LeasedJob, session: Session) -> None:
-        received.append((job, session))
+    def handle(job: JobContext) -> None:
+        received.append((job.job, job.session))
 
     job = ctx.jobs.enqueue("t", {"provider": "spotify"}, priority=3)
     Worker(ctx, {"t": handle}).run_until_idle()
@@ -108,9 +109,9 @@ def test_handler_session_writes_commit_with_the_completion(ctx: HarmonyContext) 
 def test_handler_that_writes_then_raises_leaves_no_write_and_is_retried_after_the_policy_wait(
     ctx: HarmonyContext, harmony_clock: ManualClock
 ) -> None:
-    def write_then_raise(job: LeasedJob, session: Session) -> None:
-        record_write(job, session)
-        session.flush()
+    def write_then_raise(job: JobContext) -> None:
+        record_write(job)
+        job.session.flush()
         raise RuntimeError("provider timed out")
 
     worker = Worker(ctx)
@@ -152,7 +153,7 @@ def test_job_is_dead_lettered_after_max_attempts(
 
 
 def test_give_up_on_exception_dead_letters_at_once(ctx: HarmonyContext) -> None:
-    def reject(job: LeasedJob, session: Session) -> None:
+    def reject(job: JobContext) -> None:
         raise ValueError("playlist id is malformed")
 
     worker = Worker(ctx)
@@ -174,7 +175,7 @@ def test_give_up_on_exception_dead_letters_at_once(ctx: HarmonyContext) -> None:
 def test_json_result_returned_by_the_handler_is_stored(ctx: HarmonyContext) -> None:
     job = ctx.jobs.enqueue("t")
 
-    Worker(ctx, {"t": lambda job, session: {"tracks": 3, "ids": ["a", "b"]}}).run_until_idle()
+    Worker(ctx, {"t": lambda job: {"tracks": 3, "ids": ["a", "b"]}}).run_until_idle()
 
     stored = ctx.jobs.get(job.id)
     assert stored.status == "completed"
@@ -182,9 +183,9 @@ def test_json_result_returned_by_the_handler_is_stored(ctx: HarmonyContext) -> N
 
 
 def test_non_json_result_is_a_failed_try_not_a_crash(ctx: HarmonyContext) -> None:
-    def handle(job: LeasedJob, session: Session) -> Any:
-        record_write(job, session)
-        return object() if job.payload["bad"] else {"ok": True}
+    def handle(job: JobContext) -> Any:
+        record_write(job)
+        return object() if job.job.payload["bad"] else {"ok": True}
 
     worker = Worker(ctx)
     worker.register("t", handle, retry=RetryPolicy(max_attempts=1))
@@ -204,9 +205,9 @@ def test_non_json_result_is_a_failed_try_not_a_crash(ctx: HarmonyContext) -> Non
 def test_a_result_postgresql_cannot_store_is_a_failed_try_on_both_backends(
     ctx: HarmonyContext,
 ) -> None:
-    def handle(job: LeasedJob, session: Session) -> Any:
-        record_write(job, session)
-        return {"title": "nul\x00byte"} if job.payload["bad"] else {"ok": True}
+    def handle(job: JobContext) -> Any:
+        record_write(job)
+        return {"title": "nul\x00byte"} if job.job.payload["bad"] else {"ok": True}
 
     worker = Worker(ctx)
     worker.register("t", handle, retry=RetryPolicy(max_attempts=1))

@@ -13,13 +13,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.orm import Session
 
 from harmony import (
     ContextClosed,
     HarmonyContext,
     HarmonySettings,
     InvalidInputError,
+    JobContext,
     LeasedJob,
     RetryPolicy,
     Worker,
@@ -63,9 +63,9 @@ def test_stop_from_a_handler_finishes_that_job_and_releases_the_rest_of_the_batc
     ran: list[int] = []
 
     @worker.handler("t")
-    def stop_on_first(job: LeasedJob, session: Session) -> None:
-        ran.append(job.id)
-        record_write(job, session)
+    def stop_on_first(job: JobContext) -> None:
+        ran.append(job.job.id)
+        record_write(job)
         worker.stop()
 
     report = worker.run_until_idle()
@@ -95,10 +95,10 @@ def test_started_worker_processes_jobs_enqueued_after_start(ctx: HarmonyContext)
 def test_cancelling_run_async_stops_the_worker_after_the_in_flight_job(ctx: HarmonyContext) -> None:
     started, release = threading.Event(), threading.Event()
 
-    def slow(job: LeasedJob, session: Session) -> None:
+    def slow(job: JobContext) -> None:
         started.set()
         assert release.wait(WAIT_SECONDS), "the test never released the handler"
-        record_write(job, session)
+        record_write(job)
 
     worker = Worker(ctx, {"t": slow})
     job = ctx.jobs.enqueue("t")
@@ -120,7 +120,7 @@ def test_cancelling_run_async_stops_the_worker_after_the_in_flight_job(ctx: Harm
 
 
 def test_cancelling_run_async_at_once_still_stops_the_worker(ctx: HarmonyContext) -> None:
-    worker = Worker(ctx, {"any.job": lambda job, session: None})
+    worker = Worker(ctx, {"any.job": lambda job: None})
 
     async def cancel_right_away() -> None:
         task = asyncio.ensure_future(worker.run_async())
@@ -137,7 +137,7 @@ def test_errors_of_worker_threads_reach_the_caller(harmony_settings: HarmonySett
     ctx = HarmonyContext(harmony_settings)
     ctx.migrate()
     ctx.jobs.enqueue("x.job", {})
-    worker = Worker(ctx, {"x.job": lambda job, session: None}, concurrency=2)
+    worker = Worker(ctx, {"x.job": lambda job: None}, concurrency=2)
     ctx.close()
     with pytest.raises(ContextClosed):
         worker.run_until_idle()
@@ -149,9 +149,9 @@ def test_a_postgres_worker_needs_a_pool_big_enough_for_its_threads(
     with HarmonyContext(harmony_settings_factory(pool_size=2, max_overflow=0)) as small:
         if harmony_backend == "postgresql":
             with pytest.raises(InvalidInputError, match="pool_size"):
-                Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
+                Worker(small, {"x.job": lambda job: None}, concurrency=4)
         else:
-            Worker(small, {"x.job": lambda job, session: None}, concurrency=4)
+            Worker(small, {"x.job": lambda job: None}, concurrency=4)
 
 
 # --- leases while a handler runs --------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_heartbeat_extends_the_lease_while_a_long_handler_runs(
 ) -> None:
     started, observed = threading.Event(), threading.Event()
 
-    def long_running(job: LeasedJob, session: Session) -> None:
+    def long_running(job: JobContext) -> None:
         started.set()
         assert observed.wait(WAIT_SECONDS), "the test never saw the lease move"
 
@@ -199,11 +199,11 @@ def test_lost_lease_discards_the_handler_writes_and_reports_lost(
 ) -> None:
     stolen: list[LeasedJob] = []
 
-    def robbed(job: LeasedJob, session: Session) -> None:
+    def robbed(job: JobContext) -> None:
         # Another worker recovers the lease once it expired, while this handler still runs.
         harmony_clock.advance(31)
         stolen.extend(ctx.jobs.lease("t", lease_seconds=30))
-        record_write(job, session)
+        record_write(job)
 
     job = ctx.jobs.enqueue("t")
     report = Worker(ctx, {"t": robbed}, lease_seconds=30).run_until_idle()
@@ -222,10 +222,10 @@ def test_thief_of_a_lost_lease_can_complete_the_job(
 ) -> None:
     stolen: list[LeasedJob] = []
 
-    def robbed(job: LeasedJob, session: Session) -> None:
+    def robbed(job: JobContext) -> None:
         harmony_clock.advance(31)
         stolen.extend(ctx.jobs.lease("t", lease_seconds=30))
-        record_write(job, session)
+        record_write(job)
 
     job = ctx.jobs.enqueue("t")
     Worker(ctx, {"t": robbed}, lease_seconds=30).run_until_idle()
@@ -244,7 +244,7 @@ def test_job_whose_tries_exceeded_max_attempts_is_dead_lettered_as_exceeded(
 ) -> None:
     ran: list[int] = []
     worker = Worker(ctx)
-    worker.register("t", lambda job, session: ran.append(job.id), retry=RetryPolicy(max_attempts=2))
+    worker.register("t", lambda job: ran.append(job.job.id), retry=RetryPolicy(max_attempts=2))
     job = ctx.jobs.enqueue("t")
     for _ in range(2):  # two workers crash in its handler; its lease expires each time
         [crashed] = ctx.jobs.lease("t", lease_seconds=5)
@@ -274,7 +274,7 @@ def test_an_enqueue_wakes_an_idle_worker_instead_of_waiting_out_its_back_off(
     with HarmonyContext(settings) as ctx:
         ctx.migrate()
         done = threading.Event()
-        worker = Worker(ctx, {"t": lambda job, session: done.set()})
+        worker = Worker(ctx, {"t": lambda job: done.set()})
         worker.start()
         try:
             time.sleep(0.2)  # the worker found nothing and is waiting out its back-off
@@ -295,7 +295,7 @@ def test_wake_starts_a_job_at_once_instead_of_after_the_idle_back_off(
     with HarmonyContext(settings, clock=clock) as ctx:
         ctx.migrate()
         done = threading.Event()
-        worker = Worker(ctx, {"t": lambda job, session: done.set()})
+        worker = Worker(ctx, {"t": lambda job: done.set()})
         worker.start()
         try:
             ctx.jobs.enqueue("t", {}, available_at=clock.now() + timedelta(seconds=30))

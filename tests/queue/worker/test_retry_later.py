@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.orm import Session
 
-from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
+from harmony import HarmonyContext, JobContext, RetryPolicy, Worker
 from harmony._events.loggers import RecordingEventLogger
 from harmony.errors import RetryLater
 from harmony.testing import ManualClock
@@ -21,8 +20,8 @@ def test_retry_later_reschedules_without_counting_the_try(
 ) -> None:
     calls: list[int] = []
 
-    def busy_twice(job: LeasedJob, session: Session) -> dict[str, int]:
-        calls.append(job.attempts)
+    def busy_twice(job: JobContext) -> dict[str, int]:
+        calls.append(job.job.attempts)
         if len(calls) <= 2:
             raise RetryLater("the provider asked us to wait", retry_in=120)
         return {"calls": len(calls)}

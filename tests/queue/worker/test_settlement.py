@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from harmony import HarmonyContext, HarmonySettings, LeasedJob, RetryPolicy, Worker
+from harmony import HarmonyContext, HarmonySettings, JobContext, RetryPolicy, Worker
 from harmony._events.loggers import RecordingEventLogger
 from harmony.testing import ManualClock
 from tests.queue.worker.support import written_ids
 
 
 def test_a_handler_that_commits_is_refused_and_its_write_rolled_back(ctx: HarmonyContext) -> None:
-    def commits(job: LeasedJob, session: Session) -> None:
-        session.execute(text("INSERT INTO worker_writes (job_id) VALUES (:i)"), {"i": job.id})
-        session.commit()
+    def commits(job: JobContext) -> None:
+        job.session.execute(
+            text("INSERT INTO worker_writes (job_id) VALUES (:i)"), {"i": job.job.id}
+        )
+        job.session.commit()
 
     job = ctx.jobs.enqueue("commit.job", {})
     report = Worker(
@@ -44,9 +45,9 @@ def test_a_failure_at_commit_time_is_a_failed_try_not_a_stalled_batch(
         )
         conn.execute(text("INSERT INTO deferred_once VALUES (1)"))
 
-    def violates_at_commit(job: LeasedJob, session: Session) -> None:
-        if job.payload.get("bad"):
-            session.execute(text("INSERT INTO deferred_once VALUES (1)"))
+    def violates_at_commit(job: JobContext) -> None:
+        if job.job.payload.get("bad"):
+            job.session.execute(text("INSERT INTO deferred_once VALUES (1)"))
 
     bad = ctx.jobs.enqueue("defer.job", {"bad": True}, priority=1)
     good = ctx.jobs.enqueue_many([{"type": "defer.job"} for _ in range(2)])
@@ -81,7 +82,7 @@ def test_a_lost_batch_is_reported_and_its_jobs_run_after_their_leases_expire(
         jobs = ctx.jobs.enqueue_many([{"type": "x.job"} for _ in range(3)])
         calls: list[int] = []
 
-        def fails_first(job: object, session: object) -> None:
+        def fails_first(job: JobContext) -> None:
             calls.append(1)
             if len(calls) == 1:
                 raise ValueError("first try fails")

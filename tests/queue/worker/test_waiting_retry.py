@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
 from tenacity import wait_fixed
 
-from harmony import HarmonyContext, LeasedJob, RetryPolicy, Worker
+from harmony import HarmonyContext, JobContext, RetryPolicy, Worker
 from harmony.testing import ManualClock
 
 
@@ -16,9 +15,9 @@ def test_the_report_counts_jobs_waiting_for_a_retry(
 ) -> None:
     tries: dict[int, int] = {}
 
-    def flaky(job: LeasedJob, session: Session) -> Any:
-        tries[job.id] = tries.get(job.id, 0) + 1
-        if job.payload["fails"] >= tries[job.id]:
+    def flaky(job: JobContext) -> Any:
+        tries[job.job.id] = tries.get(job.job.id, 0) + 1
+        if job.job.payload["fails"] >= tries[job.job.id]:
             raise RuntimeError("not yet")
         return None
 
@@ -39,7 +38,7 @@ def test_the_report_counts_jobs_waiting_for_a_retry(
 
 
 def test_a_dead_letter_put_back_counts_as_waiting(ctx: HarmonyContext) -> None:
-    def broken(job: LeasedJob, session: Session) -> None:
+    def broken(job: JobContext) -> None:
         raise RuntimeError("always")
 
     worker = Worker(ctx, retry=RetryPolicy(max_attempts=1))
