@@ -333,19 +333,7 @@ class SyncEngine:
         except Exception as exc:  # a provider or the database failed: nothing was written
             error = error_summary(exc)
             duration = elapsed_ms(started)
-            self._events.emit(
-                "sync.run",
-                provider=name,
-                status="failed",
-                created_count=0,
-                updated_count=0,
-                unchanged_count=0,
-                removed_count=0,
-                rejected_count=run.rejected,
-                invalidated_entries=0,
-                duration_ms=duration,
-                error=error,
-            )
+            self._emit_nothing_written(name, "failed", run, duration, error=error)
             failed = SyncReport(
                 providers=(name,),
                 rejected=run.rejected,
@@ -404,12 +392,14 @@ class SyncEngine:
             )
         return applied
 
-    def _superseded(self, name: str, run: _Run, started: float) -> SyncReport:
-        duration = elapsed_ms(started)
+    def _emit_nothing_written(
+        self, name: str, status: str, run: _Run, duration: float, **extra: Any
+    ) -> None:
+        """``sync.run`` for a sync that stored nothing (failed, or superseded)."""
         self._events.emit(
             "sync.run",
             provider=name,
-            status="superseded",
+            status=status,
             created_count=0,
             updated_count=0,
             unchanged_count=0,
@@ -417,7 +407,12 @@ class SyncEngine:
             rejected_count=run.rejected,
             invalidated_entries=0,
             duration_ms=duration,
+            **extra,
         )
+
+    def _superseded(self, name: str, run: _Run, started: float) -> SyncReport:
+        duration = elapsed_ms(started)
+        self._emit_nothing_written(name, "superseded", run, duration)
         run.report("done")
         return SyncReport(
             providers=(name,),
