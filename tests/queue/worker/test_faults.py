@@ -10,14 +10,13 @@ import time
 from typing import Any
 
 import pytest
-from tenacity import wait_fixed
 
-from harmony import HarmonyContext, JobContext, RetryPolicy, SystemClock, Worker
+from harmony import Fixed, HarmonyContext, JobContext, RetryPolicy, SystemClock, Worker
 from harmony.testing.pytest_plugin import ContextFactory
 from tests.events.test_guard import RaisingEventLogger
 from tests.queue.worker.support import create_writes_table, record_write, written_ids
 
-RETRY = RetryPolicy(max_attempts=2, wait=wait_fixed(0))
+RETRY = RetryPolicy(max_attempts=2, wait=Fixed(0))
 
 
 def _outcomes(ctx: HarmonyContext, ids: list[int]) -> list[tuple[str, int, str | None]]:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
-from tenacity import wait_fixed
 
 from harmony import (
+    Fixed,
     HarmonyContext,
     InvalidInputError,
     JobContext,
@@ -33,7 +33,7 @@ from tests.queue.worker.support import (
 
 #: Every retry waits exactly this long, so ``available_at`` is predictable.
 WAIT = 7
-FLAKY = RetryPolicy(max_attempts=3, wait=wait_fixed(WAIT))
+FLAKY = RetryPolicy(max_attempts=3, wait=Fixed(WAIT))
 
 
 def _noop(job: JobContext) -> None:

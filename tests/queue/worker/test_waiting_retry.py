@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenacity import wait_fixed
-
-from harmony import HarmonyContext, JobContext, RetryPolicy, Worker
+from harmony import Fixed, HarmonyContext, JobContext, RetryPolicy, Worker
 from harmony.testing import ManualClock
 
 
@@ -21,7 +19,7 @@ def test_the_report_counts_jobs_waiting_for_a_retry(
             raise RuntimeError("not yet")
         return None
 
-    worker = Worker(ctx, retry=RetryPolicy(max_attempts=5, wait=wait_fixed(30)))
+    worker = Worker(ctx, retry=RetryPolicy(max_attempts=5, wait=Fixed(30)))
     worker.register("flaky", flaky)
     for fails in (0, 1, 2):
         ctx.jobs.enqueue("flaky", {"fails": fails})
