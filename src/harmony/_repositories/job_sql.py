@@ -120,7 +120,7 @@ def _now() -> Any:
     return bindparam("now", type_=J.updated_at.type)
 
 
-def _recover_expired(typed: bool) -> Update:
+def _recover_expired(dialect: str, typed: bool) -> Update:
     """Put jobs whose lease expired back in line (their worker is presumed dead).
 
     Built once; bind ``now`` (and ``types`` when ``typed``). Rows another transaction has
@@ -134,7 +134,7 @@ def _recover_expired(typed: bool) -> Update:
     )
     return (
         update(J)
-        .where(J.id.in_(expired.scalar_subquery()))
+        .where(_among(expired, dialect))
         .values(
             status="pending",
             lease_token=None,
@@ -144,6 +144,20 @@ def _recover_expired(typed: bool) -> Update:
             updated_at=_now(),
         )
     )
+
+
+def _among(ids: Select[Any], dialect: str) -> ColumnElement[bool]:
+    """Rows whose id the locking subquery ``ids`` picks.
+
+    On PostgreSQL as ``id = ANY(ARRAY(subquery))``: the subquery runs once (an InitPlan)
+    and the rows are fetched by primary key. The planner turns ``id IN (subquery)`` into a
+    hash semi-join over a sequential scan of the whole table, so every lease read every
+    completed job still stored (measured: 10,000 rows took most of a 4 ms claim).
+    SQLite looks each id up by primary key either way.
+    """
+    if dialect == "postgresql":
+        return J.id == any_(func.array(ids.scalar_subquery()))
+    return J.id.in_(ids.scalar_subquery())
 
 
 def _claim(dialect: str, typed: bool) -> Update:
@@ -166,7 +180,7 @@ def _claim(dialect: str, typed: bool) -> Update:
     )
     return (
         update(J)
-        .where(J.id.in_(picked.scalar_subquery()))
+        .where(_among(picked, dialect))
         .values(
             # Constants as SQL literals, not bound values: the statement is also used as a
             # CTE (settle_and_claim_statement), where anonymous bound values are not
@@ -423,7 +437,9 @@ def _heartbeat(dialect: str) -> Update:
 # up by dialect and shape: SQLAlchemy's compiled cache and the server's prepared statement
 # are then reused on every call.
 _DIALECTS = ("postgresql", "sqlite")
-_RECOVER = MappingProxyType({typed: _recover_expired(typed) for typed in (False, True)})
+_RECOVER = MappingProxyType(
+    {(d, typed): _recover_expired(d, typed) for d in _DIALECTS for typed in (False, True)}
+)
 _CLAIM = MappingProxyType(
     {(d, typed): _claim(d, typed) for d in _DIALECTS for typed in (False, True)}
 )
@@ -437,11 +453,16 @@ def _settle_and_claim(typed: bool) -> Select[Any]:
     :func:`claim_statement`) in one statement, so a busy worker commits once per batch
     (one WAL flush, one round trip) instead of twice. The two touch different rows
     (leased ones with our tokens; pending ones). Always one row at least: the claimed
-    jobs (all NULL when none) each with ``settled_ids``, the ids completed."""
+    jobs (all NULL when none) each with ``lost_ids``, the ids bound that were not
+    completed (their lease was lost): usually an empty array, where the ids completed
+    would repeat the whole batch on every row (measured: a third of the statement's time
+    went into sending and parsing them)."""
     settled = _settle("postgresql").cte("settled")
     claimed = _claim("postgresql", typed).cte("claimed")
-    done = select(func.array_agg(settled.c.id).label("settled_ids")).subquery("done")
-    return select(claimed, done.c.settled_ids).select_from(done.outerjoin(claimed, true()))
+    asked = select(func.unnest(cast(bindparam("ids"), ARRAY(BigInteger()))))
+    lost = asked.except_(select(settled.c.id)).scalar_subquery()
+    done = select(func.array(lost).label("lost_ids")).subquery("done")
+    return select(claimed, done.c.lost_ids).select_from(done.outerjoin(claimed, true()))
 
 
 _SETTLE_AND_CLAIM = MappingProxyType({typed: _settle_and_claim(typed) for typed in (False, True)})
@@ -453,9 +474,9 @@ def settle_and_claim_statement(typed: bool) -> Select[Any]:
     return _SETTLE_AND_CLAIM[typed]
 
 
-def recover_expired_statement(typed: bool) -> Update:
+def recover_expired_statement(dialect: str, typed: bool) -> Update:
     """Put jobs whose lease expired back in line; bind ``now`` (and ``types`` when ``typed``)."""
-    return _RECOVER[typed]
+    return _RECOVER[(dialect, typed)]
 
 
 def claim_statement(dialect: str, typed: bool) -> Update:

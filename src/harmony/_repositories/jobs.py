@@ -352,8 +352,7 @@ class JobQueue:
         for job in done:
             _check_leased(job)  # building _owned(job)'s UPDATE would cost ~0.2 ms a job
         settle = {**lease_params(done), "try_number": attempts.pop()}
-        leased, settled = self._lease(types, limit, lease_seconds, worker_id, conn, recover, settle)
-        return leased, [job.id for job in done if job.id not in settled]
+        return self._lease(types, limit, lease_seconds, worker_id, conn, recover, settle)
 
     def _lease(
         self,
@@ -364,7 +363,7 @@ class JobQueue:
         conn: Connection | None,
         recover: bool,
         settle: Mapping[str, Any],
-    ) -> tuple[list[LeasedJob], set[int]]:
+    ) -> tuple[list[LeasedJob], list[int]]:
         wanted = _types(types)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
             raise InvalidInputError(
@@ -386,10 +385,10 @@ class JobQueue:
             params["types"] = list(wanted)
         if conn is not None:
             with translate_db_errors(self._db.settings):
-                leased, settled = _claim(conn, wanted is not None, params, seconds, recover, settle)
+                leased, lost = _claim(conn, wanted is not None, params, seconds, recover, settle)
         else:
             with self._db.write() as own:
-                leased, settled = _claim(own, wanted is not None, params, seconds, recover, settle)
+                leased, lost = _claim(own, wanted is not None, params, seconds, recover, settle)
         duration = elapsed_ms(started)
         if not leased:
             self._events.emit(
@@ -414,7 +413,7 @@ class JobQueue:
                 attempts=job.attempts,
                 worker_id=worker_id,
             )
-        return leased, settled
+        return leased, lost
 
     def recover_expired(
         self, types: str | Sequence[str] | None = None, *, conn: Connection | None = None
@@ -425,12 +424,15 @@ class JobQueue:
         params: dict[str, Any] = {"now": self._clock.now()}
         if wanted is not None:
             params["types"] = list(wanted)
-        stmt = recover_expired_statement(wanted is not None)
+        typed = wanted is not None
         if conn is not None:
             with translate_db_errors(self._db.settings):
+                stmt = recover_expired_statement(conn.dialect.name, typed)
                 return int(conn.execute(stmt, params).rowcount)
         with self._db.write() as own:
-            return int(own.execute(stmt, params).rowcount)
+            return int(
+                own.execute(recover_expired_statement(own.dialect.name, typed), params).rowcount
+            )
 
     def _lease_length(self, lease_seconds: float | None) -> float:
         if lease_seconds is None:
@@ -845,14 +847,14 @@ def _claim(
     seconds: float,
     recover: bool,
     settle: Mapping[str, Any],
-) -> tuple[list[LeasedJob], set[int]]:
+) -> tuple[list[LeasedJob], list[int]]:
     # Recovery first, so the claim sees (and may take) the jobs it put back in line.
     if recover:
-        conn.execute(recover_expired_statement(typed), params)
-    settled: set[int] = set()
+        conn.execute(recover_expired_statement(conn.dialect.name, typed), params)
+    lost: list[int] = []
     if settle:
         rows = conn.execute(settle_and_claim_statement(typed), {**params, **settle}).all()
-        settled = set(rows[0].settled_ids or ())
+        lost = list(rows[0].lost_ids or ())
         rows = [row for row in rows if row.id is not None]
     else:
         rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
@@ -867,7 +869,7 @@ def _claim(
     ]
     if own:  # jobs with a visibility timeout of their own
         conn.execute(OWN_EXPIRY, own)
-    return leased, settled
+    return leased, lost
 
 
 def _check_leased(job: LeasedJob) -> None:
