@@ -690,7 +690,7 @@ def _single_enqueues(args: argparse.Namespace, admin: str) -> dict[str, float]:
     with ExitStack() as stack:
         queues: list[Queue] = []
         for i, (key, make) in enumerate(makers):
-            if key in ("procrastinate", "pgqueuer") and not _installed(key):
+            if key in args.skip or (key in ("procrastinate", "pgqueuer") and not _installed(key)):
                 continue
             name = stack.enter_context(_database(admin, f"{DB_PREFIX}single_{i}"))
             queue = make(_libpq(args.postgres, name))
@@ -794,6 +794,8 @@ def run(args: argparse.Namespace) -> tuple[list[Drain], dict[str, Enqueue]]:
         ),
     ]
     for key, make, setups_of in peers:
+        if key in args.skip:
+            continue
         if key != "raw" and not _installed(key):
             print(
                 f"{key} is not installed: skipping it. To compare, install it into the venv "
@@ -811,6 +813,8 @@ def run(args: argparse.Namespace) -> tuple[list[Drain], dict[str, Enqueue]]:
             finally:
                 queue.close()
 
+    if "sqlite" in args.skip:
+        return drains, enqueues
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "bench.db")
         print("harmony (SQLite)", flush=True)
@@ -1022,6 +1026,13 @@ def main() -> None:
         help="write cProfile stats of the 1-worker harmony drains to DIR",
     )
     parser.add_argument(
+        "--skip",
+        type=lambda text: {part.strip() for part in text.split(",") if part.strip()},
+        default=set(),
+        help="comma-separated parts to leave out, for quick comparisons: procrastinate, "
+        "pgqueuer, raw, sqlite (a --write run should measure everything)",
+    )
+    parser.add_argument(
         "--write", action="store_true", help="write the section into docs/benchmarks.md"
     )
     parser.add_argument("--notes", help="a Markdown file appended to the section written")
@@ -1033,6 +1044,8 @@ def main() -> None:
         return
     if not args.postgres:
         parser.error("give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
+    if args.write and args.skip:
+        parser.error("--write records a whole run: drop --skip")
     command = command_line(SCRIPT, sys.argv[1:], hidden=("--postgres",))
     machine = _machine(args)
     print(machine)
