@@ -9,7 +9,8 @@ serves both. Lease tokens are generated per row by the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -37,13 +38,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg as _PGDialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.dml import Insert
 
 from harmony._db.models import QueueJobRow
 
 __all__ = [
+    "CLAIM_COLUMNS",
     "EXPIRED_LEASE_ERROR",
     "JOB_COLUMNS",
     "OWN_EXPIRY",
@@ -56,6 +61,7 @@ __all__ = [
     "lease_token",
     "mark_started_statement",
     "recover_expired_statement",
+    "run_claim",
     "settle_and_claim_statement",
     "settle_statement",
 ]
@@ -94,6 +100,21 @@ EXPIRED_LEASE_ERROR = (
 )
 _RECOVERED = J.last_error == literal_column("'" + EXPIRED_LEASE_ERROR + "'")
 
+#: What a claim returns of each leased row, in this order (:func:`run_claim`'s tuples).
+#: The expiry and the worker id are what the caller bound, so they are not read back.
+CLAIM_COLUMNS = (
+    J.id,
+    J.type,
+    J.payload,
+    J.priority,
+    J.attempts,
+    J.lease_token,
+    J.available_at,
+    J.idempotency_key,
+    J.lease_seconds,
+    _RECOVERED.label("recovered"),
+)
+
 
 def lease_token(dialect: str) -> ColumnElement[str]:
     """A fresh random token per row: ``gen_random_uuid()`` or ``randomblob(16)`` in hex."""
@@ -112,8 +133,14 @@ PENDING = J.status == literal_column("'pending'")
 LEASED = J.status == literal_column("'leased'")
 
 
-def _types_bound(typed: bool) -> list[ColumnElement[bool]]:
-    return [J.type.in_(bindparam("types", expanding=True))] if typed else []
+def _types_bound(dialect: str, typed: bool) -> list[ColumnElement[bool]]:
+    """Rows of the bound list ``types``: one array on PostgreSQL (the statement's text stays
+    the same for any number of types, so it is prepared once), expanding ``IN`` on SQLite."""
+    if not typed:
+        return []
+    if dialect == "postgresql":
+        return [J.type == any_(cast(bindparam("types"), ARRAY(String())))]
+    return [J.type.in_(bindparam("types", expanding=True))]
 
 
 def _now() -> Any:
@@ -129,7 +156,7 @@ def _recover_expired(dialect: str, typed: bool) -> Update:
     """
     expired = (
         select(J.id)
-        .where(LEASED, J.lease_expires_at <= _now(), *_types_bound(typed))
+        .where(LEASED, J.lease_expires_at <= _now(), *_types_bound(dialect, typed))
         .with_for_update(skip_locked=True)
     )
     return (
@@ -173,7 +200,7 @@ def _claim(dialect: str, typed: bool) -> Update:
     """
     picked = (
         select(J.id)
-        .where(PENDING, J.available_at <= _now(), *_types_bound(typed))
+        .where(PENDING, J.available_at <= _now(), *_types_bound(dialect, typed))
         .order_by(J.priority.desc(), J.available_at, J.id)
         .limit(bindparam("limit", type_=Integer()))
         .with_for_update(skip_locked=True)
@@ -191,20 +218,7 @@ def _claim(dialect: str, typed: bool) -> Update:
             lease_expires_at=bindparam("expires", type_=J.lease_expires_at.type),
             updated_at=_now(),
         )
-        .returning(
-            J.id,
-            J.type,
-            J.payload,
-            J.priority,
-            J.attempts,
-            J.lease_token,
-            J.lease_expires_at,
-            J.available_at,
-            J.leased_by,
-            J.idempotency_key,
-            J.lease_seconds,
-            _RECOVERED.label("recovered"),
-        )
+        .returning(*CLAIM_COLUMNS)
     )
 
 
@@ -363,30 +377,41 @@ def insert_one_postgres(engine: Engine, row: dict[str, Any], payload_json: str) 
         row["created_at"],
         row["updated_at"],
     )
-    dbapi_error: Any = engine.dialect.loaded_dbapi.Error
     raw = engine.raw_connection()
     try:
-        driver: Any = raw.driver_connection
-        driver.autocommit = True
-        try:
-            return int(driver.execute(_PG_INSERT_ONE, params, prepare=True).fetchone()[0])
-        finally:
-            if not driver.closed:
-                driver.autocommit = False
-    except dbapi_error as exc:
-        invalidated = engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
-        if invalidated:
-            raw.invalidate(exc)
-        raise DBAPIError.instance(
-            _PG_INSERT_ONE,
-            params,
-            exc,
-            dbapi_error,
-            connection_invalidated=invalidated,
-            dialect=engine.dialect,
-        ) from exc
+        with _driver_errors(engine.dialect, raw, _PG_INSERT_ONE, params, raw.invalidate):
+            driver: Any = raw.driver_connection
+            driver.autocommit = True
+            try:
+                return int(driver.execute(_PG_INSERT_ONE, params, prepare=True).fetchone()[0])
+            finally:
+                if not driver.closed:
+                    driver.autocommit = False
     finally:
         raw.close()
+
+
+@contextmanager
+def _driver_errors(
+    dialect: Dialect,
+    raw: PoolProxiedConnection,
+    sql: str,
+    params: Any,
+    invalidate: Callable[[BaseException], None],
+) -> Iterator[None]:
+    """Around a statement run on the driver itself: its errors come back as SQLAlchemy's
+    ``DBAPIError`` (what ``translate_db_errors`` turns into harmony errors), and a
+    connection that broke is invalidated (``invalidate``) so the pool drops it."""
+    dbapi_error: Any = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        invalidated = dialect.is_disconnect(exc, raw.dbapi_connection, None)
+        if invalidated:
+            invalidate(exc)
+        raise DBAPIError.instance(
+            sql, params, exc, dbapi_error, connection_invalidated=invalidated, dialect=dialect
+        ) from exc
 
 
 #: Gives leased jobs with a visibility timeout of their own the expiry it asks for
@@ -472,6 +497,45 @@ def settle_and_claim_statement(typed: bool) -> Select[Any]:
     """PostgreSQL: settle leased jobs and lease ready ones in one statement; bind what
     :func:`settle_statement` and :func:`claim_statement` take."""
     return _SETTLE_AND_CLAIM[typed]
+
+
+_PG_DIALECT: Dialect = _PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's own class
+#: The PostgreSQL claims as the psycopg driver takes them (``%(name)s`` placeholders), by
+#: ``(typed, settle)``. Compiling needs the dialect only, not the driver.
+_PG_CLAIM_TEXT = MappingProxyType(
+    {
+        (typed, settle): str(
+            (_settle_and_claim(typed) if settle else _claim("postgresql", typed)).compile(
+                dialect=_PG_DIALECT
+            )
+        )
+        for typed in (False, True)
+        for settle in (False, True)
+    }
+)
+
+
+def run_claim(
+    conn: Connection, params: Mapping[str, Any], *, typed: bool, settle: bool
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: lease ready jobs (with ``settle``, complete the bound ones first, as
+    :func:`settle_and_claim_statement`) on the driver connection under ``conn``.
+
+    The worker's hottest statement, run without SQLAlchemy's per-execution work (an
+    execution context, result rows, a type processor per value), which cost about as
+    much client time as the statement itself: 1.8 of 5.3 ms per batch of 100. Returns
+    tuples in :data:`CLAIM_COLUMNS` order (plus ``lost_ids`` with ``settle``); timestamps
+    come in the session's time zone. Bind ``now``, ``expires``, ``limit``,
+    ``worker_id``, ``types`` when ``typed`` (a list) and, with ``settle``, ``ids``,
+    ``tokens`` and ``try_number``. Driver errors come back as SQLAlchemy's
+    ``DBAPIError``; a broken connection is invalidated.
+    """
+    sql = _PG_CLAIM_TEXT[(typed, settle)]
+    raw = conn.connection
+    driver: Any = raw.driver_connection
+    with _driver_errors(conn.dialect, raw, sql, params, conn.invalidate):
+        rows: list[tuple[Any, ...]] = driver.execute(sql, params).fetchall()
+    return rows
 
 
 def recover_expired_statement(dialect: str, typed: bool) -> Update:

@@ -27,7 +27,7 @@ from harmony._repositories.job_sql import (
     lease_params,
     mark_started_statement,
     recover_expired_statement,
-    settle_and_claim_statement,
+    run_claim,
     settle_statement,
 )
 from harmony._repositories.job_types import Job, JobPage, JobSpec, LeasedJob, QueueStats
@@ -852,14 +852,17 @@ def _claim(
     if recover:
         conn.execute(recover_expired_statement(conn.dialect.name, typed), params)
     lost: list[int] = []
-    if settle:
-        rows = conn.execute(settle_and_claim_statement(typed), {**params, **settle}).all()
-        lost = list(rows[0].lost_ids or ())
-        rows = [row for row in rows if row.id is not None]
+    rows: Sequence[Sequence[Any]]
+    if conn.dialect.name == "postgresql":
+        rows = run_claim(conn, {**params, **settle}, typed=typed, settle=bool(settle))
+        if settle:
+            lost = list(rows[0][-1] or ())
+            rows = [row for row in rows if row[0] is not None]
     else:
         rows = conn.execute(claim_statement(conn.dialect.name, typed), params).all()
+    now, expires, worker_id = params["now"], params["expires"], params["worker_id"]
     leased = sorted(
-        (_leased(row, seconds, params["now"]) for row in rows),
+        (_leased(row, seconds, now, expires, worker_id) for row in rows),
         key=lambda j: (-j.priority, j.available_at, j.id),
     )
     own = [
@@ -1030,20 +1033,25 @@ def _by_attempts(jobs: Sequence[LeasedJob]) -> dict[int, list[LeasedJob]]:
     return groups
 
 
-def _leased(row: Any, seconds: float, now: datetime) -> LeasedJob:
-    own = row.lease_seconds
+def _leased(
+    row: Sequence[Any], seconds: float, now: datetime, expires: datetime, worker_id: str | None
+) -> LeasedJob:
+    """The job of a claimed row (:data:`CLAIM_COLUMNS`, unpacked by position: per job of a
+    batch this is most of the client's work); ``expires`` and ``worker_id`` are what the
+    claim stored."""
+    job_id, job_type, payload, priority, attempts, token, available, key, own, recovered = row[:10]
     return LeasedJob(
-        id=row.id,
-        type=row.type,
-        payload=row.payload,
-        priority=row.priority,
-        attempts=row.attempts + 1,
-        token=row.lease_token,
-        recovered=bool(row.recovered),
-        lease_expires_at=row.lease_expires_at if own is None else now + timedelta(seconds=own),
-        available_at=row.available_at,
-        leased_by=row.leased_by,
-        idempotency_key=row.idempotency_key,
+        id=job_id,
+        type=job_type,
+        payload=payload,
+        priority=priority,
+        attempts=attempts + 1,
+        token=token,
+        recovered=bool(recovered),
+        lease_expires_at=expires if own is None else now + timedelta(seconds=own),
+        available_at=available.astimezone(UTC),
+        leased_by=worker_id,
+        idempotency_key=key,
         lease_seconds=seconds if own is None else own,
     )
 
