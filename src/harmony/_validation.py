@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from harmony._checks import as_int
 from harmony.errors import HarmonyError, InvalidInputError
 
 __all__ = [
@@ -91,13 +92,26 @@ def check_text(
     return value
 
 
-def check_int(name: str, value: Any, *, low: int = 0, high: int = INT32_MAX, hint: str = "") -> int:
-    """``value`` if it is an ``int`` (not a bool) from ``low`` to ``high``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{name} must be an integer{hint}, got {value!r:.80}")
-    if not low <= value <= high:
-        raise InvalidInputError(f"{name} must be from {low} to {high}{hint}, got {value!r:.80}")
-    return value
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    low: int = 0,
+    high: int | None = INT32_MAX,
+    hint: str = "",
+    error: type[HarmonyError] = InvalidInputError,
+) -> int:
+    """``value`` as an ``int`` if it is an integer from ``low`` to ``high`` (``None``: no
+    upper bound); else raise ``error`` naming the field, the range and the value.
+
+    Integers are ``int`` and anything with ``__index__`` (numpy's integers, from a
+    notebook); never a bool.
+    """
+    number = as_int(value)
+    if number is None or number < low or (high is not None and number > high):
+        bounds = f">= {low}" if high is None else f"from {low} to {high}"
+        raise error(f"{name} must be an integer {bounds}{hint}, got {value!r:.80}")
+    return number
 
 
 def check_seconds(

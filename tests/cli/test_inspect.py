@@ -38,7 +38,7 @@ def test_search_ranks_and_reports_bad_queries(demo: Run) -> None:
     found = demo("search", "summer 1984 live", "--json").ok().json()
     assert found["items"][0]["title"] == "Summer 1984 - Live at Wembley"
     demo("search", "  ").error("query is empty")
-    demo("search", "x", "--limit", "0").error("limit must be between 1")
+    demo("search", "x", "--limit", "0").error("limit must be an integer from 1")
 
 
 def test_status_lists_sources_and_credentials_without_secrets(

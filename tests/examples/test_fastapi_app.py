@@ -275,7 +275,7 @@ def test_harmony_errors_map_to_http_statuses_without_tracebacks(serve_app: Serve
     assert detail(client.get("/jobs/424242"), 404) == "job 424242 does not exist"
     # InvalidInputError (and subclasses) -> 400
     assert "search query is empty" in detail(client.get("/search", params={"q": "   "}), 400)
-    assert "limit must be between 1 and 100" in detail(
+    assert "limit must be an integer from 1 to 100" in detail(
         client.get("/search", params={"q": "x", "limit": 1000}), 400
     )
     assert "known: local" in detail(

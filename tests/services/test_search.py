@@ -191,8 +191,8 @@ def test_every_call_emits_exactly_one_api_request_event(
     [
         ({"query": ""}, "query is empty"),
         ({"query": "   "}, "query is empty"),
-        ({"query": "x", "limit": 0}, "limit must be between 1 and 50"),
-        ({"query": "x", "limit": 51}, "limit must be between 1 and 50"),
+        ({"query": "x", "limit": 0}, "limit must be an integer from 1 to 50"),
+        ({"query": "x", "limit": 51}, "limit must be an integer from 1 to 50"),
         ({"query": "x", "offset": -1}, "offset must be"),
         ({"query": "x", "offset": 10**23}, "offset must be an integer from 0 to 10000"),
         (

@@ -112,7 +112,7 @@ class ActivityRepository:
         Pages are keyset-based: pass the previous page's ``next_cursor`` as ``cursor``.
         ``limit`` is 1..1000.
         """
-        check_int("limit", limit, low=1, high=_MAX_LIMIT)
+        limit = check_int("limit", limit, low=1, high=_MAX_LIMIT)
         stmt = self._select(type, status, since, until)
         if cursor is not None:
             at, last_id = _decode_cursor(cursor)

@@ -365,10 +365,7 @@ class JobQueue:
         settle: Mapping[str, Any],
     ) -> tuple[list[LeasedJob], list[int]]:
         wanted = _types(types)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_BATCH:
-            raise InvalidInputError(
-                f"limit must be an integer from 1 to {_MAX_BATCH}, got {limit!r}"
-            )
+        limit = check_int("limit", limit, low=1, high=_MAX_BATCH)
         seconds = self._lease_length(lease_seconds)
         if worker_id is not None:
             check_text("worker_id", worker_id, max_length=255)
@@ -775,9 +772,11 @@ class JobQueue:
             raise InvalidInputError(
                 f"unknown job status {status!r}; use one of {', '.join(JOB_STATUSES)}"
             )
-        check_int("limit", limit, low=1, high=_MAX_BATCH)
+        limit = check_int("limit", limit, low=1, high=_MAX_BATCH)
         if cursor is not None:
-            check_int("cursor", cursor, low=1, high=INT64_MAX, hint=" (the next_cursor of a page)")
+            cursor = check_int(
+                "cursor", cursor, low=1, high=INT64_MAX, hint=" (the next_cursor of a page)"
+            )
         if type is not None:
             check_text("type", type, max_length=128)
         stmt = select(*JOB_COLUMNS).order_by(J.id.desc()).limit(limit + 1)
@@ -938,7 +937,9 @@ def _checked(
     _check_type(item.type)
     if item.payload is None:  # as enqueue(type, None): an empty payload
         item = replace(item, payload={})
-    check_int("priority", item.priority, high=INT32_MAX, hint=" (higher runs first)")
+    priority = check_int("priority", item.priority, high=INT32_MAX, hint=" (higher runs first)")
+    if priority is not item.priority:  # e.g. a numpy integer: store a plain int
+        item = replace(item, priority=priority)
     if not isinstance(item.payload, Mapping):
         raise InvalidInputError(
             f"payload must be a JSON object (a mapping), got {type(item.payload).__name__}"

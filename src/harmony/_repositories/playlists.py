@@ -18,7 +18,7 @@ from harmony._repositories.playlist_types import (
     PlaylistTrack,
     Track,
 )
-from harmony._validation import unstorable_reason
+from harmony._validation import check_int, unstorable_reason
 from harmony.errors import InvalidInputError, NotFoundError
 
 __all__ = [
@@ -192,11 +192,7 @@ def check_list_params(
     """Validate list parameters; returns them as the canonical dict keys and ETags use."""
     if status not in ("active", "removed", "all"):
         raise InvalidInputError(f"status must be 'active', 'removed' or 'all', got {status!r}")
-    size = as_int(limit)
-    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidInputError(
-            f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}"
-        )
+    size = check_int("limit", limit, low=1, high=MAX_PAGE_SIZE)
     if cursor is not None and not (
         isinstance(cursor, str)
         and cursor.isascii()

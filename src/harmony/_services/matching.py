@@ -39,7 +39,7 @@ from harmony._services.handlers import JobContext
 from harmony._services.match_keys import MatchKey, match_key
 from harmony._services.retry import RetryPolicy
 from harmony._timing import elapsed_ms
-from harmony._validation import error_summary
+from harmony._validation import check_int, error_summary
 from harmony.errors import (
     InvalidInputError,
     MissingExtraError,
@@ -230,13 +230,8 @@ class MatchingService:
     ) -> tuple[UnmatchedTrack, ...]:
         """Tracks of ``source`` without a match in ``target`` (by id), each with up to three
         of the target's closest tracks and the rule each of them failed."""
-        size, skip = as_int(limit), as_int(offset)
-        if size is None or not 1 <= size <= _MAX_UNMATCHED:
-            raise InvalidInputError(
-                f"limit must be an integer from 1 to {_MAX_UNMATCHED}, got {limit!r}"
-            )
-        if skip is None or skip < 0:
-            raise InvalidInputError(f"offset must be an integer >= 0, got {offset!r}")
+        size = check_int("limit", limit, low=1, high=_MAX_UNMATCHED)
+        skip = check_int("offset", offset, high=None)
         rules = _rules(self.tolerance_ms)
         self._check_pair(source, target)
         from harmony._services.match_engine import MatchEngine

@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 
 from tenacity import RetryCallState, Retrying, wait_exponential_jitter, wait_fixed
 
+from harmony._validation import check_int
 from harmony.errors import InvalidInputError
 
 __all__ = ["Exponential", "Fixed", "RetryPolicy", "Wait", "WaitStrategy"]
@@ -126,14 +127,9 @@ class RetryPolicy:
     _retrying: Retrying = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.max_attempts, bool)
-            or not isinstance(self.max_attempts, int)
-            or self.max_attempts < 1
-        ):
-            raise InvalidInputError(
-                f"max_attempts must be an integer >= 1, got {self.max_attempts!r}"
-            )
+        object.__setattr__(
+            self, "max_attempts", check_int("max_attempts", self.max_attempts, low=1, high=None)
+        )
         if isinstance(self.wait, (Fixed, Exponential)):
             strategy = _tenacity_wait(self.wait)
         elif callable(self.wait):

@@ -13,12 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from harmony._checks import as_int
 from harmony._events.base import EventLogger
 from harmony._repositories.playlist_types import Track, TrackFields
 from harmony._repositories.track_search import TrackSearchRepository
 from harmony._timing import elapsed_ms
-from harmony._validation import error_summary, unstorable_reason
+from harmony._validation import check_int, error_summary, unstorable_reason
 from harmony.errors import (
     ContextClosed,
     InvalidInputError,
@@ -168,16 +167,10 @@ class SearchService:
             raise InvalidInputError(
                 f"the search query has {len(query)} characters; the maximum is {_MAX_QUERY_LENGTH}"
             )
-        size, skip = as_int(limit), as_int(offset)
-        if size is None or not 1 <= size <= self.max_limit:
-            raise InvalidInputError(
-                f"limit must be between 1 and {self.max_limit} (the search_max_limit setting), "
-                f"got {limit!r}"
-            )
-        if skip is None or not 0 <= skip <= _MAX_OFFSET:
-            raise InvalidInputError(
-                f"offset must be an integer from 0 to {_MAX_OFFSET}, got {offset!r}"
-            )
+        size = check_int(
+            "limit", limit, low=1, high=self.max_limit, hint=" (the search_max_limit setting)"
+        )
+        skip = check_int("offset", offset, high=_MAX_OFFSET)
         if sources is None:
             return self.sources, size, skip
         if isinstance(sources, str):

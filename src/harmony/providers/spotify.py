@@ -25,6 +25,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from harmony._validation import check_int
 from harmony.errors import (
     ConfigurationError,
     CredentialsError,
@@ -172,9 +173,15 @@ class SpotifyProvider:
                 "SpotifyProvider needs exactly one of client=, token= or auth_manager=; "
                 f"got {', '.join(given) or 'none'}"
             )
-        _check_int("max_attempts", max_attempts, 1, 100)
-        _check_int("playlist_page_size", playlist_page_size, 1, 50)
-        _check_int("track_page_size", track_page_size, 1, 100)
+        max_attempts = check_int(
+            "max_attempts", max_attempts, low=1, high=100, error=ConfigurationError
+        )
+        playlist_page_size = check_int(
+            "playlist_page_size", playlist_page_size, low=1, high=50, error=ConfigurationError
+        )
+        track_page_size = check_int(
+            "track_page_size", track_page_size, low=1, high=100, error=ConfigurationError
+        )
         for field, value in (
             ("max_retry_after", max_retry_after),
             ("backoff_initial", backoff_initial),
@@ -283,7 +290,7 @@ class SpotifyProvider:
         """Up to ``limit`` tracks matching ``query`` (Spotify search syntax), best first."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError(f"a search query must be a non-blank string, got {query!r}")
-        _check_int("limit", limit, 1, _SEARCH_MAX_OFFSET, error=InvalidInputError)
+        limit = check_int("limit", limit, low=1, high=_SEARCH_MAX_OFFSET)
         found: list[dict[str, Any]] = []
         offset = 0
         while len(found) < limit and offset < _SEARCH_MAX_OFFSET:
@@ -434,10 +441,3 @@ def _prefix(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ConfigurationError(f"api_prefix must be an http(s) URL, got {value!r}")
     return value if value.endswith("/") else value + "/"
-
-
-def _check_int(
-    field: str, value: Any, low: int, high: int, error: type[Exception] = ConfigurationError
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise error(f"{field} must be an integer from {low} to {high}, got {value!r}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from harmony._validation import check_int
 from harmony.errors import ConfigurationError, InvalidInputError, ProviderError
 from harmony.providers.base import (
     ProviderPlaylist,
@@ -103,8 +104,7 @@ class LocalFilesProvider:
                 "LocalFilesProvider reads tags with mutagen, which is not installed; "
                 "install it with: pip install 'harmony[local]'"
             )
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise InvalidInputError(f"cache_size must be a whole number >= 0, got {cache_size!r}")
+        cache_size = check_int("cache_size", cache_size, high=None)
         self.name = name
         #: The music folder, absolute (symbolic links in it are kept as given).
         self.root = Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
