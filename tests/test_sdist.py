@@ -96,8 +96,17 @@ def test_the_sdist_installs_into_a_fresh_venv_and_its_tests_pass(tmp_path: Path)
         " sys.exit(pytest.main(sys.argv[1:]))"
     )
     result = subprocess.run(
-        [str(python), "-c", run_tests, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
-        + list(SDIST_TESTS),
+        [
+            str(python),
+            "-c",
+            run_tests,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            *SDIST_TESTS,
+        ],
         cwd=source,
         env=env,
         capture_output=True,
