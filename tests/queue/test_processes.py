@@ -483,7 +483,8 @@ def test_a_worker_process_survives_its_database_connections_being_terminated(
         with HarmonyContext(settings) as ctx, worker_processes(tmp_path) as procs:
             # Enough jobs that the worker is still draining through the terminations below
             # (each lands on a lease or a handler's write); what it drains after them
-            # proves nothing more, so 2,000 jobs rather than 6,000.
+            # proves nothing more, so 2,000 jobs rather than 6,000. A worker that lets a
+            # failed lease end it fails here at either size.
             ids = _prepare(ctx, 2_000)
             worker = procs.start(
                 "pg-dropped", settings=settings, mode="drain", lease_seconds=2, batch_size=100
