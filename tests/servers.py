@@ -22,7 +22,12 @@ def serve_asgi(app: Any) -> Iterator[str]:
 
     Startup failures (the lifespan raised) fail the caller with uvicorn's log above.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose ``proto`` says
+    # TCP, and a socket made with proto 0 passes that on to the connections it accepts.
+    # Without TCP_NODELAY every keep-alive response waits ~40 ms (Nagle's algorithm holds
+    # the body until the client's delayed ACK of the headers), as uvicorn's own sockets,
+    # made from getaddrinfo's answer, never do.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(

@@ -64,6 +64,9 @@ class _Deployment:
             "app = create_app(run_worker=False)  # sync jobs run in the worker process\n"
         )
         self.procs: list[subprocess.Popen[bytes]] = []
+        # One client for every request: httpx.get() builds a client (an SSL context among
+        # it) per call, ~30 ms each, which was most of this test's time.
+        self.client = httpx.Client(timeout=10)
         self.logs: list[Path] = []
         self.urls: list[str] = []
         # The worker process first: it migrates and runs every playlist.sync job.
@@ -113,7 +116,7 @@ class _Deployment:
             for proc, log in zip(self.procs, self.logs, strict=True):
                 assert proc.poll() is None, f"{log.name} exited:\n{log.read_text(errors='replace')}"
             try:
-                if httpx.get(url + "/playlists", timeout=5).status_code == 200:
+                if self.client.get(url + "/playlists", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -121,16 +124,17 @@ class _Deployment:
         raise AssertionError(f"{url} did not come up")
 
     def sync(self) -> None:
-        accepted = httpx.post(self.urls[0] + "/sync", timeout=10)
+        accepted = self.client.post(self.urls[0] + "/sync")
         assert accepted.status_code == 202, accepted.text
         job_url = self.urls[1] + accepted.json()["status_url"]  # asked of the other server
         deadline = time.monotonic() + WAIT_SECONDS
-        while (job := httpx.get(job_url, timeout=10).json())["status"] != "completed":
+        while (job := self.client.get(job_url).json())["status"] != "completed":
             assert job["status"] in ("pending", "leased"), job
             assert time.monotonic() < deadline, f"the sync job did not complete: {job}"
             time.sleep(0.05)
 
     def close(self) -> None:
+        self.client.close()
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
@@ -151,36 +155,39 @@ def deployment(harmony_settings_factory: SettingsFactory, tmp_path: Path) -> Ite
         running.close()
 
 
-def _read(url: str, playlist_id: int | None = None, etag: str | None = None) -> httpx.Response:
+def _read(
+    client: httpx.Client, url: str, playlist_id: int | None = None, etag: str | None = None
+) -> httpx.Response:
     headers = {"If-None-Match": etag} if etag else {}
     path = "/playlists" if playlist_id is None else f"/playlists/{playlist_id}"
-    return httpx.get(url + path, headers=headers, timeout=10)
+    return client.get(url + path, headers=headers)
 
 
 def test_after_a_sync_job_no_server_serves_the_old_content_or_etag(deployment: _Deployment) -> None:
+    client = deployment.client
     deployment.sync()
-    [playlist] = _read(deployment.urls[0]).json()["items"]
+    [playlist] = _read(client, deployment.urls[0]).json()["items"]
     for round_ in range(3):
         # Both servers cache the list and the detail, and answer 304 for what they hold.
         before: dict[str, Any] = {}
         for url in deployment.urls:
             for _ in range(2):
-                listing, detail = _read(url), _read(url, playlist["id"])
-            assert _read(url, etag=listing.headers["etag"]).status_code == 304
-            assert _read(url, playlist["id"], detail.headers["etag"]).status_code == 304
+                listing, detail = _read(client, url), _read(client, url, playlist["id"])
+            assert _read(client, url, etag=listing.headers["etag"]).status_code == 304
+            assert _read(client, url, playlist["id"], detail.headers["etag"]).status_code == 304
             before[url] = (listing.headers["etag"], detail.headers["etag"], detail.json())
         title = f"Round {round_}"
         _write_export(deployment.exports, 4 + round_, title)
         deployment.sync()
         for url in deployment.urls:
             old_list, old_detail, old_body = before[url]
-            listing, detail = _read(url), _read(url, playlist["id"])
+            listing, detail = _read(client, url), _read(client, url, playlist["id"])
             assert detail.headers["etag"] != old_detail and listing.headers["etag"] != old_list
             assert [t["title"] for t in detail.json()["tracks"]] == [
                 f"{title} {n}" for n in range(4 + round_)
             ]
             assert detail.json() != old_body
             # The old ETags are stale everywhere: full answers, never 304.
-            assert _read(url, etag=old_list).status_code == 200
-            assert _read(url, playlist["id"], old_detail).status_code == 200
-            assert _read(url, playlist["id"], detail.headers["etag"]).status_code == 304
+            assert _read(client, url, etag=old_list).status_code == 200
+            assert _read(client, url, playlist["id"], old_detail).status_code == 200
+            assert _read(client, url, playlist["id"], detail.headers["etag"]).status_code == 304
