@@ -1,7 +1,11 @@
-"""Two processes running ``ctx.matching.run`` of the same pair at once, on one database
-(SQLite file or PostgreSQL schema): both succeed, and what is stored is what one run alone
-stores (PostgreSQL: the runs wait for each other; SQLite: its single writer serialises
-them). Three rounds, each from an empty match state, give the race several chances."""
+"""Two processes running ``ctx.matching.run`` at once, on one database (SQLite file or
+PostgreSQL schema): both succeed, and what is stored is what one run alone stores.
+
+Runs of the same pair wait for each other on PostgreSQL; runs of different pairs share
+the keying of a catalogue, which one process at a time does there; on SQLite the single
+writer serialises the writes, and keys a concurrent run stored in between are replaced.
+Three rounds, each from an empty match state (keys included), give the races several
+chances."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import os
 import subprocess  # nosec B404 - runs this interpreter on a fixed script
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -29,7 +34,7 @@ start = sys.argv[1]
 with HarmonyContext.from_env() as ctx:
     while not os.path.exists(start):
         time.sleep(0.005)
-    report = ctx.matching.run("sample", "local")
+    report = ctx.matching.run(sys.argv[2], sys.argv[3])
     print(json.dumps({"matched": report.matched, "unmatched": report.unmatched}))
 """
 
@@ -44,16 +49,16 @@ def _pairs(ctx: HarmonyContext) -> dict[int, tuple[int, str]]:
     return {k: (m.target_track_id, m.method) for k, m in found.items()}
 
 
-def _race(env: dict[str, str], start: Path) -> list[dict[str, int]]:
+def _race(env: dict[str, str], start: Path, pairs: list[tuple[str, str]]) -> list[dict[str, int]]:
     children = [
         subprocess.Popen(  # nosec B603 - this interpreter, a fixed script
-            [sys.executable, "-c", CHILD, str(start)],
+            [sys.executable, "-c", CHILD, str(start), source, target],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for source, target in pairs
     ]
     start.touch()
     outputs = [child.communicate(timeout=120) for child in children]
@@ -62,25 +67,41 @@ def _race(env: dict[str, str], start: Path) -> list[dict[str, int]]:
     return [json.loads(out) for out, _ in outputs]
 
 
-def test_processes_matching_the_same_pair_at_once_store_one_runs_result(
-    harmony_settings: HarmonySettings, tmp_path: Path
-) -> None:
+def _synced(harmony_settings: HarmonySettings, tmp_path: Path) -> dict[str, Any]:
+    """The sample and local catalogues synced; returns the providers."""
     music = write_sample_music(tmp_path / "music").folder
     providers = {"sample": sample_provider(), "local": LocalFilesProvider(music)}
     with HarmonyContext(harmony_settings, providers=providers) as ctx:
         ctx.migrate()
         ctx.sync.run_once()
+    return providers
+
+
+def _env(harmony_settings: HarmonySettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONY_")}
     env["HARMONY_DATABASE_URL"] = harmony_settings.database_url
     if harmony_settings.database_schema:
         env["HARMONY_DATABASE_SCHEMA"] = harmony_settings.database_schema
+    return env
+
+
+def _forget_matching(harmony_settings: HarmonySettings) -> None:
+    """Drop every run, match and key: the next race starts from nothing."""
+    with HarmonyContext(harmony_settings) as ctx, ctx.db.transaction() as tx:
+        for table in ("track_matches", "track_match_checks", "match_runs", "track_match_keys"):
+            tx.execute(text(f"DELETE FROM {table}"))  # constant table names
+
+
+def test_processes_matching_the_same_pair_at_once_store_one_runs_result(
+    harmony_settings: HarmonySettings, tmp_path: Path
+) -> None:
+    providers = _synced(harmony_settings, tmp_path)
+    env = _env(harmony_settings)
     reports: list[dict[str, int]] = []
     for round_ in range(3):
-        if round_:  # forget every run and match: the next race starts from nothing
-            with HarmonyContext(harmony_settings) as ctx, ctx.db.transaction() as tx:
-                for table in ("track_matches", "track_match_checks", "match_runs"):
-                    tx.execute(text(f"DELETE FROM {table}"))  # constant table names
-        reports = _race(env, tmp_path / f"go{round_}")
+        if round_:
+            _forget_matching(harmony_settings)
+        reports = _race(env, tmp_path / f"go{round_}", [("sample", "local")] * 2)
         assert all(r == reports[0] for r in reports) and reports[0]["matched"] > 0
     with HarmonyContext(harmony_settings, providers=providers) as ctx:
         after_both = _pairs(ctx)
@@ -88,3 +109,32 @@ def test_processes_matching_the_same_pair_at_once_store_one_runs_result(
         again = ctx.matching.run("sample", "local")  # one more run finds nothing to change
         assert (again.checked, again.changed, again.matched) == (0, 0, reports[0]["matched"])
         assert _pairs(ctx) == after_both
+
+
+def test_processes_matching_opposite_pairs_at_once_key_each_catalogue_once(
+    harmony_settings: HarmonySettings, tmp_path: Path
+) -> None:
+    # sample -> local and local -> sample hold different pair locks and both key both
+    # catalogues: without the per-catalogue keying lock (PostgreSQL) or the replacing
+    # insert (SQLite), one of them meets the other's keys as a duplicate primary key.
+    providers = _synced(harmony_settings, tmp_path)
+    env = _env(harmony_settings)
+    for round_ in range(3):
+        if round_:
+            _forget_matching(harmony_settings)
+        forward, backward = _race(
+            env, tmp_path / f"go{round_}", [("sample", "local"), ("local", "sample")]
+        )
+        assert forward["matched"] > 0 and backward["matched"] > 0
+    with HarmonyContext(harmony_settings, providers=providers) as ctx:
+        for source, target in (("sample", "local"), ("local", "sample")):
+            again = ctx.matching.run(source, target)  # the races left nothing to redo
+            assert (again.checked, again.changed) == (0, 0)
+        with ctx.db.connect() as conn:
+            keys = conn.execute(
+                text("SELECT provider, count(*) FROM track_match_keys GROUP BY provider")
+            ).all()
+            tracks = conn.execute(
+                text("SELECT provider, count(*) FROM tracks GROUP BY provider")
+            ).all()
+        assert dict(keys) == dict(tracks)

@@ -59,7 +59,7 @@ PG_COPY_KEYS = (
     "artists, tags, duration_ms) FROM STDIN"
 )
 SQLITE_INSERT_KEYS = (
-    "INSERT INTO track_match_keys (provider, track_id, track_updated_at, isrc, title, artist, "
+    "INSERT OR REPLACE INTO track_match_keys (provider, track_id, track_updated_at, isrc, title, artist, "
     "artists, tags, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 

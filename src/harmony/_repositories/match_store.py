@@ -151,10 +151,11 @@ class MatchStore:
     # -- catalogues and runs --------------------------------------------------------------
 
     @contextmanager
-    def pair_lock(self, name: str) -> Iterator[None]:
-        """PostgreSQL: hold a session advisory lock named ``name`` for the block, so runs of
-        one source -> target pair wait for each other. SQLite: no lock (its single writer
-        serialises the writes; concurrent runs of a pair write the same results)."""
+    def advisory_lock(self, name: str) -> Iterator[None]:
+        """PostgreSQL: hold a session advisory lock named ``name`` for the block, so work
+        under one name (a pair's run, a catalogue's keys) waits for other processes'.
+        SQLite: no lock (its single writer serialises the writes, which are written so
+        that concurrent runs store the same results)."""
         if self._db.backend != "postgresql":
             yield
             return
@@ -274,6 +275,8 @@ class MatchStore:
                     for k in keys:
                         copy.write_row((provider, *(k[f] for f in KEY_FIELDS)))
             else:  # straight to the driver: a million rows, no per-value conversion
+                # INSERT OR REPLACE: a concurrent run (no lock on SQLite) may have keyed
+                # some of these tracks since they were read as stale.
                 conn.exec_driver_sql(
                     SQLITE_INSERT_KEYS, [(provider, *(k[f] for f in KEY_FIELDS)) for k in keys]
                 )

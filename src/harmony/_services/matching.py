@@ -98,7 +98,7 @@ class MatchingService:
         try:
             rules = _rules(self.tolerance_ms)
             self._check_pair(source, target)
-            with self._pair_lock(source, target):
+            with self._lock(f"pair:{source}>{target}"):
                 checked, changed, catalogue_changed = self._run(source, target, rules)
                 total, matched, confirmed = self._pairs.counts(source, target)
         except Exception as exc:
@@ -151,9 +151,11 @@ class MatchingService:
         source_changed = previous is None or previous.source_state != source_state.token
         engine = MatchEngine(store, rules, target)
         if source_changed:
-            engine.refresh_keys(source)
+            with self._lock(f"keys:{source}"):
+                engine.refresh_keys(source)
         if catalogue_changed:
-            engine.refresh_keys(target)
+            with self._lock(f"keys:{target}"):
+                engine.refresh_keys(target)
         # With both catalogues as the last run saw them this finds only source tracks
         # whose check was dropped (a reject): usually none, and then nothing is written.
         todo = sorted(
@@ -183,11 +185,14 @@ class MatchingService:
         return len(todo), changed, catalogue_changed
 
     @contextmanager
-    def _pair_lock(self, source: str, target: str) -> Iterator[None]:
-        """PostgreSQL: runs of one pair wait for each other (the later one then finds
-        nothing to do). SQLite: concurrent runs of a pair both write the same results."""
-        name = f"harmony.match:{self._db.settings.database_schema or 'public'}:{source}>{target}"
-        with self._store.pair_lock(name):
+    def _lock(self, what: str) -> Iterator[None]:
+        """PostgreSQL: other processes' work on ``what`` waits for this block: runs of one
+        pair (``pair:source>target``; the later run then finds nothing to do), and the
+        keying of one catalogue (``keys:provider``), which runs of different pairs share
+        (each would otherwise insert the keys of the same stale tracks). SQLite: no lock;
+        concurrent runs write the same results."""
+        name = f"harmony.match:{self._db.settings.database_schema or 'public'}:{what}"
+        with self._store.advisory_lock(name):
             yield
 
     # -- reading and setting matches -------------------------------------------------------
