@@ -62,7 +62,6 @@ __all__ = [
     "mark_started_statement",
     "recover_expired_statement",
     "run_claim",
-    "settle_and_claim_statement",
     "settle_statement",
 ]
 
@@ -210,7 +209,7 @@ def _claim(dialect: str, typed: bool) -> Update:
         .where(_among(picked, dialect))
         .values(
             # Constants as SQL literals, not bound values: the statement is also used as a
-            # CTE (settle_and_claim_statement), where anonymous bound values are not
+            # CTE (_settle_and_claim), where anonymous bound values are not
             # carried through SQLAlchemy's statement cache.
             status=literal_column("'leased'"),
             lease_token=lease_token(dialect),
@@ -490,15 +489,6 @@ def _settle_and_claim(typed: bool) -> Select[Any]:
     return select(claimed, done.c.lost_ids).select_from(done.outerjoin(claimed, true()))
 
 
-_SETTLE_AND_CLAIM = MappingProxyType({typed: _settle_and_claim(typed) for typed in (False, True)})
-
-
-def settle_and_claim_statement(typed: bool) -> Select[Any]:
-    """PostgreSQL: settle leased jobs and lease ready ones in one statement; bind what
-    :func:`settle_statement` and :func:`claim_statement` take."""
-    return _SETTLE_AND_CLAIM[typed]
-
-
 _PG_DIALECT: Dialect = _PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's own class
 #: The PostgreSQL claims as the psycopg driver takes them (``%(name)s`` placeholders), by
 #: ``(typed, settle)``. Compiling needs the dialect only, not the driver.
@@ -519,7 +509,7 @@ def run_claim(
     conn: Connection, params: Mapping[str, Any], *, typed: bool, settle: bool
 ) -> list[tuple[Any, ...]]:
     """PostgreSQL: lease ready jobs (with ``settle``, complete the bound ones first, as
-    :func:`settle_and_claim_statement`) on the driver connection under ``conn``.
+    :func:`_settle_and_claim`) on the driver connection under ``conn``.
 
     The worker's hottest statement, run without SQLAlchemy's per-execution work (an
     execution context, result rows, a type processor per value), which cost about as
