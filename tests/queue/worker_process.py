@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from tenacity import wait_fixed
 
-from harmony import HarmonyContext, JobContext, RetryPolicy, Worker
+from harmony import Fixed, HarmonyContext, JobContext, RetryPolicy, Worker
 
 _INSERT = text("INSERT INTO processed (job_id, worker_id) VALUES (:job_id, :worker_id)")
 
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             lease_seconds=args.lease_seconds,
             worker_id=args.worker_id,
-            retry=RetryPolicy(max_attempts=args.max_attempts, wait=wait_fixed(0.1)),
+            retry=RetryPolicy(max_attempts=args.max_attempts, wait=Fixed(0.1)),
         )
         worker.register(args.job_type, _handler(args))
         ctx.db.ping()  # connect before reporting ready
