@@ -1046,7 +1046,7 @@ def main() -> None:
         parser.error("give --postgres URL or set HARMONY_TEST_POSTGRES_URL")
     if args.write and args.skip:
         parser.error("--write records a whole run: drop --skip")
-    command = command_line(SCRIPT, sys.argv[1:], hidden=("--postgres",))
+    command = command_line(SCRIPT, sys.argv[1:])  # without the URL and the notes path
     machine = _machine(args)
     print(machine)
     print(_versions(), "\n", flush=True)
