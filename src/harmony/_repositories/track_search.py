@@ -45,7 +45,7 @@ from harmony._db.candidate_index import (
 from harmony._db.engine import Database
 from harmony._db.models import TrackRow
 from harmony._repositories.playlist_types import Track
-from harmony._repositories.playlists import track_from_row
+from harmony._repositories.playlists import TRACK_COLUMNS, track_from_row
 from harmony.errors import DatabaseError
 
 __all__ = ["TrackSearchRepository"]
@@ -65,18 +65,7 @@ _LEAVE_ONE_OUT_BELOW = 0.1
 #: A missing index is looked for again after this many seconds (a migration may add it).
 _RECHECK_SECONDS = 30.0
 
-_COLUMNS = (
-    TrackRow.id,
-    TrackRow.provider,
-    TrackRow.provider_id,
-    TrackRow.title,
-    TrackRow.artists,
-    TrackRow.album,
-    TrackRow.duration_ms,
-    TrackRow.isrc,
-    TrackRow.year,
-    TrackRow.search_key,
-)
+_COLUMNS = (*TRACK_COLUMNS, TrackRow.search_key)
 
 
 class TrackSearchRepository:
