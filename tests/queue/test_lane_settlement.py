@@ -95,3 +95,28 @@ def test_a_failing_recovery_keeps_the_jobs_just_leased_and_is_retried_by_the_nex
     # The next short claim recovers the expired lease and leases it again.
     [again] = lane.lease(["a.job"], limit=5, lease_seconds=10)
     assert (again.id, again.recovered, again.attempts) == (expired.id, True, 1)
+
+
+def test_a_deferred_completion_whose_lease_was_lost_is_reported_lost_and_changes_nothing(
+    harmony_context: HarmonyContext, harmony_clock: ManualClock, lane: Lane
+) -> None:
+    # The next lease settles the deferred batch in its own statement, which reports the
+    # jobs it could not complete: here one whose lease expired and another worker took.
+    ctx = harmony_context
+    kept = ctx.jobs.enqueue("a.job", {"i": 1}, lease_seconds=100)  # its own, longer lease
+    stolen = ctx.jobs.enqueue("a.job", {"i": 2})
+    batch = lane.lease(["a.job"], limit=2, lease_seconds=10)
+    assert sorted(job.id for job in batch) == [kept.id, stolen.id]
+    harmony_clock.advance(11)  # only the second job's lease expires
+    [theirs] = ctx.jobs.lease("a.job", limit=1, worker_id="other")
+    assert (theirs.id, theirs.recovered) == (stolen.id, True)
+    assert lane.defer([(job, float(job.id)) for job in batch])
+
+    assert lane.lease(["a.job"], limit=1, lease_seconds=10) == []
+
+    settled = {job.id: lost for job, _, lost in lane.take_settled()}
+    assert settled == {kept.id: False, stolen.id: True}
+    assert lane.take_unsettled() == []
+    assert ctx.jobs.get(kept.id).status == "completed"
+    other = ctx.jobs.get(stolen.id)
+    assert (other.status, other.leased_by) == ("leased", "other")
