@@ -4,6 +4,8 @@ connection the server dropped costs no error; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -83,3 +85,57 @@ def test_an_enqueue_after_the_server_dropped_the_pooled_connections_succeeds(
         assert killed >= 1
         second = ctx.jobs.enqueue("one.job", {"i": 2})
         assert [ctx.jobs.get(j.id).payload for j in (first, second)] == [{"i": 1}, {"i": 2}]
+
+
+def test_threads_enqueueing_at_once_each_store_their_jobs(harmony_context: HarmonyContext) -> None:
+    # One thread at a time uses the parked connection; the others take pooled ones.
+    def enqueue(worker: int) -> list[int]:
+        return [
+            harmony_context.jobs.enqueue("one.job", {"w": worker, "i": i}).id for i in range(25)
+        ]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = [job_id for batch in pool.map(enqueue, range(6)) for job_id in batch]
+    assert len(set(ids)) == 150
+    with harmony_context.db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM queue_jobs")).scalar_one() == 150
+    assert harmony_context.db.checked_out_connections() == 0
+
+
+def _connections_named(admin: HarmonyContext, name: str) -> int:
+    with admin.db.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": name},
+            ).scalar_one()
+        )
+
+
+def test_closing_the_context_closes_the_connection_enqueues_keep(
+    harmony_settings_factory: SettingsFactory, harmony_backend: str
+) -> None:
+    if harmony_backend != "postgresql":
+        pytest.skip("the parked connection is PostgreSQL's")
+    name = f"harmony-parked-{uuid.uuid4().hex[:8]}"
+    with HarmonyContext(harmony_settings_factory()) as admin:
+        ctx = HarmonyContext(harmony_settings_factory(application_name=name))
+        ctx.migrate()
+        ctx.jobs.enqueue("one.job", {"i": 1})
+        assert ctx.db.checked_out_connections() == 0
+        ctx.close()
+        assert _connections_named(admin, name) == 0
+
+
+def test_a_pool_of_three_is_never_held_by_enqueues(
+    harmony_settings_factory: SettingsFactory, harmony_backend: str
+) -> None:
+    if harmony_backend != "postgresql":
+        pytest.skip("the parked connection is PostgreSQL's")
+    settings = harmony_settings_factory(pool_size=3, max_overflow=0, pool_timeout=2)
+    with HarmonyContext(settings) as ctx:
+        ctx.migrate()
+        ctx.jobs.enqueue("one.job", {"i": 1})
+        # Every connection of the pool is free again: three at once can be checked out.
+        with ctx.db.connect(), ctx.db.connect(), ctx.db.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM queue_jobs")).scalar_one() == 1

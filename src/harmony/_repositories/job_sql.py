@@ -20,7 +20,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
-    Engine,
     Integer,
     Select,
     String,
@@ -357,16 +356,18 @@ _PG_INSERT_ONE = (
 )
 
 
-def insert_one_postgres(engine: Engine, row: dict[str, Any], payload_json: str) -> int:
-    """Insert one job (no idempotency key) on PostgreSQL and commit it; return its id.
+def insert_one_postgres(
+    raw: PoolProxiedConnection, dialect: Dialect, row: dict[str, Any], payload_json: str
+) -> int:
+    """Insert one job (no idempotency key) on PostgreSQL; return its id.
 
-    The hot path of ``ctx.jobs.enqueue``: a pooled connection's driver runs one prepared
-    ``INSERT ... RETURNING id`` in autocommit mode, so an enqueue is one round trip and
-    the payload is sent as the JSON text validation already produced. Going through
-    SQLAlchemy's Connection cost about as much client time again as the round trip
-    itself (execution context, result metadata, a second JSON encoding). Driver errors
-    come back as SQLAlchemy's ``DBAPIError`` (for ``translate_db_errors``), and a
-    connection that broke is dropped from the pool.
+    The hot path of ``ctx.jobs.enqueue``: ``raw``'s driver, in autocommit mode (see
+    ``Database.parked_autocommit``), runs one prepared ``INSERT ... RETURNING id``, so an
+    enqueue is one round trip and the payload is sent as the JSON text validation
+    already produced. Going through SQLAlchemy's Connection cost about as much client
+    time again as the round trip itself (execution context, result metadata, a second
+    JSON encoding). Driver errors come back as SQLAlchemy's ``DBAPIError`` (for
+    ``translate_db_errors``), and a connection that broke is invalidated.
     """
     params = (
         row["type"],
@@ -377,18 +378,9 @@ def insert_one_postgres(engine: Engine, row: dict[str, Any], payload_json: str) 
         row["created_at"],
         row["updated_at"],
     )
-    raw = engine.raw_connection()
-    try:
-        with _driver_errors(engine.dialect, raw, _PG_INSERT_ONE, params, raw.invalidate):
-            driver: Any = raw.driver_connection
-            driver.autocommit = True
-            try:
-                return int(driver.execute(_PG_INSERT_ONE, params, prepare=True).fetchone()[0])
-            finally:
-                if not driver.closed:
-                    driver.autocommit = False
-    finally:
-        raw.close()
+    with _driver_errors(dialect, raw, _PG_INSERT_ONE, params, raw.invalidate):
+        driver: Any = raw.driver_connection
+        return int(driver.execute(_PG_INSERT_ONE, params, prepare=True).fetchone()[0])
 
 
 @contextmanager

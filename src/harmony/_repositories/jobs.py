@@ -254,9 +254,8 @@ class JobQueue:
             job = self._store_one(session.connection(), row, rearm=rearm)
         elif row["idempotency_key"] is None and self._db.backend == "postgresql":
             # The common case, one plain INSERT, on the driver: see insert_one_postgres.
-            self._db.check_open()
-            with translate_db_errors(self._db.settings):
-                job = _new_job(insert_one_postgres(self._db.write_engine, row, encoded), row)
+            with translate_db_errors(self._db.settings), self._db.parked_autocommit() as raw:
+                job = _new_job(insert_one_postgres(raw, self._db.engine.dialect, row, encoded), row)
         else:
             # One INSERT (or upsert, then a read of the existing job): atomic on its own.
             with self._db.autocommit() as conn:
