@@ -4,14 +4,25 @@ leave a database that is not fresh to the ordinary migration."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+import pytest
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.pool import NullPool
 
-from harmony import HarmonyContext, RecordingEventLogger
+from harmony import HarmonyContext, HarmonySettings, RecordingEventLogger
 from harmony._db.models import metadata
 from harmony._migrations import VERSION_TABLE
-from harmony.testing.pytest_plugin import ContextFactory, SettingsFactory
+from harmony._settings import parse_database_url
+from harmony.testing import InMemoryProvider
+from harmony.testing._migrated import MigratedTemplates
+from harmony.testing.pytest_plugin import (
+    ContextFactory,
+    SettingsFactory,
+    require_postgres_url,
+)
 
 #: What PostgreSQL's catalog says about a schema's objects, its name written as ``{}``.
 _PG_CATALOG = {
@@ -120,3 +131,109 @@ def test_a_database_that_is_not_fresh_is_migrated_in_place(
         assert conn.execute(text("SELECT note FROM host_notes")).scalar_one() == "keep me"
     ctx.migrations.check()
     assert [a.type for a in ctx.activity.list()] == ["db.migrate"]
+
+
+# -- PostgreSQL schemas reused --------------------------------------------------------
+
+
+def _fill(ctx: HarmonyContext) -> None:
+    """Rows in most tables, sequences moved on, the change feed advanced."""
+    provider = InMemoryProvider("mem")
+    provider.set_playlist(
+        "p1",
+        "Road trip",
+        [{"id": f"t{i}", "title": f"Song {i}", "artists": ["A"]} for i in range(5)],
+    )
+    ctx.add_provider("mem", provider)
+    ctx.sync.run_once()
+    for i in range(3):
+        ctx.jobs.enqueue("fill", {"i": i})
+    ctx.options.set("fill", {"a": 1})
+    ctx.credentials.set("mem", token="not-a-real-token")
+
+
+def _exists(url: str, schema: str) -> bool:
+    engine = create_engine(parse_database_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+            ).first()
+            return found is not None
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def templates(tmp_path: Path) -> Iterator[MigratedTemplates]:
+    """A template store of its own, so the test sees exactly which schemas it keeps."""
+    store = MigratedTemplates(tmp_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _context(templates: MigratedTemplates, url: str, schema: str) -> HarmonyContext:
+    ctx = HarmonyContext(HarmonySettings(database_url=url, database_schema=schema))
+    templates.migrate(ctx, prepared=False)
+    return ctx
+
+
+def test_a_reused_schema_holds_exactly_what_a_fresh_migration_builds(
+    templates: MigratedTemplates,
+) -> None:
+    url = require_postgres_url()
+    with templates.postgres_schema(url) as first:
+        with _context(templates, url, first) as ctx:
+            _fill(ctx)
+    assert templates.spares == 1 and not _exists(url, first)
+    with (
+        templates.postgres_schema(url) as second,
+        templates.postgres_schema(url) as third,
+        _context(templates, url, second) as reused,
+        HarmonyContext(HarmonySettings(database_url=url, database_schema=third)) as migrated,
+    ):
+        assert templates.spares == 0  # the spare, renamed
+        migrated.migrate()  # by Alembic
+        assert _schema(reused) == _schema(migrated)
+        assert reused.jobs.enqueue("again", {}).id == 1
+        assert migrated.jobs.enqueue("again", {}).id == 1
+    assert templates.spares == 2
+    templates.close()
+    assert templates.spares == 0
+    assert not any(_exists(url, schema) for schema in (first, second, third))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "ALTER TABLE queue_jobs ADD COLUMN extra integer",
+        "ALTER TABLE tracks ALTER COLUMN title DROP NOT NULL",
+        "CREATE TABLE host_notes (note text)",
+        "DROP INDEX ix_queue_jobs_claim",
+        "ALTER TABLE queue_jobs ADD CONSTRAINT small CHECK (priority < 10)",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "ANALYZE tracks",
+        "INSERT INTO activity_events (type, status, timestamp, details) "
+        "SELECT 'x', 'ok', now(), jsonb_build_object('pad', repeat('x', 600)) "
+        "FROM generate_series(1, 2000)",
+    ],
+    ids=["column", "not-null", "table", "index", "constraint", "function", "analysed", "grown"],
+)
+def test_a_schema_a_test_changed_is_dropped_not_reused(
+    templates: MigratedTemplates, change: str
+) -> None:
+    url = require_postgres_url()
+    with templates.postgres_schema(url) as schema:
+        with _context(templates, url, schema) as ctx, ctx.db.write() as conn:
+            conn.execute(text(change))
+    assert templates.spares == 0
+    assert not _exists(url, schema)
+
+
+def test_a_schema_nobody_created_is_released_quietly(templates: MigratedTemplates) -> None:
+    url = require_postgres_url()
+    with templates.postgres_schema(url) as schema:
+        pass
+    assert templates.spares == 0 and not _exists(url, schema)

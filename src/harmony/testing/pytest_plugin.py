@@ -3,13 +3,14 @@
 Installed with harmony (``pip install 'harmony[testing]'``), pytest loads this plugin by
 itself through the ``pytest11`` entry point; nothing needs enabling. Backend-parametrised
 fixtures run each test on SQLite (a file in ``tmp_path``) and on PostgreSQL (a fresh
-schema on ``HARMONY_TEST_POSTGRES_URL``, dropped afterwards). Without that variable the
+schema on ``HARMONY_TEST_POSTGRES_URL``, emptied for reuse or dropped afterwards). Without that variable the
 PostgreSQL cases are skipped; a suite that must not skip them sets the ini option
 ``harmony_require_postgres`` (``true``, or ``ci`` for "when ``CI=true``"), and then they
 fail instead.
 
 Everything a fixture creates is released when the test ends: contexts are closed, then
-PostgreSQL schemas dropped, and the fake Spotify server stopped. See ``docs/testing.md``.
+PostgreSQL schemas emptied for a later test (when still exactly what the migration built)
+or dropped, and the fake Spotify server stopped. See ``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,7 @@ from harmony._events.loggers import RecordingEventLogger
 from harmony._settings import HarmonySettings
 from harmony.testing._migrated import MigratedTemplates
 from harmony.testing.clock import ManualClock
-from harmony.testing.postgres import (
-    POSTGRES_URL_ENV,
-    postgres_url_from_env,
-    temporary_schema,
-)
+from harmony.testing.postgres import POSTGRES_URL_ENV, postgres_url_from_env
 from harmony.testing.provider import InMemoryProvider
 from harmony.testing.spotify_server import FakeSpotifyServer
 
@@ -119,10 +116,14 @@ class SettingsFactory(Protocol):
 
 
 @pytest.fixture
-def harmony_settings_factory(harmony_backend: str, tmp_path: Path) -> Iterator[SettingsFactory]:
+def harmony_settings_factory(
+    harmony_backend: str, tmp_path: Path, _harmony_migrated: MigratedTemplates
+) -> Iterator[SettingsFactory]:
     """``harmony_settings_factory(**fields)``: settings on a new database per call.
 
-    SQLite: a new file in ``tmp_path``. PostgreSQL: a new schema, dropped when the test ends.
+    SQLite: a new file in ``tmp_path``. PostgreSQL: a new schema, released when the test
+    ends: emptied and kept for a later test if it still holds exactly what the migration
+    built, else dropped (see ``docs/testing.md``).
     """
     with ExitStack() as cleanup:
         counter = count()
@@ -134,7 +135,8 @@ def harmony_settings_factory(harmony_backend: str, tmp_path: Path) -> Iterator[S
             else:
                 url = require_postgres_url()
                 fields.setdefault("database_url", url)
-                fields.setdefault("database_schema", cleanup.enter_context(temporary_schema(url)))
+                schema = cleanup.enter_context(_harmony_migrated.postgres_schema(url))
+                fields.setdefault("database_schema", schema)
             return HarmonySettings(**fields)
 
         yield make
@@ -159,10 +161,15 @@ def harmony_clock() -> ManualClock:
 
 
 @pytest.fixture(scope="session")
-def _harmony_migrated(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
+def _harmony_migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
     """The process's migrated template databases: a fresh database of a fixture gets a
-    copy instead of a migration run (see :mod:`harmony.testing._migrated`)."""
-    return MigratedTemplates(tmp_path_factory.mktemp("harmony-template"))
+    copy instead of a migration run (see :mod:`harmony.testing._migrated`); the template
+    and spare PostgreSQL schemas are dropped when the session ends."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("harmony-template"))
+    try:
+        yield templates
+    finally:
+        templates.close()
 
 
 @pytest.fixture
