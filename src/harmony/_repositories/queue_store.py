@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 from harmony._db.engine import Database, sqlite_write_lock_held, translate_db_errors
 from harmony._repositories.job_types import LeasedJob
 from harmony._repositories.jobs import JobQueue
-from harmony.errors import DatabaseError, HarmonyError, InvalidInputError, LeaseLost
+from harmony.errors import (
+    ContextClosed,
+    DatabaseError,
+    HarmonyError,
+    InvalidInputError,
+    LeaseLost,
+)
 
 __all__ = ["Batch", "Lane", "QueueStore", "Ran"]
 
@@ -226,6 +232,8 @@ class Lane:
                         conn=conn,
                         recover=False,
                     )
+            except ContextClosed:
+                raise  # closed under a running worker, which stops without a warning
             except HarmonyError as exc:  # the jobs in hand stay leased; the next lease retries
                 _log.warning("harmony could not recover expired leases: %s", exc)
         return leased
