@@ -13,8 +13,9 @@ import json
 import os
 import subprocess  # nosec B404 - runs this interpreter on a fixed script
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from sqlalchemy import text
@@ -26,17 +27,23 @@ from harmony.providers.sample.music import write_sample_music
 pytest.importorskip("mutagen")
 pytest.importorskip("rapidfuzz")
 
-# The children wait for the same start file, then match; each prints its report.
+# Each child runs one match per round: it opens a context, waits for the round's start
+# file, matches and prints its report as one line. The parent resets the match state
+# between rounds. One interpreter per child for all rounds: starting one costs more than
+# a round.
 CHILD = """
 import json, os, sys, time
 from harmony import HarmonyContext
-start = sys.argv[1]
-with HarmonyContext.from_env() as ctx:
-    while not os.path.exists(start):
-        time.sleep(0.005)
-    report = ctx.matching.run(sys.argv[2], sys.argv[3])
-    print(json.dumps({"matched": report.matched, "unmatched": report.unmatched}))
+folder, rounds, source, target = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+for round_ in range(rounds):
+    start = os.path.join(folder, f"go{round_}")
+    with HarmonyContext.from_env() as ctx:
+        while not os.path.exists(start):
+            time.sleep(0.005)
+        report = ctx.matching.run(source, target)
+    print(json.dumps({"matched": report.matched, "unmatched": report.unmatched}), flush=True)
 """
+ROUNDS = 3
 
 
 def _pairs(ctx: HarmonyContext) -> dict[int, tuple[int, str]]:
@@ -49,22 +56,50 @@ def _pairs(ctx: HarmonyContext) -> dict[int, tuple[int, str]]:
     return {k: (m.target_track_id, m.method) for k, m in found.items()}
 
 
-def _race(env: dict[str, str], start: Path, pairs: list[tuple[str, str]]) -> list[dict[str, int]]:
+def _races(
+    settings: HarmonySettings, folder: Path, pairs: list[tuple[str, str]]
+) -> Iterator[list[dict[str, int]]]:
+    """Start one child per pair; yield the children's reports of each round, resetting
+    the match state before every round but the first."""
+    env = _env(settings)
+    logs = [(folder / f"child{i}.err").open("w+") for i in range(len(pairs))]
     children = [
         subprocess.Popen(  # nosec B603 - this interpreter, a fixed script
-            [sys.executable, "-c", CHILD, str(start), source, target],
+            [sys.executable, "-c", CHILD, str(folder), str(ROUNDS), source, target],
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
-        for source, target in pairs
+        for (source, target), log in zip(pairs, logs, strict=True)
     ]
-    start.touch()
-    outputs = [child.communicate(timeout=120) for child in children]
-    for child, (_, err) in zip(children, outputs):
-        assert child.returncode == 0, err
-    return [json.loads(out) for out, _ in outputs]
+    try:
+        for round_ in range(ROUNDS):
+            if round_:
+                _forget_matching(settings)
+            (folder / f"go{round_}").touch()
+            yield [_report(child, log) for child, log in zip(children, logs, strict=True)]
+        for child, log in zip(children, logs, strict=True):
+            assert child.wait(timeout=120) == 0, _text(log)
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+        for log in logs:
+            log.close()
+
+
+def _report(child: subprocess.Popen[str], log: IO[str]) -> dict[str, int]:
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line, f"the child ended without a report: {_text(log)}"
+    report: dict[str, int] = json.loads(line)
+    return report
+
+
+def _text(log: IO[str]) -> str:
+    log.seek(0)
+    return log.read()
 
 
 def _synced(harmony_settings: HarmonySettings, tmp_path: Path) -> dict[str, Any]:
@@ -96,12 +131,8 @@ def test_processes_matching_the_same_pair_at_once_store_one_runs_result(
     harmony_settings: HarmonySettings, tmp_path: Path
 ) -> None:
     providers = _synced(harmony_settings, tmp_path)
-    env = _env(harmony_settings)
     reports: list[dict[str, int]] = []
-    for round_ in range(3):
-        if round_:
-            _forget_matching(harmony_settings)
-        reports = _race(env, tmp_path / f"go{round_}", [("sample", "local")] * 2)
+    for reports in _races(harmony_settings, tmp_path, [("sample", "local")] * 2):
         assert all(r == reports[0] for r in reports) and reports[0]["matched"] > 0
     with HarmonyContext(harmony_settings, providers=providers) as ctx:
         after_both = _pairs(ctx)
@@ -118,16 +149,11 @@ def test_processes_matching_opposite_pairs_at_once_key_each_catalogue_once(
     # catalogues: without the per-catalogue keying lock (PostgreSQL) or the replacing
     # insert (SQLite), one of them meets the other's keys as a duplicate primary key.
     providers = _synced(harmony_settings, tmp_path)
-    env = _env(harmony_settings)
-    for round_ in range(3):
-        if round_:
-            _forget_matching(harmony_settings)
-        forward, backward = _race(
-            env, tmp_path / f"go{round_}", [("sample", "local"), ("local", "sample")]
-        )
+    pairs = [("sample", "local"), ("local", "sample")]
+    for forward, backward in _races(harmony_settings, tmp_path, pairs):
         assert forward["matched"] > 0 and backward["matched"] > 0
     with HarmonyContext(harmony_settings, providers=providers) as ctx:
-        for source, target in (("sample", "local"), ("local", "sample")):
+        for source, target in pairs:
             again = ctx.matching.run(source, target)  # the races left nothing to redo
             assert (again.checked, again.changed) == (0, 0)
         with ctx.db.connect() as conn:
