@@ -40,9 +40,10 @@ def own_cluster() -> Iterator[tuple[str, str]]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the tests marked ``slow`` first, the rest in their usual order.
 
-    Under ``scripts/test.sh`` (pytest-xdist, ``--dist load``) a long multi-process test
-    that starts last keeps one worker busy after the others ran out of work. Listed
-    first, the slow tests are dealt out to the workers one by one and run beside the
-    short ones, which fill the gaps. Serial runs are unaffected but for the order.
+    Under ``scripts/test.sh`` (pytest-xdist, ``--dist worksteal``) a long multi-process
+    test that starts last keeps one worker busy after the others ran out of work. Listed
+    first, the slow tests start early and run beside the short ones, which fill the gaps
+    (a worker that runs out takes queued tests from the other). Serial runs are
+    unaffected but for the order.
     """
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
