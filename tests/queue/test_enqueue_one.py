@@ -139,3 +139,30 @@ def test_a_pool_of_three_is_never_held_by_enqueues(
         # Every connection of the pool is free again: three at once can be checked out.
         with ctx.db.connect(), ctx.db.connect(), ctx.db.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM queue_jobs")).scalar_one() == 1
+
+
+def test_an_enqueue_after_a_long_idle_pings_the_kept_connection_and_replaces_a_dead_one(
+    harmony_settings_factory: SettingsFactory, harmony_backend: str
+) -> None:
+    if harmony_backend != "postgresql":
+        pytest.skip("the parked connection is PostgreSQL's")
+    name = f"harmony-idle-{uuid.uuid4().hex[:8]}"
+    with (
+        HarmonyContext(harmony_settings_factory(application_name=name)) as ctx,
+        HarmonyContext(harmony_settings_factory()) as admin,
+    ):
+        ctx.migrate()
+        first = ctx.jobs.enqueue("one.job", {"i": 1})
+        with admin.db.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": name},
+            )
+        # As if the connection had sat idle for a minute: it is pinged before use, so a
+        # connection a firewall dropped without a word is replaced as well.
+        ctx.db._parked_at -= 60
+        second = ctx.jobs.enqueue("one.job", {"i": 2})
+        assert [ctx.jobs.get(j.id).payload for j in (first, second)] == [{"i": 1}, {"i": 2}]

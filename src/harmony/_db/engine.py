@@ -401,10 +401,11 @@ class Database:
         the pool's checkout and check-in events, its reset and two autocommit switches:
         about 50 us of an enqueue that takes 300-600 us. One thread uses it at a time;
         a thread that finds it busy gets a connection from the pool, as every thread did
-        before. A parked connection that sat idle for ``_PING_AFTER_IDLE_SECONDS``, that
-        the server spoke on (a FATAL before it closed it) or that broke goes back to the
-        pool, whose checkout pings and replaces dead connections; a forked child leaves
-        its parent's alone. It is parked only on a pool of at least 4 connections that
+        before. A parked connection that sat idle for ``_PING_AFTER_IDLE_SECONDS`` or
+        that the server spoke on (a FATAL before it closed it) is pinged first, as the
+        pool pings at checkout; one that broke is invalidated and replaced from the pool,
+        so a server restart costs the caller no error. A forked child leaves its parent's
+        alone. It is parked only on a pool of at least 4 connections that
         harmony built, so it never starves the rest of the context (a matching run needs
         3 at once), and :meth:`checked_out_connections` does not count it.
         """
@@ -430,11 +431,7 @@ class Database:
         raw = self._parked
         if raw is not None and self._parked_pid != os.getpid():
             raw = self._parked = None  # the parent's connection: its socket is not ours
-        if raw is not None and (
-            not raw.is_valid
-            or time.monotonic() - self._parked_at >= _PING_AFTER_IDLE_SECONDS
-            or _server_spoke(raw.dbapi_connection)
-        ):
+        if raw is not None and not (raw.is_valid and self._parked_alive(raw)):
             self._parked = None
             _checkin_autocommit(raw)
             raw = None
@@ -443,10 +440,30 @@ class Database:
             self._parked, self._parked_pid = raw, os.getpid()
         return raw
 
+    def _parked_alive(self, raw: PoolProxiedConnection) -> bool:
+        """The pool's rule for the parked connection: used moments ago and not closed by
+        the server, or else answering a ping (a broken one is invalidated)."""
+        dbapi_connection = raw.dbapi_connection
+        if dbapi_connection is None:
+            return False
+        idle = time.monotonic() - self._parked_at
+        if idle < _PING_AFTER_IDLE_SECONDS and not _server_spoke(dbapi_connection):
+            return True
+        try:
+            self.engine.dialect.do_ping(dbapi_connection)
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            raw.invalidate(exc)
+            return False
+        return True
+
     def _autocommit_checkout(self) -> PoolProxiedConnection:
         raw = self.write_engine.raw_connection()
-        driver: Any = raw.driver_connection
-        driver.autocommit = True
+        try:
+            driver: Any = raw.driver_connection
+            driver.autocommit = True
+        except BaseException:
+            raw.close()
+            raise
         return raw
 
     def _unpark(self) -> None:
