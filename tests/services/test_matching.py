@@ -215,3 +215,11 @@ def test_get_many_returns_the_matches_of_a_whole_playlist(library: Library) -> N
     found = lib.ctx.matching.get_many(ids, "local")
     assert len(found) == 7 and all(found[i].source_track_id == i for i in found)
     assert set(found) == {i for i in ids if lib.ctx.matching.get(i, "local") is not None}
+
+
+def test_a_run_needs_two_pooled_connections_at_most(library: Library) -> None:
+    # PostgreSQL: the pair lock and the catalogue-key locks share one session, beside the
+    # connection that writes; a third would wait for the pool and time out.
+    lib = library(SPOTIFY, LOCAL, pool_size=2, max_overflow=0, pool_timeout=2)
+    assert lib.run().matched == 7
+    assert lib.ctx.db.checked_out_connections() == 0

@@ -405,9 +405,10 @@ class Database:
         that the server spoke on (a FATAL before it closed it) is pinged first, as the
         pool pings at checkout; one that broke is invalidated and replaced from the pool,
         so a server restart costs the caller no error. A forked child leaves its parent's
-        alone. It is parked only on a pool of at least 4 connections that
-        harmony built, so it never starves the rest of the context (a matching run needs
-        3 at once), and :meth:`checked_out_connections` does not count it.
+        alone. It is parked only on a pool of at least 4 connections that harmony built,
+        so it never starves the rest of the context (a matching run needs 2 at once, a
+        worker's pool check counts one for enqueues), and :meth:`checked_out_connections`
+        does not count it.
         """
         self._check_open()
         if not self._may_park or not self._parked_lock.acquire(blocking=False):

@@ -9,6 +9,7 @@ and writes are in :mod:`harmony._repositories.match_sql`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,6 +145,8 @@ class MatchStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The connection holding this thread's outer advisory lock, which inner ones share.
+        self._held = threading.local()
 
     def __repr__(self) -> str:
         return f"MatchStore({self._db!r})"
@@ -159,12 +162,18 @@ class MatchStore:
         if self._db.backend != "postgresql":
             yield
             return
-        with self._db.autocommit_connection() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
-            try:
+        held: Connection | None = getattr(self._held, "conn", None)
+        if held is not None:  # inside another lock of this thread: its session takes this one
+            with _advisory_lock(held, name):
                 yield
+            return
+        with self._db.autocommit_connection() as conn:
+            self._held.conn = conn
+            try:
+                with _advisory_lock(conn, name):
+                    yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
+                self._held.conn = None
 
     def has_tracks(self, provider: str) -> bool:
         """Whether any track of ``provider`` is stored."""
@@ -563,3 +572,13 @@ def _save_chunk(conn: Connection, target: str, decisions: Sequence[Decision], no
             [{**c, "target_provider": target, "checked_at": now} for c in checks],
         )
     return changed
+
+
+@contextmanager
+def _advisory_lock(conn: Connection, name: str) -> Iterator[None]:
+    """Hold the session advisory lock ``name`` on ``conn`` for the block."""
+    conn.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
+    try:
+        yield
+    finally:
+        conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
