@@ -473,10 +473,12 @@ def _terminate_connections(ctx: HarmonyContext, application_name: str) -> int:
 def test_a_worker_process_survives_its_database_connections_being_terminated(
     tmp_path: Path,
 ) -> None:
-    """PostgreSQL restarts, fail-overs and idle-connection killers drop connections. The
-    worker loses the batch in hand (its completions roll back with the handlers' writes),
-    keeps working, and re-runs that batch once the leases expire: every job's effect
-    happens exactly once."""
+    """PostgreSQL restarts, fail-overs and idle-connection killers drop connections. A drop
+    that lands on a lease makes the worker lease again; one that lands in a job fails that
+    try (its writes roll back) and the job is retried, while the rest of the batch goes on
+    on a new connection (``tests/queue/worker/test_faults.py`` drops a job's connection
+    deterministically). The worker keeps working, and every job's effect happens exactly
+    once."""
     url = require_postgres_url()
     with temporary_schema(url) as schema:
         settings = HarmonySettings(database_url=url, database_schema=schema)

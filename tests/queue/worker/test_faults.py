@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from harmony import Fixed, HarmonyContext, JobContext, RetryPolicy, SystemClock, Worker
 from harmony.testing.pytest_plugin import ContextFactory
@@ -213,3 +214,33 @@ def test_a_result_the_database_cannot_store_fails_only_its_job(ctx: HarmonyConte
         "InvalidInputError: result contains a lone surrogate"
     )
     assert written_ids(ctx) == ok
+
+
+def test_a_job_whose_connection_the_server_drops_is_retried_and_every_write_happens_once(
+    ctx: HarmonyContext, harmony_backend: str
+) -> None:
+    # A restart, a fail-over or an idle-connection killer in the middle of a job: that
+    # job's write rolls back and it is retried, the rest of its batch completes on a new
+    # connection, and every write happens exactly once (the table's primary key would
+    # refuse a second one).
+    if harmony_backend != "postgresql":
+        pytest.skip("connections the server drops are PostgreSQL's")
+    ids = [ctx.jobs.enqueue("w", {"n": n}).id for n in range(5)]
+    dropped: list[int] = []
+
+    def write_then_drop_once(job: JobContext) -> None:
+        record_write(job)
+        if not dropped:
+            pid = job.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with ctx.db.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+            dropped.append(job.job.id)
+
+    worker = Worker(ctx, {"w": write_then_drop_once}, batch_size=10, retry=RETRY)
+    report = worker.run_until_idle()  # RETRY waits 0 s: the retry runs in this call
+    assert dropped == ids[:1]
+    assert (report.completed, report.retried, report.lost) == (5, 1, 0)
+    assert written_ids(ctx) == ids  # once each: the dropped try's write rolled back
+    assert [(j.status, j.attempts) for j in map(ctx.jobs.get, ids)] == [("completed", 2)] + [
+        ("completed", 1)
+    ] * 4
