@@ -24,6 +24,33 @@ PAYLOADS: list[dict[str, Any]] = [
 ]
 
 
+@pytest.fixture
+def postgres_settings(
+    harmony_settings_factory: SettingsFactory, harmony_backend: str
+) -> SettingsFactory:
+    """``harmony_settings_factory`` for the PostgreSQL case; the SQLite one is skipped
+    (connections the server drops, and the one enqueues keep, are PostgreSQL's)."""
+    if harmony_backend != "postgresql":
+        pytest.skip("connections the server drops and the kept one are PostgreSQL's")
+    return harmony_settings_factory
+
+
+def _terminate(admin: HarmonyContext, application_name: str) -> int:
+    """Terminate the server's connections named ``application_name``; how many. With a
+    timeout the call returns once the backends have exited: without one, a backend still
+    on its way out passes the pool's check now and then (a different case, made flaky)."""
+    with admin.db.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": application_name},
+            ).scalar_one()
+        )
+
+
 @pytest.mark.parametrize("payload", PAYLOADS, ids=["empty", "flat", "nested", "unicode", "numbers"])
 def test_the_job_enqueue_returns_is_the_job_stored(
     harmony_context: HarmonyContext, payload: dict[str, Any]
@@ -64,25 +91,13 @@ def test_enqueue_after_close_raises_context_closed(harmony_settings: HarmonySett
 
 
 def test_an_enqueue_after_the_server_dropped_the_pooled_connections_succeeds(
-    harmony_settings_factory: SettingsFactory, harmony_backend: str
+    postgres_settings: SettingsFactory,
 ) -> None:
-    if harmony_backend != "postgresql":
-        pytest.skip("connections dropped by the server are PostgreSQL's")
-    settings = harmony_settings_factory(application_name="harmony-enqueue-test")
-    with HarmonyContext(settings) as ctx, HarmonyContext(harmony_settings_factory()) as admin:
+    settings = postgres_settings(application_name="harmony-enqueue-test")
+    with HarmonyContext(settings) as ctx, HarmonyContext(postgres_settings()) as admin:
         ctx.migrate()
         first = ctx.jobs.enqueue("one.job", {"i": 1})
-        with admin.db.connect() as conn:
-            killed = conn.execute(
-                text(
-                    # With a timeout the call returns once the backend has exited: without
-                    # one, a backend still on its way out passes the pool's check and the
-                    # enqueue meets the shutdown itself (a different case, made flaky).
-                    "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
-                    "WHERE application_name = 'harmony-enqueue-test'"
-                )
-            ).scalar_one()
-        assert killed >= 1
+        assert _terminate(admin, "harmony-enqueue-test") >= 1
         second = ctx.jobs.enqueue("one.job", {"i": 2})
         assert [ctx.jobs.get(j.id).payload for j in (first, second)] == [{"i": 1}, {"i": 2}]
 
@@ -113,13 +128,11 @@ def _connections_named(admin: HarmonyContext, name: str) -> int:
 
 
 def test_closing_the_context_closes_the_connection_enqueues_keep(
-    harmony_settings_factory: SettingsFactory, harmony_backend: str
+    postgres_settings: SettingsFactory,
 ) -> None:
-    if harmony_backend != "postgresql":
-        pytest.skip("the parked connection is PostgreSQL's")
     name = f"harmony-parked-{uuid.uuid4().hex[:8]}"
-    with HarmonyContext(harmony_settings_factory()) as admin:
-        ctx = HarmonyContext(harmony_settings_factory(application_name=name))
+    with HarmonyContext(postgres_settings()) as admin:
+        ctx = HarmonyContext(postgres_settings(application_name=name))
         ctx.migrate()
         ctx.jobs.enqueue("one.job", {"i": 1})
         assert ctx.db.checked_out_connections() == 0
@@ -127,13 +140,8 @@ def test_closing_the_context_closes_the_connection_enqueues_keep(
         assert _connections_named(admin, name) == 0
 
 
-def test_a_pool_of_three_is_never_held_by_enqueues(
-    harmony_settings_factory: SettingsFactory, harmony_backend: str
-) -> None:
-    if harmony_backend != "postgresql":
-        pytest.skip("the parked connection is PostgreSQL's")
-    settings = harmony_settings_factory(pool_size=3, max_overflow=0, pool_timeout=2)
-    with HarmonyContext(settings) as ctx:
+def test_a_pool_of_three_is_never_held_by_enqueues(postgres_settings: SettingsFactory) -> None:
+    with HarmonyContext(postgres_settings(pool_size=3, max_overflow=0, pool_timeout=2)) as ctx:
         ctx.migrate()
         ctx.jobs.enqueue("one.job", {"i": 1})
         # Every connection of the pool is free again: three at once can be checked out.
@@ -142,25 +150,16 @@ def test_a_pool_of_three_is_never_held_by_enqueues(
 
 
 def test_an_enqueue_after_a_long_idle_pings_the_kept_connection_and_replaces_a_dead_one(
-    harmony_settings_factory: SettingsFactory, harmony_backend: str
+    postgres_settings: SettingsFactory,
 ) -> None:
-    if harmony_backend != "postgresql":
-        pytest.skip("the parked connection is PostgreSQL's")
     name = f"harmony-idle-{uuid.uuid4().hex[:8]}"
     with (
-        HarmonyContext(harmony_settings_factory(application_name=name)) as ctx,
-        HarmonyContext(harmony_settings_factory()) as admin,
+        HarmonyContext(postgres_settings(application_name=name)) as ctx,
+        HarmonyContext(postgres_settings()) as admin,
     ):
         ctx.migrate()
         first = ctx.jobs.enqueue("one.job", {"i": 1})
-        with admin.db.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                    "WHERE application_name = :name"
-                ),
-                {"name": name},
-            )
+        assert _terminate(admin, name) == 1
         # As if the connection had sat idle for a minute: it is pinged before use, so a
         # connection a firewall dropped without a word is replaced as well.
         ctx.db._parked_at -= 60
