@@ -237,3 +237,26 @@ def test_a_schema_nobody_created_is_released_quietly(templates: MigratedTemplate
     with templates.postgres_schema(url) as schema:
         pass
     assert templates.spares == 0 and not _exists(url, schema)
+
+
+def test_releasing_works_after_the_server_dropped_the_upkeep_connection(
+    templates: MigratedTemplates,
+) -> None:
+    # A test that terminates backends (a restart, an idle-connection killer) may hit the
+    # connection the templates keep; the next release must not fail because of it.
+    url = require_postgres_url()
+    for _ in range(2):
+        with templates.postgres_schema(url) as schema, _context(templates, url, schema):
+            pass
+        engine = create_engine(parse_database_url(url), poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                        "WHERE application_name = 'harmony-testing-templates'"
+                    )
+                )
+        finally:
+            engine.dispose()
+    assert templates.spares == 1

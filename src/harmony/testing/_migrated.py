@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from harmony._context import HarmonyContext
 from harmony._events.loggers import NullEventLogger
@@ -133,9 +134,12 @@ class MigratedTemplates:
     def close(self) -> None:
         """Drop the template and spare schemas of every server; close the connections."""
         for url, recording in self._postgres.items():
-            with self._admin_engine(url).begin() as conn:
-                for schema in [recording.schema, *self._spares.pop(url, [])]:
-                    conn.execute(text(f"DROP SCHEMA IF EXISTS {_quoted(schema)} CASCADE"))
+            try:
+                with self._admin_engine(url).begin() as conn:
+                    for schema in [recording.schema, *self._spares.pop(url, [])]:
+                        conn.execute(text(f"DROP SCHEMA IF EXISTS {_quoted(schema)} CASCADE"))
+            except OperationalError:
+                continue  # the server is gone (a test stopped it): nothing left to drop
         self._postgres.clear()
         for engine in self._admin.values():
             engine.dispose()
@@ -259,8 +263,13 @@ class MigratedTemplates:
         """One connection per server for the template's and released schemas' upkeep."""
         engine = self._admin.get(url)
         if engine is None:
+            # Pinged at checkout: a test that terminates backends may have killed it.
             engine = self._admin[url] = create_engine(
-                parse_database_url(url), pool_size=1, max_overflow=0
+                parse_database_url(url),
+                pool_size=1,
+                max_overflow=0,
+                pool_pre_ping=True,
+                connect_args={"application_name": "harmony-testing-templates"},
             )
         return engine
 
